@@ -1,0 +1,59 @@
+"""One error boundary for the whole project.
+
+Every failure a user can cause is a TracerError carrying structured fields;
+only the CLI turns it into one line (and an exit code). Messages never
+contain customer values: name the file, row and column, not the cell.
+It lives in the pure layer so that canary, forensics and tracer share it.
+"""
+
+from __future__ import annotations
+
+
+class TracerError(Exception):
+    """Base class: a problem the user can act on."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, path: str | None = None, row: int | None = None,
+                 column: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.row = row
+        self.column = column
+
+    def __str__(self) -> str:
+        where = []
+        if self.path:
+            where.append(str(self.path))
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column is not None:
+            where.append(f"column {self.column!r}")
+        return (": ".join([", ".join(where), self.message]) if where else self.message)
+
+
+class UsageError(TracerError):
+    """The command was asked for something that cannot mean anything."""
+
+    exit_code = 2
+
+
+class UnreadableFile(TracerError):
+    """A file that cannot be read as a table."""
+
+
+class SchemaError(TracerError):
+    """Columns asked for do not exist, or a filter does not apply."""
+
+
+class KeyProblem(TracerError):
+    """The secret key is missing, unreadable, or not the one the store expects."""
+
+
+class StoreError(TracerError):
+    """The lineage store cannot be opened or written."""
+
+
+class NotInitialised(TracerError):
+    """No tracer home yet."""

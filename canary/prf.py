@@ -1,0 +1,121 @@
+"""The keyed PRF every secret in tracer comes from.
+
+HMAC-SHA256 with domain labels: a label names what the output is for
+("identity/idno", "mark/v1", "canary/v1"), so outputs for different purposes
+are independent even under the same key. Messages are text, joined to the
+label with "|", because the same function is evaluated inside DuckDB for
+columnar work (see forensics.sqlprf) and text is what both sides agree on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+SCHEME = "hmac-sha256/v1"
+_BLOCK = 64  # SHA-256 block size, for the HMAC pads
+MIN_KEY_BYTES = 32
+
+
+class Key:
+    """A secret key. Compare and print it safely; derive subkeys by label."""
+
+    __slots__ = ("_secret", "key_id")
+
+    def __init__(self, secret: bytes) -> None:
+        if not isinstance(secret, (bytes, bytearray)) or len(secret) < MIN_KEY_BYTES:
+            raise ValueError(f"a key needs at least {MIN_KEY_BYTES} secret bytes")
+        if len(secret) > _BLOCK:
+            raise ValueError(f"a key holds at most {_BLOCK} bytes")
+        self._secret = bytes(secret)
+        # The id is itself a PRF output: it names the key without revealing it,
+        # and a wrong key file is caught by comparing ids.
+        self.key_id = "k" + hmac.new(self._secret, b"tracer/key-id", hashlib.sha256).hexdigest()[:15]
+
+    @classmethod
+    def generate(cls) -> "Key":
+        return cls(secrets.token_bytes(MIN_KEY_BYTES))
+
+    def __repr__(self) -> str:
+        return f"Key(key_id={self.key_id!r}, secret=<redacted>)"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Key) and hmac.compare_digest(self._secret, other._secret)
+
+    def __hash__(self) -> int:
+        return hash(self.key_id)
+
+    def mac(self, label: str, message: str) -> bytes:
+        """HMAC-SHA256 of ``label|message``: 32 bytes."""
+        if "|" in label:
+            raise ValueError("a PRF label may not contain '|'")
+        data = f"{label}|{message}".encode("utf-8")
+        return hmac.new(self._secret, data, hashlib.sha256).digest()
+
+    def derive(self, label: str) -> "Key":
+        """An independent subkey for one purpose (e.g. one export)."""
+        return Key(self.mac("derive", label))
+
+    def digest64(self, label: str, message: str) -> int:
+        """The first 8 bytes of the PRF as an unsigned integer (a UBIGINT)."""
+        return int.from_bytes(self.mac(label, message)[:8], "big")
+
+    def hmac_pads(self) -> tuple[bytes, bytes]:
+        """The HMAC inner and outer padded keys.
+
+        Hazmat: only for evaluating this same PRF in a vectorised engine
+        (forensics.sqlprf). Never log or store them.
+        """
+        k = self._secret.ljust(_BLOCK, b"\0")
+        return bytes(b ^ 0x36 for b in k), bytes(b ^ 0x5C for b in k)
+
+    def export_bytes(self) -> bytes:
+        """The secret, for writing the key file. Hazmat."""
+        return self._secret
+
+
+def identity_key(master: Key) -> Key:
+    """The key for identity digests: the same for every export, so a customer
+    links across exports and lineage can answer 'who received customer X'."""
+    return master.derive("identity/v1")
+
+
+def export_key(master: Key, export_id: str) -> Key:
+    """The key for one export's marks and canaries: independent per export,
+    so two recipients' marks on the same cell are unrelated."""
+    return master.derive(f"export/v1/{export_id}")
+
+
+class Stream:
+    """Deterministic keyed randomness for the few places a loop is fine
+    (canary synthesis): integers and choices drawn from the PRF."""
+
+    def __init__(self, key: Key, label: str) -> None:
+        self._key = key
+        self._label = label
+        self._counter = 0
+
+    def _next(self) -> int:
+        out = int.from_bytes(self._key.mac(self._label, str(self._counter))[:8], "big")
+        self._counter += 1
+        return out
+
+    def below(self, n: int) -> int:
+        """A uniform integer in [0, n) (rejection sampling, no modulo bias)."""
+        if n <= 0:
+            raise ValueError("n must be positive")
+        limit = (1 << 64) - ((1 << 64) % n)
+        while True:
+            x = self._next()
+            if x < limit:
+                return x % n
+
+    def uniform(self) -> float:
+        return self._next() / float(1 << 64)
+
+    def choice(self, items):
+        return items[self.below(len(items))]
+
+    def digits(self, n: int) -> str:
+        return "".join(str(self.below(10)) for _ in range(n))

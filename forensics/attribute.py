@@ -1,0 +1,387 @@
+"""Attribution: from a leaked file to a verdict with a false-accusation probability.
+
+leak -> read -> type columns -> identity digests (per key) -> link to source
+rows and canaries -> per export: canary hits, marks read, membership ->
+p-values -> Bonferroni over every export in the store -> verdict.
+
+The lineage arrives as relations on the connection (see forensics.lineage);
+this module never opens the store.
+
+Statistics (docs/forensics.md and the design notes):
+- marks: under innocence each readable cell an export marked lands on that
+  export's point with probability exactly 1/q (the dither is a keyed PRF
+  output independent of the leaked value), so agreements ~ Binomial(n, 1/q);
+- canaries: a hit by chance needs a leak row to equal a synthetic identity on
+  every matched field; with L leak rows and K planted canaries the number of
+  chance hits is at most Poisson(L * K * p_fields);
+- the two families are combined by taking the smaller p-value times the
+  number of families evaluated (valid under any dependence), then multiplied
+  by the number of exports in the store (Bonferroni).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import duckdb
+
+from canary.kinds import IDENTIFIERS, Kind
+from canary.prf import Key, export_key, identity_key
+
+from . import markplan, sqlprf, stats
+from .coltypes import normalise_header, type_columns
+from .evidence import CanaryHit, Candidate, MarkColumnEvidence, Verdict
+from .normalize import KIND_CODES, identity_label, sql_normalise
+from .readers import read_table
+
+#: Probability that one leak row equals one given canary on a field by
+#: chance (value-space sizes, rounded up to stay conservative).
+FIELD_CHANCE = {"idno": 1e-10, "phone": 1e-8, "email": 1e-9, "custno": 1e-6, "account": 1e-9, "name": 1e-3}
+MARK_SAMPLE_PER_EXPORT = 5000  # readable evidence saturates long before this
+ABSENT_MIN_READABLE = 20  # enough readable marks to say an export's fingerprint is absent
+ABSENT_MAX_SHARE = 0.5  # a copy of the export would carry (nearly) all of them
+ROUNDED_SHARE = 0.3  # fewer non-round amounts than this: the column was rounded (erased)
+
+METHOD = (
+    "Marks: each export moves a keyed selection of amounts and dates onto keyed lattice points "
+    "(lattice-v1). A copy that did not come from export E lands on E's point in any one cell with "
+    "probability exactly 1/q, independently across cells, so the chance of at least the observed number "
+    "of agreeing cells is a binomial tail. Canaries: synthetic customers planted in one export; the chance "
+    "that unrelated rows match them is bounded by a Poisson tail from the size of each field's value space. "
+    "Each export's p-value is the smaller of the two tails times the number of evidence families "
+    "evaluated (valid under any dependence between them), then multiplied by the number of exports in "
+    "the lineage store (Bonferroni), so the printed figure bounds the probability that any innocent "
+    "recipient would be accused. Membership (who held the rows and columns) never accuses on its own: "
+    "with overlapping exports no model of innocence gives it a valid tail."
+)
+
+
+@dataclass
+class _Export:
+    export_no: int
+    export_id: str
+    recipient: str
+    key_id: str
+    params: dict
+    columns: list[str]
+    created_at: str
+
+
+def attribute(con: duckdb.DuckDBPyConnection, leak_path: str | os.PathLike, keyring: dict[str, Key], *,
+              alpha: float = 1e-6, now: datetime | None = None, tmpdir: str | None = None) -> Verdict:
+    """Attribute a leaked file. ``con`` must carry the lineage relations."""
+    return _Attribution(con, keyring, alpha, now, tmpdir).run(leak_path)
+
+
+def _file_facts(path: str) -> dict:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return {"file": os.path.basename(path), "path": os.path.abspath(path), "bytes": os.path.getsize(path),
+            "sha256": h.hexdigest()}
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class _Attribution:
+    def __init__(self, con, keyring, alpha, now, tmpdir):
+        self.con, self.keyring, self.alpha, self.tmpdir = con, keyring, alpha, tmpdir
+        self.now = now or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+    def run(self, leak_path) -> Verdict:
+        con = self.con
+        self.info = read_table(con, leak_path, "leak", tmpdir=self.tmpdir)
+        facts = _file_facts(str(leak_path))
+        facts.update({"examined_at": self.now.isoformat(), "parsed": self.info.to_dict()})
+        self.leak_facts = facts
+        self._type()
+        self.exports = self._load_exports()
+        self.n_exports = len(self.exports)
+        self._digest_leak()
+        linked, sources = self._link()
+        hits = self._canary_hits()
+        holders = self._holders()
+        cands = self._candidates(holders, hits, linked)
+        self._mark_evidence(cands)
+        self._score(cands)
+        canary_rows = len({h.leak_row for c in cands.values() for h in c.hits})
+        return self._verdict(list(cands.values()), linked, canary_rows, sources)
+
+    # -- reading and linking --------------------------------------------------
+
+    def _type(self) -> None:
+        names = self.info.columns
+        sample = self.con.execute(
+            "SELECT * FROM leak USING SAMPLE reservoir(5000 ROWS) REPEATABLE (7)").fetchall()
+        self.types = type_columns(names, [[r[i] for r in sample] for i in range(len(names))])
+
+    def _load_exports(self) -> dict[int, _Export]:
+        rows = self.con.execute(
+            "SELECT export_no, export_id, recipient, key_id, params, columns, CAST(created_at AS VARCHAR) "
+            "FROM lin_exports").fetchall()
+        return {r[0]: _Export(r[0], r[1], r[2], r[3], json.loads(r[4]), list(r[5]), r[6]) for r in rows}
+
+    def _key_ids(self) -> list[str]:
+        used = {r[0] for r in self.con.execute(
+            "SELECT DISTINCT key_id FROM lin_sources UNION SELECT DISTINCT key_id FROM lin_exports").fetchall()}
+        return sorted(k for k in used if k in self.keyring)
+
+    def _digest_leak(self) -> None:
+        arms = []
+        self.id_columns = [t for t in self.types if t.kind in IDENTIFIERS]
+        for n, key_id in enumerate(self._key_ids()):
+            var = f"ik{n}"
+            sqlprf.set_key(self.con, var, identity_key(self.keyring[key_id]))
+            for t in self.id_columns:
+                d = sqlprf.digest64(identity_label(t.kind), sql_normalise(t.kind, _q(t.name)), var=var)
+                arms.append(f"SELECT rowid AS __lr, CAST({KIND_CODES[t.kind]} AS UTINYINT) AS kind, {d} AS digest, "
+                            f"'{key_id}' AS key_id FROM leak")
+        body = " UNION ALL ".join(arms) if arms else \
+            "SELECT NULL::BIGINT AS __lr, NULL::UTINYINT AS kind, NULL::UBIGINT AS digest, NULL::VARCHAR AS key_id"
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE leak_ids AS SELECT * FROM ({body}) WHERE digest IS NOT NULL")
+
+    def _link(self) -> tuple[int, list[dict]]:
+        self.con.execute("""
+            CREATE OR REPLACE TEMP TABLE links AS
+            SELECT DISTINCT l.__lr, i.row_key, i.source_id
+            FROM leak_ids l JOIN lin_identities i
+              ON i.kind = l.kind AND i.digest = l.digest AND i.key_id = l.key_id""")
+        linked = self.con.execute("SELECT count(DISTINCT __lr) FROM links").fetchone()[0]
+        sources = [{"source_id": r[0], "location": r[1], "linked_rows": r[2]} for r in self.con.execute("""
+            SELECT s.source_id, s.location, count(DISTINCT k.__lr) FROM links k JOIN lin_sources s USING (source_id)
+            GROUP BY ALL ORDER BY 3 DESC""").fetchall()]
+        return linked, sources
+
+    def _canary_hits(self) -> dict[int, list[CanaryHit]]:
+        name_col = next((t.name for t in self.types if t.kind is Kind.NAME), None)
+        arms = []
+        for kind, field in ((Kind.IDNO, "idno"), (Kind.PHONE, "phone"), (Kind.EMAIL, "email"),
+                            (Kind.CUSTNO, "custno"), (Kind.ACCOUNT, "account")):
+            arms.append(f"""SELECT l.__lr, c.export_no, c.canary_no, '{field}' AS field, c.name
+                FROM leak_ids l JOIN lin_canaries c ON c.{field}_digest = l.digest
+                JOIN lin_exports e ON e.export_no = c.export_no AND e.key_id = l.key_id
+                WHERE l.kind = {KIND_CODES[kind]}""")
+        rows = self.con.execute(" UNION ALL ".join(arms)).fetchall()
+        if not rows:
+            return {}
+        names = {}
+        if name_col:
+            lrs = sorted({r[0] for r in rows})
+            names = dict(self.con.execute(
+                f"SELECT rowid, trim({_q(name_col)}) FROM leak WHERE rowid IN ({', '.join(map(str, lrs))})").fetchall())
+        grouped: dict[tuple[int, int, int], set[str]] = defaultdict(set)
+        for lr, eno, cno, field, cname in rows:
+            grouped[(eno, cno, lr)].add(field)
+            if cname and names.get(lr) and names[lr] == cname.strip():
+                grouped[(eno, cno, lr)].add("name")
+        out: dict[int, list[CanaryHit]] = defaultdict(list)
+        for (eno, cno, lr), fields in grouped.items():
+            chance = math.prod(FIELD_CHANCE[f] for f in fields)
+            out[eno].append(CanaryHit(cno, lr + 1, sorted(fields), chance))
+        return out
+
+    def _holders(self) -> None:
+        self.con.execute("""
+            CREATE OR REPLACE TEMP TABLE holders AS
+            SELECT DISTINCT k.__lr, k.row_key, r.export_no FROM links k JOIN lin_export_rows r USING (row_key)""")
+        return None
+
+    def _candidates(self, _holders, hits, linked) -> dict[int, Candidate]:
+        held = dict(self.con.execute(
+            "SELECT export_no, count(DISTINCT __lr) FROM holders GROUP BY export_no").fetchall())
+        cands: dict[int, Candidate] = {}
+        for eno in set(held) | set(hits):
+            e = self.exports.get(eno)
+            if e is None:
+                continue
+            c = Candidate(eno, e.export_id, e.recipient, e.created_at, planted=int(e.params.get("canaries", 0)))
+            c.hits = sorted(hits.get(eno, []), key=lambda h: h.leak_row)
+            c.linked_rows, c.held_rows = linked, int(held.get(eno, 0))
+            self._membership_columns(c, e)
+            cands[eno] = c
+        return cands
+
+    def _membership_columns(self, c: Candidate, e: _Export) -> None:
+        exported = {normalise_header(n) for n in e.columns}
+        kinds = {k for k in e.params.get("column_kinds", {}).values()}
+        for t in self.types:
+            if normalise_header(t.name) in exported or (t.kind is not Kind.OTHER and t.kind.value in kinds):
+                c.columns_explained.append(t.name)
+            elif t.kind is not Kind.OTHER:
+                c.columns_unexplained.append(t.name)
+
+    # -- marks ----------------------------------------------------------------
+
+    def _pairs(self, e: _Export) -> list[tuple[markplan.MarkColumn, str, int]]:
+        """(mark column, leak column, tries) pairs: by header, else by kind (counted for the correction)."""
+        leak_by_header = {normalise_header(t.name): t for t in self.types}
+        taken_by_name = {normalise_header(n) for n in e.columns}
+        out = []
+        for md in e.params.get("mark_columns", []):
+            m = markplan.MarkColumn(**md)
+            t = leak_by_header.get(normalise_header(m.name))
+            if t is not None:
+                out.append((m, t.name, 1))
+                continue
+            kind = Kind.AMOUNT if m.kind == "amount" else Kind.DATE
+            options = [t.name for t in self.types if t.kind is kind and normalise_header(t.name) not in taken_by_name]
+            out.extend((m, name, len(options)) for name in options)
+        return out
+
+    def _rounded(self, leak_col: str, m: markplan.MarkColumn) -> bool:
+        """Whether a leak column lost the precision a mark needs (value-only test)."""
+        if m.kind != "amount":
+            return False
+        units = markplan.units_sql(_q(leak_col), m)
+        n, fine = self.con.execute(
+            f"SELECT count(u), count(*) FILTER (WHERE u % 10 <> 0) FROM (SELECT {units} AS u FROM leak)").fetchone()
+        return n == 0 or fine < ROUNDED_SHARE * n
+
+    def _mark_evidence(self, cands: dict[int, Candidate]) -> None:
+        if not cands:
+            return
+        con = self.con
+        con.execute("CREATE OR REPLACE TEMP TABLE ekeys (export_no INTEGER, ipad BLOB, opad BLOB)")
+        rows = []
+        for eno in cands:
+            e = self.exports[eno]
+            if e.key_id in self.keyring and e.params.get("mark_columns"):
+                ipad, opad = export_key(self.keyring[e.key_id], e.export_id).hmac_pads()
+                rows.append((eno, ipad, opad))
+        if not rows:
+            return
+        con.executemany("INSERT INTO ekeys VALUES (?, ?, ?)", rows)
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE mark_rows AS
+            SELECT __lr, row_key, export_no FROM (
+                SELECT h.*, dense_rank() OVER (PARTITION BY h.export_no ORDER BY h.row_key) AS rk
+                FROM holders h SEMI JOIN ekeys k ON k.export_no = h.export_no)
+            WHERE rk <= {MARK_SAMPLE_PER_EXPORT}""")
+        # Group exports by identical (mark column, leak column) so one query serves many exports.
+        jobs: dict[tuple, list[int]] = defaultdict(list)
+        rounded_cache: dict[tuple, bool] = {}
+        for eno, *_ in rows:
+            e, c = self.exports[eno], cands[eno]
+            for m, leak_col, tries in self._pairs(e):
+                rk = (leak_col, m.kind, m.q, m.decimals)
+                if rk not in rounded_cache:
+                    rounded_cache[rk] = self._rounded(leak_col, m)
+                if rounded_cache[rk]:
+                    c.erased_columns.append(leak_col)
+                    continue
+                jobs[(m, leak_col, tries, e.params.get("fraction", 0.5))].append(eno)
+        for (m, leak_col, tries, fraction), enos in jobs.items():
+            mat = markplan.material_sql("x.row_key", m.group, ipad_sql="k.ipad", opad_sql="k.opad")
+            plan = markplan.plan_sql("mat", m, fraction)
+            units = markplan.units_sql("x.v", m)
+            res = con.execute(f"""
+                SELECT export_no, count(*) AS n,
+                       count(*) FILTER (WHERE b = bit) AS agree, count(*) FILTER (WHERE b = 1 - bit) AS disagree
+                FROM (
+                    SELECT export_no, {markplan.read_bit_sql('u', 'dither', m.q)} AS b, bit
+                    FROM (
+                        SELECT x.export_no, {units} AS u, {plan['dither']} AS dither,
+                               {plan['bit']} AS bit,
+                               {plan['selected']} AS selected
+                        FROM (
+                            SELECT x.*, {mat} AS mat FROM (
+                                SELECT DISTINCT r.export_no, r.row_key, l.{_q(leak_col)} AS v
+                                FROM mark_rows r JOIN leak l ON l.rowid = r.__lr
+                                WHERE r.export_no IN ({', '.join(map(str, enos))})) x
+                            JOIN ekeys k ON k.export_no = x.export_no) x
+                    ) WHERE selected AND {markplan.eligible_sql('u', m, embedding=False)}
+                ) GROUP BY export_no""").fetchall()
+            got = {r[0]: r[1:] for r in res}
+            for eno in enos:
+                n, agree, disagree = got.get(eno, (0, 0, 0))
+                ev = MarkColumnEvidence(m.name, leak_col, m.kind, m.q, int(n), int(agree), int(disagree))
+                ev.log_p = stats.bonferroni(stats.log_binom_sf(ev.agree, ev.readable, 1.0 / m.q), tries)
+                cands[eno].marks.append(ev)
+
+    # -- scoring and verdict --------------------------------------------------
+
+    def _score(self, cands: dict[int, Candidate]) -> None:
+        rows = self.info.rows
+        for c in cands.values():
+            families = []
+            if c.planted:
+                found = len({h.canary_no for h in c.hits})
+                worst = max((h.chance for h in c.hits), default=0.0)
+                c.canary_lambda = rows * c.planted * worst
+                c.canary_log_p = stats.log_poisson_sf(found, c.canary_lambda) if found else 0.0
+                families.append(c.canary_log_p)
+            tested = [m for m in c.marks if m.readable > 0]
+            if tested:
+                c.marks_log_p = stats.bonferroni(min(m.log_p for m in tested), len(tested))
+                families.append(c.marks_log_p)
+            c.tests = len(families)
+            c.log_p_raw = stats.bonferroni(min(families), len(families)) if families else 0.0
+            c.log_p = stats.bonferroni(c.log_p_raw, max(1, self.n_exports))
+            c.accused = c.log_p <= math.log(self.alpha)
+            c.excluded = None if c.accused else self._exclusion(c)
+
+    def _exclusion(self, c: Candidate) -> str | None:
+        if c.columns_unexplained:
+            return f"never received column(s) {', '.join(c.columns_unexplained)}"
+        if c.linked_rows and c.held_rows < 0.9 * c.linked_rows:
+            return f"held only {c.held_rows} of the {c.linked_rows} linked rows"
+        if c.marks_readable >= ABSENT_MIN_READABLE and c.marks_agree < ABSENT_MAX_SHARE * c.marks_readable:
+            return (f"its fingerprint is absent: {c.marks_agree} of {c.marks_readable} readable marked cells "
+                    f"carry its marks, where its own copy would carry nearly all")
+        return None
+
+    def _verdict(self, cands: list[Candidate], linked: int, canary_rows: int, sources: list[dict]) -> Verdict:
+        cands.sort(key=lambda c: (not c.accused, c.log_p, -c.held_rows, c.export_no))
+        accused = [c for c in cands if c.accused]
+        rows = self.info.rows
+        if accused:
+            names = _unique(c.recipient for c in accused)
+            best = accused[0]
+            verdict = "accused"
+            summary = (f"The leak came from {', '.join(names)}: export {best.export_id} "
+                       f"(false-accusation probability {_fmt_p(best.p_value, best.log_p)}, corrected for "
+                       f"{self.n_exports} exports).")
+        elif linked == 0 and canary_rows == 0:
+            verdict = "unrelated"
+            summary = (f"None of the {rows} rows links to any customer of any recorded source or export, and no "
+                       "canary is present: this list did not come from this bank's recorded data.")
+        else:
+            plausible = [c for c in cands if c.excluded is None]
+            if plausible:
+                verdict = "ambiguous"
+                names = _unique(c.recipient for c in plausible)
+                summary = (f"{linked} of {rows} rows are this bank's customers, but no fingerprint separates "
+                           f"the recipients who held them: ambiguous between {', '.join(names)} "
+                           f"(or someone with access to the source). Nobody is accused.")
+            else:
+                verdict = "source"
+                summary = (f"{linked} of {rows} rows match this bank's source data, but no export explains them: "
+                           "every recipient who held these rows is excluded (see evidence). The rows were most "
+                           "likely taken from the source directly, not from an export. Nobody is accused.")
+        leak_cols = [t.to_dict() for t in self.types]
+        return Verdict(verdict, summary, self.alpha, self.n_exports, self.leak_facts, leak_cols, rows, linked,
+                       canary_rows, sources, cands, METHOD)
+
+
+def _unique(items) -> list[str]:
+    seen, out = set(), []
+    for x in items:
+        if x not in seen:
+            seen.add(x)
+            out.append(x)
+    return out
+
+
+def _fmt_p(p: float, log_p: float) -> str:
+    if p > 0:
+        return f"{p:.2e}"
+    return f"1e{stats.log10(log_p):.0f}"

@@ -1,0 +1,158 @@
+"""Column typing: what each column of a source or a leak holds.
+
+A recogniser in the manner of presidio: a header hint (Chinese, English,
+pinyin abbreviations) gives a weak prior, content patterns with validators
+(ID check character, issued phone prefixes, parseable dates) give evidence,
+and the reasons are kept so the attribution report can show them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+from canary.idcard import is_valid_id
+from canary.kinds import Kind
+from canary.names import COMPOUND_SURNAMES, SURNAMES
+from canary.phones import normalize_mobile
+
+# Header hints. Matching is on a normalised header (lower case, no spaces,
+# underscores or brackets); a hint matches if it equals the header or, for
+# hints of 2+ CJK characters or 4+ letters, is contained in it.
+HEADER_HINTS: dict[Kind, tuple[str, ...]] = {
+    Kind.IDNO: ("身份证", "身份证号", "身份证号码", "证件号", "证件号码", "idno", "idcard", "idnumber",
+                "id_no", "sfz", "sfzh", "sfzhm", "zjhm", "citizenid", "nationalid", "certno"),
+    Kind.PHONE: ("手机", "手机号", "手机号码", "电话", "联系电话", "移动电话", "mobile", "phone",
+                 "cellphone", "tel", "sjh", "sjhm", "dh", "lxdh", "telephone"),
+    Kind.NAME: ("姓名", "客户姓名", "名字", "户名", "name", "fullname", "customername", "xm", "khxm"),
+    Kind.GENDER: ("性别", "gender", "sex", "xb"),
+    Kind.BIRTHDATE: ("出生日期", "生日", "出生", "birthdate", "birthday", "dob", "csrq"),
+    Kind.AGE: ("年龄", "age", "nl"),
+    Kind.ADDRESS: ("地址", "住址", "家庭住址", "联系地址", "通讯地址", "address", "addr", "dz", "jtzz"),
+    Kind.EMAIL: ("邮箱", "电子邮箱", "电子邮件", "email", "e-mail", "mail", "yx"),
+    Kind.CUSTNO: ("客户号", "客户编号", "客户代码", "custno", "customerid", "customerno", "cif", "khh", "khbh"),
+    Kind.ACCOUNT: ("账号", "帐号", "卡号", "账户", "银行卡号", "account", "accountno", "cardno", "zh", "kh"),
+    Kind.AMOUNT: ("余额", "金额", "存款", "日均", "资产", "额度", "收入", "贷款", "授信", "balance", "amount",
+                  "deposit", "limit", "income", "asset", "assets", "loan", "ye", "je", "ckye", "yrj", "rjye"),
+    Kind.DATE: ("日期", "时间", "date", "time", "rq", "khrq", "opened", "opendate"),
+    Kind.BRANCH: ("网点", "支行", "分行", "机构", "营业部", "开户行", "branch", "wd", "khwd", "jg"),
+    Kind.TIER: ("等级", "级别", "客户等级", "星级", "tier", "level", "grade", "segment", "dj", "khdj"),
+}
+
+_NORMALISE = re.compile(r"[\s_\-()（）\[\]【】:：/.]+")
+
+
+def normalise_header(header: str) -> str:
+    return _NORMALISE.sub("", (header or "").replace("\ufeff", "")).lower()
+
+
+def header_kind(header: str) -> Kind | None:
+    """The kind a header names, if any: exact hints first, then containment."""
+    h = normalise_header(header)
+    if not h:
+        return None
+    for kind, hints in HEADER_HINTS.items():
+        if h in hints:
+            return kind
+    # Birth dates before dates, amounts before dates ("日均" vs "日期").
+    order = (Kind.BIRTHDATE, Kind.IDNO, Kind.PHONE, Kind.EMAIL, Kind.CUSTNO, Kind.ACCOUNT, Kind.AMOUNT,
+             Kind.BRANCH, Kind.TIER, Kind.ADDRESS, Kind.NAME, Kind.GENDER, Kind.AGE, Kind.DATE)
+    for kind in order:
+        for hint in HEADER_HINTS[kind]:
+            long_enough = len(hint) >= 4 or (len(hint) >= 2 and not hint.isascii())
+            if long_enough and hint in h:
+                return kind
+    return None
+
+
+_ID_RE = re.compile(r"^\d{17}[\dXx]$")
+_EMAIL_RE = re.compile(r"^[\w.+-]+@[\w-]+(\.[\w-]+)+$")
+_AMOUNT_RE = re.compile(r"^[-+]?[¥￥]?\s?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?\s?元?$")
+_DATE_RE = re.compile(r"^(19|20)\d{2}([-/.])(0?[1-9]|1[0-2])\2(0?[1-9]|[12]\d|3[01])$|"
+                      r"^(19|20)\d{2}年(0?[1-9]|1[0-2])月(0?[1-9]|[12]\d|3[01])日$|"
+                      r"^(19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])$")
+_CJK_NAME_RE = re.compile(r"^[\u4e00-\u9fff]{2,4}$")
+_DIGITS_RE = re.compile(r"^\d{6,24}$")
+_ADDRESS_RE = re.compile(r"(省|市|区|县|镇|乡|路|街|道|号|村|巷|弄)")
+_BRANCH_RE = re.compile(r"(支行|分行|网点|营业部|分理处)$")
+_GENDERS = {"男", "女", "m", "f", "male", "female"}
+_SURNAME_SET = set(SURNAMES) | set(COMPOUND_SURNAMES)
+
+
+def _share(values: Sequence[str], test) -> float:
+    if not values:
+        return 0.0
+    return sum(1 for v in values if test(v)) / len(values)
+
+
+def content_scores(values: Sequence[str]) -> dict[Kind, float]:
+    """The share of non-empty values that look like each kind."""
+    vals = [v.strip() for v in values if v is not None and v.strip()]
+    if not vals:
+        return {}
+    scores = {
+        Kind.IDNO: _share(vals, lambda v: bool(_ID_RE.match(v)) and is_valid_id(v.upper())),
+        Kind.PHONE: _share(vals, lambda v: normalize_mobile(v) is not None),
+        Kind.EMAIL: _share(vals, lambda v: bool(_EMAIL_RE.match(v))),
+        Kind.DATE: _share(vals, lambda v: bool(_DATE_RE.match(v))),
+        Kind.NAME: _share(vals, lambda v: bool(_CJK_NAME_RE.match(v)) and (v[0] in _SURNAME_SET or v[:2] in _SURNAME_SET)),
+        Kind.GENDER: _share(vals, lambda v: v.lower() in _GENDERS),
+        Kind.ADDRESS: _share(vals, lambda v: len(v) >= 6 and len(_ADDRESS_RE.findall(v)) >= 2),
+        Kind.BRANCH: _share(vals, lambda v: bool(_BRANCH_RE.search(v))),
+    }
+    numeric = _share(vals, lambda v: bool(_AMOUNT_RE.match(v)))
+    with_cents = _share(vals, lambda v: bool(re.search(r"\.\d{2}$", v)) and bool(_AMOUNT_RE.match(v)))
+    scores[Kind.AMOUNT] = numeric if with_cents >= 0.5 else 0.0
+    scores[Kind.OTHER] = numeric  # plain numbers: amounts only if the header says so
+    scores[Kind.CUSTNO] = _share(vals, lambda v: bool(_DIGITS_RE.match(v)))
+    return scores
+
+
+@dataclass(frozen=True)
+class ColumnType:
+    """One column's kind, with the confidence and the reason, for reports."""
+
+    name: str
+    kind: Kind
+    confidence: float
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {"column": self.name, "kind": self.kind.value, "confidence": round(self.confidence, 3),
+                "reason": self.reason}
+
+
+# Kinds content alone can establish (validators make them specific).
+_STRONG_CONTENT = (Kind.IDNO, Kind.PHONE, Kind.EMAIL, Kind.DATE, Kind.GENDER, Kind.BRANCH, Kind.NAME,
+                   Kind.ADDRESS, Kind.AMOUNT)
+
+
+def type_column(name: str, values: Sequence[str]) -> ColumnType:
+    hinted = header_kind(name)
+    scores = content_scores(values)
+    if hinted is Kind.BIRTHDATE and scores.get(Kind.DATE, 0) >= 0.5:
+        return ColumnType(name, Kind.BIRTHDATE, 0.95, "header names a birth date; values are dates")
+    if hinted is not None:
+        content_kind = Kind.DATE if hinted is Kind.BIRTHDATE else hinted
+        s = scores.get(content_kind, 0.0)
+        if hinted is Kind.AMOUNT:
+            s = max(s, scores.get(Kind.OTHER, 0.0))
+        if hinted in (Kind.CUSTNO, Kind.ACCOUNT):
+            s = scores.get(Kind.CUSTNO, 0.0)
+        if hinted in (Kind.TIER, Kind.AGE, Kind.OTHER):
+            s = 1.0 if values else 0.0
+        if s >= 0.6:
+            return ColumnType(name, hinted, min(0.99, 0.6 + 0.4 * s), f"header hint and {s:.0%} of values fit")
+    best = max(_STRONG_CONTENT, key=lambda k: scores.get(k, 0.0)) if scores else None
+    if best is not None and scores.get(best, 0.0) >= 0.8:
+        s = scores[best]
+        return ColumnType(name, best, 0.5 + 0.45 * s, f"{s:.0%} of values look like {best.value}")
+    if hinted is not None:
+        return ColumnType(name, hinted, 0.4, "header hint only; values do not confirm it")
+    return ColumnType(name, Kind.OTHER, 0.5, "no header hint and no distinctive content")
+
+
+def type_columns(names: Sequence[str], columns: Sequence[Sequence[str]]) -> list[ColumnType]:
+    """Type every column from its header and a sample of its values."""
+    return [type_column(n, vals) for n, vals in zip(names, columns)]

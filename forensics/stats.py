@@ -1,0 +1,90 @@
+"""Tail probabilities, in log space so that 1e-300 stays a number.
+
+Everything returns natural-log probabilities; callers convert for display.
+Exact sums (no normal approximations): the tails that decide an accusation
+are far out, exactly where approximations are worst.
+"""
+
+from __future__ import annotations
+
+import math
+
+LOG_ZERO = -math.inf
+
+
+def _logsumexp(a: float, b: float) -> float:
+    if a == LOG_ZERO:
+        return b
+    if b == LOG_ZERO:
+        return a
+    m = max(a, b)
+    return m + math.log(math.exp(a - m) + math.exp(b - m))
+
+
+def _log_binom_pmf(i: int, n: int, p: float) -> float:
+    if p <= 0.0:
+        return 0.0 if i == 0 else LOG_ZERO
+    if p >= 1.0:
+        return 0.0 if i == n else LOG_ZERO
+    return (math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
+            + i * math.log(p) + (n - i) * math.log1p(-p))
+
+
+def log_binom_sf(k: int, n: int, p: float) -> float:
+    """log P(X >= k) for X ~ Binomial(n, p)."""
+    if k <= 0:
+        return 0.0
+    if k > n:
+        return LOG_ZERO
+    mean = n * p
+    if k > mean:
+        # Terms fall from k upward: sum until they stop mattering.
+        total = LOG_ZERO
+        for i in range(k, n + 1):
+            t = _log_binom_pmf(i, n, p)
+            total = _logsumexp(total, t)
+            if t < total - 40:
+                break
+        return min(0.0, total)
+    # Near or below the mean the upper tail is large: 1 - P(X <= k-1).
+    lower = LOG_ZERO
+    for i in range(k - 1, -1, -1):
+        t = _log_binom_pmf(i, n, p)
+        lower = _logsumexp(lower, t)
+        if t < lower - 40:
+            break
+    lower_p = math.exp(lower)
+    return math.log(max(1.0 - lower_p, 1e-300)) if lower_p < 1.0 else math.log(1e-300)
+
+
+def log_poisson_sf(k: int, lam: float) -> float:
+    """log P(X >= k) for X ~ Poisson(lam)."""
+    if k <= 0:
+        return 0.0
+    if lam <= 0.0:
+        return LOG_ZERO
+    total = LOG_ZERO
+    i = k
+    while True:
+        t = -lam + i * math.log(lam) - math.lgamma(i + 1)
+        total = _logsumexp(total, t)
+        if (i > lam and t < total - 40) or i > k + 100000:
+            break
+        i += 1
+    return min(0.0, total)
+
+
+def to_p(log_p: float) -> float:
+    """A log probability as a float (0.0 only below ~1e-308)."""
+    return math.exp(log_p) if log_p > -745 else 0.0
+
+
+def log10(log_p: float) -> float:
+    return log_p / math.log(10) if log_p != LOG_ZERO else -math.inf
+
+
+def bonferroni(log_p: float, tests: int) -> float:
+    """log of min(1, tests * p)."""
+    if tests <= 1:
+        return log_p
+    return min(0.0, log_p + math.log(tests))

@@ -1,0 +1,584 @@
+"""tracer export: one fingerprinted copy of a source for one recipient.
+
+source -> read (all text) -> type columns -> select rows & columns
+  -> identities (keyed digests, in SQL) -> canaries (from the export's own rows)
+  -> marks (lattice-v1, in SQL) -> re-check the filter -> write the file
+  -> one lineage transaction (export, rows, canaries, source identities)
+
+Everything per row runs inside DuckDB; Python loops only over canaries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+import duckdb
+import xxhash
+
+from canary import validators
+from canary.errors import SchemaError, TracerError, UsageError
+from canary.kinds import IDENTIFIERS, Kind
+from canary.marks import SCHEME
+from canary.prf import Key, Stream, export_key, identity_key
+from canary.synth import Column, synthesize
+from forensics import markplan, sqlprf
+from forensics.coltypes import ColumnType, header_kind, type_columns
+from forensics.normalize import KIND_CODES, identity_label, normalise, sql_normalise
+from forensics.readers import read_table
+
+from . import store
+from .filters import check_where, numeric_columns, qident, where_flag
+from .home import Home
+
+DEFAULT_MARK_FRACTION = 0.5
+DATE_WINDOW_DAYS = 4  # lattice period for dates: a mark moves a date by at most this
+SAMPLE_ROWS = 2000
+# Dates a recipient acts on to the day (contractual) are never marked.
+_CONTRACT_DATE_HINTS = ("到期", "还款", "maturity", "due", "expiry", "expire")
+
+
+@dataclass
+class ExportRequest:
+    source: str
+    recipient: str
+    purpose: str | None
+    out: str
+    approver: str | None = None
+    columns: Sequence[str] | None = None
+    where: str | None = None
+    mark_fraction: float = DEFAULT_MARK_FRACTION
+    canaries: int | None = None  # None: grows with the export's size
+    mark_dates: bool = True
+    export_id: str | None = None  # give one to reproduce an export byte for byte
+    now: datetime | None = None
+
+
+@dataclass
+class ColumnReceipt:
+    name: str
+    kind: str
+    marked: int = 0
+    tolerance: str | None = None
+    note: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"column": self.name, "kind": self.kind, "marked": self.marked, "tolerance": self.tolerance,
+                "note": self.note}
+
+
+@dataclass
+class ExportReceipt:
+    """What the steward is told (and keeps): never sent to the recipient."""
+
+    export_id: str
+    recipient: str
+    recipient_created: bool
+    purpose: str | None
+    approver: str | None
+    rows: int
+    canaries: int
+    columns: list[ColumnReceipt]
+    out_path: str
+    sha256: str
+    bytes: int
+    key_id: str
+    reverted_for_filter: int
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        d = {k: v for k, v in self.__dict__.items() if k != "columns"}
+        d["columns"] = [c.to_dict() for c in self.columns]
+        return d
+
+
+def default_canary_count(rows: int) -> int:
+    """About one canary per 200 rows (0.5%), at least 1, at most 1,000; none
+    in a list too small to hide one."""
+    if rows < 10:
+        return 0
+    return max(1, min(1000, math.ceil(rows / 200)))
+
+
+def export(request: ExportRequest, *, home: Home | str | None = None) -> ExportReceipt:
+    """Write a fingerprinted copy of ``request.source`` and record it."""
+    t0 = time.monotonic()
+    home = home if isinstance(home, Home) else Home.at(home)
+    home.require()
+    key = home.load_key()
+    now = request.now or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    export_id = request.export_id or "ex-" + secrets.token_hex(5)
+    out = Path(request.out).expanduser().resolve()
+    _check_request(request, out)
+
+    con = store.connect(home)
+    try:
+        return _Export(con, home, key, request, export_id, out, now, t0).run()
+    finally:
+        con.close()
+
+
+def _check_request(req: ExportRequest, out: Path) -> None:
+    if not req.recipient or not req.recipient.strip():
+        raise UsageError("--recipient must name someone")
+    if not 0.0 <= req.mark_fraction <= 1.0:
+        raise UsageError("--mark-fraction must be between 0 and 1")
+    if out.exists() and out.is_dir():
+        raise UsageError("--out is a directory; give a file name", path=str(out))
+    if not out.parent.exists():
+        raise TracerError("output folder does not exist", path=str(out.parent))
+    if not os.access(out.parent, os.W_OK):
+        raise TracerError("output folder is not writable", path=str(out.parent))
+    src = Path(req.source).expanduser()
+    if src.exists() and src.resolve() == out:
+        raise UsageError("--out would overwrite the source", path=str(out))
+
+
+class _Export:
+    """One export's working state; each method is one stage of the pipeline."""
+
+    def __init__(self, con, home, key: Key, req: ExportRequest, export_id: str, out: Path, now, t0):
+        self.con, self.home, self.key, self.req = con, home, key, req
+        self.export_id, self.out, self.now, self.t0 = export_id, out, now, t0
+        self.ekey = export_key(key, export_id)
+        self.ikey = identity_key(key)
+        self.notes: list[str] = []
+        sqlprf.set_key(con, "ik", self.ikey)
+        sqlprf.set_key(con, "ek", self.ekey)
+
+    # -- stages ---------------------------------------------------------------
+
+    def run(self) -> ExportReceipt:
+        self.info = read_table(self.con, self.req.source, "src", tmpdir=str(self.home.work_dir))
+        if self.info.rows == 0:
+            raise TracerError("the source has a header but no rows", path=self.info.path)
+        self._type_columns()
+        self._select()
+        self._identities()
+        self._plan_marks()
+        self._canaries()
+        self._mark()
+        tmp, digest, nbytes = self._write()
+        try:
+            recipient_created = self._record(tmp, digest, nbytes)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return ExportReceipt(
+            export_id=self.export_id, recipient=self.req.recipient, recipient_created=recipient_created,
+            purpose=self.req.purpose, approver=self.req.approver, rows=self.n_rows,
+            canaries=len(self.canary_rows), columns=self.receipts, out_path=str(self.out), sha256=digest,
+            bytes=nbytes, key_id=self.key.key_id, reverted_for_filter=self.reverted,
+            seconds=round(time.monotonic() - self.t0, 3), notes=self.notes)
+
+    def _type_columns(self) -> None:
+        names = self.info.columns
+        sample = self.con.execute(
+            f"SELECT * FROM src USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) REPEATABLE (7)").fetchall()
+        cols = [[r[i] for r in sample] for i in range(len(names))]
+        self.types: list[ColumnType] = type_columns(names, cols)
+        self.kind_of = {t.name: t.kind for t in self.types}
+        self.numeric = numeric_columns(names, cols)
+        if self.req.columns:
+            wanted = [c.strip() for c in self.req.columns if c.strip()]
+            unknown = [c for c in wanted if c not in names]
+            if unknown:
+                raise SchemaError(f"--columns names unknown column {unknown[0]!r} "
+                                  f"(the source has: {', '.join(names)})", path=self.info.path)
+            self.out_cols = [n for n in names if n in set(wanted)]
+        else:
+            self.out_cols = list(names)
+
+    def _select(self) -> None:
+        where = self.req.where.strip() if self.req.where else None
+        self.where = where or None
+        if self.where:
+            check_where(self.con, self.where, "src", self.types, self.numeric)
+        self.con.execute(f"""
+            CREATE TEMP TABLE sel AS
+            SELECT __r, row_number() OVER (ORDER BY __r) - 1 AS __pos FROM (
+                {where_flag(self.where, self.types, self.numeric, "(SELECT rowid AS __r, * FROM src)", "__r")}
+            ) WHERE __ok""")
+        self.n_rows = self.con.execute("SELECT count(*) FROM sel").fetchone()[0]
+        if self.n_rows == 0:
+            raise TracerError("the filter selects no rows: nothing to export", path=self.info.path)
+
+    def _identity_columns(self) -> dict[Kind, str]:
+        found: dict[Kind, str] = {}
+        for t in self.types:
+            if t.kind in IDENTIFIERS and t.kind not in found:
+                found[t.kind] = t.name
+        return found
+
+    def _identities(self) -> None:
+        self.id_cols = self._identity_columns()
+        digests = []
+        for kind, col in self.id_cols.items():
+            norm = sql_normalise(kind, qident(col))
+            digests.append(f"{sqlprf.digest64(identity_label(kind), norm, var='ik')} AS d_{kind.value}")
+        priority = [k for k in (Kind.IDNO, Kind.CUSTNO, Kind.PHONE, Kind.EMAIL, Kind.ACCOUNT) if k in self.id_cols]
+        all_text = " || '\x1f' || ".join(f"coalesce({qident(c)}, '')" for c in self.info.columns)
+        row_digest = sqlprf.digest64("identity/row", all_text, var="ik")
+        key_expr = f"coalesce({', '.join(f'd_{k.value}' for k in priority)}, {row_digest})" if priority \
+            else row_digest
+        sel_digests = (", " + ", ".join(digests)) if digests else ""
+        self.con.execute(f"""
+            CREATE TEMP TABLE ids AS
+            SELECT __r{''.join(f', d_{k.value}' for k in self.id_cols)}, {key_expr} AS row_key
+            FROM (SELECT rowid AS __r, *{sel_digests} FROM src)""")
+        if not self.id_cols:
+            self.notes.append("no identifier column (ID number, phone, customer number, email): rows are "
+                              "keyed by their whole content and a leak can only be linked by canaries")
+
+    def _plan_marks(self) -> None:
+        self.mark_cols: list[markplan.MarkColumn] = []
+        self.receipts: list[ColumnReceipt] = []
+        slot = 0
+        for name in self.out_cols:
+            kind = self.kind_of[name]
+            rec = ColumnReceipt(name, kind.value)
+            self.receipts.append(rec)
+            if kind is Kind.AMOUNT:
+                mc, note = self._amount_plan(name, slot)
+            elif kind is Kind.DATE and self.req.mark_dates:
+                if any(h in name.lower() for h in _CONTRACT_DATE_HINTS):
+                    mc, note = None, "contractual date: never marked"
+                else:
+                    mc, note = markplan.MarkColumn(name, "date", slot, DATE_WINDOW_DAYS), None
+            elif kind in IDENTIFIERS or kind in (Kind.NAME, Kind.BIRTHDATE, Kind.AGE, Kind.GENDER):
+                mc, note = None, "never changed (identifies or must agree with the ID)"
+            else:
+                mc, note = None, None
+            rec.note = note
+            if mc is not None:
+                self.mark_cols.append(mc)
+                rec.tolerance = mc.tolerance
+                slot += 1
+
+    def _amount_plan(self, name: str, slot: int):
+        clean = markplan.amount_clean_sql(qident(name))
+        row = self.con.execute(f"""
+            SELECT count(*) FILTER (WHERE regexp_full_match(c, '[-+]?\\d+(\\.\\d+)?')),
+                   count(c),
+                   mode(CASE WHEN contains(c, '.') THEN length(split_part(c, '.', 2)) ELSE 0 END),
+                   count(*) FILTER (WHERE regexp_full_match(c, '[-+]?\\d*[1-9]')),
+                   median(abs(TRY_CAST(c AS DOUBLE)))
+            FROM (SELECT {clean} AS c FROM src JOIN sel ON src.rowid = sel.__r)""").fetchone()
+        numeric, nonempty, decimals, not_round, med = row
+        if not nonempty or numeric < 0.95 * nonempty:
+            return None, "not marked: values are not all plain numbers"
+        decimals = int(decimals or 0)
+        if decimals >= 2:
+            q = 100
+        elif decimals == 1:
+            q = 20
+        elif not_round >= 0.5 * numeric:
+            q = 20
+        else:
+            return None, "not marked: values are round numbers, a mark would show"
+        if decimals > 6:
+            return None, "not marked: more than 6 decimals"
+        tol = q / 10 ** decimals
+        if med is not None and tol > 0.005 * med:
+            return None, f"not marked: tolerance {tol:g} would exceed 0.5% of the median value"
+        return markplan.MarkColumn(name, "amount", slot, q, decimals, min_units=20 * q), None
+
+    # -- canaries -------------------------------------------------------------
+
+    def _canaries(self) -> None:
+        want = self.req.canaries if self.req.canaries is not None else default_canary_count(self.n_rows)
+        self.canary_rows: list[dict] = []
+        if want <= 0:
+            return
+        stream = Stream(self.ekey, "canary/v1")
+        columns = [Column(t.name, t.kind) for t in self.types]
+        kinds = {t.name: t.kind for t in self.types}
+        used: dict[Kind, set[str]] = {k: set() for k in IDENTIFIERS}
+        today = self.now.date()
+        attempts = 0
+        while len(self.canary_rows) < want and attempts < want * 20 + 20:
+            batch = []
+            need = want - len(self.canary_rows)
+            positions = [stream.below(self.n_rows) for _ in range(need)]
+            donors = self._rows_at(positions)
+            for pos in positions:
+                attempts += 1
+                donor = donors[pos]
+
+                def taken(kind: Kind, value: str) -> bool:
+                    n = normalise(kind, value) if kind in KIND_CODES else value
+                    return n is None or n in used[kind]
+
+                try:
+                    row = synthesize(columns, donor, stream, today=today, taken=taken)
+                except RuntimeError:
+                    continue
+                problems = validators.row_problems({kinds[c]: v for c, v in row.items()
+                                                    if v is not None and kinds[c] is not Kind.OTHER},
+                                                   today=today)
+                if problems:
+                    continue
+                for kind, col in self.id_cols.items():
+                    n = normalise(kind, row.get(col))
+                    if n:
+                        used[kind].add(n)
+                batch.append((pos, row))
+            batch = self._drop_colliding(batch)
+            batch = self._drop_filtered(batch)
+            for pos, row in batch:
+                if len(self.canary_rows) < want:
+                    self.canary_rows.append({"anchor_pos": pos, "row": row})
+        if len(self.canary_rows) < want:
+            self.notes.append(f"only {len(self.canary_rows)} of {want} canaries could be made to pass every "
+                              "check and the filter")
+
+    def _rows_at(self, positions: list[int]) -> dict[int, dict]:
+        cols = self.info.columns
+        plist = ", ".join(str(int(p)) for p in sorted(set(positions)))
+        res = self.con.execute(
+            f"SELECT sel.__pos, {', '.join('src.' + qident(c) for c in cols)} FROM sel JOIN src "
+            f"ON src.rowid = sel.__r WHERE sel.__pos IN ({plist})").fetchall()
+        return {r[0]: dict(zip(cols, r[1:])) for r in res}
+
+    def _drop_colliding(self, batch):
+        """No canary may share an identifier with a real customer or another export's canary."""
+        if not batch or not self.id_cols:
+            return batch
+        checks = []
+        for i, (_, row) in enumerate(batch):
+            for kind, col in self.id_cols.items():
+                n = normalise(kind, row.get(col))
+                if n:
+                    checks.append((i, KIND_CODES[kind], self.ikey.digest64(identity_label(kind), n)))
+        if not checks:
+            return batch
+        self.con.execute("CREATE OR REPLACE TEMP TABLE canary_check (i INTEGER, kind UTINYINT, digest UBIGINT)")
+        self.con.executemany("INSERT INTO canary_check VALUES (?, ?, ?)", checks)
+        arms = " UNION ALL ".join(
+            f"SELECT {KIND_CODES[k]} AS kind, d_{k.value} AS digest FROM ids" for k in self.id_cols)
+        bad = {r[0] for r in self.con.execute(f"""
+            SELECT DISTINCT c.i FROM canary_check c
+            WHERE EXISTS (SELECT 1 FROM ({arms}) s WHERE s.kind = c.kind AND s.digest = c.digest)
+               OR EXISTS (SELECT 1 FROM store.canaries k WHERE c.digest IN
+                          (k.idno_digest, k.phone_digest, k.email_digest, k.custno_digest, k.account_digest))
+        """).fetchall()}
+        return [b for i, b in enumerate(batch) if i not in bad]
+
+    def _drop_filtered(self, batch):
+        """A canary must satisfy the export's own filter, like every real row."""
+        if not batch or not self.where:
+            return batch
+        self._load_canary_table("canary_try", [(i, row) for i, (_, row) in enumerate(batch)])
+        ok = {r[0] for r in self.con.execute(
+            f"SELECT __c FROM ({where_flag(self.where, self.types, self.numeric, 'canary_try', '__c')}) "
+            f"WHERE __ok").fetchall()}
+        return [b for i, b in enumerate(batch) if i in ok]
+
+    def _load_canary_table(self, table: str, rows: list[tuple[int, dict]]) -> None:
+        cols = self.info.columns
+        col_defs = ", ".join(f"{qident(c)} VARCHAR" for c in cols)
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} (__c INTEGER, {col_defs})")
+        if rows:
+            ph = ", ".join("?" for _ in range(len(cols) + 1))
+            self.con.executemany(f"INSERT INTO {table} VALUES ({ph})",
+                                 [[i] + [row.get(c) for c in cols] for i, row in rows])
+
+    # -- marks and output -----------------------------------------------------
+
+    def _mark(self) -> None:
+        """Union real rows and canaries, mark, re-check the filter, order."""
+        cols = self.info.columns
+        self._load_canary_table("canary_src", [(i, c["row"]) for i, c in enumerate(self.canary_rows)])
+        anchors = [(i, c["anchor_pos"]) for i, c in enumerate(self.canary_rows)]
+        self.con.execute("CREATE OR REPLACE TEMP TABLE canary_anchor (__c INTEGER, __pos BIGINT)")
+        if anchors:
+            self.con.executemany("INSERT INTO canary_anchor VALUES (?, ?)", anchors)
+        # Canary identities, digested exactly like real rows'.
+        id_exprs = []
+        for kind, col in self.id_cols.items():
+            id_exprs.append(sqlprf.digest64(identity_label(kind), sql_normalise(kind, qident(col)), var="ik"))
+        all_text = " || '\x1f' || ".join(f"coalesce({qident(c)}, '')" for c in cols)
+        row_digest = sqlprf.digest64("identity/row", all_text, var="ik")
+        c_key = f"coalesce({', '.join(id_exprs + [row_digest])})"
+        self.con.execute(f"""
+            CREATE TEMP TABLE rows_all AS
+            SELECT sel.__r AS __anchor, 0 AS __is_c, 0 AS __c, ids.row_key, {', '.join('src.' + qident(c) for c in cols)}
+            FROM sel JOIN src ON src.rowid = sel.__r JOIN ids ON ids.__r = sel.__r
+            UNION ALL
+            SELECT sel.__r, 1, c.__c, {c_key}, {', '.join('c.' + qident(c) for c in cols)}
+            FROM canary_src c JOIN canary_anchor a USING (__c) JOIN sel ON sel.__pos = a.__pos""")
+
+        # Staged and materialised: DuckDB would otherwise inline the PRF and
+        # the parsing into every place a value is used.
+        groups = sorted({m.group for m in self.mark_cols})
+        mats = "".join(f", {markplan.material_sql('row_key', g, var='ek')} AS __m{g}" for g in groups)
+        self.con.execute(f"CREATE TEMP TABLE mk1 AS SELECT *{mats} FROM rows_all")
+        stage2, stage3, marked_exprs, flags = [], [], {}, []
+        for m in self.mark_cols:
+            s = m.slot
+            plan = markplan.plan_sql(f"__m{m.group}", m, self.req.mark_fraction)
+            units = markplan.units_sql(qident(m.name), m)
+            stage2.append(f"{units} AS __u{s}, {plan['selected']} AS __s{s}, {plan['dither']} AS __d{s}, "
+                          f"{plan['bit']} AS __b{s}, {plan['up']} AS __p{s}")
+            on = f"coalesce(__s{s} AND {markplan.eligible_sql(f'__u{s}', m, embedding=True)}, false)"
+            stage_plan = {"dither": f"__d{s}", "bit": f"__b{s}", "up": f"__p{s}"}
+            stage3.append(f"{on} AS __f{s}, {markplan.embed_units_sql(f'__u{s}', stage_plan, m.q)} AS __n{s}")
+            new = markplan.format_units_sql(f"__n{s}", qident(m.name), m)
+            marked_exprs[m.name] = f"CASE WHEN __f{s} THEN {new} ELSE {qident(m.name)} END"
+            flags.append(f"__f{s}")
+        if stage2:
+            self.con.execute(f"CREATE TEMP TABLE mk2 AS SELECT *, {', '.join(stage2)} FROM mk1")
+            self.con.execute(f"CREATE TEMP TABLE mk3 AS SELECT *, {', '.join(stage3)} FROM mk2")
+        else:
+            self.con.execute("CREATE TEMP TABLE mk3 AS SELECT * FROM mk1")
+        proj = []
+        for c in cols:
+            if c in marked_exprs:
+                proj.append(f"{marked_exprs[c]} AS {qident(c)}")
+                proj.append(f"{qident(c)} AS {qident('__o_' + c)}")
+            else:
+                proj.append(qident(c))
+        flag_sql = (", " + ", ".join(flags)) if flags else ""
+        self.con.execute(f"""
+            CREATE TEMP TABLE marked AS
+            SELECT __anchor, __is_c, __c, row_key, {', '.join(proj)}{flag_sql} FROM mk3""")
+        self.con.execute("DROP TABLE mk1; DROP TABLE IF EXISTS mk2; DROP TABLE mk3")
+        # Re-check the filter on marked values; a row that would fall out keeps its originals.
+        ok_sql = where_flag(self.where, self.types, self.numeric, "marked", "__anchor, __is_c, __c")
+        final_cols = []
+        for c in cols:
+            if c in marked_exprs:
+                final_cols.append(f"CASE WHEN k.__ok THEN m.{qident(c)} ELSE m.{qident('__o_' + c)} END AS {qident(c)}")
+            else:
+                final_cols.append(f"m.{qident(c)}")
+        final_flags = "".join(f", m.__f{m.slot} AND k.__ok AS __f{m.slot}" for m in self.mark_cols)
+        self.con.execute(f"""
+            CREATE TEMP TABLE final AS
+            SELECT m.__anchor, m.__is_c, m.__c, m.row_key, {', '.join(final_cols)}{final_flags},
+                   NOT k.__ok AS __reverted
+            FROM marked m JOIN ({ok_sql}) k USING (__anchor, __is_c, __c)""")
+        agg = ", ".join(f"count(*) FILTER (WHERE __f{m.slot})" for m in self.mark_cols)
+        counts = self.con.execute(
+            f"SELECT {agg + ', ' if agg else ''}count(*) FILTER (WHERE __reverted) FROM final").fetchone()
+        by_name = {r.name: r for r in self.receipts}
+        for m, n in zip(self.mark_cols, counts[:-1]):
+            by_name[m.name].marked = int(n)
+        self.reverted = int(counts[-1])
+
+    def _write(self) -> tuple[Path, str, int]:
+        """Write to a temporary name beside the output, with a BOM, synced."""
+        raw = self.out.parent / f".{self.out.name}.{self.export_id}.raw"
+        tmp = self.out.parent / f".{self.out.name}.{self.export_id}.tmp"
+        sel_cols = ", ".join(qident(c) for c in self.out_cols)
+        try:
+            self.con.execute(
+                f"COPY (SELECT {sel_cols} FROM final ORDER BY __anchor, __is_c, __c) TO "
+                f"{store._sql_str(str(raw))} (FORMAT csv, HEADER true, QUOTE '\"')")
+            h = hashlib.sha256()
+            nbytes = 0
+            with open(raw, "rb") as src, open(tmp, "wb") as dst:
+                bom = "\ufeff".encode("utf-8")
+                dst.write(bom)
+                h.update(bom)
+                nbytes += len(bom)
+                while chunk := src.read(1 << 20):
+                    dst.write(chunk)
+                    h.update(chunk)
+                    nbytes += len(chunk)
+                dst.flush()
+                os.fsync(dst.fileno())
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise TracerError(f"cannot write the output ({e.strerror})", path=str(self.out)) from None
+        finally:
+            raw.unlink(missing_ok=True)
+        return tmp, h.hexdigest(), nbytes
+
+    # -- lineage --------------------------------------------------------------
+
+    def _source_hash(self) -> str:
+        h = xxhash.xxh3_128()
+        with open(self.info.path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+        return h.hexdigest()
+
+    def _record(self, tmp: Path, digest: str, nbytes: int) -> bool:
+        """One transaction: the file is renamed into place only inside it."""
+        con = self.con
+        content_hash = self._source_hash()
+        canary_out = {r[0]: r[1:] for r in con.execute(
+            f"SELECT __c, {', '.join(qident(c) for c in self.out_cols)} FROM final WHERE __is_c = 1").fetchall()}
+        con.execute("BEGIN TRANSACTION")
+        try:
+            rid = con.execute("SELECT recipient_id FROM store.recipients WHERE name = ?",
+                              [self.req.recipient]).fetchone()
+            created = rid is None
+            if created:
+                rid = con.execute("SELECT coalesce(max(recipient_id), 0) + 1 FROM store.recipients").fetchone()
+                con.execute("INSERT INTO store.recipients (recipient_id, name, kind, created_at) VALUES (?, ?, ?, ?)",
+                            [rid[0], self.req.recipient, None, self.now])
+            rid = rid[0]
+            sid = con.execute("SELECT source_id FROM store.sources WHERE content_hash = ? AND key_id = ?",
+                              [content_hash, self.key.key_id]).fetchone()
+            if sid is None:
+                sid = con.execute("SELECT coalesce(max(source_id), 0) + 1 FROM store.sources").fetchone()[0]
+                con.execute("INSERT INTO store.sources VALUES (?, 'file', ?, ?, ?, ?, ?, ?)",
+                            [sid, self.info.path, content_hash, self.key.key_id, self.info.rows,
+                             self.info.columns, self.now])
+                for kind in self.id_cols:
+                    con.execute(f"INSERT INTO store.source_identities SELECT ?, ?, d_{kind.value}, row_key "
+                                f"FROM ids WHERE d_{kind.value} IS NOT NULL", [sid, KIND_CODES[kind]])
+            else:
+                sid = sid[0]
+            eno = con.execute("SELECT coalesce(max(export_no), 0) + 1 FROM store.exports").fetchone()[0]
+            params = {
+                "scheme": SCHEME, "fraction": self.req.mark_fraction,
+                "mark_columns": [m.to_dict() for m in self.mark_cols],
+                "identity_columns": {k.value: c for k, c in self.id_cols.items()},
+                "column_kinds": {t.name: t.kind.value for t in self.types if t.name in self.out_cols},
+                "code": {"kind": "random-binary", "bits_from": "mark/v1"},
+                "canaries": len(self.canary_rows),
+            }
+            con.execute("INSERT INTO store.exports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                eno, self.export_id, rid, self.req.purpose, self.req.approver, self.now, sid, self.out_cols,
+                store.redact_digits(self.where), self.n_rows, len(self.canary_rows), str(self.out), digest, nbytes,
+                self.key.key_id, SCHEME, json.dumps(params, ensure_ascii=False)])
+            con.execute("INSERT INTO store.export_rows SELECT DISTINCT ?, row_key FROM final WHERE __is_c = 0", [eno])
+            canary_recs = []
+            out_kinds = {c: self.kind_of[c] for c in self.out_cols}
+            for i, c in enumerate(self.canary_rows):
+                values = dict(zip(self.out_cols, canary_out.get(i, ())))
+                dig = {}
+                for kind in (Kind.IDNO, Kind.PHONE, Kind.EMAIL, Kind.CUSTNO, Kind.ACCOUNT):
+                    col = next((n for n, k in out_kinds.items() if k is kind), None)
+                    n = normalise(kind, values.get(col)) if col else None
+                    dig[kind] = self.ikey.digest64(identity_label(kind), n) if n else None
+                name_col = next((n for n, k in out_kinds.items() if k is Kind.NAME), None)
+                canary_recs.append([eno, i, dig[Kind.IDNO], dig[Kind.PHONE], dig[Kind.EMAIL], dig[Kind.CUSTNO],
+                                    dig[Kind.ACCOUNT], values.get(name_col) if name_col else None,
+                                    json.dumps(values, ensure_ascii=False)])
+            if canary_recs:
+                con.executemany("INSERT INTO store.canaries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", canary_recs)
+            os.replace(tmp, self.out)
+            try:
+                con.execute("COMMIT")
+            except duckdb.Error:
+                self.out.unlink(missing_ok=True)
+                raise
+        except BaseException:
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
+            raise
+        return created

@@ -1,0 +1,112 @@
+"""Where tracer keeps its state: the lineage store and, apart from it, the keys.
+
+    $TRACER_HOME (default ~/.tracer)
+      lineage.duckdb        the lineage store: key ids only, never a key
+      keys/                 mode 700; or $TRACER_KEY_DIR (a secret manager mount)
+        current             the id of the key new exports use
+        <key id>.key        mode 600: one secret key
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from canary.errors import KeyProblem, NotInitialised
+from canary.prf import Key
+
+KEY_MAGIC = "tracer-key v1"
+
+
+def default_home() -> Path:
+    env = os.environ.get("TRACER_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".tracer"
+
+
+@dataclass(frozen=True)
+class Home:
+    root: Path
+
+    @classmethod
+    def at(cls, root: str | os.PathLike | None = None) -> "Home":
+        return cls(Path(root).expanduser().resolve() if root else default_home().resolve())
+
+    @property
+    def store_path(self) -> Path:
+        return self.root / "lineage.duckdb"
+
+    @property
+    def key_dir(self) -> Path:
+        env = os.environ.get("TRACER_KEY_DIR")
+        return Path(env).expanduser() if env else self.root / "keys"
+
+    @property
+    def work_dir(self) -> Path:
+        """Scratch space for DuckDB spills and transcoded files."""
+        return self.root / "tmp"
+
+    def exists(self) -> bool:
+        return self.store_path.exists()
+
+    def require(self) -> None:
+        if not self.exists():
+            raise NotInitialised(f"no tracer home at {self.root}: run `tracer init` first")
+
+    # --- keys -------------------------------------------------------------
+
+    def key_path(self, key_id: str) -> Path:
+        return self.key_dir / f"{key_id}.key"
+
+    def current_key_id(self) -> str:
+        cur = self.key_dir / "current"
+        if not cur.exists():
+            raise KeyProblem(f"no current key in {self.key_dir}: run `tracer init`")
+        return cur.read_text().strip()
+
+    def load_key(self, key_id: str | None = None) -> Key:
+        """The key with this id (default: the current one), checked against its id."""
+        key_id = key_id or self.current_key_id()
+        path = self.key_path(key_id)
+        if not path.exists():
+            raise KeyProblem(f"key {key_id} is missing (looked in {self.key_dir}); "
+                             "set TRACER_KEY_DIR if keys live elsewhere")
+        try:
+            _, stored_id, secret_hex = _parse_key_file(path)
+            key = Key(bytes.fromhex(secret_hex))
+        except (ValueError, OSError):
+            raise KeyProblem("key file is unreadable or corrupt", path=str(path)) from None
+        if key.key_id != key_id or stored_id != key_id:
+            raise KeyProblem(f"key file does not hold key {key_id} (wrong or edited key)", path=str(path))
+        return key
+
+    def keyring(self) -> dict[str, Key]:
+        """Every key present, by id: old exports stay attributable after a rotation."""
+        ring: dict[str, Key] = {}
+        if self.key_dir.exists():
+            for p in sorted(self.key_dir.glob("*.key")):
+                ring[p.stem] = self.load_key(p.stem)
+        return ring
+
+    def write_key(self, key: Key, *, make_current: bool = True) -> Path:
+        self.key_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.key_dir, stat.S_IRWXU)
+        path = self.key_path(key.key_id)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{KEY_MAGIC}\n{key.key_id}\n{key.export_bytes().hex()}\n")
+            f.flush()
+            os.fsync(f.fileno())
+        if make_current:
+            tmp = self.key_dir / "current.tmp"
+            tmp.write_text(key.key_id + "\n")
+            os.replace(tmp, self.key_dir / "current")
+        return path
+
+
+def _parse_key_file(path: Path) -> tuple[str, str, str]:
+    lines = path.read_text().splitlines()
+    if len(lines) < 3 or lines[0].strip() != KEY_MAGIC:
+        raise ValueError("not a tracer key file")
+    return lines[0].strip(), lines[1].strip(), lines[2].strip()

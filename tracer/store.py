@@ -1,0 +1,163 @@
+"""The DuckDB lineage store: its schema (defined here, once) and connections.
+
+Who received which rows and columns, when, why, on whose approval, with what
+fingerprint. Real customers appear only as keyed 64-bit digests (row keys and
+identity digests); canaries are synthetic and stored whole. The store records
+key ids, never keys.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import duckdb
+
+from canary.errors import StoreError
+
+from .home import Home
+
+SCHEMA_VERSION = "1"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key VARCHAR PRIMARY KEY,
+    value VARCHAR
+);
+CREATE TABLE IF NOT EXISTS recipients (
+    recipient_id INTEGER PRIMARY KEY,
+    name VARCHAR NOT NULL UNIQUE,
+    kind VARCHAR,              -- vendor, department, person
+    parent VARCHAR,            -- a vendor's subcontractor names its vendor
+    contract_end DATE,
+    created_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sources (
+    source_id INTEGER PRIMARY KEY,
+    kind VARCHAR NOT NULL,     -- file, sql
+    location VARCHAR NOT NULL, -- path or URL without password
+    content_hash VARCHAR NOT NULL,  -- xxh3-128 of the bytes read (not secret)
+    key_id VARCHAR NOT NULL,   -- identity digests depend on the key
+    rows BIGINT NOT NULL,
+    columns VARCHAR[] NOT NULL,
+    registered_at TIMESTAMP NOT NULL
+);
+-- Every identifier of every source row, as keyed digests: how a leaked row
+-- is linked back, and how 'matches the source but no export' is recognised.
+CREATE TABLE IF NOT EXISTS source_identities (
+    source_id INTEGER NOT NULL,
+    kind UTINYINT NOT NULL,
+    digest UBIGINT NOT NULL,
+    row_key UBIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS exports (
+    export_no INTEGER PRIMARY KEY,
+    export_id VARCHAR NOT NULL UNIQUE,
+    recipient_id INTEGER NOT NULL,
+    purpose VARCHAR,
+    approver VARCHAR,
+    created_at TIMESTAMP NOT NULL,
+    source_id INTEGER NOT NULL,
+    columns VARCHAR[] NOT NULL,
+    where_sql VARCHAR,         -- long digit runs redacted
+    rows BIGINT NOT NULL,      -- real rows, canaries excluded
+    canaries INTEGER NOT NULL,
+    out_path VARCHAR NOT NULL,
+    sha256 VARCHAR NOT NULL,
+    bytes BIGINT NOT NULL,
+    key_id VARCHAR NOT NULL,
+    scheme VARCHAR NOT NULL,
+    params JSON NOT NULL       -- mark columns, tolerances, fraction, code
+);
+CREATE TABLE IF NOT EXISTS export_rows (
+    export_no INTEGER NOT NULL,
+    row_key UBIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS canaries (
+    export_no INTEGER NOT NULL,
+    canary_no INTEGER NOT NULL,
+    idno_digest UBIGINT,
+    phone_digest UBIGINT,
+    email_digest UBIGINT,
+    custno_digest UBIGINT,
+    account_digest UBIGINT,
+    name VARCHAR,
+    row_json JSON NOT NULL     -- the whole synthetic row, as exported
+);
+"""
+
+_DIGITS = re.compile(r"\d{6,}")
+
+
+def redact_digits(text: str | None) -> str | None:
+    """Long digit runs in free text (a --where, a purpose) may be identifiers."""
+    return None if text is None else _DIGITS.sub("<digits>", text)
+
+
+def connect(home: Home, *, read_only: bool = False, wait_seconds: float = 30.0) -> duckdb.DuckDBPyConnection:
+    """An in-memory working connection with the store attached as ``store``.
+
+    DuckDB allows one writer per file: a second writer waits (bounded) and
+    then gets a clear message rather than DuckDB's lock error.
+    """
+    home.require()
+    home.work_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(":memory:", config={
+        "autoinstall_known_extensions": "false",
+        "temp_directory": str(home.work_dir),
+    })
+    mode = " (READ_ONLY)" if read_only else ""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            con.execute(f"ATTACH {_sql_str(str(home.store_path))} AS store{mode}")
+            return con
+        except duckdb.IOException as e:
+            if "lock" not in str(e).lower() or time.monotonic() > deadline:
+                con.close()
+                if "lock" in str(e).lower():
+                    raise StoreError(f"the lineage store is busy (another tracer is writing); "
+                                     f"waited {wait_seconds:.0f}s", path=str(home.store_path)) from None
+                raise StoreError(f"cannot open the lineage store ({str(e).splitlines()[0]})",
+                                 path=str(home.store_path)) from None
+            time.sleep(0.1)
+
+
+def create(home: Home) -> bool:
+    """Create the store's schema; True if it did not exist before."""
+    home.root.mkdir(parents=True, exist_ok=True)
+    new = not home.store_path.exists()
+    con = duckdb.connect(str(home.store_path), config={"autoinstall_known_extensions": "false"})
+    try:
+        con.execute(SCHEMA)
+        con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+    finally:
+        con.close()
+    return new
+
+
+def _sql_str(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def lineage_views(con: duckdb.DuckDBPyConnection) -> None:
+    """The relations forensics reads (see forensics.lineage), as temp views
+    over the attached store: forensics never learns the store's layout."""
+    con.execute("""
+        CREATE OR REPLACE TEMP VIEW lin_exports AS
+            SELECT e.export_no, e.export_id, r.name AS recipient, e.key_id, CAST(e.params AS VARCHAR) AS params,
+                   e.rows, e.columns, e.created_at, e.source_id
+            FROM store.exports e JOIN store.recipients r USING (recipient_id);
+        CREATE OR REPLACE TEMP VIEW lin_export_rows AS SELECT export_no, row_key FROM store.export_rows;
+        CREATE OR REPLACE TEMP VIEW lin_identities AS
+            SELECT i.source_id, i.kind, i.digest, i.row_key, s.key_id
+            FROM store.source_identities i JOIN store.sources s USING (source_id);
+        CREATE OR REPLACE TEMP VIEW lin_canaries AS SELECT * FROM store.canaries;
+        CREATE OR REPLACE TEMP VIEW lin_sources AS
+            SELECT source_id, kind, location, rows, key_id, registered_at FROM store.sources;
+    """)
+
+
+def store_file(home: Home) -> Path:
+    return home.store_path
