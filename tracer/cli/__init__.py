@@ -1,0 +1,32 @@
+"""The `tracer` command line: thin shells over the Python API (tracer.api)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .common import DEBUG
+
+app = typer.Typer(
+    name="tracer", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="Make every copy of a customer list traceable: fingerprinted exports, a lineage store, "
+         "and leak attribution with a false-accusation probability.")
+
+
+@app.callback()
+def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False) -> None:
+    if debug:
+        DEBUG["on"] = True
+
+
+from . import commands, lineage  # noqa: E402  (register commands on app)
+
+app.add_typer(lineage.app, name="lineage")
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main", "commands"]

@@ -1,0 +1,61 @@
+"""What every command shares: options spelled once, and the one error boundary."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+
+from canary.errors import TracerError
+
+from ..home import Home
+
+HomeOpt = Annotated[Optional[Path], typer.Option(
+    "--home", envvar="TRACER_HOME", show_envvar=True,
+    help="tracer's home: lineage store and keys (default ~/.tracer).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only (machine-readable).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+
+DEBUG = {"on": os.environ.get("TRACER_DEBUG") == "1"}
+
+
+def home_of(path: Optional[Path]) -> Home:
+    return Home.at(path)
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def handles_errors(fn: Callable) -> Callable:
+    """Turn TracerError into one line and an exit code; anything else too,
+    unless --debug asks for the traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any):
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except TracerError as e:
+            if DEBUG["on"]:
+                raise
+            fail(str(e), e.exit_code)
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+        except Exception as e:  # a bug: still one line, and how to see more
+            if DEBUG["on"]:
+                raise
+            fail(f"internal error ({type(e).__name__}); rerun with --debug for details")
+
+    return wrapper
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")

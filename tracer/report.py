@@ -1,0 +1,112 @@
+"""Plain-text renderings of receipts and verdicts, for people at a terminal.
+
+The JSON forms come from the objects' to_dict(); these only arrange the same
+numbers for reading.
+"""
+
+from __future__ import annotations
+
+import math
+
+from forensics import stats
+from forensics.evidence import Candidate, Verdict
+
+from .export import ExportReceipt
+
+
+def fmt_p(p: float, log_p: float | None = None) -> str:
+    """A probability a person can read: 3.1e-57, or 1e-4963 below float range."""
+    if p >= 0.01:
+        return f"{p:.2f}"
+    if p > 0:
+        return f"{p:.1e}"
+    if log_p is not None and not math.isinf(log_p):
+        return f"1e{stats.log10(log_p):.0f}"
+    return "0"
+
+
+def receipt_text(r: ExportReceipt) -> str:
+    lines = []
+    if r.recipient_created:
+        lines.append(f"New recipient registered: {r.recipient}")
+    lines.append(f"Exported {r.rows:,} rows + {r.canaries} canaries to {r.recipient} -> {r.out_path}")
+    lines.append(f"  export id {r.export_id}, purpose: {r.purpose or '(none given)'}, "
+                 f"approver: {r.approver or '(none given)'}")
+    marked = [c for c in r.columns if c.marked]
+    if marked:
+        lines.append("  changed (marks, within tolerance):")
+        for c in marked:
+            lines.append(f"    {c.name}: {c.marked:,} cells, tolerance {c.tolerance}")
+    else:
+        lines.append("  no field was changed: only canaries and membership fingerprint this copy")
+    for c in r.columns:
+        if c.note and c.note.startswith("not marked"):
+            lines.append(f"    {c.name}: {c.note}")
+    if r.reverted_for_filter:
+        lines.append(f"  {r.reverted_for_filter} rows kept their original values so they still pass --where")
+    for n in r.notes:
+        lines.append(f"  note: {n}")
+    lines.append(f"  sha256 {r.sha256}  ({r.bytes:,} bytes, {r.seconds:.1f}s)")
+    return "\n".join(lines)
+
+
+def _candidate_lines(c: Candidate, indent: str = "  ") -> list[str]:
+    out = []
+    for m in c.marks:
+        if m.readable:
+            out.append(f"{indent}marks     {m.export_column} (leak column {m.leak_column}): {m.agree} of "
+                       f"{m.readable} readable marked cells carry this export's marks; an innocent copy "
+                       f"matches a cell with probability 1/{m.q}  (p = {fmt_p(stats.to_p(m.log_p), m.log_p)})")
+    for col in sorted(set(c.erased_columns)):
+        out.append(f"{indent}marks     {col}: unreadable (rounded or reformatted): counted as erased, not against")
+    found = sorted({h.canary_no for h in c.hits})
+    if c.planted:
+        if found:
+            rows = ", ".join(f"row {h.leak_row} = canary #{h.canary_no} on {'+'.join(h.fields)}" for h in c.hits[:5])
+            more = f" and {len(c.hits) - 5} more" if len(c.hits) > 5 else ""
+            out.append(f"{indent}canaries  {len(found)} of {c.planted} planted found: {rows}{more} "
+                       f"(p = {fmt_p(stats.to_p(c.canary_log_p), c.canary_log_p)})")
+        else:
+            out.append(f"{indent}canaries  none of {c.planted} planted found")
+    unexplained = f"; never received {', '.join(c.columns_unexplained)}" if c.columns_unexplained else ""
+    out.append(f"{indent}membership held {c.held_rows} of {c.linked_rows} linked rows{unexplained}")
+    return out
+
+
+def verdict_text(v: Verdict, *, show: int = 6) -> str:
+    leak = v.leak
+    parsed = leak.get("parsed", {})
+    lines = [
+        f"Leak: {leak['file']} ({leak['bytes']:,} bytes, sha256 {leak['sha256'][:16]}...), {v.rows:,} rows, "
+        f"read as {parsed.get('format')} / {parsed.get('encoding')}",
+        "Columns: " + ", ".join(f"{c['column']}={c['kind']}" for c in v.columns),
+        f"Linked: {v.linked_rows:,} of {v.rows:,} rows are customers in recorded sources; "
+        f"{v.canary_rows} rows are canaries",
+        "",
+    ]
+    head = {"accused": "ACCUSED", "ambiguous": "AMBIGUOUS", "source": "FROM THE SOURCE, NOT AN EXPORT",
+            "unrelated": "UNRELATED"}[v.verdict]
+    lines.append(f"VERDICT: {head}")
+    lines.append(v.summary)
+    accused = v.accused
+    for c in accused:
+        lines.append("")
+        lines.append(f"Evidence against {c.recipient} (export {c.export_id}, exported {c.created_at}): "
+                     f"false-accusation probability {fmt_p(c.p_value, c.log_p)} after correcting for "
+                     f"{v.exports_tested} exports (alpha {v.alpha:g})")
+        lines.extend(_candidate_lines(c, "  "))
+    others = [c for c in v.candidates if not c.accused][:show]
+    if others:
+        lines.append("")
+        lines.append("Not accused:" if accused else "Candidates considered:")
+        for c in others:
+            why = f"excluded: {c.excluded}" if c.excluded else "cannot be excluded"
+            lines.append(f"  {c.recipient} (export {c.export_id}): p = {fmt_p(c.p_value, c.log_p)}; {why}")
+            if not accused:
+                lines.extend(_candidate_lines(c, "      "))
+        hidden = len([c for c in v.candidates if not c.accused]) - len(others)
+        if hidden > 0:
+            lines.append(f"  ... and {hidden} more (use --json for all)")
+    lines.append("")
+    lines.append("How the probability was computed: " + v.method)
+    return "\n".join(lines)
