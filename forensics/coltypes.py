@@ -33,8 +33,8 @@ HEADER_HINTS: dict[Kind, tuple[str, ...]] = {
     Kind.EMAIL: ("邮箱", "电子邮箱", "电子邮件", "email", "e-mail", "mail", "yx"),
     Kind.CUSTNO: ("客户号", "客户编号", "客户代码", "custno", "customerid", "customerno", "cif", "khh", "khbh"),
     Kind.ACCOUNT: ("账号", "帐号", "卡号", "账户", "银行卡号", "account", "accountno", "cardno", "zh", "kh"),
-    Kind.AMOUNT: ("余额", "金额", "存款", "日均", "资产", "额度", "收入", "贷款", "授信", "balance", "amount",
-                  "deposit", "limit", "income", "asset", "assets", "loan", "ye", "je", "ckye", "yrj", "rjye"),
+    Kind.AMOUNT: ("余额", "金额", "存款", "日均", "资产", "额度", "收入", "授信", "balance", "amount",
+                  "deposit", "limit", "income", "asset", "assets", "ye", "je", "ckye", "yrj", "rjye"),
     Kind.DATE: ("日期", "时间", "date", "time", "rq", "khrq", "opened", "opendate"),
     Kind.BRANCH: ("网点", "支行", "分行", "机构", "营业部", "开户行", "branch", "wd", "khwd", "jg"),
     Kind.TIER: ("等级", "级别", "客户等级", "星级", "tier", "level", "grade", "segment", "dj", "khdj"),
@@ -56,7 +56,7 @@ def header_kind(header: str) -> Kind | None:
         if h in hints:
             return kind
     # Birth dates before dates, amounts before dates ("日均" vs "日期").
-    order = (Kind.BIRTHDATE, Kind.IDNO, Kind.PHONE, Kind.EMAIL, Kind.CUSTNO, Kind.ACCOUNT, Kind.AMOUNT,
+    order = (Kind.BIRTHDATE, Kind.IDNO, Kind.PHONE, Kind.EMAIL, Kind.CUSTNO, Kind.AMOUNT, Kind.ACCOUNT,
              Kind.BRANCH, Kind.TIER, Kind.ADDRESS, Kind.NAME, Kind.GENDER, Kind.AGE, Kind.DATE)
     for kind in order:
         for hint in HEADER_HINTS[kind]:

@@ -1,0 +1,102 @@
+"""The lattice-v1 mark channel: embed -> read, utility bounds, and the SQL twin."""
+
+from __future__ import annotations
+
+import random
+
+import duckdb
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from canary.marks import CellPlan, embed, plan_from_material, read
+from canary.prf import Key
+from forensics import markplan, sqlprf
+from forensics.stats import log_binom_sf
+
+qs = st.sampled_from([4, 20, 100])
+
+
+@given(value=st.integers(-10**12, 10**12), dither=st.integers(0, 10**6), bit=st.integers(0, 1),
+       up=st.booleans(), q=qs)
+def test_embed_then_read_returns_the_bit(value, dither, bit, up, q):
+    d = dither % q
+    marked = embed(value, CellPlan(True, d, bit, up), q)
+    assert read(marked, d, q) == bit
+    assert marked != value  # never the original: an unmarked copy stays recognisable
+    assert abs(marked - value) <= q  # the declared tolerance
+    if read(value, d, q) is None:
+        assert abs(marked - value) <= q // 2  # the usual case moves at most half a period
+
+
+@given(value=st.integers(-10**9, 10**9), q=qs)
+def test_both_variants_differ_from_each_other_and_the_original(value, q):
+    d = value % q  # worst case: the original sits on a lattice point
+    v0 = embed(value, CellPlan(True, d, 0, True), q)
+    v1 = embed(value, CellPlan(True, d, 1, True), q)
+    assert len({value, v0, v1}) == 3
+
+
+def test_innocent_hit_rate_is_one_over_q():
+    """The null the attribution test assumes: a value not made for this export
+    sits on the export's target point with probability 1/q, whatever the value."""
+    rng = random.Random(4)
+    q, n = 100, 200_000
+    values = [rng.choice([5_000_000, 123_456, rng.randrange(10**8)]) for _ in range(n)]
+    hits = sum(read(v, rng.randrange(q), q) == rng.randrange(2) for v in values)
+    assert abs(hits / n - 1 / q) < 0.0015
+
+
+def test_plan_from_material_selects_the_requested_fraction():
+    key = Key(b"\x05" * 32)
+    plans = [plan_from_material(key.mac("mark/v1", str(i)).hex(), 0, 100, 0.5) for i in range(4000)]
+    share = sum(p.selected for p in plans) / len(plans)
+    assert 0.46 < share < 0.54
+    assert all(0 <= p.dither < 100 for p in plans)
+
+
+@settings(max_examples=20, deadline=None)
+@given(values=st.lists(st.integers(2_000, 10**9), min_size=1, max_size=30), secret=st.binary(min_size=32, max_size=32))
+def test_sql_embedding_and_reading_match_the_reference(values, secret):
+    key = Key(secret)
+    col = markplan.MarkColumn("amt", "amount", slot=1, q=100, decimals=2, min_units=2000)
+    con = duckdb.connect()
+    sqlprf.set_key(con, "ek", key)
+    con.execute("CREATE TABLE t (row_key UBIGINT, amt VARCHAR)")
+    rows = [(i * 7919 + 1, f"{v // 100}.{v % 100:02d}") for i, v in enumerate(values)]
+    con.executemany("INSERT INTO t VALUES (?, ?)", rows)
+    mat = markplan.material_sql("row_key", col.group, var="ek")
+    plan = markplan.plan_sql("m", col, 1.0)
+    units = markplan.units_sql("amt", col)
+    sql = (f"SELECT row_key, amt, {units} AS u, {plan['dither']} AS d, {plan['bit']} AS b, {plan['up']} AS up, "
+           f"{markplan.format_units_sql(markplan.embed_units_sql(units, plan, col.q), 'amt', col)} AS marked "
+           f"FROM (SELECT *, {mat} AS m FROM t)")
+    for row_key, amt, u, d, b, up, marked in con.execute(sql).fetchall():
+        ref = plan_from_material(key.mac("mark/v1", f"{row_key}|{col.group}").hex(), 1, 100, 1.0)
+        assert (d, b, bool(up)) == (ref.dither, ref.bit, ref.up)
+        want = embed(u, ref, 100)
+        sign = "-" if want < 0 else ""
+        assert marked == f"{sign}{abs(want) // 100}.{abs(want) % 100:02d}"
+        got_bit = con.execute(f"SELECT {markplan.read_bit_sql(markplan.units_sql('v', col), str(d), 100)} "
+                              "FROM (SELECT ? AS v)", [marked]).fetchone()[0]
+        assert got_bit == ref.bit == read(want, d, 100)
+
+
+def test_dates_keep_their_format_when_marked():
+    col = markplan.MarkColumn("d", "date", slot=0, q=4)
+    con = duckdb.connect()
+    plan = {"dither": "1", "bit": "1", "up": "1"}
+    for original in ("2019-03-04", "2019/03/04", "2019年03月04日", "20190304"):
+        sql = markplan.format_units_sql(markplan.embed_units_sql(markplan.units_sql("v", col), plan, 4), "v", col)
+        marked = con.execute(f"SELECT {sql} FROM (SELECT ? AS v)", [original]).fetchone()[0]
+        assert marked is not None and len(marked) == len(original) and marked != original
+        back = con.execute(f"SELECT {markplan.read_bit_sql(markplan.units_sql('v', col), '1', 4)} "
+                           "FROM (SELECT ? AS v)", [marked]).fetchone()[0]
+        assert back == 1
+
+
+def test_binomial_tail_matches_agrawal_kiernan_example():
+    """Agrawal & Kiernan: 100 readable bits, 74 agreeing is about 1e-6 at p=1/2."""
+    import math
+
+    p = math.exp(log_binom_sf(74, 100, 0.5))
+    assert 1e-7 < p < 1e-5

@@ -1,0 +1,35 @@
+"""Column typing: headers (Chinese, English, pinyin) and content, with validators."""
+
+from __future__ import annotations
+
+import pytest
+
+from canary.kinds import Kind
+from forensics.coltypes import header_kind, type_column
+from tracer.synthdata import make_customers
+
+
+@pytest.mark.parametrize("header,kind", [
+    ("身份证号", Kind.IDNO), ("sfzh", Kind.IDNO), ("ID No", Kind.IDNO), ("手机号码", Kind.PHONE),
+    ("sjh", Kind.PHONE), ("Mobile", Kind.PHONE), ("姓名", Kind.NAME), ("xm", Kind.NAME),
+    ("月日均存款", Kind.AMOUNT), ("账户余额(元)", Kind.AMOUNT), ("开户日期", Kind.DATE), ("出生日期", Kind.BIRTHDATE),
+    ("客户号", Kind.CUSTNO), ("开户网点", Kind.BRANCH), ("客户等级", Kind.TIER), ("备注", None),
+])
+def test_header_hints(header, kind):
+    assert header_kind(header) == kind
+
+
+def test_content_types_columns_without_useful_headers():
+    t = make_customers(300, seed=3)
+    expect = {"身份证号": Kind.IDNO, "手机号": Kind.PHONE, "姓名": Kind.NAME, "地址": Kind.ADDRESS,
+              "月日均存款": Kind.AMOUNT, "开户日期": Kind.DATE, "开户网点": Kind.BRANCH, "性别": Kind.GENDER}
+    for col, kind in expect.items():
+        values = t.column(col).to_pylist()
+        assert type_column("c", values).kind == kind, col
+        typed = type_column(col, values)
+        assert typed.kind == kind and typed.confidence >= 0.9
+
+
+def test_invalid_ids_are_not_typed_as_ids_by_content():
+    bad = ["110105194912310022", "123456789012345678"] * 20  # wrong check characters
+    assert type_column("c", bad).kind is not Kind.IDNO

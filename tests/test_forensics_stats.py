@@ -1,0 +1,40 @@
+"""Tail probabilities against brute force."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from forensics import stats
+
+
+def brute_binom_sf(k, n, p):
+    return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1))
+
+
+@pytest.mark.parametrize("n,p", [(10, 0.5), (50, 0.01), (200, 0.25), (37, 0.9)])
+def test_binomial_tail_matches_brute_force(n, p):
+    for k in range(0, n + 2):
+        want = brute_binom_sf(k, n, p) if k <= n else 0.0
+        got = stats.to_p(stats.log_binom_sf(k, n, p))
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-300)
+
+
+def test_binomial_tail_stays_a_number_far_out():
+    lp = stats.log_binom_sf(5000, 5000, 0.01)
+    assert stats.log10(lp) == pytest.approx(-10000, rel=1e-6)
+    assert stats.to_p(lp) == 0.0  # below float range, but the log is exact
+
+
+def test_poisson_tail():
+    for lam in (1e-6, 0.3, 4.0):
+        for k in range(0, 6):
+            want = 1 - sum(math.exp(-lam) * lam**i / math.factorial(i) for i in range(k))
+            got = stats.to_p(stats.log_poisson_sf(k, lam))
+            assert got == pytest.approx(want, rel=1e-6, abs=1e-15)
+
+
+def test_bonferroni_caps_at_one():
+    assert stats.bonferroni(math.log(0.5), 10) == 0.0
+    assert stats.to_p(stats.bonferroni(math.log(1e-9), 10)) == pytest.approx(1e-8)
