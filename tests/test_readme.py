@@ -1,0 +1,40 @@
+"""Docs that cannot drift: the README's commands, .ci/run, and examples/."""
+
+from __future__ import annotations
+
+import re
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Two commands", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```bash\n(.+?)\n```", section)
+
+
+def test_readme_has_the_two_commands():
+    demo, tests = readme_commands()
+    assert demo == "pip install -e . && tracer demo"
+    assert tests == "pip install -e '.[test]' && pytest -q"
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    commands = [ln for ln in ci if ln.strip() and not ln.startswith("#") and not ln.startswith(("set ", "cd "))]
+    assert commands == [readme_commands()[1]]
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in (ROOT / "examples").glob("*.py")))
+def test_examples_run(example, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", [example, str(tmp_path)])
+    runpy.run_path(str(ROOT / "examples" / example), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "Traceback" not in out and out.strip()
+    if example == "quickstart.py":
+        assert "The leak came from Reviewer Qian" in out
