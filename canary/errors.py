@@ -57,3 +57,15 @@ class StoreError(TracerError):
 
 class NotInitialised(TracerError):
     """No tracer home yet."""
+
+
+def safe_detail(error: BaseException, limit: int = 200) -> str:
+    """The first line of a library's error message with anything that could be
+    a cell value removed: quoted strings and long digit runs."""
+    import re
+
+    text = str(error).strip()
+    line = text.splitlines()[0] if text else type(error).__name__
+    line = re.sub(r"'[^']*'", "'…'", line)
+    line = re.sub(r"\d{6,}", "…", line)
+    return line[:limit]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from canary.errors import UnreadableFile
+from canary.errors import UnreadableFile, safe_detail
 
 _CHUNK = 1 << 20
 
@@ -157,7 +157,7 @@ def _read_csv(con, p: Path, text_path: Path, table: str, encoding: str) -> Table
             f"all_varchar = true, header = true, delim = {_sql_str(delim)}, quote = '\"', escape = '\"', "
             f"null_padding = true, strict_mode = false, sample_size = -1)")
     except duckdb.Error as e:
-        raise UnreadableFile(f"cannot parse as delimited text ({_first_line(e)})", path=str(p)) from None
+        raise UnreadableFile(f"cannot parse as delimited text ({safe_detail(e)})", path=str(p)) from None
     cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
     rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     fmt = "tsv" if delim == "\t" else "csv"
@@ -171,13 +171,9 @@ def _read_json(con, p: Path, text_path: Path, table: str, encoding: str) -> Tabl
         casts = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in (x.replace('"', '""') for x in cols))
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {casts} FROM {src}")
     except duckdb.Error as e:
-        raise UnreadableFile(f"cannot parse as JSON records ({_first_line(e)})", path=str(p)) from None
+        raise UnreadableFile(f"cannot parse as JSON records ({safe_detail(e)})", path=str(p)) from None
     rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     fmt = "jsonl" if p.suffix.lower() in (".jsonl", ".ndjson") else "json"
     return TableInfo(table, str(p), list(cols), rows, fmt, encoding)
 
 
-def _first_line(e: Exception) -> str:
-    """DuckDB's message without the offending line's contents (may be customer data)."""
-    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return msg[:160]

@@ -101,6 +101,7 @@ def test_attribute_json_is_clean_and_names_the_leaker(world):
 @pytest.mark.parametrize("args,needle", [
     (["--columns", "姓名,nosuch"], "unknown column 'nosuch'"),
     (["--where", "nosuch > 3"], "--where does not apply"),
+    (["--where", "CAST(姓名 AS INTEGER) > 3"], "--where cannot be evaluated"),
 ])
 def test_export_errors_are_one_line(world, args, needle):
     out = world["tmp"] / "x.csv"
@@ -109,6 +110,8 @@ def test_export_errors_are_one_line(world, args, needle):
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error: ") and needle in lines[0]
     assert "Traceback" not in r.output
+    names = {row[1] for row in leaks.read(world["src"])[1]}
+    assert not any(n in r.stderr for n in names)  # never a customer value in an error
     assert not out.exists()
     listed = json.loads(run("lineage", "exports", "--json", "--home", world["home"]).stdout)
     assert listed == []

@@ -25,7 +25,7 @@ import duckdb
 import xxhash
 
 from canary import validators
-from canary.errors import SchemaError, TracerError, UsageError
+from canary.errors import SchemaError, TracerError, UsageError, safe_detail
 from canary.kinds import IDENTIFIERS, Kind
 from canary.marks import SCHEME
 from canary.prf import Key, Stream, export_key, identity_key
@@ -203,11 +203,15 @@ class _Export:
         self.where = where or None
         if self.where:
             check_where(self.con, self.where, "src", self.types, self.numeric)
-        self.con.execute(f"""
-            CREATE TEMP TABLE sel AS
-            SELECT __r, row_number() OVER (ORDER BY __r) - 1 AS __pos FROM (
-                {where_flag(self.where, self.types, self.numeric, "(SELECT rowid AS __r, * FROM src)", "__r")}
-            ) WHERE __ok""")
+        try:
+            self.con.execute(f"""
+                CREATE TEMP TABLE sel AS
+                SELECT __r, row_number() OVER (ORDER BY __r) - 1 AS __pos FROM (
+                    {where_flag(self.where, self.types, self.numeric, "(SELECT rowid AS __r, * FROM src)", "__r")}
+                ) WHERE __ok""")
+        except duckdb.Error as e:
+            raise SchemaError(f"--where cannot be evaluated on the source's rows: {safe_detail(e)}",
+                              path=self.info.path) from None
         self.n_rows = self.con.execute("SELECT count(*) FROM sel").fetchone()[0]
         if self.n_rows == 0:
             raise TracerError("the filter selects no rows: nothing to export", path=self.info.path)

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import duckdb
 
-from canary.errors import SchemaError
+from canary.errors import SchemaError, safe_detail
 from canary.kinds import Kind
 from forensics.coltypes import ColumnType
 from forensics.markplan import EPOCH, MarkColumn, amount_clean_sql, units_sql
@@ -64,8 +64,7 @@ def check_where(con: duckdb.DuckDBPyConnection, where: str, table: str, types: S
         con.execute(f"SELECT count(*) FROM (SELECT {typed_projection(types, numeric)} FROM {table} LIMIT 0) "
                     f"WHERE ({where})").fetchall()
     except duckdb.Error as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise SchemaError(f"--where does not apply: {msg[:200]}") from None
+        raise SchemaError(f"--where does not apply: {safe_detail(e)}") from None
 
 
 def where_flag(where: str | None, types: Sequence[ColumnType], numeric: set[str], table: str,
