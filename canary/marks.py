@@ -90,3 +90,19 @@ def read(value: int, dither: int, q: int) -> int | None:
     if r == q // 2:
         return 1
     return None
+
+
+def embed_coarse(value: int, plan: CellPlan, q: int, per_unit: int) -> int:
+    """The coarse channel: the whole-currency part carries the bit and the
+    fraction is kept below one half, so rounding or truncating to whole units
+    keeps the mark. ``value`` is in units (e.g. cents, ``per_unit`` = 100)."""
+    sign = -1 if value < 0 else 1
+    whole, frac = divmod(abs(value), per_unit)
+    new_frac = frac if frac < per_unit // 2 else frac - per_unit // 2
+    return sign * (embed(whole, plan, q) * per_unit + new_frac)
+
+
+def read_coarse(value: int, dither: int, q: int, per_unit: int) -> int | None:
+    """Read the coarse channel from a value that may have been rounded (half up)
+    or truncated to whole units."""
+    return read((abs(value) + per_unit // 2) // per_unit, dither, q)

@@ -238,10 +238,14 @@ class _Attribution:
         return out
 
     def _rounded(self, leak_col: str, m: markplan.MarkColumn) -> bool:
-        """Whether a leak column lost the precision a mark needs (value-only test)."""
-        if m.kind != "amount":
-            return False
-        units = markplan.units_sql(_q(leak_col), m)
+        """Whether a leak column lost the precision a channel needs (a value-only
+        test, so it cannot favour or disfavour any export): such marks are erased."""
+        units = markplan.units_sql(_q(leak_col), m, reading=True)
+        if m.kind == "amount" and m.channel == "coarse":
+            units = markplan.coarse_units_sql(units, m)
+        elif m.kind != "amount":
+            n = self.con.execute(f"SELECT count({units}) FROM leak").fetchone()[0]
+            return n == 0
         n, fine = self.con.execute(
             f"SELECT count(u), count(*) FILTER (WHERE u % 10 <> 0) FROM (SELECT {units} AS u FROM leak)").fetchone()
         return n == 0 or fine < ROUNDED_SHARE * n
@@ -272,22 +276,22 @@ class _Attribution:
         for eno, *_ in rows:
             e, c = self.exports[eno], cands[eno]
             for m, leak_col, tries in self._pairs(e):
-                rk = (leak_col, m.kind, m.q, m.decimals)
+                rk = (leak_col, m.kind, m.channel, m.decimals)
                 if rk not in rounded_cache:
                     rounded_cache[rk] = self._rounded(leak_col, m)
                 if rounded_cache[rk]:
-                    c.erased_columns.append(leak_col)
+                    c.erased_columns.append(f"{leak_col} ({m.channel})")
                     continue
-                jobs[(m, leak_col, tries, e.params.get("fraction", 0.5))].append(eno)
-        for (m, leak_col, tries, fraction), enos in jobs.items():
+                jobs[(m, leak_col, tries)].append(eno)
+        for (m, leak_col, tries), enos in jobs.items():
             mat = markplan.material_sql("x.row_key", m.group, ipad_sql="k.ipad", opad_sql="k.opad")
-            plan = markplan.plan_sql("mat", m, fraction)
-            units = markplan.units_sql("x.v", m)
+            plan = markplan.plan_sql("mat", m)
+            units = markplan.units_sql("x.v", m, reading=True)
             res = con.execute(f"""
                 SELECT export_no, count(*) AS n,
                        count(*) FILTER (WHERE b = bit) AS agree, count(*) FILTER (WHERE b = 1 - bit) AS disagree
                 FROM (
-                    SELECT export_no, {markplan.read_bit_sql('u', 'dither', m.q)} AS b, bit
+                    SELECT export_no, {markplan.read_sql('u', 'dither', m)} AS b, bit
                     FROM (
                         SELECT x.export_no, {units} AS u, {plan['dither']} AS dither,
                                {plan['bit']} AS bit,
@@ -303,7 +307,8 @@ class _Attribution:
             got = {r[0]: r[1:] for r in res}
             for eno in enos:
                 n, agree, disagree = got.get(eno, (0, 0, 0))
-                ev = MarkColumnEvidence(m.name, leak_col, m.kind, m.q, int(n), int(agree), int(disagree))
+                ev = MarkColumnEvidence(m.name, leak_col, m.kind, m.q, int(n), int(agree), int(disagree),
+                                        channel=m.channel)
                 ev.log_p = stats.bonferroni(stats.log_binom_sf(ev.agree, ev.readable, 1.0 / m.q), tries)
                 cands[eno].marks.append(ev)
 

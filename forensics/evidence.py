@@ -24,6 +24,7 @@ class MarkColumnEvidence:
     agree: int = 0  # cells on this export's point with this export's codeword bit
     disagree: int = 0  # on this export's lattice, other bit
     log_p: float = 0.0
+    channel: str = "fine"
 
     @property
     def off(self) -> int:
@@ -31,6 +32,7 @@ class MarkColumnEvidence:
 
     def to_dict(self) -> dict:
         return {"export_column": self.export_column, "leak_column": self.leak_column, "kind": self.kind,
+                "channel": self.channel,
                 "null_rate": 1.0 / self.q, "readable": self.readable, "agree": self.agree,
                 "disagree": self.disagree, "off": self.off, "p_value": stats.to_p(self.log_p),
                 "log10_p_value": _r(stats.log10(self.log_p))}

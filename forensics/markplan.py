@@ -28,23 +28,44 @@ DATE_FORMATS = (
 )
 
 
+# Looser forms a leak may carry (a spreadsheet drops zero padding, adds a time).
+READ_DATE_FORMATS = (
+    ("\\d{4}-\\d{1,2}-\\d{1,2}", "%Y-%m-%d"),
+    ("\\d{4}/\\d{1,2}/\\d{1,2}", "%Y/%m/%d"),
+    ("\\d{4}\\.\\d{1,2}\\.\\d{1,2}", "%Y.%m.%d"),
+    ("\\d{4}年\\d{1,2}月\\d{1,2}日", "%Y年%m月%d日"),
+    ("\\d{8}", "%Y%m%d"),
+)
+EXCEL_EPOCH_SERIAL = 25569  # Excel's serial number of 1970-01-01
+
+
 @dataclass(frozen=True)
 class MarkColumn:
-    """How one column of an export is marked; stored in the export's params."""
+    """How one channel of one column of an export is marked; stored in the export's params."""
 
     name: str  # the column's header in the export
     kind: str  # "amount" or "date"
     slot: int  # which 16 hex characters of the row's PRF output plan it
-    q: int  # lattice period in units; also the tolerance, in units
+    q: int  # lattice period (fine: in units; coarse: in whole currency units)
     decimals: int = 0  # amounts: digits after the point (units are 10**-decimals)
     min_units: int = 0  # amounts: smaller magnitudes are never marked (no sign flips)
+    channel: str = "fine"  # "fine": the value itself; "coarse": its whole-yuan part (survives rounding)
+    sel_lo: float = 0.0  # this channel marks cells whose selector falls in [sel_lo, sel_hi)
+    sel_hi: float = 1.0
 
     @property
     def group(self) -> int:
         return self.slot // SLOTS_PER_MATERIAL
 
     @property
+    def per_unit(self) -> int:
+        """Units in one whole currency unit (100 for amounts with cents)."""
+        return 10 ** self.decimals
+
+    @property
     def tolerance(self) -> str:
+        if self.kind == Kind.AMOUNT.value and self.channel == "coarse":
+            return f"±{self.q + 0.5:.2f} (survives rounding to whole yuan)"
         if self.kind == Kind.AMOUNT.value:
             return f"±{self.q / 10 ** self.decimals:.{self.decimals}f}"
         return f"±{self.q} days"
@@ -62,12 +83,14 @@ def _hex_int(material: str, start: int, length: int, typ: str = "BIGINT") -> str
     return f"CAST(('0x' || substr({material}, {start}, {length})) AS {typ})"
 
 
-def plan_sql(material: str, col: MarkColumn, fraction: float) -> dict[str, str]:
+def plan_sql(material: str, col: MarkColumn) -> dict[str, str]:
     """SQL for the cell plan (selected, dither, bit, up) of ``col``."""
     base = 16 * (col.slot % SLOTS_PER_MATERIAL) + 1
     flags = _hex_int(material, base + 12, 4)
+    sel = _hex_int(material, base, 4)
+    lo, hi = selection_threshold(col.sel_lo), selection_threshold(col.sel_hi)
     return {
-        "selected": f"({_hex_int(material, base, 4)} < {selection_threshold(fraction)})",
+        "selected": f"({sel} >= {lo} AND {sel} < {hi})",
         "dither": f"CAST({_hex_int(material, base + 4, 8, 'UBIGINT')} % {col.q} AS BIGINT)",
         "bit": f"({flags} & 1)",
         "up": f"(({flags} >> 1) & 1)",
@@ -79,19 +102,50 @@ def amount_clean_sql(value: str) -> str:
     return f"regexp_replace({v}, '^[¥￥]\\s?|\\s?元$|,', '', 'g')"
 
 
-def units_sql(value: str, col: MarkColumn) -> str:
-    """The value as an integer number of units, or NULL if it is not readable."""
+def _amount_read_sql(value: str) -> tuple[str, str]:
+    """(decimal text, multiplier) of an amount as a leak may show it: full-width
+    digits, spaces, currency signs, thousands separators, a 万 suffix."""
+    v = f"translate(trim(CAST({value} AS VARCHAR)), '０１２３４５６７８９．，－', '0123456789.,-')"
+    v = f"regexp_replace({v}, '[\\s¥￥,元]', '', 'g')"
+    wan = f"ends_with({v}, '万')"
+    return f"(CASE WHEN {wan} THEN rtrim({v}, '万') ELSE {v} END)", f"(CASE WHEN {wan} THEN 10000 ELSE 1 END)"
+
+
+def units_sql(value: str, col: MarkColumn, *, reading: bool = False) -> str:
+    """The value as an integer number of units, or NULL if it is not readable.
+
+    Embedding accepts only the strict forms it can write back; reading also
+    accepts what a leak's journey may have made of them.
+    """
     if col.kind == Kind.AMOUNT.value:
-        clean = amount_clean_sql(value)
+        if reading:
+            clean, mult = _amount_read_sql(value)
+        else:
+            clean, mult = amount_clean_sql(value), "1"
         x = f"TRY_CAST({clean} AS DECIMAL(18, 6))"
-        scaled = f"({x} * {10 ** col.decimals})"
+        scaled = f"({x} * {mult} * {10 ** col.decimals})"
         ok = f"regexp_full_match({clean}, '[-+]?\\d+(\\.\\d+)?')"
         return f"(CASE WHEN {ok} AND {scaled} = round({scaled}) THEN CAST({scaled} AS BIGINT) END)"
     # strptime needs a constant format: one arm per format.
     v = f"trim(CAST({value} AS VARCHAR))"
-    arms = " ".join(f"WHEN regexp_full_match({v}, '{rx}') THEN CAST(try_strptime({v}, '{fmt}') AS DATE)"
-                    for rx, fmt in DATE_FORMATS)
-    return f"((CASE {arms} END) - {EPOCH})"
+    formats = DATE_FORMATS
+    if reading:
+        v = f"regexp_replace({v}, '[ T]\\d{{1,2}}:\\d{{2}}(:\\d{{2}}(\\.\\d+)?)?$', '')"
+        formats = READ_DATE_FORMATS
+    arms = " ".join(f"WHEN regexp_full_match({v}, '{rx}') THEN CAST(try_strptime({v}, '{fmt}') AS DATE) - {EPOCH}"
+                    for rx, fmt in formats)
+    if reading:  # an Excel serial number (a date column re-saved as numbers)
+        serial = f"TRY_CAST({v} AS DOUBLE)"
+        arms += (f" WHEN regexp_full_match({v}, '\\d{{5}}(\\.0+)?') AND {serial} BETWEEN 20000 AND 80000 "
+                 f"THEN CAST({serial} AS BIGINT) - {EXCEL_EPOCH_SERIAL}")
+    return f"(CASE {arms} END)"
+
+
+def coarse_units_sql(units: str, col: MarkColumn) -> str:
+    """Whole currency units of |value|, rounded half up: what a leak rounded to
+    whole yuan (or truncated) still shows."""
+    u = col.per_unit
+    return f"((abs({units}) + {u // 2}) // {u})"
 
 
 def embed_units_sql(units: str, plan: dict[str, str], q: int) -> str:
@@ -116,8 +170,33 @@ def eligible_sql(units: str, col: MarkColumn, *, embedding: bool) -> str:
     the key, so it cannot bias the test of an innocent export."""
     if col.kind != Kind.AMOUNT.value:
         return f"({units} IS NOT NULL)"
-    floor = col.min_units + (col.q if embedding else 0)
+    step = col.q * (col.per_unit if col.channel == "coarse" else 1)
+    floor = col.min_units + (step if embedding else 0)
     return f"({units} IS NOT NULL AND abs({units}) >= {floor})"
+
+
+def embed_coarse_sql(units: str, plan: dict[str, str], col: MarkColumn) -> str:
+    """Move the whole-yuan part onto the lattice and keep the cents below half a
+    yuan, so rounding or truncating to whole yuan keeps the mark."""
+    u = col.per_unit
+    whole = f"(abs({units}) // {u})"
+    cents = f"(abs({units}) % {u})"
+    new_cents = f"(CASE WHEN {cents} < {u // 2} THEN {cents} ELSE {cents} - {u // 2} END)"
+    new_whole = embed_units_sql(whole, plan, col.q)
+    return f"(sign({units}) * ({new_whole} * {u} + {new_cents}))"
+
+
+def read_sql(units: str, dither: str, col: MarkColumn) -> str:
+    """The bit a (reading-parsed) value carries under one export's dither, or NULL."""
+    if col.channel == "coarse":
+        return read_bit_sql(coarse_units_sql(units, col), dither, col.q)
+    return read_bit_sql(units, dither, col.q)
+
+
+def embed_sql(units: str, plan: dict[str, str], col: MarkColumn) -> str:
+    if col.channel == "coarse":
+        return embed_coarse_sql(units, plan, col)
+    return embed_units_sql(units, plan, col.q)
 
 
 def format_units_sql(units: str, original: str, col: MarkColumn) -> str:

@@ -58,14 +58,14 @@ def test_plan_from_material_selects_the_requested_fraction():
 @given(values=st.lists(st.integers(2_000, 10**9), min_size=1, max_size=30), secret=st.binary(min_size=32, max_size=32))
 def test_sql_embedding_and_reading_match_the_reference(values, secret):
     key = Key(secret)
-    col = markplan.MarkColumn("amt", "amount", slot=1, q=100, decimals=2, min_units=2000)
+    col = markplan.MarkColumn("amt", "amount", slot=1, q=100, decimals=2, min_units=2000, sel_hi=1.0)
     con = duckdb.connect()
     sqlprf.set_key(con, "ek", key)
     con.execute("CREATE TABLE t (row_key UBIGINT, amt VARCHAR)")
     rows = [(i * 7919 + 1, f"{v // 100}.{v % 100:02d}") for i, v in enumerate(values)]
     con.executemany("INSERT INTO t VALUES (?, ?)", rows)
     mat = markplan.material_sql("row_key", col.group, var="ek")
-    plan = markplan.plan_sql("m", col, 1.0)
+    plan = markplan.plan_sql("m", col)
     units = markplan.units_sql("amt", col)
     sql = (f"SELECT row_key, amt, {units} AS u, {plan['dither']} AS d, {plan['bit']} AS b, {plan['up']} AS up, "
            f"{markplan.format_units_sql(markplan.embed_units_sql(units, plan, col.q), 'amt', col)} AS marked "
@@ -100,3 +100,41 @@ def test_binomial_tail_matches_agrawal_kiernan_example():
 
     p = math.exp(log_binom_sf(74, 100, 0.5))
     assert 1e-7 < p < 1e-5
+
+
+@given(value=st.integers(100_000, 10**10), dither=st.integers(0, 9), bit=st.integers(0, 1), up=st.booleans())
+def test_coarse_channel_survives_rounding_and_truncation(value, dither, bit, up):
+    from canary.marks import embed_coarse, read_coarse
+
+    plan = CellPlan(True, dither, bit, up)
+    marked = embed_coarse(value, plan, 10, 100)
+    assert marked != value and abs(marked - value) <= 10 * 100 + 50
+    rounded = round(marked / 100) * 100
+    truncated = (marked // 100) * 100
+    for seen in (marked, rounded, truncated):
+        assert read_coarse(seen, dither, 10, 100) == bit
+
+
+@settings(max_examples=15, deadline=None)
+@given(values=st.lists(st.integers(100_000, 10**9), min_size=1, max_size=20), secret=st.binary(min_size=32, max_size=32))
+def test_sql_coarse_channel_matches_the_reference(values, secret):
+    from canary.marks import embed_coarse, read_coarse
+
+    key = Key(secret)
+    col = markplan.MarkColumn("amt", "amount", slot=0, q=10, decimals=2, min_units=100_000, channel="coarse")
+    con = duckdb.connect()
+    sqlprf.set_key(con, "ek", key)
+    con.execute("CREATE TABLE t (row_key UBIGINT, amt VARCHAR)")
+    con.executemany("INSERT INTO t VALUES (?, ?)", [(i + 1, f"{v // 100}.{v % 100:02d}") for i, v in enumerate(values)])
+    plan = markplan.plan_sql("m", col)
+    units = markplan.units_sql("amt", col)
+    sql = (f"SELECT row_key, {units}, {plan['dither']}, {plan['bit']}, {plan['up']}, "
+           f"{markplan.format_units_sql(markplan.embed_sql(units, plan, col), 'amt', col)} "
+           f"FROM (SELECT *, {markplan.material_sql('row_key', 0, var='ek')} AS m FROM t)")
+    for row_key, u, d, b, up, marked in con.execute(sql).fetchall():
+        want = embed_coarse(u, CellPlan(True, d, b, bool(up)), 10, 100)
+        assert marked == f"{want // 100}.{want % 100:02d}"
+        whole_yuan = str(round(want / 100))
+        got = con.execute(f"SELECT {markplan.read_sql(markplan.units_sql('v', col, reading=True), str(d), col)} "
+                          "FROM (SELECT ? AS v)", [whole_yuan]).fetchone()[0]
+        assert got == b == read_coarse(int(whole_yuan) * 100, d, 10, 100)

@@ -41,6 +41,8 @@ from .home import Home
 
 DEFAULT_MARK_FRACTION = 0.5
 DATE_WINDOW_DAYS = 4  # lattice period for dates: a mark moves a date by at most this
+COARSE_Q = 10  # coarse amount channel: lattice period in whole yuan
+COARSE_MIN_WHOLE = 1000  # coarse marks only on amounts of at least this many yuan
 SAMPLE_ROWS = 2000
 # Dates a recipient acts on to the day (contractual) are never marked.
 _CONTRACT_DATE_HINTS = ("到期", "还款", "maturity", "due", "expiry", "expire")
@@ -69,10 +71,11 @@ class ColumnReceipt:
     marked: int = 0
     tolerance: str | None = None
     note: str | None = None
+    channels: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"column": self.name, "kind": self.kind, "marked": self.marked, "tolerance": self.tolerance,
-                "note": self.note}
+                "note": self.note, "channels": self.channels}
 
 
 @dataclass
@@ -246,29 +249,30 @@ class _Export:
     def _plan_marks(self) -> None:
         self.mark_cols: list[markplan.MarkColumn] = []
         self.receipts: list[ColumnReceipt] = []
+        f = self.req.mark_fraction
         slot = 0
         for name in self.out_cols:
             kind = self.kind_of[name]
             rec = ColumnReceipt(name, kind.value)
             self.receipts.append(rec)
+            cols: list[markplan.MarkColumn] = []
+            note = None
             if kind is Kind.AMOUNT:
-                mc, note = self._amount_plan(name, slot)
+                cols, note = self._amount_plan(name, slot, f)
             elif kind is Kind.DATE and self.req.mark_dates:
                 if any(h in name.lower() for h in _CONTRACT_DATE_HINTS):
-                    mc, note = None, "contractual date: never marked"
+                    note = "contractual date: never marked"
                 else:
-                    mc, note = markplan.MarkColumn(name, "date", slot, DATE_WINDOW_DAYS), None
+                    cols = [markplan.MarkColumn(name, "date", slot, DATE_WINDOW_DAYS, sel_hi=f)]
             elif kind in IDENTIFIERS or kind in (Kind.NAME, Kind.BIRTHDATE, Kind.AGE, Kind.GENDER):
-                mc, note = None, "never changed (identifies or must agree with the ID)"
-            else:
-                mc, note = None, None
+                note = "never changed (identifies or must agree with the ID)"
             rec.note = note
-            if mc is not None:
-                self.mark_cols.append(mc)
-                rec.tolerance = mc.tolerance
+            if cols:
+                self.mark_cols.extend(cols)
+                rec.tolerance = "; ".join(c.tolerance for c in cols)
                 slot += 1
 
-    def _amount_plan(self, name: str, slot: int):
+    def _amount_plan(self, name: str, slot: int, f: float):
         clean = markplan.amount_clean_sql(qident(name))
         row = self.con.execute(f"""
             SELECT count(*) FILTER (WHERE regexp_full_match(c, '[-+]?\\d+(\\.\\d+)?')),
@@ -279,22 +283,29 @@ class _Export:
             FROM (SELECT {clean} AS c FROM src JOIN sel ON src.rowid = sel.__r)""").fetchone()
         numeric, nonempty, decimals, not_round, med = row
         if not nonempty or numeric < 0.95 * nonempty:
-            return None, "not marked: values are not all plain numbers"
+            return [], "not marked: values are not all plain numbers"
         decimals = int(decimals or 0)
+        if decimals > 6:
+            return [], "not marked: more than 6 decimals"
         if decimals >= 2:
             q = 100
-        elif decimals == 1:
-            q = 20
-        elif not_round >= 0.5 * numeric:
+        elif decimals == 1 or not_round >= 0.5 * numeric:
             q = 20
         else:
-            return None, "not marked: values are round numbers, a mark would show"
-        if decimals > 6:
-            return None, "not marked: more than 6 decimals"
+            return [], "not marked: values are round numbers, a mark would show"
         tol = q / 10 ** decimals
         if med is not None and tol > 0.005 * med:
-            return None, f"not marked: tolerance {tol:g} would exceed 0.5% of the median value"
-        return markplan.MarkColumn(name, "amount", slot, q, decimals, min_units=20 * q), None
+            return [], f"not marked: tolerance {tol:g} would exceed 0.5% of the median value"
+        # A coarse channel on the whole-yuan part survives rounding to whole yuan;
+        # it shares the slot with the fine channel and marks the other cells.
+        coarse = decimals >= 1 and med is not None and (COARSE_Q + 0.5) <= 0.005 * med
+        fine_hi = f / 2 if coarse else f
+        out = [markplan.MarkColumn(name, "amount", slot, q, decimals, min_units=20 * q, sel_hi=fine_hi)]
+        if coarse:
+            out.append(markplan.MarkColumn(name, "amount", slot, COARSE_Q, decimals,
+                                           min_units=COARSE_MIN_WHOLE * 10 ** decimals, channel="coarse",
+                                           sel_lo=fine_hi, sel_hi=f))
+        return out, None
 
     # -- canaries -------------------------------------------------------------
 
@@ -426,19 +437,20 @@ class _Export:
         groups = sorted({m.group for m in self.mark_cols})
         mats = "".join(f", {markplan.material_sql('row_key', g, var='ek')} AS __m{g}" for g in groups)
         self.con.execute(f"CREATE TEMP TABLE mk1 AS SELECT *{mats} FROM rows_all")
-        stage2, stage3, marked_exprs, flags = [], [], {}, []
-        for m in self.mark_cols:
-            s = m.slot
-            plan = markplan.plan_sql(f"__m{m.group}", m, self.req.mark_fraction)
+        stage2, stage3, flags = [], [], []
+        arms: dict[str, list[str]] = {}
+        for i, m in enumerate(self.mark_cols):
+            plan = markplan.plan_sql(f"__m{m.group}", m)
             units = markplan.units_sql(qident(m.name), m)
-            stage2.append(f"{units} AS __u{s}, {plan['selected']} AS __s{s}, {plan['dither']} AS __d{s}, "
-                          f"{plan['bit']} AS __b{s}, {plan['up']} AS __p{s}")
-            on = f"coalesce(__s{s} AND {markplan.eligible_sql(f'__u{s}', m, embedding=True)}, false)"
-            stage_plan = {"dither": f"__d{s}", "bit": f"__b{s}", "up": f"__p{s}"}
-            stage3.append(f"{on} AS __f{s}, {markplan.embed_units_sql(f'__u{s}', stage_plan, m.q)} AS __n{s}")
-            new = markplan.format_units_sql(f"__n{s}", qident(m.name), m)
-            marked_exprs[m.name] = f"CASE WHEN __f{s} THEN {new} ELSE {qident(m.name)} END"
-            flags.append(f"__f{s}")
+            stage2.append(f"{units} AS __u{i}, {plan['selected']} AS __s{i}, {plan['dither']} AS __d{i}, "
+                          f"{plan['bit']} AS __b{i}, {plan['up']} AS __p{i}")
+            on = f"coalesce(__s{i} AND {markplan.eligible_sql(f'__u{i}', m, embedding=True)}, false)"
+            stage_plan = {"dither": f"__d{i}", "bit": f"__b{i}", "up": f"__p{i}"}
+            stage3.append(f"{on} AS __f{i}, {markplan.embed_sql(f'__u{i}', stage_plan, m)} AS __n{i}")
+            new = markplan.format_units_sql(f"__n{i}", qident(m.name), m)
+            arms.setdefault(m.name, []).append(f"WHEN __f{i} THEN {new}")
+            flags.append(f"__f{i}")
+        marked_exprs = {name: f"CASE {' '.join(a)} ELSE {qident(name)} END" for name, a in arms.items()}
         if stage2:
             self.con.execute(f"CREATE TEMP TABLE mk2 AS SELECT *, {', '.join(stage2)} FROM mk1")
             self.con.execute(f"CREATE TEMP TABLE mk3 AS SELECT *, {', '.join(stage3)} FROM mk2")
@@ -464,18 +476,19 @@ class _Export:
                 final_cols.append(f"CASE WHEN k.__ok THEN m.{qident(c)} ELSE m.{qident('__o_' + c)} END AS {qident(c)}")
             else:
                 final_cols.append(f"m.{qident(c)}")
-        final_flags = "".join(f", m.__f{m.slot} AND k.__ok AS __f{m.slot}" for m in self.mark_cols)
+        final_flags = "".join(f", m.__f{i} AND k.__ok AS __f{i}" for i in range(len(self.mark_cols)))
         self.con.execute(f"""
             CREATE TEMP TABLE final AS
             SELECT m.__anchor, m.__is_c, m.__c, m.row_key, {', '.join(final_cols)}{final_flags},
                    NOT k.__ok AS __reverted
             FROM marked m JOIN ({ok_sql}) k USING (__anchor, __is_c, __c)""")
-        agg = ", ".join(f"count(*) FILTER (WHERE __f{m.slot})" for m in self.mark_cols)
+        agg = ", ".join(f"count(*) FILTER (WHERE __f{i})" for i in range(len(self.mark_cols)))
         counts = self.con.execute(
             f"SELECT {agg + ', ' if agg else ''}count(*) FILTER (WHERE __reverted) FROM final").fetchone()
         by_name = {r.name: r for r in self.receipts}
         for m, n in zip(self.mark_cols, counts[:-1]):
-            by_name[m.name].marked = int(n)
+            by_name[m.name].marked += int(n)
+            by_name[m.name].channels.append({"channel": m.channel, "marked": int(n), "tolerance": m.tolerance})
         self.reverted = int(counts[-1])
 
     def _write(self) -> tuple[Path, str, int]:

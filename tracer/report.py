@@ -54,7 +54,7 @@ def _candidate_lines(c: Candidate, indent: str = "  ") -> list[str]:
     out = []
     for m in c.marks:
         if m.readable:
-            out.append(f"{indent}marks     {m.export_column} (leak column {m.leak_column}): {m.agree} of "
+            out.append(f"{indent}marks     {m.export_column} [{m.channel}] (leak column {m.leak_column}): {m.agree} of "
                        f"{m.readable} readable marked cells carry this export's marks; an innocent copy "
                        f"matches a cell with probability 1/{m.q}  (p = {fmt_p(stats.to_p(m.log_p), m.log_p)})")
     for col in sorted(set(c.erased_columns)):
