@@ -37,7 +37,8 @@ from canary.prf import Key, export_key, identity_key
 from . import markplan, sqlprf, stats
 from .coltypes import normalise_header, type_columns
 from .evidence import CanaryHit, Candidate, MarkColumnEvidence, Verdict
-from .normalize import KIND_CODES, identity_label, sql_normalise
+from .normalize import (IDNO15_NAME_CODE, normalise_name, IDNO15_NAME_LABEL, KIND_CODES, identity_label, idno15_name_message,
+                        sql_idno15, sql_idno_recovered, sql_name, sql_normalise)
 from .readers import read_table
 
 #: Probability that one leak row equals one given canary on a field by
@@ -138,13 +139,20 @@ class _Attribution:
     def _digest_leak(self) -> None:
         arms = []
         self.id_columns = [t for t in self.types if t.kind in IDENTIFIERS]
+        name_col = next((t.name for t in self.types if t.kind is Kind.NAME), None)
         for n, key_id in enumerate(self._key_ids()):
             var = f"ik{n}"
             sqlprf.set_key(self.con, var, identity_key(self.keyring[key_id]))
             for t in self.id_columns:
-                d = sqlprf.digest64(identity_label(t.kind), sql_normalise(t.kind, _q(t.name)), var=var)
-                arms.append(f"SELECT rowid AS __lr, CAST({KIND_CODES[t.kind]} AS UTINYINT) AS kind, {d} AS digest, "
-                            f"'{key_id}' AS key_id FROM leak")
+                col = _q(t.name)
+                norm = sql_idno_recovered(col) if t.kind is Kind.IDNO else sql_normalise(t.kind, col)
+                forms = [(KIND_CODES[t.kind], sqlprf.digest64(identity_label(t.kind), norm, var=var))]
+                if t.kind is Kind.IDNO and name_col:
+                    msg = idno15_name_message(sql_idno15(col), sql_name(_q(name_col)))
+                    forms.append((IDNO15_NAME_CODE, sqlprf.digest64(IDNO15_NAME_LABEL, msg, var=var)))
+                for code, d in forms:
+                    arms.append(f"SELECT rowid AS __lr, CAST({code} AS UTINYINT) AS kind, {d} AS digest, "
+                                f"'{key_id}' AS key_id FROM leak")
         body = " UNION ALL ".join(arms) if arms else \
             "SELECT NULL::BIGINT AS __lr, NULL::UTINYINT AS kind, NULL::UBIGINT AS digest, NULL::VARCHAR AS key_id"
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE leak_ids AS SELECT * FROM ({body}) WHERE digest IS NOT NULL")
@@ -177,11 +185,11 @@ class _Attribution:
         if name_col:
             lrs = sorted({r[0] for r in rows})
             names = dict(self.con.execute(
-                f"SELECT rowid, trim({_q(name_col)}) FROM leak WHERE rowid IN ({', '.join(map(str, lrs))})").fetchall())
+                f"SELECT rowid, {sql_name(_q(name_col))} FROM leak WHERE rowid IN ({', '.join(map(str, lrs))})").fetchall())
         grouped: dict[tuple[int, int, int], set[str]] = defaultdict(set)
         for lr, eno, cno, field, cname in rows:
             grouped[(eno, cno, lr)].add(field)
-            if cname and names.get(lr) and names[lr] == cname.strip():
+            if cname and names.get(lr) and names[lr] == normalise_name(cname):
                 grouped[(eno, cno, lr)].add("name")
         out: dict[int, list[CanaryHit]] = defaultdict(list)
         for (eno, cno, lr), fields in grouped.items():

@@ -22,14 +22,16 @@ from canary.phones import normalize_mobile
 # hints of 2+ CJK characters or 4+ letters, is contained in it.
 HEADER_HINTS: dict[Kind, tuple[str, ...]] = {
     Kind.IDNO: ("身份证", "身份证号", "身份证号码", "证件号", "证件号码", "idno", "idcard", "idnumber",
-                "id_no", "sfz", "sfzh", "sfzhm", "zjhm", "citizenid", "nationalid", "certno"),
+                "id_no", "sfz", "sfzh", "sfzhm", "zjhm", "citizenid", "nationalid", "certno", "shenfenzheng",
+                "shenfenzhenghao", "zjh"),
     Kind.PHONE: ("手机", "手机号", "手机号码", "电话", "联系电话", "移动电话", "mobile", "phone",
-                 "cellphone", "tel", "sjh", "sjhm", "dh", "lxdh", "telephone"),
-    Kind.NAME: ("姓名", "客户姓名", "名字", "户名", "name", "fullname", "customername", "xm", "khxm"),
+                 "cellphone", "tel", "sjh", "sjhm", "dh", "lxdh", "telephone", "shouji", "shoujihao", "dianhua"),
+    Kind.NAME: ("姓名", "客户姓名", "名字", "户名", "name", "fullname", "customername", "xm", "khxm",
+                "xingming"),
     Kind.GENDER: ("性别", "gender", "sex", "xb"),
     Kind.BIRTHDATE: ("出生日期", "生日", "出生", "birthdate", "birthday", "dob", "csrq"),
     Kind.AGE: ("年龄", "age", "nl"),
-    Kind.ADDRESS: ("地址", "住址", "家庭住址", "联系地址", "通讯地址", "address", "addr", "dz", "jtzz"),
+    Kind.ADDRESS: ("地址", "住址", "家庭住址", "联系地址", "通讯地址", "address", "addr", "dz", "jtzz", "dizhi"),
     Kind.EMAIL: ("邮箱", "电子邮箱", "电子邮件", "email", "e-mail", "mail", "yx"),
     Kind.CUSTNO: ("客户号", "客户编号", "客户代码", "custno", "customerid", "customerno", "cif", "khh", "khbh"),
     Kind.ACCOUNT: ("账号", "帐号", "卡号", "账户", "银行卡号", "account", "accountno", "cardno", "zh", "kh"),
@@ -78,6 +80,19 @@ _ADDRESS_RE = re.compile(r"(省|市|区|县|镇|乡|路|街|道|号|村|巷|弄)
 _BRANCH_RE = re.compile(r"(支行|分行|网点|营业部|分理处)$")
 _GENDERS = {"男", "女", "m", "f", "male", "female"}
 _SURNAME_SET = set(SURNAMES) | set(COMPOUND_SURNAMES)
+# What a spreadsheet leaves of an ID number typed as a number.
+_MANGLED_ID_RE = re.compile(r"^(\d{15,18}X?)(\.0+)?$|^\d\.\d+E\+?17$", re.IGNORECASE)
+_TIER_WORDS = ("普通", "金卡", "银卡", "白金", "钻石", "贵宾", "vip", "私行", "理财", "黑金", "铂金", "星级", "大众")
+
+
+def _mangled_id(v: str) -> bool:
+    if not _MANGLED_ID_RE.match(v):
+        return False
+    if "E" in v.upper():
+        return True
+    from canary.regions import PROVINCE_CODES
+
+    return v[:2] in PROVINCE_CODES and v[6:8] in ("19", "20") and "01" <= v[10:12] <= "12"
 
 
 def _share(values: Sequence[str], test) -> float:
@@ -86,7 +101,7 @@ def _share(values: Sequence[str], test) -> float:
     return sum(1 for v in values if test(v)) / len(values)
 
 
-def content_scores(values: Sequence[str]) -> dict[Kind, float]:
+def content_scores(values: Sequence[str]) -> dict:
     """The share of non-empty values that look like each kind."""
     vals = [v.strip() for v in values if v is not None and v.strip()]
     if not vals:
@@ -101,6 +116,13 @@ def content_scores(values: Sequence[str]) -> dict[Kind, float]:
         Kind.ADDRESS: _share(vals, lambda v: len(v) >= 6 and len(_ADDRESS_RE.findall(v)) >= 2),
         Kind.BRANCH: _share(vals, lambda v: bool(_BRANCH_RE.search(v))),
     }
+    scores["idno_mangled"] = _share(vals, _mangled_id)
+    distinct = set(vals)
+    scores[Kind.TIER] = (_share(vals, lambda v: any(w in v.lower() for w in _TIER_WORDS))
+                         if len(distinct) <= 12 and len(vals) >= 2 * len(distinct) else 0.0)
+    lengths = {len(v) for v in vals}
+    scores["same_length_digits"] = (_share(vals, lambda v: v.isdigit() and len(v) >= 8)
+                                    if len(lengths) == 1 and len(distinct) >= 0.9 * len(vals) else 0.0)
     numeric = _share(vals, lambda v: bool(_AMOUNT_RE.match(v)))
     with_cents = _share(vals, lambda v: bool(re.search(r"\.\d{2}$", v)) and bool(_AMOUNT_RE.match(v)))
     scores[Kind.AMOUNT] = numeric if with_cents >= 0.5 else 0.0
@@ -144,10 +166,19 @@ def type_column(name: str, values: Sequence[str]) -> ColumnType:
             s = 1.0 if values else 0.0
         if s >= 0.6:
             return ColumnType(name, hinted, min(0.99, 0.6 + 0.4 * s), f"header hint and {s:.0%} of values fit")
+        if hinted is Kind.IDNO and scores.get("idno_mangled", 0.0) >= 0.6:
+            return ColumnType(name, Kind.IDNO, 0.8, "header hint; ID numbers damaged by a spreadsheet "
+                                                    "(linked by their first 15 digits and the name)")
     best = max(_STRONG_CONTENT, key=lambda k: scores.get(k, 0.0)) if scores else None
     if best is not None and scores.get(best, 0.0) >= 0.8:
         s = scores[best]
         return ColumnType(name, best, 0.5 + 0.45 * s, f"{s:.0%} of values look like {best.value}")
+    if scores.get("idno_mangled", 0.0) >= 0.8:
+        return ColumnType(name, Kind.IDNO, 0.7, "values look like ID numbers damaged by a spreadsheet")
+    if hinted is None and scores.get(Kind.TIER, 0.0) >= 0.8:
+        return ColumnType(name, Kind.TIER, 0.7, "a few repeated values naming customer tiers")
+    if hinted is None and scores.get("same_length_digits", 0.0) >= 0.9:
+        return ColumnType(name, Kind.CUSTNO, 0.6, "unique digit strings of one length: a customer number")
     if hinted is not None:
         return ColumnType(name, hinted, 0.4, "header hint only; values do not confirm it")
     return ColumnType(name, Kind.OTHER, 0.5, "no header hint and no distinctive content")

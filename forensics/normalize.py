@@ -16,8 +16,11 @@ from canary.phones import normalize_mobile
 #: Small integer codes for identity kinds in the lineage store.
 KIND_CODES: dict[Kind, int] = {Kind.IDNO: 1, Kind.CUSTNO: 2, Kind.PHONE: 3, Kind.EMAIL: 4, Kind.ACCOUNT: 5}
 ROW_KIND_CODE = 9  # fallback: a digest of the whole row when no identifier exists
-
-_FULLWIDTH = "０１２３４５６７８９ＸｘＡ-Ｚ"
+#: The first 15 digits of an ID number with the name: what a spreadsheet leaves
+#: of an ID typed as a number (15 significant digits), still nearly unique.
+IDNO15_NAME_CODE = 6
+IDNO15_NAME_LABEL = "identity/idno15name"
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
 def sql_text(col: str) -> str:
@@ -28,7 +31,7 @@ def sql_text(col: str) -> str:
 
 def sql_normalise(kind: Kind, col: str) -> str:
     """SQL that yields the normalised identifier, or NULL if it is not one."""
-    t = sql_text(col)
+    t = f"regexp_replace({sql_text(col)}, '\\.0+$', '')"  # drop a spreadsheet's trailing .0
     if kind is Kind.IDNO:
         v = f"upper(regexp_replace({t}, '\\s', '', 'g'))"
         return f"CASE WHEN regexp_full_match({v}, '\\d{{17}}[\\dX]') THEN {v} END"
@@ -41,9 +44,40 @@ def sql_normalise(kind: Kind, col: str) -> str:
         v = f"lower({t})"
         return f"CASE WHEN regexp_full_match({v}, '[^@\\s]+@[^@\\s]+') THEN {v} END"
     if kind in (Kind.CUSTNO, Kind.ACCOUNT):
-        v = f"upper(regexp_replace({t}, '[\\s-]', '', 'g'))"
+        # Leading zeros are the first thing a spreadsheet drops.
+        v = f"ltrim(upper(regexp_replace({t}, '[\\s-]', '', 'g')), '0')"
         return f"nullif({v}, '')"
     raise ValueError(f"{kind.value} is not an identifier kind")
+
+
+def sql_name(col: str) -> str:
+    """A person's name without any padding (spaces, full-width spaces)."""
+    return f"nullif(regexp_replace(CAST({col} AS VARCHAR), '[\\s\u3000\ufeff]', '', 'g'), '')"
+
+
+def sql_idno_recovered(col: str) -> str:
+    """A leak's ID number: valid as is, or 17 digits whose lost check character
+    (a trailing X is what a spreadsheet drops) is recomputed."""
+    full = sql_normalise(Kind.IDNO, col)
+    d = f"regexp_replace(regexp_replace({sql_text(col)}, '\\.0+$', ''), '\\s', '', 'g')"
+    total = " + ".join(f"CAST(substr({d}, {i + 1}, 1) AS INTEGER) * {w}" for i, w in enumerate(_ID_WEIGHTS))
+    recovered = f"{d} || substr('10X98765432', (({total}) % 11) + 1, 1)"
+    return f"coalesce({full}, CASE WHEN regexp_full_match({d}, '\\d{{17}}') THEN {recovered} END)"
+
+
+def sql_idno15(col: str) -> str:
+    """The first 15 digits an ID number keeps through a spreadsheet: from the
+    digits themselves, or from scientific notation with 15 significant digits."""
+    t = f"upper(regexp_replace({sql_text(col)}, '\\s', '', 'g'))"
+    digits = f"regexp_extract({t}, '^(\\d{{15}})\\d{{0,3}}X?(\\.0+)?$', 1)"
+    mant = f"regexp_extract({t}, '^(\\d)\\.(\\d{{14,}})E\\+?17$', 0)"
+    from_sci = (f"CASE WHEN {mant} <> '' THEN substr(regexp_extract({t}, '^(\\d)\\.', 1) || "
+                f"regexp_extract({t}, '^\\d\\.(\\d+)E', 1), 1, 15) END")
+    return f"coalesce(nullif({digits}, ''), {from_sci})"
+
+
+def idno15_name_message(idno15_sql: str, name_sql: str) -> str:
+    return f"({idno15_sql} || '|' || {name_sql})"
 
 
 _WS = re.compile(r"\s")
@@ -54,6 +88,7 @@ def normalise(kind: Kind, value: str | None) -> str | None:
     if value is None:
         return None
     t = value.translate(str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789Xx")).strip(" \t\r\n\u3000\ufeff")
+    t = re.sub(r"\.0+$", "", t)
     if kind is Kind.IDNO:
         v = _WS.sub("", t).upper()
         return v if re.fullmatch(r"\d{17}[\dX]", v) else None
@@ -68,9 +103,16 @@ def normalise(kind: Kind, value: str | None) -> str | None:
         v = t.lower()
         return v if re.fullmatch(r"[^@\s]+@[^@\s]+", v) else None
     if kind in (Kind.CUSTNO, Kind.ACCOUNT):
-        v = re.sub(r"[\s-]", "", t).upper()
+        v = re.sub(r"[\s-]", "", t).upper().lstrip("0")
         return v or None
     raise ValueError(f"{kind.value} is not an identifier kind")
+
+
+def normalise_name(value: str | None) -> str | None:
+    if value is None:
+        return None
+    v = re.sub(r"[\s\u3000\ufeff]", "", value)
+    return v or None
 
 
 def identity_label(kind: Kind) -> str:

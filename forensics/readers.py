@@ -18,8 +18,10 @@ from pathlib import Path
 import duckdb
 
 from canary.errors import UnreadableFile, safe_detail
+from canary.kinds import Kind
 
 _CHUNK = 1 << 20
+_DATA_KINDS = (Kind.IDNO, Kind.PHONE, Kind.EMAIL, Kind.DATE, Kind.AMOUNT)
 
 
 @dataclass
@@ -109,13 +111,13 @@ def _transcode(path: Path, encoding: str, tmpdir: str) -> Path:
     return Path(out)
 
 
-def _sniff_delimiter(text_path: Path) -> str:
+def _sniff_delimiter(text_path: Path, shown: Path) -> str | None:
     with open(text_path, "r", encoding="utf-8-sig", newline="") as f:
         head = f.read(64 * 1024)
     lines = [ln for ln in head.splitlines()[:50] if ln.strip()]
     if not lines:
-        raise UnreadableFile("no rows", path=str(text_path))
-    best, best_score = ",", -1.0
+        raise UnreadableFile("no rows", path=str(shown))
+    best, best_score = None, -1.0
     for d in (",", "\t", ";", "|"):
         counts = [ln.count(d) for ln in lines]
         if counts[0] == 0:
@@ -127,17 +129,43 @@ def _sniff_delimiter(text_path: Path) -> str:
     return best
 
 
+def sniff_format(path: Path) -> str:
+    """By content first (a leak's name is not to be trusted), then by suffix."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "xls"
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    return "text"
+
+
 def read_table(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, table: str, *,
                tmpdir: str | None = None) -> TableInfo:
-    """Read a CSV/TSV/JSON/JSONL file into TEMP TABLE ``table`` (all VARCHAR,
-    source order kept as rowid)."""
+    """Read a file into TEMP TABLE ``table`` (all VARCHAR, file order kept as rowid).
+
+    Formats: CSV/TSV with any common delimiter, text pasted with runs of
+    spaces, JSON array, JSONL, XLSX, XLS, Parquet; with or without a header row.
+    """
     p = check_file(path)
-    suffix = p.suffix.lower()
+    kind = sniff_format(p)
+    if kind in ("xlsx", "xls"):
+        from .spreadsheets import read_spreadsheet
+
+        header, rows, notes = read_spreadsheet(p, kind)
+        headed = not any(n.startswith("no header") for n in notes)
+        return _load_rows(con, p, table, header, rows, kind, "binary", None, notes, header=headed)
+    if kind == "parquet":
+        return _read_parquet(con, p, table)
     tmpdir = tmpdir or tempfile.gettempdir()
     encoding = detect_encoding(p)
     text_path = p if encoding in ("utf-8", "utf-8-sig") else _transcode(p, encoding, tmpdir)
     try:
-        if suffix in (".jsonl", ".ndjson", ".json"):
+        with open(text_path, "r", encoding="utf-8-sig", newline="") as f:
+            start = f.read(4096).lstrip()
+        if start[:1] in ("[", "{"):
             return _read_json(con, p, text_path, table, encoding)
         return _read_csv(con, p, text_path, table, encoding)
     finally:
@@ -150,18 +178,136 @@ def _sql_str(s: str) -> str:
 
 
 def _read_csv(con, p: Path, text_path: Path, table: str, encoding: str) -> TableInfo:
-    delim = _sniff_delimiter(text_path)
+    delim = _sniff_delimiter(text_path, p)
+    if delim is None:
+        if _single_column(text_path):
+            delim = ","
+        else:
+            return _read_whitespace(con, p, text_path, table, encoding)
+    first_rows = _first_rows(text_path, delim)
+    header = has_header(first_rows)
+    names = None if header else [f"column{i + 1}" for i in range(max(len(r) for r in first_rows))]
+    opts = f"names = {_sql_list(names)}, " if names else ""
     try:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_csv({_sql_str(str(text_path))}, "
-            f"all_varchar = true, header = true, delim = {_sql_str(delim)}, quote = '\"', escape = '\"', "
-            f"null_padding = true, strict_mode = false, sample_size = -1)")
+            f"all_varchar = true, header = {str(header).lower()}, {opts}delim = {_sql_str(delim)}, quote = '\"', "
+            f"escape = '\"', null_padding = true, strict_mode = false, sample_size = -1)")
     except duckdb.Error as e:
         raise UnreadableFile(f"cannot parse as delimited text ({safe_detail(e)})", path=str(p)) from None
     cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
     rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     fmt = "tsv" if delim == "\t" else "csv"
-    return TableInfo(table, str(p), cols, rows, fmt, encoding, delim)
+    notes = [] if header else ["no header row: columns typed by content alone"]
+    return TableInfo(table, str(p), cols, rows, fmt, encoding, delim, header, notes)
+
+
+def _single_column(text_path: Path) -> bool:
+    """One value per line (a bare list of phone numbers, say)."""
+    with open(text_path, "r", encoding="utf-8-sig", newline="") as f:
+        lines = [ln.strip() for ln in f.read(64 * 1024).splitlines()[:50] if ln.strip()]
+    return all(" " not in ln and "\t" not in ln for ln in lines)
+
+
+def _first_rows(text_path: Path, delim: str, n: int = 50) -> list[list[str]]:
+    import csv
+
+    with open(text_path, "r", encoding="utf-8-sig", newline="") as f:
+        head = f.read(256 * 1024)
+    lines = head.splitlines()[:n]
+    return [r for r in csv.reader(lines, delimiter=delim) if any(c.strip() for c in r)] or [[""]]
+
+
+def has_header(rows: list[list[str]]) -> bool:
+    """Is the first row a header? A header names columns; data carries values
+    that validate (IDs, phones, dates, amounts)."""
+    from .coltypes import content_scores, header_kind
+
+    first = rows[0]
+    hinted = sum(1 for c in first if header_kind(c) is not None)
+    data_like = 0
+    for c in first:
+        scores = content_scores([c])
+        if any(scores.get(k, 0) == 1.0 for k in _DATA_KINDS) or _looks_numeric(c):
+            data_like += 1
+    if data_like == 0:
+        return True
+    return hinted > data_like
+
+
+def _looks_numeric(v: str) -> bool:
+    v = v.strip().replace(",", "")
+    try:
+        float(v)
+        return True
+    except ValueError:
+        return False
+
+
+def _read_whitespace(con, p: Path, text_path: Path, table: str, encoding: str) -> TableInfo:
+    """Text pasted from a chat or a web page: columns separated by runs of spaces."""
+    import re
+
+    with open(text_path, "r", encoding="utf-8-sig", newline="") as f:
+        lines = [ln for ln in f.read().splitlines() if ln.strip()]
+    for splitter in (re.compile(r"\s{2,}"), re.compile(r"\s+")):
+        rows = [splitter.split(ln.strip()) for ln in lines]
+        widths = {len(r) for r in rows}
+        if len(widths) <= 2 and max(widths) >= 2:
+            break
+    else:
+        raise UnreadableFile("no consistent columns (not a table?)", path=str(p))
+    header = has_header(rows[:50])
+    width = max(len(r) for r in rows)
+    names = rows[0] if header else [f"column{i + 1}" for i in range(width)]
+    body = rows[1:] if header else rows
+    notes = ["columns split on runs of spaces"] + ([] if header else ["no header row: columns typed by content alone"])
+    return _load_rows(con, p, table, names, body, "text", encoding, " ", notes, header=header)
+
+
+def _load_rows(con, p: Path, table: str, names: list[str], rows: list[list], fmt: str, encoding: str,
+               delim: str | None, notes: list[str], header: bool = True) -> TableInfo:
+    """Load rows parsed in Python (spreadsheets, pasted text) as an all-text table."""
+    import pyarrow as pa
+
+    names = _unique_names(names)
+    width = len(names)
+    cols = [[(r[i] if i < len(r) else None) for r in rows] for i in range(width)]
+    arrow = pa.table({n: pa.array(c, type=pa.string()) for n, c in zip(names, cols)})
+    con.register("__tracer_rows", arrow)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM __tracer_rows")
+    finally:
+        con.unregister("__tracer_rows")
+    return TableInfo(table, str(p), names, len(rows), fmt, encoding, delim, header, notes)
+
+
+def _unique_names(names: list) -> list[str]:
+    out, seen = [], set()
+    for i, n in enumerate(names):
+        n = str(n).strip() if n is not None and str(n).strip() else f"column{i + 1}"
+        base, k = n, 2
+        while n in seen:
+            n, k = f"{base}_{k}", k + 1
+        seen.add(n)
+        out.append(n)
+    return out
+
+
+def _read_parquet(con, p: Path, table: str) -> TableInfo:
+    try:
+        src = f"read_parquet({_sql_str(str(p))})"
+        cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
+        casts = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in (x.replace('"', '""') for x in cols))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {casts} FROM {src}")
+    except duckdb.Error as e:
+        raise UnreadableFile(f"cannot read as Parquet ({safe_detail(e)})", path=str(p)) from None
+    rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    return TableInfo(table, str(p), cols, rows, "parquet", "binary")
+
+
+def _sql_list(names: list[str]) -> str:
+    return "[" + ", ".join(_sql_str(n) for n in names) + "]"
 
 
 def _read_json(con, p: Path, text_path: Path, table: str, encoding: str) -> TableInfo:

@@ -36,3 +36,21 @@ def test_guess_identifier():
     assert guess_identifier("11010519491231002X") == (Kind.IDNO, "11010519491231002X")
     assert guess_identifier("+86 138 0013 8000") == (Kind.PHONE, "13800138000")
     assert guess_identifier("a@b.cn")[0] is Kind.EMAIL
+
+
+def test_spreadsheet_damaged_ids_keep_what_survives():
+    from canary.idcard import build_id
+    from datetime import date
+
+    from forensics.normalize import sql_idno15, sql_idno_recovered
+
+    full = build_id("110105", date(1990, 3, 7), 123)
+    con = duckdb.connect()
+    rows = [(full[:17], full), (full, full), (full.lower(), full), ("1.10105E+17", None)]
+    for value, want in rows:
+        got = con.execute(f"SELECT {sql_idno_recovered('v')} FROM (SELECT ? AS v)", [value]).fetchone()[0]
+        assert got == want, value
+    for value, want in [(full[:15] + "000", full[:15]), (full, full[:15]),
+                        (f"{full[0]}.{full[1:16]}E+17", full[:15]), ("1.10105E+17", None), ("12345", None)]:
+        got = con.execute(f"SELECT {sql_idno15('v')} FROM (SELECT ? AS v)", [value]).fetchone()[0]
+        assert got == want, value

@@ -32,7 +32,8 @@ from canary.prf import Key, Stream, export_key, identity_key
 from canary.synth import Column, synthesize
 from forensics import markplan, sqlprf
 from forensics.coltypes import ColumnType, header_kind, type_columns
-from forensics.normalize import KIND_CODES, identity_label, normalise, sql_normalise
+from forensics.normalize import (IDNO15_NAME_CODE, IDNO15_NAME_LABEL, KIND_CODES, identity_label,
+                                 idno15_name_message, normalise, sql_name, sql_normalise)
 from forensics.readers import read_table
 
 from . import store
@@ -237,10 +238,18 @@ class _Export:
         row_digest = sqlprf.digest64("identity/row", all_text, var="ik")
         key_expr = f"coalesce({', '.join(f'd_{k.value}' for k in priority)}, {row_digest})" if priority \
             else row_digest
+        # (store kind code, column of ids) for every digest kept for linkage.
+        self.digest_columns = [(KIND_CODES[k], f"d_{k.value}") for k in self.id_cols]
+        name_col = next((t.name for t in self.types if t.kind is Kind.NAME), None)
+        if Kind.IDNO in self.id_cols and name_col:
+            msg = idno15_name_message(f"substr({sql_normalise(Kind.IDNO, qident(self.id_cols[Kind.IDNO]))}, 1, 15)",
+                                      sql_name(qident(name_col)))
+            digests.append(f"{sqlprf.digest64(IDNO15_NAME_LABEL, msg, var='ik')} AS d_idno15name")
+            self.digest_columns.append((IDNO15_NAME_CODE, "d_idno15name"))
         sel_digests = (", " + ", ".join(digests)) if digests else ""
         self.con.execute(f"""
             CREATE TEMP TABLE ids AS
-            SELECT __r{''.join(f', d_{k.value}' for k in self.id_cols)}, {key_expr} AS row_key
+            SELECT __r{''.join(f', {alias}' for _, alias in self.digest_columns)}, {key_expr} AS row_key
             FROM (SELECT rowid AS __r, *{sel_digests} FROM src)""")
         if not self.id_cols:
             self.notes.append("no identifier column (ID number, phone, customer number, email): rows are "
@@ -552,9 +561,9 @@ class _Export:
                 con.execute("INSERT INTO store.sources VALUES (?, 'file', ?, ?, ?, ?, ?, ?)",
                             [sid, self.info.path, content_hash, self.key.key_id, self.info.rows,
                              self.info.columns, self.now])
-                for kind in self.id_cols:
-                    con.execute(f"INSERT INTO store.source_identities SELECT ?, ?, d_{kind.value}, row_key "
-                                f"FROM ids WHERE d_{kind.value} IS NOT NULL", [sid, KIND_CODES[kind]])
+                for code, alias in self.digest_columns:
+                    con.execute(f"INSERT INTO store.source_identities SELECT ?, ?, {alias}, row_key "
+                                f"FROM ids WHERE {alias} IS NOT NULL", [sid, code])
             else:
                 sid = sid[0]
             eno = con.execute("SELECT coalesce(max(export_no), 0) + 1 FROM store.exports").fetchone()[0]

@@ -7,6 +7,7 @@ subset, drop or rename columns, shuffle or sort, merge copies, re-save.
 from __future__ import annotations
 
 import csv
+import re
 import random
 from pathlib import Path
 from typing import Sequence
@@ -77,3 +78,87 @@ def concat(*tables: Table) -> Table:
 def filter_rows(table: Table, keep_row) -> Table:
     header, rows = table
     return header, [r for r in rows if keep_row(dict(zip(header, r)))]
+
+
+# --- the journeys a leaked list takes -------------------------------------
+
+_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_LONG_DIGITS = re.compile(r"^\d{12,}$")
+_MONEY = re.compile(r"^-?\d+\.\d+$")
+
+
+def spreadsheet_csv(table: Table) -> Table:
+    """Opened in a spreadsheet and saved again as CSV (General format): long
+    digit strings become scientific notation (1.10105E+17), leading zeros and
+    trailing zeros of decimals vanish, dates lose their zero padding."""
+    def cell(v: str) -> str:
+        if _LONG_DIGITS.match(v):
+            mantissa = f"{int(v):.5E}"  # six significant digits, as a spreadsheet shows them
+            head, exp = mantissa.split("E")
+            head = head.rstrip("0").rstrip(".")
+            return f"{head}E+{int(exp):02d}"
+        if v.isdigit() and v.startswith("0") and len(v) > 1:
+            return v.lstrip("0") or "0"
+        if _MONEY.match(v):
+            return v.rstrip("0").rstrip(".")
+        m = _DATE.match(v)
+        if m:
+            return f"{m.group(1)}/{int(m.group(2))}/{int(m.group(3))}"
+        return v
+
+    header, rows = table
+    return header, [[cell(v) for v in r] for r in rows]
+
+
+def write_xlsx(path: str | Path, table: Table, *, numbers: bool = True) -> Path:
+    """Save as a workbook the way a person typing or pasting would: with
+    ``numbers``, digit strings and amounts become numbers (an 18-digit ID keeps
+    15 significant digits) and dates become dates."""
+    import datetime as dt
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(table[0])
+    for r in table[1]:
+        out = []
+        for v in r:
+            if numbers and v.isdigit() and not v.startswith("0"):
+                out.append(float(v) if len(v) > 15 else int(v))
+            elif numbers and _MONEY.match(v):
+                out.append(float(v))
+            elif numbers and _DATE.match(v):
+                out.append(dt.datetime.strptime(v, "%Y-%m-%d"))
+            else:
+                out.append(v)
+        ws.append(out)
+    wb.save(path)
+    return Path(path)
+
+
+def write_jsonl(path: str | Path, table: Table) -> Path:
+    import json
+
+    header, rows = table
+    with open(path, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(dict(zip(header, r)), ensure_ascii=False) + "\n")
+    return Path(path)
+
+
+def map_column(table: Table, column: str, fn) -> Table:
+    header, rows = table
+    i = header.index(column)
+    return header, [r[:i] + [fn(r[i])] + r[i + 1:] for r in rows]
+
+
+def phone_plus86(v: str) -> str:
+    return f"+86 {v[:3]} {v[3:7]} {v[7:]}" if len(v) == 11 and v.isdigit() else v
+
+
+def whole_yuan(v: str) -> str:
+    try:
+        return str(int(round(float(v))))
+    except ValueError:
+        return v

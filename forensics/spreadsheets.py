@@ -1,0 +1,71 @@
+"""XLSX and XLS, read with python-calamine, every cell turned back into text.
+
+A spreadsheet round trip is where leaks lose digits: an 18-digit ID number
+typed as a number keeps 15 significant digits, a date becomes a serial or a
+datetime. Cells are rendered the way a spreadsheet shows them (15 significant
+digits, ISO dates), so the damage is the real one and linkage can work on
+what survives.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+from canary.errors import UnreadableFile, safe_detail
+
+
+def cell_text(v) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        s = f"{v:.15g}"  # what a spreadsheet keeps of a number
+        if "e" in s or "E" in s:
+            d = Decimal(s)
+            return str(int(d)) if d == d.to_integral_value() else format(d, "f")
+        return s
+    if isinstance(v, dt.datetime):
+        return v.date().isoformat() if v.time() == dt.time(0) else v.isoformat(sep=" ")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, dt.time):
+        return v.isoformat()
+    if isinstance(v, dt.timedelta):
+        return str(v)
+    s = str(v)
+    return s if s.strip() else None
+
+
+def read_spreadsheet(path: Path, kind: str) -> tuple[list[str], list[list[str | None]], list[str]]:
+    """(header, rows, notes) of the first sheet that holds data."""
+    from python_calamine import CalamineWorkbook
+
+    from .readers import has_header
+
+    try:
+        wb = CalamineWorkbook.from_path(str(path))
+        sheets = wb.sheet_names
+        chosen, raw = None, []
+        for name in sheets:
+            data = wb.get_sheet_by_name(name).to_python()
+            data = [r for r in data if any(c not in (None, "") for c in r)]
+            if data:
+                chosen, raw = name, data
+                break
+    except Exception as e:  # calamine raises its own error types for corrupt files
+        raise UnreadableFile(f"not a readable {kind.upper()} workbook ({safe_detail(e)})", path=str(path)) from None
+    if not raw:
+        raise UnreadableFile("the workbook has no data", path=str(path))
+    rows = [[cell_text(c) for c in r] for r in raw]
+    notes = [f"sheet {chosen!r} of {len(sheets)}"]
+    width = max(len(r) for r in rows)
+    rows = [r + [None] * (width - len(r)) for r in rows]
+    if has_header([[c or "" for c in r] for r in rows[:50]]):
+        return [c or f"column{i + 1}" for i, c in enumerate(rows[0])], rows[1:], notes
+    notes.append("no header row: columns typed by content alone")
+    return [f"column{i + 1}" for i in range(width)], rows, notes

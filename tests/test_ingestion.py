@@ -1,0 +1,147 @@
+"""Leaks in the shapes they surface in (issue 4): formats, encodings, renamed
+columns, spreadsheet damage, normalisation, padding."""
+
+from __future__ import annotations
+
+import zipfile
+
+import pytest
+from typer.testing import CliRunner
+
+from tracer import attribute, leaks
+from tracer.cli import app
+from tracer.synthdata import make_customers
+
+PINYIN = {"客户号": "khh", "姓名": "xm", "性别": "xb", "身份证号": "sfzh", "手机号": "sjh", "地址": "dz",
+          "开户网点": "khwd", "客户等级": "khdj", "月日均存款": "yrjck", "开户日期": "khrq"}
+
+
+def accused(v):
+    return sorted({c.recipient for c in v.accused})
+
+
+def test_gbk_with_pinyin_headers_and_shuffled_columns(bank, verdict_for):
+    copy = leaks.read(bank["outs"]["A"])
+    t = leaks.sample(copy, 3000, seed=1)
+    cols = list(t[0])
+    cols = cols[5:] + cols[:5]
+    t = leaks.rename(leaks.keep(t, cols), PINYIN)
+    v = verdict_for(bank, t, "gbk_pinyin.csv", encoding="gbk")
+    assert v.leak["parsed"]["encoding"] == "gb18030"
+    assert accused(v) == ["A"]
+    kinds = {c["column"]: c["kind"] for c in v.columns}
+    assert kinds["sfzh"] == "idno" and kinds["sjh"] == "phone" and kinds["yrjck"] == "amount"
+
+
+@pytest.mark.parametrize("route", ["xlsx", "csv"])
+def test_spreadsheet_round_trip_with_mangled_ids(bank, route):
+    copy = leaks.sample(leaks.read(bank["outs"]["B"]), 2000, seed=2)
+    if route == "xlsx":
+        path = leaks.write_xlsx(bank["root"] / "roundtrip.xlsx", copy)  # IDs keep 15 digits
+    else:
+        path = leaks.write(bank["root"] / "roundtrip.csv", leaks.spreadsheet_csv(copy))  # 1.10105E+17
+    v = attribute(path, home=bank["home"])
+    assert accused(v) == ["B"]
+    assert v.linked_rows >= 1900
+
+
+def test_ids_linked_by_first_15_digits_and_name_when_nothing_else_survives(bank, verdict_for):
+    copy = leaks.keep(leaks.sample(leaks.read(bank["outs"]["B"]), 300, seed=3), ["姓名", "身份证号", "月日均存款"])
+    mangled = leaks.map_column(copy, "身份证号", lambda v: v[:15] + "000")
+    v = verdict_for(bank, mangled, "id15.csv")
+    assert v.linked_rows >= 290  # through first 15 digits + name only
+    assert accused(v) == ["B"]
+
+
+def test_plus86_phones_and_amounts_rounded_to_whole_yuan(bank, verdict_for):
+    copy = leaks.read(bank["outs"]["A"])
+    t = leaks.sample(copy, len(copy[1]) // 10, seed=4)
+    t = leaks.map_column(leaks.map_column(t, "手机号", leaks.phone_plus86), "月日均存款", leaks.whole_yuan)
+    v = verdict_for(bank, t, "plus86_rounded.csv")
+    assert accused(v) == ["A"]
+    best = v.accused[0]
+    assert any("fine" in c for c in best.erased_columns)  # the cents channel is gone...
+    coarse = [m for m in best.marks if m.channel == "coarse"]
+    assert coarse and coarse[0].agree == coarse[0].readable > 0  # ...the whole-yuan channel carries on
+
+
+def test_rounded_amounts_alone_still_attribute_through_the_coarse_channel(bank, verdict_for):
+    call = leaks.read(bank["outs"]["call"])  # name, phone, balance, tier: no dates
+    t = leaks.map_column(leaks.sample(call, 60, seed=5), "月日均存款", leaks.whole_yuan)
+    v = verdict_for(bank, t, "call_rounded.csv")
+    assert accused(v) == ["call centre"]
+
+
+def test_padding_with_another_banks_rows_accuses_nobody_else(bank, verdict_for):
+    mine = leaks.sample(leaks.read(bank["outs"]["B"]), 300, seed=6)
+    other = make_customers(3000, seed=77, bank="east")
+    header = mine[0]
+    other_rows = [[str(other.column(h)[i]) for h in header] for i in range(other.num_rows)]
+    v = verdict_for(bank, leaks.shuffle(leaks.concat(mine, (header, other_rows)), seed=1), "padded.csv")
+    assert accused(v) == ["B"]
+    assert v.linked_rows <= 300 + 5
+
+
+def test_whole_copy_as_jsonl(bank):
+    path = leaks.write_jsonl(bank["root"] / "copy.jsonl", leaks.read(bank["outs"]["A"]))
+    v = attribute(path, home=bank["home"])
+    assert accused(v) == ["A"]
+
+
+def test_twenty_rows_of_name_and_phone_from_identical_copies(bank, verdict_for):
+    """Attributed if a canary is among the rows; otherwise ambiguous naming both,
+    never the wrong one alone."""
+    for seed in range(12):
+        t = leaks.keep(leaks.sample(leaks.read(bank["outs"]["A"]), 20, seed=seed), ["姓名", "手机号"])
+        v = verdict_for(bank, t, f"namephone_{seed}.csv")
+        if v.accused:
+            assert accused(v) == ["A"]
+            assert v.accused[0].hits  # only a canary can carry it
+        else:
+            assert v.verdict == "ambiguous"
+            plausible = {c.recipient for c in v.candidates if c.excluded is None}
+            assert {"A", "B"} <= plausible
+
+
+@pytest.mark.parametrize("fmt", ["tsv", "semicolon", "pipe", "spaces", "noheader", "utf16", "json", "parquet"])
+def test_formats_and_encodings(bank, fmt):
+    t = leaks.sample(leaks.read(bank["outs"]["A"]), 200, seed=8)
+    path = bank["root"] / f"fmt_{fmt}.txt"
+    if fmt in ("tsv", "semicolon", "pipe"):
+        leaks.write(path, t, delimiter={"tsv": "\t", "semicolon": ";", "pipe": "|"}[fmt])
+    elif fmt == "spaces":
+        t2 = leaks.keep(t, ["姓名", "手机号", "月日均存款", "开户日期"])
+        path.write_text("\n".join("   ".join(r) for r in [t2[0]] + t2[1]), encoding="utf-8")
+    elif fmt == "noheader":
+        leaks.write(path, t)
+        path.write_text(path.read_text(encoding="utf-8").split("\n", 1)[1], encoding="utf-8")
+    elif fmt == "utf16":
+        leaks.write(path, t, encoding="utf-16")
+    elif fmt == "json":
+        import json
+
+        path.write_text(json.dumps([dict(zip(t[0], r)) for r in t[1]], ensure_ascii=False), encoding="utf-8")
+    elif fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table({h: [r[i] for r in t[1]] for i, h in enumerate(t[0])}), path)
+    v = attribute(path, home=bank["home"])
+    assert accused(v) == ["A"], (fmt, v.summary)
+
+
+@pytest.mark.parametrize("kind", ["binary", "truncated_xlsx", "empty"])
+def test_unreadable_leaks_get_one_line(bank, tmp_path, kind):
+    path = tmp_path / f"bad_{kind}.xlsx"
+    if kind == "binary":
+        path.write_bytes(bytes(range(256)) * 40)
+    elif kind == "truncated_xlsx":
+        good = leaks.write_xlsx(tmp_path / "good.xlsx", leaks.head(leaks.read(bank["outs"]["A"]), 50))
+        path.write_bytes(good.read_bytes()[:700])
+        assert zipfile.is_zipfile(good)
+    else:
+        path.write_bytes(b"")
+    r = CliRunner().invoke(app, ["attribute", str(path), "--home", str(bank["home"].root)])
+    assert r.exit_code == 1
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and path.name in lines[0] and "Traceback" not in r.output
