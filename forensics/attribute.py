@@ -170,14 +170,24 @@ class _Attribution:
         return linked, sources
 
     def _canary_hits(self) -> dict[int, list[CanaryHit]]:
+        """Canary hits on rows that link to no real customer, by export.
+
+        Unique canaries are returned per export; pooled canaries are collected
+        in ``self.shared_found`` (pool id -> leak rows) with their holders in
+        ``self.shared_holders`` (pool id -> exports that took them).
+        """
+        self.shared_found: dict[str, set[int]] = defaultdict(set)
+        self.shared_holders: dict[str, set[int]] = {}
+        self.unlinked_rows = self.con.execute(
+            "SELECT count(*) FROM leak WHERE rowid NOT IN (SELECT __lr FROM links)").fetchone()[0]
         name_col = next((t.name for t in self.types if t.kind is Kind.NAME), None)
         arms = []
         for kind, field in ((Kind.IDNO, "idno"), (Kind.PHONE, "phone"), (Kind.EMAIL, "email"),
                             (Kind.CUSTNO, "custno"), (Kind.ACCOUNT, "account")):
-            arms.append(f"""SELECT l.__lr, c.export_no, c.canary_no, '{field}' AS field, c.name
+            arms.append(f"""SELECT l.__lr, c.export_no, c.canary_no, '{field}' AS field, c.name, c.shared_id
                 FROM leak_ids l JOIN lin_canaries c ON c.{field}_digest = l.digest
                 JOIN lin_exports e ON e.export_no = c.export_no AND e.key_id = l.key_id
-                WHERE l.kind = {KIND_CODES[kind]}""")
+                WHERE l.kind = {KIND_CODES[kind]} AND l.__lr NOT IN (SELECT __lr FROM links)""")
         rows = self.con.execute(" UNION ALL ".join(arms)).fetchall()
         if not rows:
             return {}
@@ -187,10 +197,18 @@ class _Attribution:
             names = dict(self.con.execute(
                 f"SELECT rowid, {sql_name(_q(name_col))} FROM leak WHERE rowid IN ({', '.join(map(str, lrs))})").fetchall())
         grouped: dict[tuple[int, int, int], set[str]] = defaultdict(set)
-        for lr, eno, cno, field, cname in rows:
+        for lr, eno, cno, field, cname, shared in rows:
+            if shared is not None:
+                self.shared_found[shared].add(lr + 1)
+                continue
             grouped[(eno, cno, lr)].add(field)
             if cname and names.get(lr) and names[lr] == normalise_name(cname):
                 grouped[(eno, cno, lr)].add("name")
+        if self.shared_found:
+            ids = ", ".join("'" + k.replace("'", "''") + "'" for k in self.shared_found)
+            for sid, eno in self.con.execute(
+                    f"SELECT DISTINCT shared_id, export_no FROM lin_canaries WHERE shared_id IN ({ids})").fetchall():
+                self.shared_holders.setdefault(sid, set()).add(eno)
         out: dict[int, list[CanaryHit]] = defaultdict(list)
         for (eno, cno, lr), fields in grouped.items():
             chance = math.prod(FIELD_CHANCE[f] for f in fields)
@@ -207,12 +225,16 @@ class _Attribution:
         held = dict(self.con.execute(
             "SELECT export_no, count(DISTINCT __lr) FROM holders GROUP BY export_no").fetchall())
         cands: dict[int, Candidate] = {}
-        for eno in set(held) | set(hits):
+        shared_holders = set().union(*self.shared_holders.values()) if self.shared_holders else set()
+        for eno in set(held) | set(hits) | shared_holders:
             e = self.exports.get(eno)
             if e is None:
                 continue
             c = Candidate(eno, e.export_id, e.recipient, e.created_at, planted=int(e.params.get("canaries", 0)))
             c.hits = sorted(hits.get(eno, []), key=lambda h: h.leak_row)
+            c.share_probability = float(e.params.get("share_probability", 0.0))
+            c.shared_found = len(self.shared_found)
+            c.shared_held = sorted(k for k, holders in self.shared_holders.items() if eno in holders)
             c.linked_rows, c.held_rows = linked, int(held.get(eno, 0))
             self._membership_columns(c, e)
             cands[eno] = c
@@ -323,21 +345,29 @@ class _Attribution:
     # -- scoring and verdict --------------------------------------------------
 
     def _score(self, cands: dict[int, Candidate]) -> None:
-        rows = self.info.rows
+        """One scale for every family: each test's p-value, combined by Fisher's
+        method. Valid because, for an innocent export, each test depends on
+        different PRF outputs of that export (dithers and selections of its
+        marks, its unique canaries' identities, its coins for pooled canaries),
+        which are independent of each other and of the leak."""
+        shared_total = len(self.shared_found)
         for c in cands.values():
-            families = []
-            if c.planted:
+            tests = []
+            if c.planted and self.unlinked_rows:
                 found = len({h.canary_no for h in c.hits})
                 worst = max((h.chance for h in c.hits), default=0.0)
-                c.canary_lambda = rows * c.planted * worst
+                c.canary_lambda = self.unlinked_rows * c.planted * worst
                 c.canary_log_p = stats.log_poisson_sf(found, c.canary_lambda) if found else 0.0
-                families.append(c.canary_log_p)
-            tested = [m for m in c.marks if m.readable > 0]
-            if tested:
-                c.marks_log_p = stats.bonferroni(min(m.log_p for m in tested), len(tested))
-                families.append(c.marks_log_p)
-            c.tests = len(families)
-            c.log_p_raw = stats.bonferroni(min(families), len(families)) if families else 0.0
+                tests.append(c.canary_log_p)
+            if shared_total and c.share_probability > 0:
+                c.shared_log_p = stats.log_binom_sf(len(c.shared_held), shared_total, c.share_probability)
+                tests.append(c.shared_log_p)
+            channels = [m.log_p for m in c.marks if m.readable > 0]
+            if channels:
+                c.marks_log_p = stats.fisher(channels)
+            tests.extend(channels)
+            c.tests = len(tests)
+            c.log_p_raw = stats.fisher(tests) if tests else 0.0
             c.log_p = stats.bonferroni(c.log_p_raw, max(1, self.n_exports))
             c.accused = c.log_p <= math.log(self.alpha)
             c.excluded = None if c.accused else self._exclusion(c)

@@ -58,6 +58,10 @@ class Candidate:
     created_at: str
     planted: int = 0
     hits: list[CanaryHit] = field(default_factory=list)
+    share_probability: float = 0.0
+    shared_found: int = 0  # pooled canaries in the leak (from anyone)
+    shared_held: list[str] = field(default_factory=list)  # of those, the ones this export took
+    shared_log_p: float = 0.0
     canary_log_p: float = 0.0
     canary_lambda: float = 0.0
     marks: list[MarkColumnEvidence] = field(default_factory=list)
@@ -94,6 +98,9 @@ class Candidate:
                 "canaries": {"planted": self.planted, "found": len({h.canary_no for h in self.hits}),
                              "hits": [h.to_dict() for h in self.hits], "expected_by_chance": self.canary_lambda,
                              "p_value": stats.to_p(self.canary_log_p)},
+                "shared_canaries": {"found_in_leak": self.shared_found, "held_by_this_export": len(self.shared_held),
+                                    "share_probability": self.share_probability,
+                                    "p_value": stats.to_p(self.shared_log_p)},
                 "marks": {"columns": [m.to_dict() for m in self.marks], "erased_columns": self.erased_columns,
                           "readable": self.marks_readable, "agree": self.marks_agree,
                           "p_value": stats.to_p(self.marks_log_p)},

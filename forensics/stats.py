@@ -88,3 +88,28 @@ def bonferroni(log_p: float, tests: int) -> float:
     if tests <= 1:
         return log_p
     return min(0.0, log_p + math.log(tests))
+
+
+def fisher(log_ps: list[float]) -> float:
+    """log p of Fisher's combination of independent p-values.
+
+    -2 * sum(ln p_i) follows a chi-square with 2k degrees of freedom when the
+    p_i are uniform; for super-uniform (conservative, e.g. discrete) p-values
+    the tail below is an upper bound. Chi-square(2k) tail at x:
+    exp(-x/2) * sum_{i<k} (x/2)^i / i!.
+    """
+    k = len(log_ps)
+    if k == 0:
+        return 0.0
+    if k == 1:
+        return log_ps[0]
+    if any(lp == LOG_ZERO for lp in log_ps):
+        return LOG_ZERO
+    half = -sum(log_ps)  # x / 2
+    if half <= 0:
+        return 0.0
+    log_half = math.log(half)
+    terms = LOG_ZERO
+    for i in range(k):
+        terms = _logsumexp(terms, i * log_half - math.lgamma(i + 1))
+    return min(0.0, -half + terms)

@@ -38,3 +38,20 @@ def test_poisson_tail():
 def test_bonferroni_caps_at_one():
     assert stats.bonferroni(math.log(0.5), 10) == 0.0
     assert stats.to_p(stats.bonferroni(math.log(1e-9), 10)) == pytest.approx(1e-8)
+
+
+def test_fisher_matches_the_chi_square_tail():
+    for p1, p2 in [(0.5, 0.5), (1e-3, 0.2), (1e-9, 1.0)]:
+        x = -2 * (math.log(p1) + math.log(p2))
+        want = math.exp(-x / 2) * (1 + x / 2)  # chi-square, 4 degrees of freedom
+        got = stats.to_p(stats.fisher([math.log(p1), math.log(p2)]))
+        assert got == pytest.approx(want, rel=1e-9)
+    assert stats.fisher([math.log(0.3)]) == pytest.approx(math.log(0.3))
+
+
+def test_fisher_is_calibrated_on_uniform_p_values():
+    import random
+
+    rng = random.Random(1)
+    hits = sum(stats.to_p(stats.fisher([math.log(rng.random()) for _ in range(3)])) <= 0.05 for _ in range(20000))
+    assert abs(hits / 20000 - 0.05) < 0.006

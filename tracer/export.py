@@ -29,7 +29,6 @@ from canary.errors import SchemaError, TracerError, UsageError, safe_detail
 from canary.kinds import IDENTIFIERS, Kind
 from canary.marks import SCHEME
 from canary.prf import Key, Stream, export_key, identity_key
-from canary.synth import Column, synthesize
 from forensics import markplan, sqlprf
 from forensics.coltypes import ColumnType, header_kind, type_columns
 from forensics.normalize import (IDNO15_NAME_CODE, IDNO15_NAME_LABEL, KIND_CODES, identity_label,
@@ -37,6 +36,7 @@ from forensics.normalize import (IDNO15_NAME_CODE, IDNO15_NAME_LABEL, KIND_CODES
 from forensics.readers import read_table
 
 from . import store
+from .canaries import SHARE_PROBABILITY, CanaryPlanter, Planted, default_canary_count, load_rows
 from .filters import check_where, numeric_columns, qident, where_flag
 from .home import Home
 
@@ -60,6 +60,7 @@ class ExportRequest:
     where: str | None = None
     mark_fraction: float = DEFAULT_MARK_FRACTION
     canaries: int | None = None  # None: grows with the export's size
+    shared_canaries: bool = True  # also take pooled canaries shared with a keyed subset of exports
     mark_dates: bool = True
     export_id: str | None = None  # give one to reproduce an export byte for byte
     now: datetime | None = None
@@ -103,14 +104,6 @@ class ExportReceipt:
         d = {k: v for k, v in self.__dict__.items() if k != "columns"}
         d["columns"] = [c.to_dict() for c in self.columns]
         return d
-
-
-def default_canary_count(rows: int) -> int:
-    """About one canary per 200 rows (0.5%), at least 1, at most 1,000; none
-    in a list too small to hide one."""
-    if rows < 10:
-        return 0
-    return max(1, min(1000, math.ceil(rows / 200)))
 
 
 def export(request: ExportRequest, *, home: Home | str | None = None) -> ExportReceipt:
@@ -320,109 +313,32 @@ class _Export:
 
     def _canaries(self) -> None:
         want = self.req.canaries if self.req.canaries is not None else default_canary_count(self.n_rows)
-        self.canary_rows: list[dict] = []
+        self.canary_rows: list[Planted] = []
         if want <= 0:
             return
-        stream = Stream(self.ekey, "canary/v1")
-        columns = [Column(t.name, t.kind) for t in self.types]
-        kinds = {t.name: t.kind for t in self.types}
-        used: dict[Kind, set[str]] = {k: set() for k in IDENTIFIERS}
-        today = self.now.date()
-        attempts = 0
-        while len(self.canary_rows) < want and attempts < want * 20 + 20:
-            batch = []
-            need = want - len(self.canary_rows)
-            positions = [stream.below(self.n_rows) for _ in range(need)]
-            donors = self._rows_at(positions)
-            for pos in positions:
-                attempts += 1
-                donor = donors[pos]
+        planter = CanaryPlanter(self)
+        self.content_hash = self._source_hash()
+        if self.req.shared_canaries:
+            self.canary_rows += planter.pooled(self.key, self.content_hash, self.info.rows, self._pool_today())
+        self.canary_rows += planter.unique(want, self.now.date())
+        made = sum(1 for c in self.canary_rows if c.shared_id is None)
+        if made < want:
+            self.notes.append(f"only {made} of {want} canaries could be made to pass every check and the filter")
 
-                def taken(kind: Kind, value: str) -> bool:
-                    n = normalise(kind, value) if kind in KIND_CODES else value
-                    return n is None or n in used[kind]
-
-                try:
-                    row = synthesize(columns, donor, stream, today=today, taken=taken)
-                except RuntimeError:
-                    continue
-                problems = validators.row_problems({kinds[c]: v for c, v in row.items()
-                                                    if v is not None and kinds[c] is not Kind.OTHER},
-                                                   today=today)
-                if problems:
-                    continue
-                for kind, col in self.id_cols.items():
-                    n = normalise(kind, row.get(col))
-                    if n:
-                        used[kind].add(n)
-                batch.append((pos, row))
-            batch = self._drop_colliding(batch)
-            batch = self._drop_filtered(batch)
-            for pos, row in batch:
-                if len(self.canary_rows) < want:
-                    self.canary_rows.append({"anchor_pos": pos, "row": row})
-        if len(self.canary_rows) < want:
-            self.notes.append(f"only {len(self.canary_rows)} of {want} canaries could be made to pass every "
-                              "check and the filter")
-
-    def _rows_at(self, positions: list[int]) -> dict[int, dict]:
-        cols = self.info.columns
-        plist = ", ".join(str(int(p)) for p in sorted(set(positions)))
-        res = self.con.execute(
-            f"SELECT sel.__pos, {', '.join('src.' + qident(c) for c in cols)} FROM sel JOIN src "
-            f"ON src.rowid = sel.__r WHERE sel.__pos IN ({plist})").fetchall()
-        return {r[0]: dict(zip(cols, r[1:])) for r in res}
-
-    def _drop_colliding(self, batch):
-        """No canary may share an identifier with a real customer or another export's canary."""
-        if not batch or not self.id_cols:
-            return batch
-        checks = []
-        for i, (_, row) in enumerate(batch):
-            for kind, col in self.id_cols.items():
-                n = normalise(kind, row.get(col))
-                if n:
-                    checks.append((i, KIND_CODES[kind], self.ikey.digest64(identity_label(kind), n)))
-        if not checks:
-            return batch
-        self.con.execute("CREATE OR REPLACE TEMP TABLE canary_check (i INTEGER, kind UTINYINT, digest UBIGINT)")
-        self.con.executemany("INSERT INTO canary_check VALUES (?, ?, ?)", checks)
-        arms = " UNION ALL ".join(
-            f"SELECT {KIND_CODES[k]} AS kind, d_{k.value} AS digest FROM ids" for k in self.id_cols)
-        bad = {r[0] for r in self.con.execute(f"""
-            SELECT DISTINCT c.i FROM canary_check c
-            WHERE EXISTS (SELECT 1 FROM ({arms}) s WHERE s.kind = c.kind AND s.digest = c.digest)
-               OR EXISTS (SELECT 1 FROM store.canaries k WHERE c.digest IN
-                          (k.idno_digest, k.phone_digest, k.email_digest, k.custno_digest, k.account_digest))
-        """).fetchall()}
-        return [b for i, b in enumerate(batch) if i not in bad]
-
-    def _drop_filtered(self, batch):
-        """A canary must satisfy the export's own filter, like every real row."""
-        if not batch or not self.where:
-            return batch
-        self._load_canary_table("canary_try", [(i, row) for i, (_, row) in enumerate(batch)])
-        ok = {r[0] for r in self.con.execute(
-            f"SELECT __c FROM ({where_flag(self.where, self.types, self.numeric, 'canary_try', '__c')}) "
-            f"WHERE __ok").fetchall()}
-        return [b for i, b in enumerate(batch) if i in ok]
-
-    def _load_canary_table(self, table: str, rows: list[tuple[int, dict]]) -> None:
-        cols = self.info.columns
-        col_defs = ", ".join(f"{qident(c)} VARCHAR" for c in cols)
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} (__c INTEGER, {col_defs})")
-        if rows:
-            ph = ", ".join("?" for _ in range(len(cols) + 1))
-            self.con.executemany(f"INSERT INTO {table} VALUES ({ph})",
-                                 [[i] + [row.get(c) for c in cols] for i, row in rows])
+    def _pool_today(self):
+        """Pooled canaries are the same people in every export of a source: their
+        plausibility checks use the date the source was first registered."""
+        row = self.con.execute("SELECT min(registered_at) FROM store.sources WHERE content_hash = ? AND key_id = ?",
+                               [self.content_hash, self.key.key_id]).fetchone()
+        return (row[0] or self.now).date()
 
     # -- marks and output -----------------------------------------------------
 
     def _mark(self) -> None:
         """Union real rows and canaries, mark, re-check the filter, order."""
         cols = self.info.columns
-        self._load_canary_table("canary_src", [(i, c["row"]) for i, c in enumerate(self.canary_rows)])
-        anchors = [(i, c["anchor_pos"]) for i, c in enumerate(self.canary_rows)]
+        load_rows(self.con, self.info.columns, "canary_src", [(i, c.row) for i, c in enumerate(self.canary_rows)])
+        anchors = [(i, c.anchor_pos) for i, c in enumerate(self.canary_rows)]
         self.con.execute("CREATE OR REPLACE TEMP TABLE canary_anchor (__c INTEGER, __pos BIGINT)")
         if anchors:
             self.con.executemany("INSERT INTO canary_anchor VALUES (?, ?)", anchors)
@@ -541,7 +457,7 @@ class _Export:
     def _record(self, tmp: Path, digest: str, nbytes: int) -> bool:
         """One transaction: the file is renamed into place only inside it."""
         con = self.con
-        content_hash = self._source_hash()
+        content_hash = getattr(self, "content_hash", None) or self._source_hash()
         canary_out = {r[0]: r[1:] for r in con.execute(
             f"SELECT __c, {', '.join(qident(c) for c in self.out_cols)} FROM final WHERE __is_c = 1").fetchall()}
         con.execute("BEGIN TRANSACTION")
@@ -573,7 +489,9 @@ class _Export:
                 "identity_columns": {k.value: c for k, c in self.id_cols.items()},
                 "column_kinds": {t.name: t.kind.value for t in self.types if t.name in self.out_cols},
                 "code": {"kind": "random-binary", "bits_from": "mark/v1"},
-                "canaries": len(self.canary_rows),
+                "canaries": sum(1 for c in self.canary_rows if c.shared_id is None),
+                "shared_canaries": sum(1 for c in self.canary_rows if c.shared_id is not None),
+                "share_probability": SHARE_PROBABILITY,
             }
             con.execute("INSERT INTO store.exports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
                 eno, self.export_id, rid, self.req.purpose, self.req.approver, self.now, sid, self.out_cols,
@@ -592,9 +510,9 @@ class _Export:
                 name_col = next((n for n, k in out_kinds.items() if k is Kind.NAME), None)
                 canary_recs.append([eno, i, dig[Kind.IDNO], dig[Kind.PHONE], dig[Kind.EMAIL], dig[Kind.CUSTNO],
                                     dig[Kind.ACCOUNT], values.get(name_col) if name_col else None,
-                                    json.dumps(values, ensure_ascii=False)])
+                                    json.dumps(values, ensure_ascii=False), c.shared_id])
             if canary_recs:
-                con.executemany("INSERT INTO store.canaries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", canary_recs)
+                con.executemany("INSERT INTO store.canaries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", canary_recs)
             os.replace(tmp, self.out)
             try:
                 con.execute("COMMIT")

@@ -162,3 +162,25 @@ def whole_yuan(v: str) -> str:
         return str(int(round(float(v))))
     except ValueError:
         return v
+
+
+def merge_cellwise(tables: Sequence[Table], key: str, seed: int = 0, *, keep: str = "all") -> Table:
+    """Colluders align their copies on ``key`` (e.g. the ID number) and build one
+    list, each cell taken from a random copy that holds the row. ``keep="all"``
+    keeps only rows every copy holds (an intersection, which drops anything
+    planted in one copy only); ``keep="any"`` keeps the union."""
+    rng = random.Random(seed)
+    header = tables[0][0]
+    maps = []
+    for h, rows in tables:
+        idx = [h.index(c) for c in header]
+        k = h.index(key)
+        maps.append({r[k]: [r[i] for i in idx] for r in rows})
+    keys = set(maps[0])
+    for m in maps[1:]:
+        keys = keys & set(m) if keep == "all" else keys | set(m)
+    out = []
+    for kv in sorted(keys):
+        holders = [m[kv] for m in maps if kv in m]
+        out.append([rng.choice(holders)[j] for j in range(len(header))])
+    return header, out

@@ -83,7 +83,8 @@ CREATE TABLE IF NOT EXISTS canaries (
     custno_digest UBIGINT,
     account_digest UBIGINT,
     name VARCHAR,
-    row_json JSON NOT NULL     -- the whole synthetic row, as exported
+    row_json JSON NOT NULL,    -- the whole synthetic row, as exported
+    shared_id VARCHAR          -- set for a pooled canary shared by a keyed subset of exports
 );
 """
 

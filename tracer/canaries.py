@@ -1,0 +1,192 @@
+"""Planting canaries in an export: unique ones, and pooled ones shared by a keyed subset.
+
+Unique canaries name one export. Pooled canaries exist once per source (made
+from the source's own rows with a key of their own) and each export takes
+each of them with a keyed coin of probability ``SHARE_PROBABILITY`` (if it
+passes the export's filter). When colluders keep only the rows they all hold,
+unique canaries vanish but pooled ones they share survive and point into the
+coalition; for an innocent export, membership of each surviving pooled canary
+is its own independent coin, which is what the attribution test uses.
+
+The synthesis itself is pure (canary.synth); this module feeds it donors,
+checks, and the export's filter, through DuckDB.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+
+from canary import validators
+from canary.kinds import IDENTIFIERS, Kind
+from canary.prf import Key, Stream
+from canary.synth import Column, synthesize
+from forensics.normalize import KIND_CODES, identity_label, normalise
+
+from .filters import qident, where_flag
+
+SHARE_PROBABILITY = 0.25  # chance that an export takes a given pooled canary
+
+
+def default_canary_count(rows: int) -> int:
+    """About one canary per 200 rows (0.5%), at least 1, at most 1,000; none
+    in a list too small to hide one."""
+    if rows < 10:
+        return 0
+    return max(1, min(1000, math.ceil(rows / 200)))
+
+
+def pool_size(source_rows: int) -> int:
+    """Pooled canaries per source: each export takes about a quarter of them."""
+    if source_rows < 40:
+        return 0
+    return max(4, min(2000, math.ceil(source_rows / 100)))
+
+
+@dataclass
+class Planted:
+    anchor_pos: int  # inserted after the selected row at this position
+    row: dict
+    shared_id: str | None = None
+
+
+class CanaryPlanter:
+    """Makes canaries for one export. ``ex`` is the export's working state
+    (connection with tables src, sel, ids; types; filter; keys)."""
+
+    def __init__(self, ex) -> None:
+        self.ex = ex
+        self.con = ex.con
+        self.columns = [Column(t.name, t.kind) for t in ex.types]
+        self.kinds = {t.name: t.kind for t in ex.types}
+        self.used: dict[Kind, set[str]] = {k: set() for k in IDENTIFIERS}
+
+    # -- public ---------------------------------------------------------------
+
+    def unique(self, want: int, today: date) -> list[Planted]:
+        stream = Stream(self.ex.ekey, "canary/v1")
+        out: list[Planted] = []
+        attempts = 0
+        while len(out) < want and attempts < want * 20 + 20:
+            need = want - len(out)
+            positions = [stream.below(self.ex.n_rows) for _ in range(need)]
+            donors = self._rows_at("sel", "__pos", positions)
+            batch = []
+            for pos in positions:
+                attempts += 1
+                row = self._make(donors[pos], stream, today)
+                if row is not None:
+                    batch.append((pos, row))
+            for pos, row in self._drop_filtered(self._drop_colliding(batch)):
+                if len(out) < want:
+                    out.append(Planted(pos, row))
+        return out
+
+    def pooled(self, master: Key, content_hash: str, source_rows: int, today: date) -> list[Planted]:
+        """This export's share of the source's pool (deterministic per source)."""
+        size = pool_size(source_rows)
+        if size == 0:
+            return []
+        pool_key = master.derive(f"canary-pool/v1/{content_hash}")
+        coin = Stream(self.ex.ekey, "canary-share/v1")
+        taken = [k for k in range(size) if coin.uniform() < SHARE_PROBABILITY]
+        if not taken:
+            return []
+        pool_stream = Stream(pool_key, "pool-donors")
+        donor_rows = [pool_stream.below(source_rows) for _ in range(size)]
+        donors = self._rows_at("src_rows", "__r", [donor_rows[k] for k in taken])
+        batch = []
+        for k in taken:
+            # Each pooled canary has its own stream, so it is the same person in every export.
+            row = self._make(donors[donor_rows[k]], Stream(pool_key, f"pool/{k}"), today, track=False)
+            if row is not None:
+                batch.append((k, row))
+        kept = self._drop_filtered(self._drop_colliding(batch, shared_prefix=content_hash[:16]))
+        for _, row in kept:  # unique canaries made later must not reuse these identifiers
+            self._track(row)
+        place = Stream(self.ex.ekey, "canary-share-place/v1")
+        return [Planted(place.below(self.ex.n_rows), row, f"{content_hash[:16]}:{k}") for k, row in kept]
+
+    # -- helpers --------------------------------------------------------------
+
+    def _make(self, donor: dict, stream: Stream, today: date, track: bool = True) -> dict | None:
+        used = self.used
+
+        def taken(kind: Kind, value: str) -> bool:
+            n = normalise(kind, value) if kind in KIND_CODES else value
+            return n is None or n in used[kind]
+
+        try:
+            row = synthesize(self.columns, donor, stream, today=today, taken=taken)
+        except RuntimeError:
+            return None
+        cells = {self.kinds[c]: v for c, v in row.items() if v is not None and self.kinds[c] is not Kind.OTHER}
+        if validators.row_problems(cells, today=today):
+            return None
+        if track:
+            self._track(row)
+        return row
+
+    def _track(self, row: dict) -> None:
+        for kind, col in self.ex.id_cols.items():
+            n = normalise(kind, row.get(col))
+            if n:
+                self.used[kind].add(n)
+
+    def _rows_at(self, table: str, column: str, keys: list[int]) -> dict[int, dict]:
+        cols = self.ex.info.columns
+        klist = ", ".join(str(int(p)) for p in sorted(set(keys)))
+        src_cols = ", ".join("src." + qident(c) for c in cols)
+        if table == "sel":
+            sql = f"SELECT sel.__pos, {src_cols} FROM sel JOIN src ON src.rowid = sel.__r WHERE sel.__pos IN ({klist})"
+        else:
+            sql = f"SELECT src.rowid, {src_cols} FROM src WHERE src.rowid IN ({klist})"
+        return {r[0]: dict(zip(cols, r[1:])) for r in self.con.execute(sql).fetchall()}
+
+    def _drop_colliding(self, batch, shared_prefix: str | None = None):
+        """No canary may share an identifier with a real customer or another
+        canary (a pooled canary may of course match its own earlier copies)."""
+        ex = self.ex
+        if not batch or not ex.id_cols:
+            return batch
+        checks = []
+        for i, (_, row) in enumerate(batch):
+            for kind, col in ex.id_cols.items():
+                n = normalise(kind, row.get(col))
+                if n:
+                    checks.append((i, KIND_CODES[kind], ex.ikey.digest64(identity_label(kind), n)))
+        if not checks:
+            return batch
+        self.con.execute("CREATE OR REPLACE TEMP TABLE canary_check (i INTEGER, kind UTINYINT, digest UBIGINT)")
+        self.con.executemany("INSERT INTO canary_check VALUES (?, ?, ?)", checks)
+        arms = " UNION ALL ".join(
+            f"SELECT {KIND_CODES[k]} AS kind, d_{k.value} AS digest FROM ids" for k in ex.id_cols)
+        own = (f"AND coalesce(k.shared_id, '') NOT LIKE '{shared_prefix}:%'" if shared_prefix else "")
+        bad = {r[0] for r in self.con.execute(f"""
+            SELECT DISTINCT c.i FROM canary_check c
+            WHERE EXISTS (SELECT 1 FROM ({arms}) s WHERE s.kind = c.kind AND s.digest = c.digest)
+               OR EXISTS (SELECT 1 FROM store.canaries k WHERE c.digest IN
+                          (k.idno_digest, k.phone_digest, k.email_digest, k.custno_digest, k.account_digest) {own})
+        """).fetchall()}
+        return [b for i, b in enumerate(batch) if i not in bad]
+
+    def _drop_filtered(self, batch):
+        """A canary must satisfy the export's own filter, like every real row."""
+        ex = self.ex
+        if not batch or not ex.where:
+            return batch
+        load_rows(self.con, ex.info.columns, "canary_try", [(i, row) for i, (_, row) in enumerate(batch)])
+        ok = {r[0] for r in self.con.execute(
+            f"SELECT __c FROM ({where_flag(ex.where, ex.types, ex.numeric, 'canary_try', '__c')}) "
+            f"WHERE __ok").fetchall()}
+        return [b for i, b in enumerate(batch) if i in ok]
+
+
+def load_rows(con, columns: list[str], table: str, rows: list[tuple[int, dict]]) -> None:
+    """A temp table of text rows keyed by __c (canaries, for filters and marking)."""
+    col_defs = ", ".join(f"{qident(c)} VARCHAR" for c in columns)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} (__c INTEGER, {col_defs})")
+    if rows:
+        ph = ", ".join("?" for _ in range(len(columns) + 1))
+        con.executemany(f"INSERT INTO {table} VALUES ({ph})", [[i] + [row.get(c) for c in columns] for i, row in rows])
