@@ -30,6 +30,7 @@ from canary.kinds import IDENTIFIERS, Kind
 from canary.marks import SCHEME
 from canary.prf import Key, Stream, export_key, identity_key
 from forensics import markplan, sqlprf
+from forensics.codesize import code_parameters
 from forensics.coltypes import ColumnType, header_kind, type_columns
 from forensics.normalize import (IDNO15_NAME_CODE, IDNO15_NAME_LABEL, KIND_CODES, identity_label,
                                  idno15_name_message, normalise, sql_name, sql_normalise)
@@ -61,6 +62,8 @@ class ExportRequest:
     mark_fraction: float = DEFAULT_MARK_FRACTION
     canaries: int | None = None  # None: grows with the export's size
     shared_canaries: bool = True  # also take pooled canaries shared with a keyed subset of exports
+    colluders: int = 5  # size the code to name one of this many merged copies...
+    epsilon: float = 1e-6  # ...with at most this probability of naming an innocent one
     mark_dates: bool = True
     export_id: str | None = None  # give one to reproduce an export byte for byte
     now: datetime | None = None
@@ -97,6 +100,7 @@ class ExportReceipt:
     bytes: int
     key_id: str
     reverted_for_filter: int
+    code: dict
     seconds: float
     notes: list[str] = field(default_factory=list)
 
@@ -129,6 +133,8 @@ def _check_request(req: ExportRequest, out: Path) -> None:
         raise UsageError("--recipient must name someone")
     if not 0.0 <= req.mark_fraction <= 1.0:
         raise UsageError("--mark-fraction must be between 0 and 1")
+    if req.colluders < 1 or not 0.0 < req.epsilon < 1.0:
+        raise UsageError("--colluders must be at least 1 and --epsilon between 0 and 1")
     if out.exists() and out.is_dir():
         raise UsageError("--out is a directory; give a file name", path=str(out))
     if not out.parent.exists():
@@ -174,7 +180,7 @@ class _Export:
             export_id=self.export_id, recipient=self.req.recipient, recipient_created=recipient_created,
             purpose=self.req.purpose, approver=self.req.approver, rows=self.n_rows,
             canaries=len(self.canary_rows), columns=self.receipts, out_path=str(self.out), sha256=digest,
-            bytes=nbytes, key_id=self.key.key_id, reverted_for_filter=self.reverted,
+            bytes=nbytes, key_id=self.key.key_id, reverted_for_filter=self.reverted, code=self.code_params,
             seconds=round(time.monotonic() - self.t0, 3), notes=self.notes)
 
     def _type_columns(self) -> None:
@@ -273,6 +279,11 @@ class _Export:
                 self.mark_cols.extend(cols)
                 rec.tolerance = "; ".join(c.tolerance for c in cols)
                 slot += 1
+        recipients = self.con.execute("SELECT count(*) FROM store.recipients WHERE name <> ?",
+                                      [self.req.recipient]).fetchone()[0] + 1
+        self.code_params = code_parameters(
+            [(f"{m.name}/{m.channel}", m.q, m.sel_hi - m.sel_lo) for m in self.mark_cols],
+            self.req.colluders, max(recipients, 2), self.req.epsilon)
 
     def _amount_plan(self, name: str, slot: int, f: float):
         clean = markplan.amount_clean_sql(qident(name))
@@ -488,7 +499,7 @@ class _Export:
                 "mark_columns": [m.to_dict() for m in self.mark_cols],
                 "identity_columns": {k.value: c for k, c in self.id_cols.items()},
                 "column_kinds": {t.name: t.kind.value for t in self.types if t.name in self.out_cols},
-                "code": {"kind": "random-binary", "bits_from": "mark/v1"},
+                "code": self.code_params,
                 "canaries": sum(1 for c in self.canary_rows if c.shared_id is None),
                 "shared_canaries": sum(1 for c in self.canary_rows if c.shared_id is not None),
                 "share_probability": SHARE_PROBABILITY,

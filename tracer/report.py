@@ -42,6 +42,11 @@ def receipt_text(r: ExportReceipt) -> str:
     for c in r.columns:
         if c.note and c.note.startswith("not marked"):
             lines.append(f"    {c.name}: {c.note}")
+    rows_needed = r.code.get("rows_needed") if r.code else None
+    if rows_needed:
+        lines.append(f"  if up to {r.code['colluders']} recipients merge their copies, a leak of about "
+                     f"{rows_needed:,} rows with the marked columns still names one of them "
+                     f"(false accusation <= {r.code['epsilon']:g})")
     if r.reverted_for_filter:
         lines.append(f"  {r.reverted_for_filter} rows kept their original values so they still pass --where")
     for n in r.notes:

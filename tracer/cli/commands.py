@@ -49,6 +49,8 @@ def export_cmd(
     mark_dates: Annotated[bool, typer.Option("--mark-dates/--no-mark-dates",
                                              help="Let marks move event dates (never birth or due dates).")] = True,
     export_id: Annotated[Optional[str], typer.Option(help="Reuse an export id to reproduce an export.")] = None,
+    colluders: Annotated[int, typer.Option(help="Size the code to name one of this many merged copies.")] = 5,
+    epsilon: Annotated[float, typer.Option(help="...with at most this chance of naming an innocent one.")] = 1e-6,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -62,7 +64,8 @@ def export_cmd(
     """
     req = ExportRequest(source=source, recipient=recipient, purpose=purpose, out=str(out), approver=approver,
                         columns=columns.split(",") if columns else None, where=where, mark_fraction=mark_fraction,
-                        canaries=canaries, mark_dates=mark_dates, export_id=export_id)
+                        canaries=canaries, mark_dates=mark_dates, export_id=export_id, colluders=colluders,
+                        epsilon=epsilon)
     receipt = export(req, home=home_of(home))
     if json_out:
         print_json(receipt.to_dict())
