@@ -79,23 +79,36 @@ def attribute(
     leak: Annotated[str, typer.Argument(help="The leaked file.")],
     alpha: Annotated[float, typer.Option(help="Accuse only at this false-accusation probability or below "
                                               "(after correcting for every export tested).")] = 1e-6,
+    report: Annotated[Optional[Path], typer.Option(
+        help="Also write an evidence report: .html, .md or .json by extension.")] = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Find which export a leaked list came from, with a false-accusation probability.
 
-    Example: tracer attribute leaked.csv --json
+    Example: tracer attribute leaked.csv --report evidence.html
 
-    Calls tracer.attribute(). Exit codes: 0 a verdict was reached (any verdict), 1 error.
+    Calls tracer.attribute() and tracer.evidence_report.write_report().
+    Exit codes: 0 a verdict was reached (any verdict), 1 error, 2 usage.
     """
+    from canary.errors import UsageError
+
+    from ..evidence_report import write_report
+
     if not 0 < alpha < 1:
-        from canary.errors import UsageError
         raise UsageError("--alpha must be between 0 and 1")
-    v = api.attribute(leak, home=home_of(home), alpha=alpha)
+    if report is not None and report.suffix.lower() not in (".html", ".htm", ".md", ".json"):
+        raise UsageError("--report must end in .html, .md or .json", path=str(report))
+    h = home_of(home)
+    v = api.attribute(leak, home=h, alpha=alpha)
+    if report is not None:
+        write_report(v, report, h)
     if json_out:
         print_json(v.to_dict())
     else:
         typer.echo(verdict_text(v))
+        if report is not None:
+            typer.echo(f"\nEvidence report written to {report}")
 
 
 @app.command()
