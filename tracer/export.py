@@ -17,7 +17,7 @@ import os
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
@@ -57,6 +57,8 @@ class ExportRequest:
     purpose: str | None
     out: str
     approver: str | None = None
+    authorization: str | None = None  # approval or consent reference
+    retain_until: date | None = None  # the recipient must delete the data by then
     columns: Sequence[str] | None = None
     where: str | None = None
     mark_fraction: float = DEFAULT_MARK_FRACTION
@@ -504,8 +506,12 @@ class _Export:
                 "shared_canaries": sum(1 for c in self.canary_rows if c.shared_id is not None),
                 "share_probability": SHARE_PROBABILITY,
             }
-            con.execute("INSERT INTO store.exports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-                eno, self.export_id, rid, self.req.purpose, self.req.approver, self.now, sid, self.out_cols,
+            con.execute("""INSERT INTO store.exports (export_no, export_id, recipient_id, purpose, approver,
+                    authorization_ref, retain_until, created_at, source_id, columns, where_sql, rows, canaries, out_path,
+                    sha256, bytes, key_id, scheme, params)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", [
+                eno, self.export_id, rid, self.req.purpose, self.req.approver, self.req.authorization,
+                self.req.retain_until, self.now, sid, self.out_cols,
                 store.redact_digits(self.where), self.n_rows, len(self.canary_rows), str(self.out), digest, nbytes,
                 self.key.key_id, SCHEME, json.dumps(params, ensure_ascii=False)])
             con.execute("INSERT INTO store.export_rows SELECT DISTINCT ?, row_key FROM final WHERE __is_c = 0", [eno])

@@ -57,6 +57,8 @@ CREATE TABLE IF NOT EXISTS exports (
     recipient_id INTEGER NOT NULL,
     purpose VARCHAR,
     approver VARCHAR,
+    authorization_ref VARCHAR, -- the approval or customer-consent reference
+    retain_until DATE,         -- the recipient must delete the data by then
     created_at TIMESTAMP NOT NULL,
     source_id INTEGER NOT NULL,
     columns VARCHAR[] NOT NULL,
