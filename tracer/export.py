@@ -105,6 +105,7 @@ class ExportReceipt:
     code: dict
     seconds: float
     notes: list[str] = field(default_factory=list)
+    receipt_path: str | None = None
 
     def to_dict(self) -> dict:
         d = {k: v for k, v in self.__dict__.items() if k != "columns"}
@@ -178,12 +179,30 @@ class _Export:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        return ExportReceipt(
+        receipt = ExportReceipt(
             export_id=self.export_id, recipient=self.req.recipient, recipient_created=recipient_created,
             purpose=self.req.purpose, approver=self.req.approver, rows=self.n_rows,
             canaries=len(self.canary_rows), columns=self.receipts, out_path=str(self.out), sha256=digest,
             bytes=nbytes, key_id=self.key.key_id, reverted_for_filter=self.reverted, code=self.code_params,
             seconds=round(time.monotonic() - self.t0, 3), notes=self.notes)
+        receipt.receipt_path = str(self._keep_receipt(receipt))
+        return receipt
+
+    def _keep_receipt(self, receipt: "ExportReceipt") -> Path:
+        """The steward's copy of what was done, kept in the home (never beside
+        the output, which goes to the recipient)."""
+        folder = self.home.root / "receipts"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{self.export_id}.json"
+        data = receipt.to_dict()
+        data.update({"purpose": self.req.purpose, "approver": self.req.approver,
+                     "authorization": self.req.authorization,
+                     "retain_until": str(self.req.retain_until) if self.req.retain_until else None,
+                     "created_at": self.now.isoformat(), "source": self.info.path})
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+        tmp.replace(path)
+        return path
 
     def _type_columns(self) -> None:
         names = self.info.columns

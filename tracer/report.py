@@ -52,6 +52,8 @@ def receipt_text(r: ExportReceipt) -> str:
     for n in r.notes:
         lines.append(f"  note: {n}")
     lines.append(f"  sha256 {r.sha256}  ({r.bytes:,} bytes, {r.seconds:.1f}s)")
+    if r.receipt_path:
+        lines.append(f"  steward's receipt (keep it, do not send it): {r.receipt_path}")
     return "\n".join(lines)
 
 

@@ -20,9 +20,10 @@ def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks o
         DEBUG["on"] = True
 
 
-from . import commands, lineage  # noqa: E402  (register commands on app)
+from . import commands, lineage, recipients  # noqa: E402  (register commands on app)
 
 app.add_typer(lineage.app, name="lineage")
+app.add_typer(recipients.app, name="recipient")
 
 
 def main() -> None:

@@ -40,6 +40,9 @@ def export_cmd(
     out: Annotated[Path, typer.Option(help="Output file (CSV, UTF-8 with BOM).")],
     purpose: Annotated[Optional[str], typer.Option(help="Why the recipient gets it.")] = None,
     approver: Annotated[Optional[str], typer.Option(help="Who approved this export.")] = None,
+    authorization: Annotated[Optional[str], typer.Option(help="Approval or customer-consent reference.")] = None,
+    retain_until: Annotated[Optional[str], typer.Option(help="Date by which the recipient must delete the data.")]
+        = None,
     columns: Annotated[Optional[str], typer.Option(help="Comma-separated columns to export (default: all).")] = None,
     where: Annotated[Optional[str], typer.Option(help="SQL condition on the source's columns, "
                                                        "e.g. '\"月日均存款\" >= 50000'.")] = None,
@@ -62,7 +65,10 @@ def export_cmd(
 
     Calls tracer.export(ExportRequest(...)). Exit codes: 0 ok, 1 error, 2 usage.
     """
+    from ..lineage import parse_date
+
     req = ExportRequest(source=source, recipient=recipient, purpose=purpose, out=str(out), approver=approver,
+                        authorization=authorization, retain_until=parse_date(retain_until, "--retain-until"),
                         columns=columns.split(",") if columns else None, where=where, mark_fraction=mark_fraction,
                         canaries=canaries, mark_dates=mark_dates, export_id=export_id, colluders=colluders,
                         epsilon=epsilon)

@@ -51,3 +51,109 @@ def exports(
             typer.echo(f"{r['created_at']}  {r['export_id']}  {r['recipient']}: {r['rows']:,} rows + "
                        f"{r['canaries']} canaries, {len(r['columns'])} columns; purpose: {r['purpose'] or '-'}; "
                        f"approver: {r['approver'] or '-'}; sha256 {r['sha256'][:12]}...")
+
+
+def _emit(rows: list[dict], json_out: bool, csv_out: bool, text) -> None:
+    if json_out:
+        print_json(rows)
+    elif csv_out:
+        _csv(rows)
+    else:
+        text()
+
+
+@app.command()
+@handles_errors
+def customer(
+    identifier: Annotated[str, typer.Argument(help="ID number, mobile number, email or customer number.")],
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+    csv_out: CsvOpt = False,
+) -> None:
+    """Every export that included this customer (looked up by keyed digest).
+
+    Example: tracer lineage customer 13800138000 --json
+
+    Calls tracer.lineage.customer_exports(). Exit codes: 0 ok, 1 error, 2 usage.
+    """
+    from ..lineage import customer_exports
+
+    res = customer_exports(identifier, home=home_of(home))
+    if json_out:
+        print_json(res)
+        return
+
+    def text() -> None:
+        if not res["known_customer"]:
+            typer.echo("No recorded source holds this customer.")
+        for c in res["canary_in"]:
+            typer.echo(f"This is a canary (synthetic customer) planted in export {c['export_id']} "
+                       f"for {c['recipient']}.")
+        typer.echo(f"{len(res['exports'])} export(s) included this customer:")
+        for e in res["exports"]:
+            typer.echo(f"  {e['created_at']}  {e['export_id']}  {e['recipient']}: {e['purpose'] or '-'} "
+                       f"(approver {e['approver'] or '-'}; columns {', '.join(e['columns'])})")
+
+    _emit(res["exports"], False, csv_out, text)
+
+
+@app.command()
+@handles_errors
+def recipient(
+    name: Annotated[str, typer.Argument(help="The recipient's name.")],
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+    csv_out: CsvOpt = False,
+) -> None:
+    """Everything a recipient received: rows, columns, purposes, approvals.
+
+    Example: tracer lineage recipient "Anxin call centre" --csv
+
+    Calls tracer.lineage.recipient_report(). Exit codes: 0 ok, 1 error.
+    """
+    from ..lineage import recipient_report
+
+    res = recipient_report(name, home=home_of(home))
+    if json_out:
+        print_json(res)
+        return
+
+    def text() -> None:
+        typer.echo(f"{res['name']} ({res['kind'] or 'kind not recorded'}"
+                   f"{', under ' + res['parent'] if res['parent'] else ''}; contract end "
+                   f"{res['contract_end'] or '-'}): {len(res['exports'])} exports, "
+                   f"{res['distinct_customers']:,} distinct customers")
+        for e in res["exports"]:
+            typer.echo(f"  {e['created_at']}  {e['export_id']}: {e['rows']:,} rows, columns "
+                       f"{', '.join(e['columns'])}; purpose {e['purpose'] or '-'}; approver {e['approver'] or '-'}; "
+                       f"authorization {e['authorization_ref'] or '-'}; retain until {e['retain_until'] or '-'}")
+
+    _emit(res["exports"], False, csv_out, text)
+
+
+@app.command("audit")
+@handles_errors
+def audit_cmd(
+    today: Annotated[Optional[str], typer.Option(help="Audit as of this date (default: today).")] = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+    csv_out: CsvOpt = False,
+) -> None:
+    """Findings: exports without purpose or approver, sensitive data to vendors
+    without authorization, ended contracts, passed retention, outlier volumes.
+
+    Example: tracer lineage audit --json
+
+    Calls tracer.lineage.audit(). Exit codes: 0 ok (findings or not), 1 error.
+    """
+    from ..lineage import audit, parse_date
+
+    findings = [f.to_dict() for f in audit(home=home_of(home), today=parse_date(today, "--today"))]
+
+    def text() -> None:
+        if not findings:
+            typer.echo("No findings.")
+        for f in findings:
+            typer.echo(f"[{f['rule']}] {f['subject']} ({f['recipient']}): {f['detail']}")
+
+    _emit(findings, json_out, csv_out, text)
