@@ -32,11 +32,23 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert "set -euo pipefail" in ci
 
 
-@pytest.mark.parametrize("example", sorted(p.name for p in (ROOT / "examples").glob("*.py")))
-def test_examples_run(example, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", [example, str(tmp_path)])
-    runpy.run_path(str(ROOT / "examples" / example), run_name="__main__")
+EXPECTED = {  # each walk-through's verdict and a line it must print
+    "quickstart.py": ("accused", "The leak came from Reviewer Qian"),
+    "insurer_call_centre.py": ("accused", "The leak came from Anxin call centre Wuhan"),
+    "guarantee_company.py": ("accused", "vendor-without-authorization] Jinqiao Microloan"),
+    "insider_raw_rows.py": ("source", "no export explains them"),
+}
+
+
+def test_every_example_is_checked():
+    assert sorted(p.name for p in (ROOT / "examples").glob("*.py")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("example", sorted(EXPECTED))
+def test_examples_run(example, tmp_path, capsys):
+    module = runpy.run_path(str(ROOT / "examples" / example), run_name="example")
+    verdict = module["main"](tmp_path)
     out = capsys.readouterr().out
-    assert "Traceback" not in out and out.strip()
-    if example == "quickstart.py":
-        assert "The leak came from Reviewer Qian" in out
+    want_verdict, want_line = EXPECTED[example]
+    assert verdict == want_verdict, out
+    assert want_line in out

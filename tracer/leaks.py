@@ -184,3 +184,10 @@ def merge_cellwise(tables: Sequence[Table], key: str, seed: int = 0, *, keep: st
         holders = [m[kv] for m in maps if kv in m]
         out.append([rng.choice(holders)[j] for j in range(len(header))])
     return header, out
+
+
+def read_table_from_arrow(table) -> Table:
+    """A pyarrow table of strings as (header, rows)."""
+    header = list(table.column_names)
+    cols = [table.column(c).to_pylist() for c in header]
+    return header, [list(r) for r in zip(*cols)]
