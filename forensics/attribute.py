@@ -46,7 +46,7 @@ from .readers import read_table
 FIELD_CHANCE = {"idno": 1e-10, "phone": 1e-8, "email": 1e-9, "custno": 1e-6, "account": 1e-9, "name": 1e-3}
 MARK_SAMPLE_PER_EXPORT = 5000  # readable evidence saturates long before this
 ABSENT_MIN_READABLE = 20  # enough readable marks to say an export's fingerprint is absent
-ABSENT_MAX_SHARE = 0.5  # a copy of the export would carry (nearly) all of them
+ABSENT_P = 1e-3  # marks agreeing no more than this unlikely by chance: the fingerprint is absent
 ROUNDED_SHARE = 0.3  # fewer non-round amounts than this: the column was rounded (erased)
 
 METHOD = (
@@ -372,15 +372,32 @@ class _Attribution:
             c.accused = c.log_p <= math.log(self.alpha)
             c.excluded = None if c.accused else self._exclusion(c)
 
+    def _fingerprint_absent(self, c: Candidate) -> bool:
+        """Enough of its marks were readable, and they agree no more than chance
+        would: neither its copy nor a merge that includes its copy."""
+        return c.marks_readable >= ABSENT_MIN_READABLE and c.marks_log_p > math.log(ABSENT_P)
+
     def _exclusion(self, c: Candidate) -> str | None:
         if c.columns_unexplained:
             return f"never received column(s) {', '.join(c.columns_unexplained)}"
+        if self._fingerprint_absent(c):
+            return (f"its fingerprint is absent: {c.marks_agree} of {c.marks_readable} readable marked cells "
+                    f"carry its marks, no more than chance, where its own copy would carry nearly all")
         if c.linked_rows and c.held_rows < 0.9 * c.linked_rows:
             return f"held only {c.held_rows} of the {c.linked_rows} linked rows"
-        if c.marks_readable >= ABSENT_MIN_READABLE and c.marks_agree < ABSENT_MAX_SHARE * c.marks_readable:
-            return (f"its fingerprint is absent: {c.marks_agree} of {c.marks_readable} readable marked cells "
-                    f"carry its marks, where its own copy would carry nearly all")
         return None
+
+    def _merge_explains(self, cands: list[Candidate]) -> list[Candidate]:
+        """Recipients whose copies together hold the leak's linked rows and whose
+        fingerprints are not absent: possibly a merge of their copies."""
+        partial = [c for c in cands if not c.accused and not c.columns_unexplained and c.held_rows
+                   and not self._fingerprint_absent(c)]
+        if len(partial) < 2:
+            return []
+        enos = ", ".join(str(c.export_no) for c in partial)
+        covered = self.con.execute(f"SELECT count(DISTINCT __lr) FROM holders WHERE export_no IN ({enos})").fetchone()[0]
+        linked = partial[0].linked_rows
+        return partial if linked and covered >= 0.9 * linked else []
 
     def _verdict(self, cands: list[Candidate], linked: int, canary_rows: int, sources: list[dict]) -> Verdict:
         cands.sort(key=lambda c: (not c.accused, c.log_p, -c.held_rows, c.export_no))
@@ -399,7 +416,14 @@ class _Attribution:
                        "canary is present: this list did not come from this bank's recorded data.")
         else:
             plausible = [c for c in cands if c.excluded is None]
-            if plausible:
+            merged = [] if plausible else self._merge_explains(cands)
+            if merged:
+                verdict = "ambiguous"
+                names = _unique(c.recipient for c in merged)
+                summary = (f"{linked} of {rows} rows are this bank's customers; no single copy explains them but "
+                           f"together the copies of {', '.join(names)} do (a merge of copies?). No fingerprint "
+                           f"is strong enough to accuse anyone.")
+            elif plausible:
                 verdict = "ambiguous"
                 names = _unique(c.recipient for c in plausible)
                 summary = (f"{linked} of {rows} rows are this bank's customers, but no fingerprint separates "
