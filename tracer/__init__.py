@@ -10,7 +10,8 @@ from canary.errors import TracerError
 from .api import InitResult, attribute, init, list_exports
 from .export import ExportReceipt, ExportRequest, export
 from .home import Home
+from .integrity import LedgerMismatch, ledger_head, rotate_key, verify
 
-__all__ = ["ExportReceipt", "ExportRequest", "Home", "InitResult", "TracerError", "attribute", "export", "init",
-           "list_exports"]
+__all__ = ["ExportReceipt", "ExportRequest", "Home", "InitResult", "LedgerMismatch", "TracerError", "attribute",
+           "export", "init", "ledger_head", "list_exports", "rotate_key", "verify"]
 __version__ = "0.1.0"

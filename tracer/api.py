@@ -15,8 +15,9 @@ from canary.prf import Key
 from forensics.attribute import attribute as _attribute
 from forensics.evidence import Verdict
 
-from . import store
+from . import ledger, store
 from .home import Home
+from .integrity import require_keys
 
 
 @dataclass
@@ -52,7 +53,13 @@ def init(home: Home | str | os.PathLike | None = None) -> InitResult:
             key = Key.generate()
             h.write_key(key)
             key_id, created = key.key_id, True
+        con.execute("BEGIN TRANSACTION")
         con.execute("INSERT OR IGNORE INTO store.meta VALUES ('first_key_id', ?)", [key_id])
+        if ledger.head(con) is None:
+            # The ledger's first entry covers everything already in the store
+            # (a store made before the ledger existed is adopted as it stands).
+            ledger.append(con, h.load_key(key_id), "init", key_id, ledger.uncovered(con))
+        con.execute("COMMIT")
     finally:
         con.close()
     return InitResult(str(h.root), str(h.store_path), str(h.key_path(key_id)), key_id, created)
@@ -66,6 +73,7 @@ def attribute(leak: str | os.PathLike, *, home: Home | str | os.PathLike | None 
     keyring = h.keyring()
     con = store.connect(h, read_only=True)
     try:
+        require_keys(con, h, keyring)
         store.lineage_views(con)
         return _attribute(con, leak, keyring, alpha=alpha, now=now, tmpdir=str(h.work_dir))
     finally:

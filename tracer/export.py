@@ -10,7 +10,6 @@ Everything per row runs inside DuckDB; Python loops only over canaries.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -27,7 +26,6 @@ import xxhash
 from canary import validators
 from canary.errors import SchemaError, TracerError, UsageError, safe_detail
 from canary.kinds import IDENTIFIERS, Kind
-from canary.marks import SCHEME
 from canary.prf import Key, Stream, export_key, identity_key
 from forensics import markplan, sqlprf
 from forensics.codesize import code_parameters
@@ -36,8 +34,8 @@ from forensics.normalize import (IDNO15_NAME_CODE, IDNO15_NAME_LABEL, KIND_CODES
                                  idno15_name_message, normalise, sql_name, sql_normalise)
 from forensics.readers import read_table
 
-from . import store
-from .canaries import SHARE_PROBABILITY, CanaryPlanter, Planted, default_canary_count, load_rows
+from . import commit, journal, store
+from .canaries import CanaryPlanter, Planted, default_canary_count, load_rows
 from .filters import check_where, numeric_columns, qident, where_flag
 from .home import Home
 
@@ -68,6 +66,7 @@ class ExportRequest:
     epsilon: float = 1e-6  # ...with at most this probability of naming an innocent one
     mark_dates: bool = True
     export_id: str | None = None  # give one to reproduce an export byte for byte
+    neutralise_formulas: bool = True  # prefix formula-like text cells with ' (OWASP CSV injection)
     now: datetime | None = None
 
 
@@ -124,11 +123,21 @@ def export(request: ExportRequest, *, home: Home | str | None = None) -> ExportR
     out = Path(request.out).expanduser().resolve()
     _check_request(request, out)
 
-    con = store.connect(home)
+    # Crash safety (see tracer.journal): announce the export, finish or roll
+    # back any export whose process died, and read the store without holding
+    # it; it is attached for writing only for the lineage transaction.
+    pending = journal.Pending(home, export_id, out)
     try:
-        return _Export(con, home, key, request, export_id, out, now, t0).run()
+        con = store.connect(home, read_only=True, temp_dir=pending.scratch)
+        try:
+            journal.recover(home, con)
+            job = _Export(con, home, key, request, export_id, out, now, t0)
+            job.pending = pending
+            return job.run()
+        finally:
+            con.close()
     finally:
-        con.close()
+        pending.close()
 
 
 def _check_request(req: ExportRequest, out: Path) -> None:
@@ -164,7 +173,7 @@ class _Export:
     # -- stages ---------------------------------------------------------------
 
     def run(self) -> ExportReceipt:
-        self.info = read_table(self.con, self.req.source, "src", tmpdir=str(self.home.work_dir))
+        self.info = read_table(self.con, self.req.source, "src", tmpdir=str(self.pending.scratch))
         if self.info.rows == 0:
             raise TracerError("the source has a header but no rows", path=self.info.path)
         self._type_columns()
@@ -172,13 +181,10 @@ class _Export:
         self._identities()
         self._plan_marks()
         self._canaries()
+        store.detach(self.con)  # the rest works on this export's own tables
         self._mark()
         tmp, digest, nbytes = self._write()
-        try:
-            recipient_created = self._record(tmp, digest, nbytes)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        recipient_created = self._record(tmp, digest, nbytes)
         receipt = ExportReceipt(
             export_id=self.export_id, recipient=self.req.recipient, recipient_created=recipient_created,
             purpose=self.req.purpose, approver=self.req.approver, rows=self.n_rows,
@@ -450,32 +456,7 @@ class _Export:
 
     def _write(self) -> tuple[Path, str, int]:
         """Write to a temporary name beside the output, with a BOM, synced."""
-        raw = self.out.parent / f".{self.out.name}.{self.export_id}.raw"
-        tmp = self.out.parent / f".{self.out.name}.{self.export_id}.tmp"
-        sel_cols = ", ".join(qident(c) for c in self.out_cols)
-        try:
-            self.con.execute(
-                f"COPY (SELECT {sel_cols} FROM final ORDER BY __anchor, __is_c, __c) TO "
-                f"{store._sql_str(str(raw))} (FORMAT csv, HEADER true, QUOTE '\"')")
-            h = hashlib.sha256()
-            nbytes = 0
-            with open(raw, "rb") as src, open(tmp, "wb") as dst:
-                bom = "\ufeff".encode("utf-8")
-                dst.write(bom)
-                h.update(bom)
-                nbytes += len(bom)
-                while chunk := src.read(1 << 20):
-                    dst.write(chunk)
-                    h.update(chunk)
-                    nbytes += len(chunk)
-                dst.flush()
-                os.fsync(dst.fileno())
-        except OSError as e:
-            tmp.unlink(missing_ok=True)
-            raise TracerError(f"cannot write the output ({e.strerror})", path=str(self.out)) from None
-        finally:
-            raw.unlink(missing_ok=True)
-        return tmp, h.hexdigest(), nbytes
+        return commit.write_file(self)
 
     # -- lineage --------------------------------------------------------------
 
@@ -487,78 +468,5 @@ class _Export:
         return h.hexdigest()
 
     def _record(self, tmp: Path, digest: str, nbytes: int) -> bool:
-        """One transaction: the file is renamed into place only inside it."""
-        con = self.con
-        content_hash = getattr(self, "content_hash", None) or self._source_hash()
-        canary_out = {r[0]: r[1:] for r in con.execute(
-            f"SELECT __c, {', '.join(qident(c) for c in self.out_cols)} FROM final WHERE __is_c = 1").fetchall()}
-        con.execute("BEGIN TRANSACTION")
-        try:
-            rid = con.execute("SELECT recipient_id FROM store.recipients WHERE name = ?",
-                              [self.req.recipient]).fetchone()
-            created = rid is None
-            if created:
-                rid = con.execute("SELECT coalesce(max(recipient_id), 0) + 1 FROM store.recipients").fetchone()
-                con.execute("INSERT INTO store.recipients (recipient_id, name, kind, created_at) VALUES (?, ?, ?, ?)",
-                            [rid[0], self.req.recipient, None, self.now])
-            rid = rid[0]
-            sid = con.execute("SELECT source_id FROM store.sources WHERE content_hash = ? AND key_id = ?",
-                              [content_hash, self.key.key_id]).fetchone()
-            if sid is None:
-                sid = con.execute("SELECT coalesce(max(source_id), 0) + 1 FROM store.sources").fetchone()[0]
-                con.execute("INSERT INTO store.sources VALUES (?, 'file', ?, ?, ?, ?, ?, ?)",
-                            [sid, self.info.path, content_hash, self.key.key_id, self.info.rows,
-                             self.info.columns, self.now])
-                for code, alias in self.digest_columns:
-                    con.execute(f"INSERT INTO store.source_identities SELECT ?, ?, {alias}, row_key "
-                                f"FROM ids WHERE {alias} IS NOT NULL", [sid, code])
-            else:
-                sid = sid[0]
-            eno = con.execute("SELECT coalesce(max(export_no), 0) + 1 FROM store.exports").fetchone()[0]
-            params = {
-                "scheme": SCHEME, "fraction": self.req.mark_fraction,
-                "mark_columns": [m.to_dict() for m in self.mark_cols],
-                "identity_columns": {k.value: c for k, c in self.id_cols.items()},
-                "column_kinds": {t.name: t.kind.value for t in self.types if t.name in self.out_cols},
-                "code": self.code_params,
-                "canaries": sum(1 for c in self.canary_rows if c.shared_id is None),
-                "shared_canaries": sum(1 for c in self.canary_rows if c.shared_id is not None),
-                "share_probability": SHARE_PROBABILITY,
-            }
-            con.execute("""INSERT INTO store.exports (export_no, export_id, recipient_id, purpose, approver,
-                    authorization_ref, retain_until, created_at, source_id, columns, where_sql, rows, canaries, out_path,
-                    sha256, bytes, key_id, scheme, params)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", [
-                eno, self.export_id, rid, self.req.purpose, self.req.approver, self.req.authorization,
-                self.req.retain_until, self.now, sid, self.out_cols,
-                store.redact_digits(self.where), self.n_rows, len(self.canary_rows), str(self.out), digest, nbytes,
-                self.key.key_id, SCHEME, json.dumps(params, ensure_ascii=False)])
-            con.execute("INSERT INTO store.export_rows SELECT DISTINCT ?, row_key FROM final WHERE __is_c = 0", [eno])
-            canary_recs = []
-            out_kinds = {c: self.kind_of[c] for c in self.out_cols}
-            for i, c in enumerate(self.canary_rows):
-                values = dict(zip(self.out_cols, canary_out.get(i, ())))
-                dig = {}
-                for kind in (Kind.IDNO, Kind.PHONE, Kind.EMAIL, Kind.CUSTNO, Kind.ACCOUNT):
-                    col = next((n for n, k in out_kinds.items() if k is kind), None)
-                    n = normalise(kind, values.get(col)) if col else None
-                    dig[kind] = self.ikey.digest64(identity_label(kind), n) if n else None
-                name_col = next((n for n, k in out_kinds.items() if k is Kind.NAME), None)
-                canary_recs.append([eno, i, dig[Kind.IDNO], dig[Kind.PHONE], dig[Kind.EMAIL], dig[Kind.CUSTNO],
-                                    dig[Kind.ACCOUNT], values.get(name_col) if name_col else None,
-                                    json.dumps(values, ensure_ascii=False), c.shared_id])
-            if canary_recs:
-                con.executemany("INSERT INTO store.canaries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", canary_recs)
-            os.replace(tmp, self.out)
-            try:
-                con.execute("COMMIT")
-            except duckdb.Error:
-                self.out.unlink(missing_ok=True)
-                raise
-        except BaseException:
-            try:
-                con.execute("ROLLBACK")
-            except duckdb.Error:
-                pass
-            raise
-        return created
+        """One transaction: records + ledger entry; then the file goes in place."""
+        return commit.record(self, tmp, digest, nbytes)

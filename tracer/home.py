@@ -2,6 +2,8 @@
 
     $TRACER_HOME (default ~/.tracer)
       lineage.duckdb        the lineage store: key ids only, never a key
+      pending/              the journal of running exports (crash recovery)
+      tmp/                  scratch space
       keys/                 mode 700; or $TRACER_KEY_DIR (a secret manager mount)
         current             the id of the key new exports use
         <key id>.key        mode 600: one secret key
@@ -46,6 +48,11 @@ class Home:
     def work_dir(self) -> Path:
         """Scratch space for DuckDB spills and transcoded files."""
         return self.root / "tmp"
+
+    @property
+    def pending_dir(self) -> Path:
+        """The journal of running exports (see tracer.journal)."""
+        return self.root / "pending"
 
     def exists(self) -> bool:
         return self.store_path.exists()
@@ -99,10 +106,18 @@ class Home:
             f.flush()
             os.fsync(f.fileno())
         if make_current:
-            tmp = self.key_dir / "current.tmp"
-            tmp.write_text(key.key_id + "\n")
-            os.replace(tmp, self.key_dir / "current")
+            self.set_current(key.key_id)
         return path
+
+    def set_current(self, key_id: str) -> None:
+        """Make ``key_id`` the key new exports use (atomically)."""
+        self.load_key(key_id)  # never point at a missing or wrong key
+        tmp = self.key_dir / f"current.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            f.write(key_id + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.key_dir / "current")
 
 
 def _parse_key_file(path: Path) -> tuple[str, str, str]:

@@ -17,7 +17,7 @@ from canary.kinds import Kind
 from canary.prf import identity_key
 from forensics.normalize import KIND_CODES, guess_identifier, identity_label
 
-from . import store
+from . import ledger, store
 from .home import Home
 
 RECIPIENT_KINDS = ("vendor", "department", "person")
@@ -78,6 +78,8 @@ def add_recipient(name: str, *, kind: str | None = None, parent: str | None = No
             con.execute("UPDATE store.recipients SET kind = ?, parent = ?, contract_end = ? WHERE recipient_id = ?",
                         [*final, row[0]])
             created = False
+        # The change is a ledger entry, so `tracer verify` accepts it (and only it).
+        ledger.append(con, h.load_key(), "recipient", name, [("recipients", rid if row is None else row[0])], now=now)
         con.execute("COMMIT")
         return RecipientChange(name, created, *final)
     finally:

@@ -8,15 +8,17 @@ key ids, never keys.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
 
 import duckdb
 
-from canary.errors import StoreError
+from canary.errors import StoreError, UsageError, safe_detail
 
 from .home import Home
+from .ledger import SCHEMA as LEDGER_SCHEMA
 
 SCHEMA_VERSION = "1"
 
@@ -98,42 +100,88 @@ def redact_digits(text: str | None) -> str | None:
     return None if text is None else _DIGITS.sub("<digits>", text)
 
 
-def connect(home: Home, *, read_only: bool = False, wait_seconds: float = 30.0) -> duckdb.DuckDBPyConnection:
+DEFAULT_LOCK_WAIT = 30.0  # seconds; TRACER_LOCK_WAIT overrides
+
+
+def lock_wait() -> float:
+    """How long to wait for another tracer's write to finish: $TRACER_LOCK_WAIT
+    seconds (default 30)."""
+    env = os.environ.get("TRACER_LOCK_WAIT")
+    if env is None or not env.strip():
+        return DEFAULT_LOCK_WAIT
+    try:
+        value = float(env)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1e6:
+        raise UsageError("TRACER_LOCK_WAIT must be a number of seconds (0 or more)")
+    return value
+
+
+def connect(home: Home, *, read_only: bool = False, wait_seconds: float | None = None,
+            temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory working connection with the store attached as ``store``.
 
-    DuckDB allows one writer per file: a second writer waits (bounded) and
-    then gets a clear message rather than DuckDB's lock error.
+    DuckDB allows one writer per file (and no reader while it writes): a
+    second process waits, bounded by ``wait_seconds`` (default
+    $TRACER_LOCK_WAIT or 30 s), and then gets a clear message rather than
+    DuckDB's lock error.
     """
     home.require()
-    home.work_dir.mkdir(parents=True, exist_ok=True)
+    scratch = temp_dir or home.work_dir
+    scratch.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(":memory:", config={
         "autoinstall_known_extensions": "false",
-        "temp_directory": str(home.work_dir),
+        "temp_directory": str(scratch),
     })
+    try:
+        attach(con, home, read_only=read_only, wait_seconds=wait_seconds)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def attach(con: duckdb.DuckDBPyConnection, home: Home, *, read_only: bool = False,
+           wait_seconds: float | None = None) -> None:
+    """(Re)attach the store as ``store`` on a working connection, waiting
+    (bounded) while another process holds it."""
+    wait = lock_wait() if wait_seconds is None else wait_seconds
+    if con.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name = 'store'").fetchone()[0]:
+        con.execute("DETACH store")
     mode = " (READ_ONLY)" if read_only else ""
-    deadline = time.monotonic() + wait_seconds
+    deadline = time.monotonic() + wait
     while True:
         try:
             con.execute(f"ATTACH {_sql_str(str(home.store_path))} AS store{mode}")
-            return con
-        except duckdb.IOException as e:
-            if "lock" not in str(e).lower() or time.monotonic() > deadline:
-                con.close()
-                if "lock" in str(e).lower():
-                    raise StoreError(f"the lineage store is busy (another tracer is writing); "
-                                     f"waited {wait_seconds:.0f}s", path=str(home.store_path)) from None
-                raise StoreError(f"cannot open the lineage store ({str(e).splitlines()[0]})",
+            return
+        except duckdb.Error as e:
+            locked = "lock" in str(e).lower()
+            if not locked or time.monotonic() > deadline:
+                if locked:
+                    raise StoreError(f"the lineage store is busy (another tracer is writing); waited {wait:g}s "
+                                     "(set TRACER_LOCK_WAIT to wait longer)", path=str(home.store_path)) from None
+                raise StoreError(f"cannot open the lineage store ({safe_detail(e)})",
                                  path=str(home.store_path)) from None
-            time.sleep(0.1)
+            time.sleep(0.05)
+
+
+def detach(con: duckdb.DuckDBPyConnection) -> None:
+    """Let other processes at the store while this one works on its own."""
+    con.execute("DETACH store")
 
 
 def create(home: Home) -> bool:
-    """Create the store's schema; True if it did not exist before."""
+    """Create the store's schema (or add what an older store lacks); True if
+    the store did not exist before."""
     home.root.mkdir(parents=True, exist_ok=True)
     new = not home.store_path.exists()
-    con = duckdb.connect(str(home.store_path), config={"autoinstall_known_extensions": "false"})
+    con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": "false"})
     try:
+        attach(con, home)
+        con.execute("USE store")
         con.execute(SCHEMA)
+        con.execute(LEDGER_SCHEMA)
         con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
     finally:
         con.close()

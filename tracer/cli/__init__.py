@@ -20,10 +20,12 @@ def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks o
         DEBUG["on"] = True
 
 
-from . import commands, lineage, recipients  # noqa: E402  (register commands on app)
+from . import commands, integrity, lineage, recipients  # noqa: E402  (register commands on app)
 
 app.add_typer(lineage.app, name="lineage")
 app.add_typer(recipients.app, name="recipient")
+app.add_typer(integrity.ledger_app, name="ledger")
+app.add_typer(integrity.key_app, name="key")
 
 
 def main() -> None:

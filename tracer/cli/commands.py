@@ -51,6 +51,10 @@ def export_cmd(
     canaries: Annotated[Optional[int], typer.Option(help="Number of canaries (default: ~0.5% of rows).")] = None,
     mark_dates: Annotated[bool, typer.Option("--mark-dates/--no-mark-dates",
                                              help="Let marks move event dates (never birth or due dates).")] = True,
+    neutralise_formulas: Annotated[bool, typer.Option(
+        "--neutralise-formulas/--no-neutralise-formulas",
+        help="Prefix text cells starting with = + - @ (not numbers or phones) with ' so a "
+             "spreadsheet cannot run them (OWASP CSV injection).")] = True,
     export_id: Annotated[Optional[str], typer.Option(help="Reuse an export id to reproduce an export.")] = None,
     colluders: Annotated[int, typer.Option(help="Size the code to name one of this many merged copies.")] = 5,
     epsilon: Annotated[float, typer.Option(help="...with at most this chance of naming an innocent one.")] = 1e-6,
@@ -71,7 +75,7 @@ def export_cmd(
                         authorization=authorization, retain_until=parse_date(retain_until, "--retain-until"),
                         columns=columns.split(",") if columns else None, where=where, mark_fraction=mark_fraction,
                         canaries=canaries, mark_dates=mark_dates, export_id=export_id, colluders=colluders,
-                        epsilon=epsilon)
+                        epsilon=epsilon, neutralise_formulas=neutralise_formulas)
     receipt = export(req, home=home_of(home))
     if json_out:
         print_json(receipt.to_dict())

@@ -1,0 +1,173 @@
+"""The end of an export: the file, then its lineage, together or not at all.
+
+``write_file`` writes the output under a temporary name (UTF-8 with a BOM,
+formula-like text neutralised) and syncs it; ``record`` writes the lineage
+records and their ledger entry in one transaction, then renames the file into
+place. tracer.journal makes the pair crash-safe: a process killed between the
+commit and the rename has its rename finished by the next export or by
+``tracer verify``; one killed before the commit leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import duckdb
+
+from canary.errors import TracerError, safe_detail
+from canary.kinds import Kind
+from canary.marks import SCHEME
+from forensics.normalize import identity_label, normalise
+
+from . import journal, ledger, store
+from .canaries import SHARE_PROBABILITY
+from .filters import qident
+
+# OWASP CSV injection: a cell a spreadsheet would run as a formula starts with
+# = + - @ (or a tab or carriage return). Numbers, phone numbers (-12.50,
+# +86 138 0013 8000) and a lone "-" placeholder are left alone; anything else
+# gets a leading quote.
+_FORMULA_START = r"^[=+\-@\t\r]"
+_HARMLESS = r"^([+-]?([0-9][0-9,]*(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?|\+?[0-9][0-9 ()-]*|-)$"
+
+
+def formula_sql(col: str) -> str:
+    """True where a text cell would be read as a formula by a spreadsheet."""
+    return (f"coalesce(regexp_matches({col}, '{_FORMULA_START}') "
+            f"AND NOT regexp_matches({col}, '{_HARMLESS}'), false)")
+
+
+def cell_sql(column: str, neutralise: bool = True) -> str:
+    """A column as written: formula-like text prefixed with a single quote."""
+    q = qident(column)
+    if not neutralise:
+        return q
+    return f"CASE WHEN {formula_sql(q)} THEN '''' || {q} ELSE {q} END AS {q}"
+
+
+def write_file(ex) -> tuple[Path, str, int]:
+    """Write to a temporary name beside the output, with a BOM, synced."""
+    raw, tmp = ex.pending.raw, ex.pending.tmp
+    sel_cols = ", ".join(cell_sql(c, ex.req.neutralise_formulas) for c in ex.out_cols)
+    if ex.req.neutralise_formulas and ex.out_cols:
+        n = ex.con.execute("SELECT count(*) FROM final WHERE " + " OR ".join(
+            formula_sql(qident(c)) for c in ex.out_cols)).fetchone()[0]
+        if n:
+            ex.notes.append(f"{n:,} row(s) had a cell starting with = + - or @ that is not a number or "
+                            "phone: prefixed with ' so a spreadsheet shows it as text (formula injection)")
+    try:
+        ex.con.execute(
+            f"COPY (SELECT {sel_cols} FROM final ORDER BY __anchor, __is_c, __c) TO "
+            f"{store._sql_str(str(raw))} (FORMAT csv, HEADER true, QUOTE '\"')")
+        h = hashlib.sha256()
+        nbytes = 0
+        with open(raw, "rb") as src, open(tmp, "wb") as dst:
+            bom = "\ufeff".encode("utf-8")
+            dst.write(bom)
+            h.update(bom)
+            nbytes += len(bom)
+            while chunk := src.read(1 << 20):
+                dst.write(chunk)
+                h.update(chunk)
+                nbytes += len(chunk)
+            dst.flush()
+            os.fsync(dst.fileno())
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise TracerError(f"cannot write the output ({e.strerror})", path=str(ex.out)) from None
+    except duckdb.Error as e:
+        tmp.unlink(missing_ok=True)
+        raise TracerError(f"cannot write the output ({safe_detail(e)})", path=str(ex.out)) from None
+    finally:
+        raw.unlink(missing_ok=True)
+    return tmp, h.hexdigest(), nbytes
+
+def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
+    """One transaction (records + ledger entry, with the file's sha256);
+    the synced temporary file is renamed into place after the commit, and
+    recovery (tracer.journal) finishes the rename if the process dies."""
+    con = ex.con
+    content_hash = getattr(ex, "content_hash", None) or ex._source_hash()
+    canary_out = {r[0]: r[1:] for r in con.execute(
+        f"SELECT __c, {', '.join(cell_sql(c, ex.req.neutralise_formulas) for c in ex.out_cols)} FROM final WHERE __is_c = 1").fetchall()}
+    store.attach(con, ex.home)
+    covered: list[tuple[str, object]] = []
+    con.execute("BEGIN TRANSACTION")
+    try:
+        rid = con.execute("SELECT recipient_id FROM store.recipients WHERE name = ?",
+                          [ex.req.recipient]).fetchone()
+        created = rid is None
+        if created:
+            rid = con.execute("SELECT coalesce(max(recipient_id), 0) + 1 FROM store.recipients").fetchone()
+            con.execute("INSERT INTO store.recipients (recipient_id, name, kind, created_at) VALUES (?, ?, ?, ?)",
+                        [rid[0], ex.req.recipient, None, ex.now])
+            covered.append(("recipients", rid[0]))
+        rid = rid[0]
+        sid = con.execute("SELECT source_id FROM store.sources WHERE content_hash = ? AND key_id = ?",
+                          [content_hash, ex.key.key_id]).fetchone()
+        if sid is None:
+            sid = con.execute("SELECT coalesce(max(source_id), 0) + 1 FROM store.sources").fetchone()[0]
+            con.execute("INSERT INTO store.sources VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [sid, getattr(ex, "source_kind", "file"), ex.info.path, content_hash, ex.key.key_id, ex.info.rows,
+                         ex.info.columns, ex.now])
+            for code, alias in ex.digest_columns:
+                con.execute(f"INSERT INTO store.source_identities SELECT ?, ?, {alias}, row_key "
+                            f"FROM ids WHERE {alias} IS NOT NULL", [sid, code])
+            covered += [("sources", sid), ("source_identities", sid)]
+        else:
+            sid = sid[0]
+        eno = con.execute("SELECT coalesce(max(export_no), 0) + 1 FROM store.exports").fetchone()[0]
+        params = {
+            "scheme": SCHEME, "fraction": ex.req.mark_fraction,
+            "mark_columns": [m.to_dict() for m in ex.mark_cols],
+            "identity_columns": {k.value: c for k, c in ex.id_cols.items()},
+            "column_kinds": {t.name: t.kind.value for t in ex.types if t.name in ex.out_cols},
+            "code": ex.code_params,
+            "canaries": sum(1 for c in ex.canary_rows if c.shared_id is None),
+            "shared_canaries": sum(1 for c in ex.canary_rows if c.shared_id is not None),
+            "share_probability": SHARE_PROBABILITY,
+        }
+        con.execute("""INSERT INTO store.exports (export_no, export_id, recipient_id, purpose, approver,
+                authorization_ref, retain_until, created_at, source_id, columns, where_sql, rows, canaries, out_path,
+                sha256, bytes, key_id, scheme, params)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", [
+            eno, ex.export_id, rid, ex.req.purpose, ex.req.approver, ex.req.authorization,
+            ex.req.retain_until, ex.now, sid, ex.out_cols,
+            store.redact_digits(ex.where), ex.n_rows, len(ex.canary_rows), str(ex.out), digest, nbytes,
+            ex.key.key_id, SCHEME, json.dumps(params, ensure_ascii=False)])
+        con.execute("INSERT INTO store.export_rows SELECT DISTINCT ?, row_key FROM final WHERE __is_c = 0", [eno])
+        canary_recs = []
+        out_kinds = {c: ex.kind_of[c] for c in ex.out_cols}
+        for i, c in enumerate(ex.canary_rows):
+            values = dict(zip(ex.out_cols, canary_out.get(i, ())))
+            dig = {}
+            for kind in (Kind.IDNO, Kind.PHONE, Kind.EMAIL, Kind.CUSTNO, Kind.ACCOUNT):
+                col = next((n for n, k in out_kinds.items() if k is kind), None)
+                n = normalise(kind, values.get(col)) if col else None
+                dig[kind] = ex.ikey.digest64(identity_label(kind), n) if n else None
+            name_col = next((n for n, k in out_kinds.items() if k is Kind.NAME), None)
+            canary_recs.append([eno, i, dig[Kind.IDNO], dig[Kind.PHONE], dig[Kind.EMAIL], dig[Kind.CUSTNO],
+                                dig[Kind.ACCOUNT], values.get(name_col) if name_col else None,
+                                json.dumps(values, ensure_ascii=False), c.shared_id])
+        if canary_recs:
+            con.executemany("INSERT INTO store.canaries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", canary_recs)
+        covered += [("exports", eno), ("export_rows", eno), ("canaries", eno)]
+        ledger.append(con, ex.key, "export", ex.export_id, covered, now=ex.now)
+        con.execute("COMMIT")
+    except BaseException:
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass
+        raise
+    ex.pending.committed = True
+    try:
+        ex.pending.place()
+    except OSError as e:
+        raise journal.ExportInterrupted(
+            f"recorded as {ex.export_id}, but the file could not be moved into place ({e.strerror}); "
+            "run `tracer verify` to finish it", path=str(ex.out)) from None
+    return created
