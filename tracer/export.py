@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Sequence
 
 import duckdb
-import xxhash
 
 from canary import validators
 from canary.errors import SchemaError, TracerError, UsageError, safe_detail
@@ -32,12 +31,12 @@ from forensics.codesize import code_parameters
 from forensics.coltypes import ColumnType, header_kind, type_columns
 from forensics.normalize import (IDNO15_NAME_CODE, IDNO15_NAME_LABEL, KIND_CODES, identity_label,
                                  idno15_name_message, normalise, sql_name, sql_normalise)
-from forensics.readers import read_table
 
 from . import commit, journal, store
 from .canaries import CanaryPlanter, Planted, default_canary_count, load_rows
 from .filters import check_where, numeric_columns, qident, where_flag
 from .home import Home
+from .sources import SourceSpec, is_database_url, load_source
 
 DEFAULT_MARK_FRACTION = 0.5
 DATE_WINDOW_DAYS = 4  # lattice period for dates: a mark moves a date by at most this
@@ -67,6 +66,8 @@ class ExportRequest:
     mark_dates: bool = True
     export_id: str | None = None  # give one to reproduce an export byte for byte
     neutralise_formulas: bool = True  # prefix formula-like text cells with ' (OWASP CSV injection)
+    table: str | None = None  # database sources: a table...
+    query: str | None = None  # ...or a query
     now: datetime | None = None
 
 
@@ -154,7 +155,7 @@ def _check_request(req: ExportRequest, out: Path) -> None:
     if not os.access(out.parent, os.W_OK):
         raise TracerError("output folder is not writable", path=str(out.parent))
     src = Path(req.source).expanduser()
-    if src.exists() and src.resolve() == out:
+    if not is_database_url(req.source) and src.exists() and src.resolve() == out:
         raise UsageError("--out would overwrite the source", path=str(out))
 
 
@@ -173,7 +174,11 @@ class _Export:
     # -- stages ---------------------------------------------------------------
 
     def run(self) -> ExportReceipt:
-        self.info = read_table(self.con, self.req.source, "src", tmpdir=str(self.pending.scratch))
+        spec = SourceSpec(self.req.source, self.req.table, self.req.query)
+        self.info, self.source_kind, self.content_hash = load_source(self.con, spec, "src",
+                                                                     tmpdir=str(self.pending.scratch))
+        if getattr(self.info, "malformed", None) is not None:
+            raise self.info.malformed  # a ragged or damaged source would be exported misaligned
         if self.info.rows == 0:
             raise TracerError("the source has a header but no rows", path=self.info.path)
         self._type_columns()
@@ -355,7 +360,6 @@ class _Export:
         if want <= 0:
             return
         planter = CanaryPlanter(self)
-        self.content_hash = self._source_hash()
         if self.req.shared_canaries:
             self.canary_rows += planter.pooled(self.key, self.content_hash, self.info.rows, self._pool_today())
         self.canary_rows += planter.unique(want, self.now.date())
@@ -461,11 +465,7 @@ class _Export:
     # -- lineage --------------------------------------------------------------
 
     def _source_hash(self) -> str:
-        h = xxhash.xxh3_128()
-        with open(self.info.path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                h.update(chunk)
-        return h.hexdigest()
+        return self.content_hash
 
     def _record(self, tmp: Path, digest: str, nbytes: int) -> bool:
         """One transaction: records + ledger entry; then the file goes in place."""

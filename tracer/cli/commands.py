@@ -35,7 +35,8 @@ def init(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
 @app.command("export")
 @handles_errors
 def export_cmd(
-    source: Annotated[str, typer.Argument(help="Source file: CSV/TSV/JSON/JSONL (UTF-8, GBK, UTF-16).")],
+    source: Annotated[str, typer.Argument(help="Source: a CSV/TSV/JSON/XLSX/Parquet file, or a SQLAlchemy URL "
+                                               "(postgresql://user@host/db) with --table or --query.")],
     recipient: Annotated[str, typer.Option(help="Who receives this copy (registered on first use).")],
     out: Annotated[Path, typer.Option(help="Output file (CSV, UTF-8 with BOM).")],
     purpose: Annotated[Optional[str], typer.Option(help="Why the recipient gets it.")] = None,
@@ -46,6 +47,8 @@ def export_cmd(
     columns: Annotated[Optional[str], typer.Option(help="Comma-separated columns to export (default: all).")] = None,
     where: Annotated[Optional[str], typer.Option(help="SQL condition on the source's columns, "
                                                        "e.g. '\"月日均存款\" >= 50000'.")] = None,
+    table: Annotated[Optional[str], typer.Option(help="Database sources: the table (schema.table) to read.")] = None,
+    query: Annotated[Optional[str], typer.Option(help="Database sources: a SELECT to read instead.")] = None,
     mark_fraction: Annotated[float, typer.Option(help="Share of markable cells that carry a mark.")]
         = DEFAULT_MARK_FRACTION,
     canaries: Annotated[Optional[int], typer.Option(help="Number of canaries (default: ~0.5% of rows).")] = None,
@@ -73,6 +76,7 @@ def export_cmd(
 
     req = ExportRequest(source=source, recipient=recipient, purpose=purpose, out=str(out), approver=approver,
                         authorization=authorization, retain_until=parse_date(retain_until, "--retain-until"),
+                        table=table, query=query,
                         columns=columns.split(",") if columns else None, where=where, mark_fraction=mark_fraction,
                         canaries=canaries, mark_dates=mark_dates, export_id=export_id, colluders=colluders,
                         epsilon=epsilon, neutralise_formulas=neutralise_formulas)
