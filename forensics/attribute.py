@@ -30,12 +30,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import duckdb
+import pyarrow as pa
 
 from canary.kinds import IDENTIFIERS, Kind
 from canary.prf import Key, export_key, identity_key
 
 from . import markplan, sqlprf, stats
 from .coltypes import normalise_header, type_columns
+from .duck import insert_rows
 from .evidence import CanaryHit, Candidate, MarkColumnEvidence, Verdict
 from .normalize import (IDNO15_NAME_CODE, normalise_name, IDNO15_NAME_LABEL, KIND_CODES, identity_label, idno15_name_message,
                         sql_idno15, sql_idno_recovered, sql_name, sql_normalise)
@@ -284,7 +286,6 @@ class _Attribution:
         if not cands:
             return
         con = self.con
-        con.execute("CREATE OR REPLACE TEMP TABLE ekeys (export_no INTEGER, ipad BLOB, opad BLOB)")
         rows = []
         for eno in cands:
             e = self.exports[eno]
@@ -293,7 +294,7 @@ class _Attribution:
                 rows.append((eno, ipad, opad))
         if not rows:
             return
-        con.executemany("INSERT INTO ekeys VALUES (?, ?, ?)", rows)
+        insert_rows(con, "ekeys", ["export_no", "ipad", "opad"], rows, [pa.int32(), pa.binary(), pa.binary()])
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE mark_rows AS
             SELECT __lr, row_key, export_no FROM (

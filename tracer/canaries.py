@@ -24,6 +24,7 @@ from canary import validators
 from canary.kinds import IDENTIFIERS, Kind
 from canary.prf import Key, Stream
 from canary.synth import Column, synthesize
+from forensics.duck import insert_rows
 from forensics.normalize import KIND_CODES, identity_label, normalise
 
 from .filters import qident, where_flag
@@ -189,15 +190,3 @@ def load_rows(con, columns: list[str], table: str, rows: list[tuple[int, dict]])
     """A temp table of text rows keyed by __c (canaries, for filters and marking)."""
     insert_rows(con, table, ["__c", *columns], [[i] + [row.get(c) for c in columns] for i, row in rows],
                 [pa.int32()] + [pa.string()] * len(columns))
-
-
-def insert_rows(con, table: str, names: list[str], rows: list, types: list) -> None:
-    """(Re)create TEMP TABLE ``table`` from Python rows through Arrow: DuckDB's
-    executemany costs milliseconds a row, Arrow a few microseconds."""
-    cols = list(zip(*rows)) if rows else [[] for _ in names]
-    data = pa.table({n: pa.array(list(c), type=t) for n, c, t in zip(names, cols, types)})
-    con.register("__tracer_rows", data)
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM __tracer_rows")
-    finally:
-        con.unregister("__tracer_rows")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Sequence
 
 import duckdb
+import pyarrow as pa
 
 from canary import validators
 from canary.errors import SchemaError, TracerError, UsageError, safe_detail
@@ -29,6 +30,7 @@ from canary.prf import Key, Stream, export_key, identity_key
 from forensics import markplan, sqlprf
 from forensics.codesize import code_parameters
 from forensics.coltypes import ColumnType, header_kind, type_columns
+from forensics.duck import insert_rows
 from forensics.normalize import (IDNO15_NAME_CODE, IDNO15_NAME_LABEL, KIND_CODES, identity_label,
                                  idno15_name_message, normalise, sql_name, sql_normalise)
 
@@ -381,9 +383,7 @@ class _Export:
         cols = self.info.columns
         load_rows(self.con, self.info.columns, "canary_src", [(i, c.row) for i, c in enumerate(self.canary_rows)])
         anchors = [(i, c.anchor_pos) for i, c in enumerate(self.canary_rows)]
-        self.con.execute("CREATE OR REPLACE TEMP TABLE canary_anchor (__c INTEGER, __pos BIGINT)")
-        if anchors:
-            self.con.executemany("INSERT INTO canary_anchor VALUES (?, ?)", anchors)
+        insert_rows(self.con, "canary_anchor", ["__c", "__pos"], anchors, [pa.int32(), pa.int64()])
         # Canary identities, digested exactly like real rows'.
         id_exprs = []
         for kind, col in self.id_cols.items():
