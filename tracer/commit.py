@@ -16,10 +16,12 @@ import os
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from canary.errors import TracerError, safe_detail
 from canary.kinds import Kind
 from canary.marks import SCHEME
+from forensics.duck import insert_rows
 from forensics.normalize import identity_label, normalise
 
 from . import journal, ledger, store
@@ -153,7 +155,9 @@ def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
                                 dig[Kind.ACCOUNT], values.get(name_col) if name_col else None,
                                 json.dumps(values, ensure_ascii=False), c.shared_id])
         if canary_recs:
-            con.executemany("INSERT INTO store.canaries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", canary_recs)
+            insert_rows(con, "", ["export_no", "canary_no", "idno_digest", "phone_digest", "email_digest",
+                                  "custno_digest", "account_digest", "name", "row_json", "shared_id"], canary_recs,
+                        [pa.int32(), pa.int32()] + [pa.uint64()] * 5 + [pa.string()] * 3, into="store.canaries")
         covered += [("exports", eno), ("export_rows", eno), ("canaries", eno)]
         ledger.append(con, ex.key, "export", ex.export_id, covered, now=ex.now)
         con.execute("COMMIT")
