@@ -52,16 +52,17 @@ ABSENT_P = 1e-3  # marks agreeing no more than this unlikely by chance: the fing
 ROUNDED_SHARE = 0.3  # fewer non-round amounts than this: the column was rounded (erased)
 
 METHOD = (
-    "Marks: each export moves a keyed selection of amounts and dates onto keyed lattice points "
-    "(lattice-v1). A copy that did not come from export E lands on E's point in any one cell with "
-    "probability exactly 1/q, independently across cells, so the chance of at least the observed number "
-    "of agreeing cells is a binomial tail. Canaries: synthetic customers planted in one export; the chance "
-    "that unrelated rows match them is bounded by a Poisson tail from the size of each field's value space. "
-    "Each export's p-value is the smaller of the two tails times the number of evidence families "
-    "evaluated (valid under any dependence between them), then multiplied by the number of exports in "
-    "the lineage store (Bonferroni), so the printed figure bounds the probability that any innocent "
-    "recipient would be accused. Membership (who held the rows and columns) never accuses on its own: "
-    "with overlapping exports no model of innocence gives it a valid tail."
+    "Marks: each export moves a keyed selection of amounts and dates onto keyed lattice points (lattice-v1). "
+    "A copy that did not come from export E lands on E's point in any one cell with probability exactly 1/q "
+    "(1/100 for cents, 1/10 for whole yuan, 1/4 for dates), independently across cells, so the chance of at "
+    "least the observed number of agreeing cells is a binomial tail. Canaries: synthetic customers planted in "
+    "one export; the chance that unrelated rows match them is bounded by a Poisson tail from the size of each "
+    "field's value space. Pooled canaries: an innocent export took each pooled canary found with probability at "
+    "most 1/4, a binomial tail. For an innocent export these tests rest on independent keyed values of that "
+    "export, so their p-values combine by Fisher's method; the combined figure is then multiplied by the number "
+    "of exports in the lineage store (Bonferroni), so the printed probability bounds the chance that any "
+    "innocent recipient would be accused. Membership (who held the rows and columns) never accuses on its own: "
+    "with overlapping exports no model of innocence gives it a valid tail; it only excludes."
 )
 
 
