@@ -1,7 +1,7 @@
 """The end of an export: the file, then its lineage, together or not at all.
 
-``write_file`` writes the output under a temporary name (UTF-8 with a BOM,
-formula-like text neutralised) and syncs it; ``record`` writes the lineage
+``write_file`` writes the output under a temporary name (CSV, XLSX or
+Parquet via tracer.writers; formula-like text neutralised) and syncs it; ``record`` writes the lineage
 records and their ledger entry in one transaction, then renames the file into
 place. tracer.journal makes the pair crash-safe: a process killed between the
 commit and the rename has its rename finished by the next export or by
@@ -10,9 +10,7 @@ commit and the rename has its rename finished by the next export or by
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from pathlib import Path
 
 import duckdb
@@ -24,7 +22,7 @@ from canary.marks import SCHEME
 from forensics.duck import insert_rows
 from forensics.normalize import identity_label, normalise
 
-from . import journal, ledger, store
+from . import journal, ledger, store, writers
 from .canaries import SHARE_PROBABILITY
 from .filters import qident
 
@@ -51,8 +49,11 @@ def cell_sql(column: str, neutralise: bool = True) -> str:
 
 
 def write_file(ex) -> tuple[Path, str, int]:
-    """Write to a temporary name beside the output, with a BOM, synced."""
+    """Write to a temporary name beside the output, in the requested format
+    (tracer.writers: CSV with a BOM or GBK, XLSX, Parquet), synced."""
     raw, tmp = ex.pending.raw, ex.pending.tmp
+    spec = writers.resolve(getattr(ex.req, "format", None), getattr(ex.req, "encoding", None), ex.out)
+    ex.output_spec = spec
     sel_cols = ", ".join(cell_sql(c, ex.req.neutralise_formulas) for c in ex.out_cols)
     if ex.req.neutralise_formulas and ex.out_cols:
         n = ex.con.execute("SELECT count(*) FROM final WHERE " + " OR ".join(
@@ -61,22 +62,13 @@ def write_file(ex) -> tuple[Path, str, int]:
             ex.notes.append(f"{n:,} row(s) had a cell starting with = + - or @ that is not a number or "
                             "phone: prefixed with ' so a spreadsheet shows it as text (formula injection)")
     try:
-        ex.con.execute(
-            f"COPY (SELECT {sel_cols} FROM final ORDER BY __anchor, __is_c, __c) TO "
-            f"{store._sql_str(str(raw))} (FORMAT csv, HEADER true, QUOTE '\"')")
-        h = hashlib.sha256()
-        nbytes = 0
-        with open(raw, "rb") as src, open(tmp, "wb") as dst:
-            bom = "\ufeff".encode("utf-8")
-            dst.write(bom)
-            h.update(bom)
-            nbytes += len(bom)
-            while chunk := src.read(1 << 20):
-                dst.write(chunk)
-                h.update(chunk)
-                nbytes += len(chunk)
-            dst.flush()
-            os.fsync(dst.fileno())
+        digest, nbytes = writers.write(ex.con, f"SELECT {sel_cols} FROM final ORDER BY __anchor, __is_c, __c",
+                                       list(ex.out_cols), spec, tmp, raw)
+    except TracerError as e:
+        tmp.unlink(missing_ok=True)
+        if e.path is None:
+            e.path = str(ex.out)
+        raise
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise TracerError(f"cannot write the output ({e.strerror})", path=str(ex.out)) from None
@@ -85,7 +77,8 @@ def write_file(ex) -> tuple[Path, str, int]:
         raise TracerError(f"cannot write the output ({safe_detail(e)})", path=str(ex.out)) from None
     finally:
         raw.unlink(missing_ok=True)
-    return tmp, h.hexdigest(), nbytes
+    return tmp, digest, nbytes
+
 
 def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
     """One transaction (records + ledger entry, with the file's sha256);

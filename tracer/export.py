@@ -34,7 +34,7 @@ from forensics.duck import insert_rows
 from forensics.normalize import (IDNO15_NAME_CODE, IDNO15_NAME_LABEL, KIND_CODES, identity_label,
                                  idno15_name_message, normalise, sql_name, sql_normalise)
 
-from . import commit, journal, store
+from . import commit, journal, store, writers
 from .canaries import CanaryPlanter, Planted, default_canary_count, load_rows
 from .filters import check_where, numeric_columns, qident, where_flag
 from .home import Home
@@ -70,6 +70,10 @@ class ExportRequest:
     neutralise_formulas: bool = True  # prefix formula-like text cells with ' (OWASP CSV injection)
     table: str | None = None  # database sources: a table...
     query: str | None = None  # ...or a query
+    format: str | None = None  # csv | xlsx | parquet (default: from the output's extension, else csv)
+    encoding: str | None = None  # CSV only: utf-8 (with a BOM, the default) or gbk
+    openlineage_file: str | None = None  # append an OpenLineage RunEvent (JSON line) here...
+    openlineage_url: str | None = None  # ...and/or POST it to URL + /api/v1/lineage
     now: datetime | None = None
 
 
@@ -156,6 +160,7 @@ def _check_request(req: ExportRequest, out: Path) -> None:
         raise TracerError("output folder does not exist", path=str(out.parent))
     if not os.access(out.parent, os.W_OK):
         raise TracerError("output folder is not writable", path=str(out.parent))
+    writers.resolve(req.format, req.encoding, out)
     src = Path(req.source).expanduser()
     if not is_database_url(req.source) and src.exists() and src.resolve() == out:
         raise UsageError("--out would overwrite the source", path=str(out))

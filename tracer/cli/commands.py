@@ -38,7 +38,7 @@ def export_cmd(
     source: Annotated[str, typer.Argument(help="Source: a CSV/TSV/JSON/XLSX/Parquet file, or a SQLAlchemy URL "
                                                "(postgresql://user@host/db) with --table or --query.")],
     recipient: Annotated[str, typer.Option(help="Who receives this copy (registered on first use).")],
-    out: Annotated[Path, typer.Option(help="Output file (CSV, UTF-8 with BOM).")],
+    out: Annotated[Path, typer.Option(help="Output file: .csv (UTF-8 with BOM), .xlsx or .parquet.")],
     purpose: Annotated[Optional[str], typer.Option(help="Why the recipient gets it.")] = None,
     approver: Annotated[Optional[str], typer.Option(help="Who approved this export.")] = None,
     authorization: Annotated[Optional[str], typer.Option(help="Approval or customer-consent reference.")] = None,
@@ -59,6 +59,17 @@ def export_cmd(
         help="Prefix text cells starting with = + - @ (not numbers or phones) with ' so a "
              "spreadsheet cannot run them (OWASP CSV injection).")] = True,
     export_id: Annotated[Optional[str], typer.Option(help="Reuse an export id to reproduce an export.")] = None,
+    output_format: Annotated[Optional[str], typer.Option(
+        "--format", help="csv, xlsx (every cell text) or parquet (all VARCHAR); default: from --out's extension.")]
+        = None,
+    encoding: Annotated[Optional[str], typer.Option(
+        help="CSV encoding: utf-8 (with BOM, default) or gbk for legacy vendor systems (strict).")] = None,
+    openlineage_file: Annotated[Optional[Path], typer.Option(
+        help="Append the export's OpenLineage RunEvent (one JSON line) to this file.")] = None,
+    openlineage_url: Annotated[Optional[str], typer.Option(
+        envvar="OPENLINEAGE_URL", show_envvar=True,
+        help="POST the OpenLineage RunEvent to URL/api/v1/lineage (Marquez, DataHub); "
+             "a failure is a warning.")] = None,
     colluders: Annotated[int, typer.Option(help="Size the code to name one of this many merged copies.")] = 5,
     epsilon: Annotated[float, typer.Option(help="...with at most this chance of naming an innocent one.")] = 1e-6,
     home: HomeOpt = None,
@@ -70,6 +81,8 @@ def export_cmd(
     Example: tracer export customers.csv --recipient "Call centre" --purpose "insurance outreach"
     --where '"月日均存款" >= 50000' --columns 姓名,手机号,月日均存款 --out callcentre.csv
 
+    Example: tracer export customers.csv --recipient Vendor --out vendor.xlsx --openlineage-url http://marquez:5000
+
     Calls tracer.export(ExportRequest(...)). Exit codes: 0 ok, 1 error, 2 usage.
     """
     from ..lineage import parse_date
@@ -79,7 +92,9 @@ def export_cmd(
                         table=table, query=query,
                         columns=columns.split(",") if columns else None, where=where, mark_fraction=mark_fraction,
                         canaries=canaries, mark_dates=mark_dates, export_id=export_id, colluders=colluders,
-                        epsilon=epsilon, neutralise_formulas=neutralise_formulas)
+                        epsilon=epsilon, neutralise_formulas=neutralise_formulas, format=output_format,
+                        encoding=encoding, openlineage_url=openlineage_url,
+                        openlineage_file=str(openlineage_file) if openlineage_file else None)
     receipt = export(req, home=home_of(home))
     if json_out:
         print_json(receipt.to_dict())

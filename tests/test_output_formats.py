@@ -1,0 +1,114 @@
+"""Output formats (issue 9): CSV with a BOM or in GBK, XLSX with every cell text, Parquet;
+each attributable, chosen by --format or the output's extension."""
+
+from __future__ import annotations
+
+import hashlib
+
+import duckdb
+import pyarrow as pa
+import pytest
+from python_calamine import CalamineWorkbook
+from typer.testing import CliRunner
+
+from tracer import ExportRequest, Home, attribute, export, init, leaks
+from tracer.cli import app
+from tracer.synthdata import make_customers, write_csv
+from tracer.writers import OutputFormat, resolve
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("formats")
+    home = Home.at(root / "home")
+    init(home)
+    src = root / "customers.csv"
+    t = make_customers(2500, seed=31)
+    # Customer numbers with leading zeros: the first thing a number cell would lose.
+    t = t.set_column(0, t.column_names[0], pa.array(["000" + v[3:] for v in t.column(0).to_pylist()]))
+    write_csv(t, src)
+    outs = {}
+    for name, out, extra in (("xlsx", "a.xlsx", {}), ("gbk", "b.csv", {"encoding": "gbk"}),
+                             ("parquet", "c.parquet", {}), ("forced", "d.dat", {"format": "parquet"})):
+        r = export(ExportRequest(source=str(src), recipient=name, purpose="formats", out=str(root / out),
+                                 **extra), home=home)
+        outs[name] = (root / out, r)
+    return {"home": home, "src": src, "table": t, "outs": outs, "root": root}
+
+
+@pytest.mark.parametrize("fmt, encoding, out, expected", [
+    (None, None, "x.csv", (OutputFormat.CSV, "utf-8-sig")),
+    (None, "GBK", "x.csv", (OutputFormat.CSV, "gbk")),
+    (None, None, "x.XLSX", (OutputFormat.XLSX, None)),
+    (None, None, "x.parquet", (OutputFormat.PARQUET, None)),
+    (None, None, "x.txt", (OutputFormat.CSV, "utf-8-sig")),
+    ("xlsx", None, "x.csv", (OutputFormat.XLSX, None)),
+])
+def test_format_comes_from_the_option_or_the_extension(fmt, encoding, out, expected):
+    spec = resolve(fmt, encoding, out)
+    assert (spec.format, spec.encoding) == expected
+
+
+def test_xlsx_round_trips_every_id_number_and_phone_exactly(world):
+    path, receipt = world["outs"]["xlsx"]
+    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python(skip_empty_area=False)
+    header, body = rows[0], rows[1:]
+    assert all(isinstance(v, str) for r in body for v in r)  # every cell is text, none a number
+    t = world["table"]
+    got = {name: {r[header.index(name)] for r in body} for name in ("客户号", "身份证号", "手机号")}
+    for name in ("客户号", "身份证号", "手机号"):
+        want = set(t.column(name).to_pylist())
+        assert want <= got[name], name  # every source value, digit for digit (leading zeros, X)
+    assert any(v.startswith("000") for v in got["客户号"])
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == receipt.sha256
+    assert [c.recipient for c in attribute(path, home=world["home"]).accused] == ["xlsx"]
+
+
+def test_gbk_csv_decodes_as_gbk_and_is_attributable(world):
+    path, receipt = world["outs"]["gbk"]
+    raw = path.read_bytes()
+    assert not raw.startswith(b"\xef\xbb\xbf")
+    text = raw.decode("gbk")  # strict
+    assert text.splitlines()[0].startswith("客户号,姓名")
+    assert hashlib.sha256(raw).hexdigest() == receipt.sha256
+    assert [c.recipient for c in attribute(path, home=world["home"]).accused] == ["gbk"]
+
+
+def test_parquet_is_all_text_and_attributable(world):
+    for name in ("parquet", "forced"):
+        path, receipt = world["outs"][name]
+        types = duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()
+        assert {t[1] for t in types} == {"VARCHAR"}
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == receipt.sha256
+        assert [c.recipient for c in attribute(path, home=world["home"]).accused] == [name]
+
+
+def test_a_value_gbk_cannot_hold_fails_naming_the_column_not_the_value(world, tmp_path):
+    header, rows = leaks.read(world["src"])
+    addr = header.index("地址")
+    rows[7][addr] = rows[7][addr] + "𠀀路"  # CJK extension B: outside GBK
+    src = tmp_path / "odd.csv"
+    leaks.write(src, (header, rows))
+    out = tmp_path / "vendor.csv"
+    r = run("export", src, "--recipient", "legacy", "--out", out, "--encoding", "gbk", "--home", world["home"].root)
+    assert r.exit_code == 1
+    line = r.stderr.strip()
+    assert len(line.splitlines()) == 1 and "column '地址'" in line and "GBK" in line
+    assert rows[7][addr] not in line and "𠀀" not in line
+    assert not out.exists() and not list(tmp_path.glob(".vendor.csv*"))
+
+
+def test_encoding_applies_to_csv_only_and_unknown_formats_are_refused(world, tmp_path):
+    r = run("export", world["src"], "--recipient", "x", "--out", tmp_path / "x.xlsx", "--encoding", "gbk",
+            "--home", world["home"].root)
+    assert r.exit_code == 2 and "--encoding applies to CSV output only" in r.stderr
+    r = run("export", world["src"], "--recipient", "x", "--out", tmp_path / "x.csv", "--format", "ods",
+            "--home", world["home"].root)
+    assert r.exit_code == 2 and "--format must be csv, xlsx or parquet" in r.stderr
+
