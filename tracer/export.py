@@ -34,7 +34,7 @@ from forensics.duck import insert_rows
 from forensics.normalize import (IDNO15_NAME_CODE, IDNO15_NAME_LABEL, KIND_CODES, identity_label,
                                  idno15_name_message, normalise, sql_name, sql_normalise)
 
-from . import commit, journal, store, writers
+from . import commit, journal, openlineage, store, writers
 from .canaries import CanaryPlanter, Planted, default_canary_count, load_rows
 from .filters import check_where, numeric_columns, qident, where_flag
 from .home import Home
@@ -112,6 +112,7 @@ class ExportReceipt:
     seconds: float
     notes: list[str] = field(default_factory=list)
     receipt_path: str | None = None
+    warnings: list[str] = field(default_factory=list)  # e.g. OpenLineage not delivered
 
     def to_dict(self) -> dict:
         d = {k: v for k, v in self.__dict__.items() if k != "columns"}
@@ -204,6 +205,7 @@ class _Export:
             bytes=nbytes, key_id=self.key.key_id, reverted_for_filter=self.reverted, code=self.code_params,
             seconds=round(time.monotonic() - self.t0, 3), notes=self.notes)
         receipt.receipt_path = str(self._keep_receipt(receipt))
+        receipt.warnings = openlineage.emit(self, receipt)  # best effort, after the record
         return receipt
 
     def _keep_receipt(self, receipt: "ExportReceipt") -> Path:

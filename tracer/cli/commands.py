@@ -96,6 +96,8 @@ def export_cmd(
                         encoding=encoding, openlineage_url=openlineage_url,
                         openlineage_file=str(openlineage_file) if openlineage_file else None)
     receipt = export(req, home=home_of(home))
+    for w in receipt.warnings:
+        typer.echo(f"Warning: {w}", err=True)
     if json_out:
         print_json(receipt.to_dict())
     elif not quiet:
