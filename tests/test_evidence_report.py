@@ -39,7 +39,7 @@ def test_html_report_shows_everything(bank, leak):
     for needle in ("report_leak.csv", "SHA-256", "examined", "utf-8", "How each column was read", "身份证号",
                    "Verdict: ACCUSED", "Marks read", "Canaries", "Membership", "How the probability was computed",
                    "Lineage record of this export", "credit review", "file sha256", "key id", "Reproduce",
-                   "tracer attribute", "<svg", "accusation threshold"):
+                   "tracer attribute", "<svg", "accusation threshold", "entry #", "tracer verify --head"):
         assert needle in page, needle
     # no real customer value in the report: only counts, row numbers and synthetic canaries
     header, rows = leaks.read(bank["source"])

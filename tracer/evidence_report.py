@@ -35,13 +35,21 @@ def lineage_records(home: Home, candidates: list[Candidate]) -> dict[str, dict]:
         cur = con.execute(f"""
             SELECT e.export_id, r.name, r.kind, e.purpose, e.approver, strftime(e.created_at, '%Y-%m-%d %H:%M:%S'),
                    e.rows, e.canaries, e.columns, e.out_path, e.sha256, e.bytes, e.key_id, e.scheme, e.where_sql,
-                   s.location, e.export_no
+                   s.location, e.export_no, e.authorization_ref, e.retain_until
             FROM store.exports e JOIN store.recipients r USING (recipient_id) JOIN store.sources s USING (source_id)
             WHERE e.export_id IN ({ph})""", ids)
         names = ["export_id", "recipient", "recipient_kind", "purpose", "approver", "created_at", "rows",
                  "canaries", "columns", "out_path", "sha256", "bytes", "key_id", "scheme", "where", "source",
-                 "export_no"]
+                 "export_no", "authorization", "retain_until"]
         records = {r[0]: dict(zip(names, r)) for r in cur.fetchall()}
+        head = con.execute("SELECT seq, entry_hash FROM store.ledger ORDER BY seq DESC LIMIT 1").fetchone()
+        for export_id, rec in records.items():
+            entry = con.execute("SELECT seq, entry_hash, mac, strftime(created_at, '%Y-%m-%d %H:%M:%S') "
+                                "FROM store.ledger WHERE kind = 'export' AND ref = ?", [export_id]).fetchone()
+            if entry is not None:
+                rec["ledger"] = (f"entry #{entry[0]} of the ledger, hash {entry[1]}, MAC {entry[2]} ({entry[3]}); "
+                                 f"the ledger head is #{head[0]} {head[1]}: `tracer verify --head {head[1]}` "
+                                 f"proves the store still extends it")
         for c in candidates:
             rec = records.get(c.export_id)
             if rec is None or not c.hits:
