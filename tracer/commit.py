@@ -22,7 +22,7 @@ from canary.marks import SCHEME
 from forensics.duck import insert_rows
 from forensics.normalize import identity_label, normalise
 
-from . import journal, ledger, store, writers
+from . import journal, ledger, live, store, writers
 from .canaries import SHARE_PROBABILITY
 from .filters import qident
 
@@ -152,6 +152,7 @@ def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
                                   "custno_digest", "account_digest", "name", "row_json", "shared_id"], canary_recs,
                         [pa.int32(), pa.int32()] + [pa.uint64()] * 5 + [pa.string()] * 3, into="store.canaries")
         covered += [("exports", eno), ("export_rows", eno), ("canaries", eno)]
+        covered += live.record_uses(con, ex, eno)
         ledger.append(con, ex.key, "export", ex.export_id, covered, now=ex.now)
         con.execute("COMMIT")
     except BaseException:

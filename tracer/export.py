@@ -34,7 +34,7 @@ from forensics.duck import insert_rows
 from forensics.normalize import (IDNO15_NAME_CODE, IDNO15_NAME_LABEL, KIND_CODES, identity_label,
                                  idno15_name_message, normalise, sql_name, sql_normalise)
 
-from . import commit, journal, openlineage, store, writers
+from . import commit, journal, live, openlineage, store, writers
 from .canaries import CanaryPlanter, Planted, default_canary_count, load_rows
 from .filters import check_where, numeric_columns, qident, where_flag
 from .home import Home
@@ -372,6 +372,7 @@ class _Export:
         if self.req.shared_canaries:
             self.canary_rows += planter.pooled(self.key, self.content_hash, self.info.rows, self._pool_today())
         self.canary_rows += planter.unique(want, self.now.date())
+        live.assign(self, self.canary_rows)  # the bank's own phones/mailboxes, if a pool exists
         made = sum(1 for c in self.canary_rows if c.shared_id is None)
         if made < want:
             self.notes.append(f"only {made} of {want} canaries could be made to pass every check and the filter")

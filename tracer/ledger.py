@@ -55,6 +55,9 @@ SCOPES: dict[str, str] = {
     "exports": "export_no",
     "export_rows": "export_no",
     "canaries": "export_no",
+    "contact_pool": "contact_id",  # live canaries (tracer.live)
+    "contact_uses": "export_no",
+    "sightings": "sighting_id",
 }
 _SIGNED = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT")
 _UNSIGNED = ("UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")

@@ -92,6 +92,31 @@ CREATE TABLE IF NOT EXISTS canaries (
 );
 """
 
+LIVE_SCHEMA = """
+-- Live canaries (tracer.live): the bank's own contact points and their sightings.
+CREATE TABLE IF NOT EXISTS contact_pool (
+    contact_id INTEGER PRIMARY KEY,
+    kind VARCHAR NOT NULL,     -- phone, email
+    value VARCHAR NOT NULL,    -- normalised; the bank's own contact point
+    added_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS contact_uses (
+    export_no INTEGER NOT NULL,
+    canary_no INTEGER NOT NULL,
+    contact_id INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sightings (
+    sighting_id INTEGER PRIMARY KEY,
+    contact_id INTEGER NOT NULL,
+    seen_at TIMESTAMP NOT NULL,
+    note VARCHAR,
+    export_no INTEGER,
+    breach BOOLEAN NOT NULL,
+    reason VARCHAR,
+    recorded_at TIMESTAMP NOT NULL
+);
+"""
+
 _DIGITS = re.compile(r"\d{6,}")
 
 
@@ -181,6 +206,7 @@ def create(home: Home) -> bool:
         attach(con, home)
         con.execute("USE store")
         con.execute(SCHEMA)
+        con.execute(LIVE_SCHEMA)
         con.execute(LEDGER_SCHEMA)
         con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
     finally:

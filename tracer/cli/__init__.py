@@ -20,12 +20,13 @@ def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks o
         DEBUG["on"] = True
 
 
-from . import commands, integrity, lineage, recipients  # noqa: E402  (register commands on app)
+from . import commands, integrity, lineage, live, recipients  # noqa: E402  (register commands on app)
 
 app.add_typer(lineage.app, name="lineage")
 app.add_typer(recipients.app, name="recipient")
 app.add_typer(integrity.ledger_app, name="ledger")
 app.add_typer(integrity.key_app, name="key")
+app.add_typer(live.pool_app, name="canary-pool")
 
 
 def main() -> None:
