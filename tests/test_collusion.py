@@ -72,12 +72,21 @@ def test_intersection_of_identical_copies_with_random_cells(world, seed):
 
 
 def test_intersection_keeps_shared_canaries_pointing_into_the_coalition(world):
+    import duckdb
+
+    con = duckdb.connect(str(world["home"].store_path), read_only=True)
+    both = {r[0] for r in con.execute("""
+        SELECT c.shared_id FROM canaries c JOIN exports e USING (export_no) JOIN recipients r USING (recipient_id)
+        WHERE c.shared_id IS NOT NULL AND r.name IN ('A', 'B') GROUP BY 1 HAVING count(DISTINCT r.name) = 2
+    """).fetchall()}
+    con.close()
     a, b = leaks.read(world["outs"]["A"]), leaks.read(world["outs"]["B"])
     merged = leaks.merge_cellwise([a, b], key="身份证号", seed=5)
     v = verdict(world, leaks.keep(merged, ["姓名", "手机号"]), "intersection_namephone.csv")
     top = {c.recipient: c for c in v.candidates}
-    assert top["A"].shared_found > 0  # pooled canaries both took survive the intersection
-    assert set(top["A"].shared_held) == set(top["B"].shared_held)
+    # Every pooled canary both took survives the intersection (about 60/16 of them; rarely none).
+    assert top["A"].shared_found == len(both)
+    assert set(top["A"].shared_held) == set(top["B"].shared_held) == both
     assert not {c.recipient for c in v.accused} - {"A", "B"}
 
 
