@@ -17,8 +17,10 @@ from pathlib import Path
 
 import duckdb
 
-from canary.errors import UnreadableFile, safe_detail
+from canary.errors import TracerError, UnreadableFile, safe_detail
 from canary.kinds import Kind
+
+from .csvcheck import MAX_LINE_BYTES, diagnose, invalid_text
 
 _CHUNK = 1 << 20
 _DATA_KINDS = (Kind.IDNO, Kind.PHONE, Kind.EMAIL, Kind.DATE, Kind.AMOUNT)
@@ -37,6 +39,9 @@ class TableInfo:
     delimiter: str | None = None
     header: bool = True
     notes: list[str] = field(default_factory=list)
+    # Why a strict parse failed (ragged rows...): a leak is still read
+    # leniently, an export source is refused with this error.
+    malformed: TracerError | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         return {"path": self.path, "format": self.format, "encoding": self.encoding,
@@ -62,6 +67,8 @@ def detect_encoding(path: Path) -> str:
     with open(path, "rb") as f:
         head = f.read(4)
     if head.startswith(codecs.BOM_UTF8):
+        if not _decodes(path, "utf-8-sig"):
+            raise invalid_text(path, path, "utf-8-sig")
         return "utf-8-sig"
     if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
         return "utf-16"
@@ -71,7 +78,8 @@ def detect_encoding(path: Path) -> str:
         return _looks_utf16(path)
     if _decodes(path, "gb18030"):
         return "gb18030"
-    raise UnreadableFile("not text in UTF-8, UTF-16 or GB18030 (binary?)", path=str(path))
+    where = invalid_text(path, path, "utf-8")
+    raise UnreadableFile(f"not text in UTF-8, UTF-16 or GB18030 ({where.message})", path=str(path), row=where.row)
 
 
 def _decodes(path: Path, encoding: str) -> bool:
@@ -148,7 +156,22 @@ def read_table(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, table: s
 
     Formats: CSV/TSV with any common delimiter, text pasted with runs of
     spaces, JSON array, JSONL, XLSX, XLS, Parquet; with or without a header row.
+    Any failure is an UnreadableFile naming the file (and the row and column
+    where they apply), never another exception.
     """
+    try:
+        return _read_table(con, path, table, tmpdir)
+    except TracerError:
+        raise
+    except OSError as e:
+        raise UnreadableFile(f"cannot read ({e.strerror or type(e).__name__})", path=str(path)) from None
+    except Exception as e:  # a parser's own error on junk: one line, no value echoed
+        raise UnreadableFile(f"cannot read as a table ({type(e).__name__}: {safe_detail(e)})",
+                             path=str(path)) from None
+
+
+def _read_table(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, table: str,
+                tmpdir: str | None) -> TableInfo:
     p = check_file(path)
     kind = sniff_format(p)
     if kind in ("xlsx", "xls"):
@@ -188,18 +211,35 @@ def _read_csv(con, p: Path, text_path: Path, table: str, encoding: str) -> Table
     header = has_header(first_rows)
     names = None if header else [f"column{i + 1}" for i in range(max(len(r) for r in first_rows))]
     opts = f"names = {_sql_list(names)}, " if names else ""
-    try:
+
+    def load(strict: bool) -> None:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_csv({_sql_str(str(text_path))}, "
             f"all_varchar = true, header = {str(header).lower()}, {opts}delim = {_sql_str(delim)}, quote = '\"', "
-            f"escape = '\"', null_padding = true, strict_mode = false, sample_size = -1)")
+            f"escape = '\"', null_padding = {str(not strict).lower()}, strict_mode = {str(strict).lower()}, "
+            f"max_line_size = {MAX_LINE_BYTES}, sample_size = -1)")
+
+    # Strictly first (an export source must be well formed); a leak that is
+    # not is read leniently, with the defect noted.
+    malformed = None
+    try:
+        load(True)
     except duckdb.Error as e:
-        raise UnreadableFile(f"cannot parse as delimited text ({safe_detail(e)})", path=str(p)) from None
+        # Only a defect we can point at counts (DuckDB's strict mode also
+        # balks at, e.g., a carriage return inside quotes).
+        malformed = diagnose(text_path, p, delim, header)
+        try:
+            load(False)
+        except duckdb.Error:
+            raise malformed or UnreadableFile(f"cannot parse as delimited text ({safe_detail(e)})",
+                                              path=str(p)) from None
     cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
     rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     fmt = "tsv" if delim == "\t" else "csv"
     notes = [] if header else ["no header row: columns typed by content alone"]
-    return TableInfo(table, str(p), cols, rows, fmt, encoding, delim, header, notes)
+    if malformed is not None:
+        notes.append(f"read leniently: {malformed}")
+    return TableInfo(table, str(p), cols, rows, fmt, encoding, delim, header, notes, malformed=malformed)
 
 
 def _single_column(text_path: Path) -> bool:
@@ -215,7 +255,11 @@ def _first_rows(text_path: Path, delim: str, n: int = 50) -> list[list[str]]:
     with open(text_path, "r", encoding="utf-8-sig", newline="") as f:
         head = f.read(256 * 1024)
     lines = head.splitlines()[:n]
-    return [r for r in csv.reader(lines, delimiter=delim) if any(c.strip() for c in r)] or [[""]]
+    old_limit = csv.field_size_limit(1 << 30)  # a huge cell is diagnosed later, not here
+    try:
+        return [r for r in csv.reader(lines, delimiter=delim) if any(c.strip() for c in r)] or [[""]]
+    finally:
+        csv.field_size_limit(old_limit)
 
 
 def has_header(rows: list[list[str]]) -> bool:

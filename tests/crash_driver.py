@@ -92,14 +92,21 @@ def main() -> None:
         return ["export", source, "--recipient", f"R{i % 4}", "--purpose", "crash test",
                 "--out", os.path.join(outdir, f"out{i:03d}.csv"), "--home", home, "--quiet"]
 
-    t0 = time.monotonic()
-    _, status = os.waitpid(spawn(argv(999)), 0)
-    full = time.monotonic() - t0
-    if os.waitstatus_to_exitcode(status) != 0:
-        print(json.dumps({"calibration_failed": os.waitstatus_to_exitcode(status)}))
-        sys.exit(1)
-    print(json.dumps({"calibration_seconds": round(full, 3)}), flush=True)
+    def calibrate(n: int) -> float:
+        """An uninterrupted export: how long one takes now (the store grows, load varies)."""
+        t0 = time.monotonic()
+        _, status = os.waitpid(spawn(argv(900 + n)), 0)
+        seconds = time.monotonic() - t0
+        code = os.waitstatus_to_exitcode(status)
+        print(json.dumps({"calibration": n, "seconds": round(seconds, 3), "exit": code}), flush=True)
+        if code != 0:
+            sys.exit(1)
+        return seconds
+
+    full = 0.0
     for i in range(int(trials)):
+        if i % 25 == 0:
+            full = calibrate(i // 25)
         delay = rng.uniform(0, 1.2 * full)
         pid = spawn(argv(i))
         time.sleep(delay)

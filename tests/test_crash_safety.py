@@ -95,14 +95,18 @@ def test_sigkill_at_random_moments(world):
     p = subprocess.run([sys.executable, str(DRIVER), str(world["home"].root), str(world["src"]), str(world["out"]),
                         "100", "7"], capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr
-    trials = [json.loads(line) for line in p.stdout.splitlines()][1:]
-    assert len(trials) == 100
+    lines = [json.loads(line) for line in p.stdout.splitlines()]
+    calibrations = [t for t in lines if "calibration" in t]
+    trials = [t for t in lines if "trial" in t]
+    assert len(trials) == 100 and len(calibrations) == 4
     killed = sum(1 for t in trials if t["exit"] == -9)
     finished = sum(1 for t in trials if t["exit"] == 0)
-    assert killed + finished == 100 and killed >= 50 and finished >= 1, trials
+    assert killed + finished == 100, [t for t in trials if t["exit"] not in (0, -9)]  # no other failure
+    assert killed >= 50, trials
     state = check_both_or_neither(world["home"], world["out"])
-    assert finished + 1 <= state["exports"] <= 101  # +1: the driver's calibration export
-    print(f"{killed} killed, {finished} finished, {state['exports']} recorded in {time.monotonic() - t0:.1f}s")
+    assert finished + 4 <= state["exports"] <= 104  # +4: the uninterrupted calibration exports
+    print(f"{killed} killed, {finished} finished, {state['exports'] - 4} of 100 recorded "
+          f"in {time.monotonic() - t0:.1f}s")
 
 
 def run_cli(*args, env=None, timeout=120) -> subprocess.CompletedProcess:

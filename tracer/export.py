@@ -246,7 +246,7 @@ class _Export:
         where = self.req.where.strip() if self.req.where else None
         self.where = where or None
         if self.where:
-            check_where(self.con, self.where, "src", self.types, self.numeric)
+            check_where(self.con, self.where, "src", self.types, self.numeric, path=self.info.path)
         try:
             self.con.execute(f"""
                 CREATE TEMP TABLE sel AS

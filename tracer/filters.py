@@ -56,15 +56,16 @@ def typed_projection(types: Sequence[ColumnType], numeric: set[str], source_alia
 
 
 def check_where(con: duckdb.DuckDBPyConnection, where: str, table: str, types: Sequence[ColumnType],
-                numeric: set[str]) -> None:
-    """Bind the filter once on an empty result so a mistake is one clear line."""
+                numeric: set[str], *, path: str | None = None) -> None:
+    """Bind the filter once on an empty result so a mistake is one clear line
+    (naming ``path``, the source)."""
     if ";" in where:
-        raise SchemaError("--where must be a single SQL condition (no ';')")
+        raise SchemaError("--where must be a single SQL condition (no ';')", path=path)
     try:
         con.execute(f"SELECT count(*) FROM (SELECT {typed_projection(types, numeric)} FROM {table} LIMIT 0) "
                     f"WHERE ({where})").fetchall()
     except duckdb.Error as e:
-        raise SchemaError(f"--where does not apply: {safe_detail(e)}") from None
+        raise SchemaError(f"--where does not apply: {safe_detail(e)}", path=path) from None
 
 
 def where_flag(where: str | None, types: Sequence[ColumnType], numeric: set[str], table: str,

@@ -82,7 +82,7 @@ class Pending:
         home.pending_dir.mkdir(parents=True, exist_ok=True)
         # Written and locked under a temporary name, then renamed: a recoverer
         # never sees an entry whose owner has not locked it yet.
-        new = home.pending_dir / f".{export_id}.json.new"
+        new = home.pending_dir / f".{export_id}.{os.getpid()}.json.new"
         self._fd = os.open(new, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         _lock(self._fd, block=True)
         data = {"export_id": export_id, "out": str(out), "tmp": str(self.tmp), "raw": str(self.raw),
@@ -92,6 +92,11 @@ class Pending:
         os.replace(new, self.path)
         _fsync_dir(home.pending_dir)
         self.scratch.mkdir(parents=True, exist_ok=True)
+        try:  # fail now, not after the whole pipeline, if the output cannot be written
+            open(self.tmp, "xb").close()
+        except OSError as e:
+            self.close()
+            raise TracerError(f"output folder is not writable ({e.strerror})", path=str(out.parent)) from None
 
     def place(self) -> None:
         """After the commit: rename the synced temporary file into place."""
@@ -127,6 +132,8 @@ def recover(home: Home, con) -> list[Recovered]:
     out: list[Recovered] = []
     if not home.pending_dir.exists():
         return out
+    for path in sorted(home.pending_dir.glob(".*.json.new")):
+        _drop_unborn(path)
     for path in sorted(home.pending_dir.glob("*.json")):
         try:
             fd = os.open(path, os.O_RDWR)
@@ -142,6 +149,28 @@ def recover(home: Home, con) -> list[Recovered]:
         finally:
             os.close(fd)
     return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process: alive
+    return True
+
+
+def _drop_unborn(path: Path) -> None:
+    """An entry its owner died writing (before any file was made); its
+    owner's pid is in the name, as the file may still be empty."""
+    try:
+        pid = int(path.name.rsplit(".", 3)[-3])
+    except (ValueError, IndexError):
+        return
+    if pid == os.getpid() or _alive(pid):
+        return
+    path.unlink(missing_ok=True)
 
 
 def _recover_one(home: Home, con, path: Path) -> Recovered:

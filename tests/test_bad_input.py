@@ -1,0 +1,357 @@
+"""Bad input (issue 7): every kind of junk is one line naming the file (and the
+row and column where they apply), exit 1 (2 for usage), no traceback unless
+--debug; a failed export leaves no file and no record; junk given to
+`attribute` accuses nobody; every reader survives random bytes and random CSV
+shapes; formula-like cells are neutralised in the output."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import os
+import random
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from canary.errors import UnreadableFile
+from forensics.readers import read_table
+from tracer import ExportRequest, Home, attribute, export, init, leaks, list_exports
+from tracer.cli import app
+from tracer.synthdata import make_customers, write_csv
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bad")
+    h = Home.at(root / "home")
+    init(h)
+    good = root / "customers.csv"
+    write_csv(make_customers(300, seed=61), good)
+    header, rows = leaks.read(good)
+    secrets = {r[header.index("身份证号")] for r in rows} | {r[header.index("手机号")] for r in rows}
+    return {"home": h, "root": root, "good": good, "header": header, "rows": rows, "pii": secrets}
+
+
+def text_of(world) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(world["header"])
+    w.writerows(world["rows"])
+    return buf.getvalue()
+
+
+def bad_files(world) -> dict[str, bytes]:
+    """Each bad source, made from the good one."""
+    text = text_of(world)
+    data = codecs.BOM_UTF8 + text.encode()
+    lines = text.splitlines(keepends=True)
+    ragged = lines[:40] + [lines[40].rstrip("\n") + ",extra,fields\n"] + lines[41:]
+    nul = lines[:7] + [lines[7].replace(",", ",\x00", 1)] + lines[8:]
+    big = [lines[0].rstrip("\n") + ",备注\n"] + [ln.rstrip("\n") + ",\n" for ln in lines[1:]]
+    big[12] = big[12].rstrip("\n") + "A" * (10 * 1024 * 1024) + "\n"
+    cut_char = data[: data.rindex("路".encode()) + 1]  # mid-character
+    cut_row = data[: data.rindex(b",", 0, len(data) - 30)]  # the last row loses its last fields
+    return {
+        "empty": b"",
+        "binary": random.Random(5).randbytes(4096),
+        "truncated-mid-character": cut_char,
+        "truncated-mid-row": cut_row,
+        "truncated-in-quotes": data + b'123,"never closed',
+        "ragged": "".join(ragged).encode(),
+        "nul-bytes": "".join(nul).encode(),
+        "10-mb-field": "".join(big).encode(),
+        "header-only": lines[0].encode(),
+        "broken-xlsx": b"PK\x03\x04" + random.Random(6).randbytes(200),
+        "broken-json": b'[{"a": 1}, {"a": ',
+    }
+
+
+# file: (row, column) the error must name, None where no row applies
+WHERE = {
+    "empty": None, "binary": None, "truncated-mid-character": (None, None), "truncated-mid-row": (301, None),
+    "truncated-in-quotes": (302, None), "ragged": (41, None), "nul-bytes": (8, None),
+    "10-mb-field": (13, "备注"), "header-only": None, "broken-xlsx": None, "broken-json": None,
+}
+
+
+def assert_one_line_error(r, world, code: int = 1, needle: str | None = None) -> str:
+    assert r.exit_code == code, r.output
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), r.stderr
+    assert "Traceback" not in r.output
+    if needle:
+        assert needle in lines[0], lines[0]
+    assert not any(p in r.output for p in world["pii"])  # never a customer value in an error
+    return lines[0]
+
+
+def assert_nothing_recorded(world, out: Path) -> None:
+    h = world["home"]
+    assert not out.exists()
+    assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == []  # no temporary file
+    assert list_exports(home=h) == []
+    for scratch in (h.pending_dir, h.work_dir):  # no journal entry, no scratch copy of the source
+        assert not scratch.exists() or list(scratch.iterdir()) == []
+    con = duckdb.connect(str(h.store_path), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM ledger").fetchone()[0] == 1  # only init's entry
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("name", list(WHERE))
+def test_a_bad_source_is_one_line_naming_file_row_and_column(world, tmp_path, name):
+    src = tmp_path / f"{name}.csv"
+    src.write_bytes(bad_files(world)[name])
+    out = tmp_path / "out" / "x.csv"
+    out.parent.mkdir()
+    r = run("export", src, "--recipient", "R", "--purpose", "p", "--out", out, "--home", world["home"].root)
+    line = assert_one_line_error(r, world, needle=src.name)
+    where = WHERE[name]
+    if where is not None:
+        row, column = where
+        assert ", row " in line
+        if row is not None:
+            assert f", row {row}:" in line or f", row {row}," in line
+        if column is not None:
+            assert f"column '{column}'" in line
+    assert_nothing_recorded(world, out)
+
+
+@pytest.mark.parametrize("case", ["missing", "directory", "out-is-directory", "no-out-folder", "unwritable",
+                                  "unknown-column", "where-syntax", "where-runtime", "where-stacked",
+                                  "where-unknown-column", "bad-option-value"])
+def test_bad_paths_and_options_are_one_line(world, tmp_path, case):
+    out = tmp_path / "out" / "x.csv"
+    out.parent.mkdir()
+    src, extra, code, needle = world["good"], [], 1, None
+    if case == "missing":
+        src, needle = tmp_path / "nope.csv", "nope.csv: no such file"
+    elif case == "directory":
+        src, needle = tmp_path, "is a directory"
+    elif case == "out-is-directory":
+        out, code, needle = out.parent, 2, "--out is a directory"
+    elif case == "no-out-folder":
+        out, needle = tmp_path / "missing" / "x.csv", "output folder does not exist"
+    elif case == "unwritable":
+        if os.geteuid() != 0:
+            os.chmod(out.parent, 0o500)
+        elif os.access("/sys", os.F_OK):
+            out = Path("/sys/tracer-x.csv")  # root writes anywhere but to sysfs
+        else:
+            pytest.skip("running as root without /sys: no unwritable folder to use")
+        needle = "not writable"
+    elif case == "unknown-column":
+        extra, needle = ["--columns", "姓名,余额"], "unknown column '余额'"
+    elif case == "where-syntax":
+        extra, needle = ["--where", '"月日均存款" >>> 3'], "--where does not apply"
+    elif case == "where-runtime":
+        ident = world["rows"][0][world["header"].index("身份证号")]
+        extra, needle = ["--where", f"\"身份证号\" <> '{ident}' AND CAST(\"姓名\" AS INTEGER) > 0"], "cannot be evaluated"
+    elif case == "where-stacked":
+        extra, needle = ["--where", "1=1; DROP TABLE src"], "single SQL condition"
+    elif case == "where-unknown-column":
+        extra, needle = ["--where", "余额 > 3"], "--where does not apply"
+    elif case == "bad-option-value":
+        extra, code, needle = ["--mark-fraction", "2"], 2, "--mark-fraction"
+    try:
+        r = run("export", src, "--recipient", "R", "--purpose", "p", "--out", out, "--home", world["home"].root,
+                *extra)
+        line = assert_one_line_error(r, world, code=code, needle=needle)
+        if case not in ("out-is-directory", "bad-option-value"):
+            named = {"no-out-folder": out.parent, "unwritable": out.parent}.get(case, src)
+            assert str(named.name) in line
+    finally:
+        os.chmod(tmp_path / "out", 0o700)
+    if out.parent.exists() and out.parent != Path("/sys"):
+        assert_nothing_recorded(world, out if not out.is_dir() else out / "x.csv")
+
+
+def test_debug_shows_the_traceback(world, tmp_path, monkeypatch):
+    from tracer.cli.common import DEBUG
+
+    monkeypatch.setitem(DEBUG, "on", False)  # --debug sets it for the process; put it back afterwards
+    src = tmp_path / "ragged.csv"
+    src.write_bytes(bad_files(world)["ragged"])
+    r = runner.invoke(app, ["--debug", "export", str(src), "--recipient", "R", "--out", str(tmp_path / "x.csv"),
+                            "--home", str(world["home"].root)])
+    assert r.exit_code != 0 and isinstance(r.exception, UnreadableFile)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("junk")
+    h = Home.at(root / "home")
+    init(h)
+    src = root / "customers.csv"
+    write_csv(make_customers(400, seed=62), src)
+    for name in ("A", "B"):
+        export(ExportRequest(str(src), name, "p", str(root / f"{name}.csv")), home=h)
+    return {"home": h, "root": root}
+
+
+JUNK = {
+    "random-bytes": random.Random(7).randbytes(3000),
+    "words": "\n".join(" ".join(random.Random(i).choice(["alpha", "beta", "gamma", "12", "x"]) for _ in range(5))
+                       for i in range(50)).encode(),
+    "numbers": "\n".join(",".join(str(random.Random(i * 7 + j).randrange(10 ** 11)) for j in range(4))
+                         for i in range(80)).encode(),
+    "json-nonsense": b'[{"k": [1, 2, {"x": null}]}, {"k": "v"}]',
+    "one-cell": b"hello",
+    "ragged-leak": b"a,b,c\n1,2\n3,4,5,6\n",
+}
+
+
+@pytest.mark.parametrize("name", list(JUNK))
+def test_junk_given_to_attribute_accuses_nobody(exported, tmp_path, name):
+    path = tmp_path / f"{name}.csv"
+    path.write_bytes(JUNK[name])
+    r = run("attribute", path, "--json", "--home", exported["home"].root)
+    if r.exit_code == 0:
+        import json
+
+        v = json.loads(r.stdout)
+        assert v["verdict"] in ("unrelated", "source") and not any(c["accused"] for c in v["candidates"])
+    else:
+        assert r.exit_code == 1 and len(r.stderr.strip().splitlines()) == 1 and path.name in r.stderr
+        assert "Traceback" not in r.output
+
+
+# --- every reader survives random input ---------------------------------------------------------
+
+PREFIXES = [b"", codecs.BOM_UTF8, codecs.BOM_UTF16_LE, b"PK\x03\x04", b"PAR1", b"\xd0\xcf\x11\xe0", b"[", b"{",
+            b"a,b,c\n"]
+
+
+def read_or_refuse(tmp_path: Path, data: bytes, suffix: str = ".csv"):
+    path = tmp_path / f"in{suffix}"
+    path.write_bytes(data)
+    con = duckdb.connect(":memory:")
+    try:
+        return read_table(con, path, "t", tmpdir=str(tmp_path))
+    except UnreadableFile as e:
+        assert str(path) in str(e)
+        return None
+    finally:
+        con.close()
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(prefix=st.sampled_from(PREFIXES), body=st.binary(max_size=2000),
+       suffix=st.sampled_from([".csv", ".xlsx", ".json", ".parquet", ".txt"]))
+def test_random_bytes_are_read_or_refused_cleanly(tmp_path, prefix, body, suffix):
+    read_or_refuse(tmp_path, prefix + body, suffix)
+
+
+CELL = st.text(alphabet=st.sampled_from(list('ab张三李 ,;|\t"\'\n\r=+-@0123456789.\\')), max_size=12)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.lists(CELL, min_size=1, max_size=6), min_size=1, max_size=25),
+       delimiter=st.sampled_from([",", "\t", ";", "|"]), encoding=st.sampled_from(["utf-8", "utf-8-sig", "gb18030"]))
+def test_random_csv_shapes_are_read_or_refused_cleanly(tmp_path, rows, delimiter, encoding):
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=delimiter).writerows(rows)
+    read_or_refuse(tmp_path, buf.getvalue().encode(encoding))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(width=st.integers(2, 6), data=st.data())
+def test_a_well_formed_table_reads_whole_and_strict(tmp_path, width, data):
+    names = [f"field{chr(97 + i)}" for i in range(width)]
+    body = data.draw(st.lists(st.lists(CELL, min_size=width, max_size=width).filter(
+        lambda r: any(c.strip() for c in r)), min_size=1, max_size=20))
+    buf = io.StringIO()
+    w = csv.writer(buf)  # "\r\n" rows: a lone \r or \n in a cell gets quoted
+    w.writerow(names)
+    w.writerows(body)
+    info = read_or_refuse(tmp_path, buf.getvalue().encode())
+    assert info is not None and info.malformed is None
+    assert info.columns == names and info.rows == len(body)
+
+
+# --- formula injection -------------------------------------------------------------------------
+
+FORMULAS = ['=HYPERLINK("http://evil.example","click")', "+1+1", "-2+3", "@SUM(A1:A9)", "=cmd|' /C calc'!A0",
+            "\t=1+1"]
+HARMLESS = ["-", "-12.50", "+86 138 0013 8000", "plain note", "", "3e5"]
+
+
+@pytest.fixture(scope="module")
+def formula_source(tmp_path_factory):
+    root = tmp_path_factory.mktemp("formula")
+    plain = root / "plain.csv"
+    write_csv(make_customers(300, seed=63), plain)
+    header, rows = leaks.read(plain)
+    notes = FORMULAS + HARMLESS
+    rows = [r + [notes[i % len(notes)]] for i, r in enumerate(rows)]
+    src = root / "customers.csv"
+    with open(src, "w", newline="", encoding="utf-8-sig") as f:
+        csv.writer(f).writerows([header + ["备注"], *rows])
+    return {"root": root, "src": src}
+
+
+def test_formula_cells_are_neutralised_and_marks_and_identities_unaffected(formula_source, tmp_path):
+    h1 = Home.at(tmp_path / "h1")
+    init(h1)
+    shutil.copytree(h1.root, tmp_path / "h2")  # the same key: the same export id reproduces the same marks
+    h2 = Home.at(tmp_path / "h2")
+    src = str(formula_source["src"])
+    safe = export(ExportRequest(src, "R", "p", str(tmp_path / "safe.csv"), export_id="ex-formula01"), home=h1)
+    raw = export(ExportRequest(src, "R", "p", str(tmp_path / "raw.csv"), export_id="ex-formula01",
+                               neutralise_formulas=False), home=h2)
+    assert any("formula injection" in n for n in safe.notes) and not any("formula" in n for n in raw.notes)
+    hs, safe_rows = leaks.read(tmp_path / "safe.csv")
+    hr, raw_rows = leaks.read(tmp_path / "raw.csv")
+    assert hs == hr and len(safe_rows) == len(raw_rows)
+    col = hs.index("备注")
+    seen = set()
+    for s, r in zip(safe_rows, raw_rows):
+        if r[col] in FORMULAS:
+            assert s[col] == "'" + r[col]
+            seen.add(r[col])
+        else:
+            assert s[col] == r[col]
+        assert s[:col] + s[col + 1:] == r[:col] + r[col + 1:]  # every other cell, marks included, is identical
+    assert seen == set(FORMULAS)
+    # Identities and canaries recorded exactly alike.
+    def recorded(h):
+        con = duckdb.connect(str(h.store_path), read_only=True)
+        try:
+            rows = sorted(con.execute("SELECT row_key FROM export_rows").fetchall())
+            canaries = sorted(con.execute("SELECT idno_digest, phone_digest FROM canaries").fetchall())
+        finally:
+            con.close()
+        return rows, canaries
+    assert recorded(h1) == recorded(h2)
+    # A leak of the neutralised copy is still attributed.
+    leak = tmp_path / "leak.csv"
+    leaks.write(leak, leaks.sample((hs, safe_rows), 80, seed=2))
+    v = attribute(leak, home=h1)
+    assert v.verdict == "accused" and [c.recipient for c in v.accused] == ["R"]
+
+
+def test_the_cli_option_turns_neutralising_off(formula_source, tmp_path):
+    home = tmp_path / "h"
+    assert run("init", "--home", home).exit_code == 0
+    for flag, name in (("--neutralise-formulas", "on.csv"), ("--no-neutralise-formulas", "off.csv")):
+        r = run("export", formula_source["src"], "--recipient", "R", "--out", tmp_path / name, flag, "--home", home)
+        assert r.exit_code == 0, r.output
+    on = leaks.read(tmp_path / "on.csv")
+    off = leaks.read(tmp_path / "off.csv")
+    col = on[0].index("备注")
+    assert {r[col] for r in on[1]} >= {"'" + f for f in FORMULAS}
+    assert {r[col] for r in off[1]} >= set(FORMULAS)
