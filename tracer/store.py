@@ -159,6 +159,7 @@ def connect(home: Home, *, read_only: bool = False, wait_seconds: float | None =
         "autoinstall_known_extensions": "false",
         "temp_directory": str(scratch),
     })
+    con.execute("SET enable_progress_bar = false")  # DuckDB would draw on stdout, into --json output
     try:
         attach(con, home, read_only=read_only, wait_seconds=wait_seconds)
     except BaseException:
