@@ -338,15 +338,19 @@ def _unique_names(names: list) -> list[str]:
     return out
 
 
-def _read_parquet(con, p: Path, table: str) -> TableInfo:
+def _load_as_text(con, src: str, table: str, p: Path, what: str) -> tuple[list[str], int]:
+    """TEMP TABLE ``table`` from a DuckDB table function, every column cast to text."""
     try:
-        src = f"read_parquet({_sql_str(str(p))})"
         cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
         casts = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in (x.replace('"', '""') for x in cols))
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {casts} FROM {src}")
     except duckdb.Error as e:
-        raise UnreadableFile(f"cannot read as Parquet ({safe_detail(e)})", path=str(p)) from None
-    rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        raise UnreadableFile(f"cannot {what} ({safe_detail(e)})", path=str(p)) from None
+    return cols, con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def _read_parquet(con, p: Path, table: str) -> TableInfo:
+    cols, rows = _load_as_text(con, f"read_parquet({_sql_str(str(p))})", table, p, "read as Parquet")
     return TableInfo(table, str(p), cols, rows, "parquet", "binary")
 
 
@@ -355,14 +359,8 @@ def _sql_list(names: list[str]) -> str:
 
 
 def _read_json(con, p: Path, text_path: Path, table: str, encoding: str) -> TableInfo:
-    try:
-        src = f"read_json({_sql_str(str(text_path))}, format = 'auto')"
-        cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
-        casts = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in (x.replace('"', '""') for x in cols))
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {casts} FROM {src}")
-    except duckdb.Error as e:
-        raise UnreadableFile(f"cannot parse as JSON records ({safe_detail(e)})", path=str(p)) from None
-    rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    src = f"read_json({_sql_str(str(text_path))}, format = 'auto')"
+    cols, rows = _load_as_text(con, src, table, p, "parse as JSON records")
     fmt = "jsonl" if p.suffix.lower() in (".jsonl", ".ndjson") else "json"
     return TableInfo(table, str(p), list(cols), rows, fmt, encoding)
 
