@@ -355,3 +355,23 @@ def test_the_cli_option_turns_neutralising_off(formula_source, tmp_path):
     col = on[0].index("备注")
     assert {r[col] for r in on[1]} >= {"'" + f for f in FORMULAS}
     assert {r[col] for r in off[1]} >= set(FORMULAS)
+
+
+def test_xlsx_cells_are_text_so_formulas_need_no_visible_prefix(formula_source, tmp_path):
+    """In a workbook every cell is written as text, so a formula cannot run and
+    a quote prefix would only show: the value is kept as it was."""
+    from python_calamine import CalamineWorkbook
+
+    h = Home.at(tmp_path / "h")
+    init(h)
+    out = tmp_path / "vendor.xlsx"
+    r = export(ExportRequest(str(formula_source["src"]), "R", "p", str(out)), home=h)
+    assert not any("formula injection" in n for n in r.notes)
+    rows = CalamineWorkbook.from_path(str(out)).get_sheet_by_index(0).to_python()
+    col = rows[0].index("备注")
+    values = {row[col] for row in rows[1:]}
+    assert set(FORMULAS) <= values and all(isinstance(v, str) for v in values)
+    from openpyxl import load_workbook
+
+    ws = load_workbook(out).active
+    assert not any(c.data_type == "f" for row in ws.iter_rows() for c in row)  # nothing is a formula

@@ -54,8 +54,11 @@ def write_file(ex) -> tuple[Path, str, int]:
     raw, tmp = ex.pending.raw, ex.pending.tmp
     spec = writers.resolve(getattr(ex.req, "format", None), getattr(ex.req, "encoding", None), ex.out)
     ex.output_spec = spec
-    sel_cols = ", ".join(cell_sql(c, ex.req.neutralise_formulas) for c in ex.out_cols)
-    if ex.req.neutralise_formulas and ex.out_cols:
+    # CSV needs the quote prefix; XLSX cells are written as text (never formulas) and a
+    # prefix would show there literally; Parquet is not opened by spreadsheets.
+    ex.neutralise = ex.req.neutralise_formulas and spec.format is writers.OutputFormat.CSV
+    sel_cols = ", ".join(cell_sql(c, ex.neutralise) for c in ex.out_cols)
+    if ex.neutralise and ex.out_cols:
         n = ex.con.execute("SELECT count(*) FROM final WHERE " + " OR ".join(
             formula_sql(qident(c)) for c in ex.out_cols)).fetchone()[0]
         if n:
@@ -86,8 +89,9 @@ def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
     recovery (tracer.journal) finishes the rename if the process dies."""
     con = ex.con
     content_hash = getattr(ex, "content_hash", None) or ex._source_hash()
+    neutralise = getattr(ex, "neutralise", ex.req.neutralise_formulas)  # as written by write_file
     canary_out = {r[0]: r[1:] for r in con.execute(
-        f"SELECT __c, {', '.join(cell_sql(c, ex.req.neutralise_formulas) for c in ex.out_cols)} FROM final WHERE __is_c = 1").fetchall()}
+        f"SELECT __c, {', '.join(cell_sql(c, neutralise) for c in ex.out_cols)} FROM final WHERE __is_c = 1").fetchall()}
     store.attach(con, ex.home)
     covered: list[tuple[str, object]] = []
     con.execute("BEGIN TRANSACTION")
