@@ -113,8 +113,8 @@ class _Attribution:
         self._digest_leak()
         linked, sources = self._link()
         hits = self._canary_hits()
-        holders = self._holders()
-        cands = self._candidates(holders, hits, linked)
+        self._holders()
+        cands = self._candidates(hits, linked)
         self._mark_evidence(cands)
         self._score(cands)
         canary_rows = len({h.leak_row for c in cands.values() for h in c.hits})
@@ -219,12 +219,12 @@ class _Attribution:
         return out
 
     def _holders(self) -> None:
+        """TEMP TABLE holders: (leak row, row key, export) for every export that held a linked row."""
         self.con.execute("""
             CREATE OR REPLACE TEMP TABLE holders AS
             SELECT DISTINCT k.__lr, k.row_key, r.export_no FROM links k JOIN lin_export_rows r USING (row_key)""")
-        return None
 
-    def _candidates(self, _holders, hits, linked) -> dict[int, Candidate]:
+    def _candidates(self, hits, linked) -> dict[int, Candidate]:
         held = dict(self.con.execute(
             "SELECT export_no, count(DISTINCT __lr) FROM holders GROUP BY export_no").fetchall())
         cands: dict[int, Candidate] = {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from canary.kinds import Kind
-from canary.marks import SCHEME, SLOTS_PER_MATERIAL, selection_threshold
+from canary.marks import SLOTS_PER_MATERIAL, selection_threshold
 
 from . import sqlprf
 
@@ -216,5 +216,3 @@ def format_units_sql(units: str, original: str, col: MarkColumn) -> str:
     arms = " ".join(f"WHEN regexp_full_match({v}, '{rx}') THEN strftime({d}, '{fmt}')" for rx, fmt in DATE_FORMATS)
     return f"(CASE {arms} END)"
 
-
-SCHEME_NAME = SCHEME

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from canary.errors import KeyProblem
 from canary.prf import Key
@@ -101,7 +100,3 @@ def list_exports(*, home: Home | str | os.PathLike | None = None, recipient: str
         return [dict(zip(names, row)) for row in cur.fetchall()]
     finally:
         con.close()
-
-
-def store_path(home: Home | str | os.PathLike | None = None) -> Path:
-    return _home(home).store_path

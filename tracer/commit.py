@@ -88,7 +88,7 @@ def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
     the synced temporary file is renamed into place after the commit, and
     recovery (tracer.journal) finishes the rename if the process dies."""
     con = ex.con
-    content_hash = getattr(ex, "content_hash", None) or ex._source_hash()
+    content_hash = ex.content_hash
     neutralise = getattr(ex, "neutralise", ex.req.neutralise_formulas)  # as written by write_file
     canary_out = {r[0]: r[1:] for r in con.execute(
         f"SELECT __c, {', '.join(cell_sql(c, neutralise) for c in ex.out_cols)} FROM final WHERE __is_c = 1").fetchall()}

@@ -214,7 +214,7 @@ def _candidate_html(c: Candidate, rec: dict | None, verdict: Verdict) -> str:
 def _html(verdict: Verdict, data: dict) -> str:
     leak, parsed = verdict.leak, verdict.leak.get("parsed", {})
     lineage = data["lineage"]
-    body = [f"<h1>Leak attribution: evidence report</h1>",
+    body = ["<h1>Leak attribution: evidence report</h1>",
             f"<p class='muted'>Produced by tracer; examined {_e(leak.get('examined_at'))}.</p>",
             f"<div class='verdict {verdict.verdict}'><b>Verdict: {_e(verdict.verdict.upper())}.</b> "
             f"{_e(verdict.summary)}</div>",

@@ -11,7 +11,6 @@ Everything per row runs inside DuckDB; Python loops only over canaries.
 from __future__ import annotations
 
 import json
-import math
 import os
 import secrets
 import time
@@ -23,16 +22,15 @@ from typing import Sequence
 import duckdb
 import pyarrow as pa
 
-from canary import validators
 from canary.errors import SchemaError, TracerError, UsageError, safe_detail
 from canary.kinds import IDENTIFIERS, Kind
-from canary.prf import Key, Stream, export_key, identity_key
+from canary.prf import Key, export_key, identity_key
 from forensics import markplan, sqlprf
 from forensics.codesize import code_parameters
-from forensics.coltypes import ColumnType, header_kind, type_columns
+from forensics.coltypes import ColumnType, type_columns
 from forensics.duck import insert_rows
 from forensics.normalize import (IDNO15_NAME_CODE, IDNO15_NAME_LABEL, KIND_CODES, identity_label,
-                                 idno15_name_message, normalise, sql_name, sql_normalise)
+                                 idno15_name_message, sql_name, sql_normalise)
 
 from . import commit, journal, live, openlineage, store, writers
 from .canaries import CanaryPlanter, Planted, default_canary_count, load_rows
@@ -472,8 +470,6 @@ class _Export:
 
     # -- lineage --------------------------------------------------------------
 
-    def _source_hash(self) -> str:
-        return self.content_hash
 
     def _record(self, tmp: Path, digest: str, nbytes: int) -> bool:
         """One transaction: records + ledger entry; then the file goes in place."""

@@ -45,9 +45,7 @@ def typed_projection(types: Sequence[ColumnType], numeric: set[str], source_alia
         col = pre + qident(t.name)
         if t.kind in (Kind.DATE, Kind.BIRTHDATE):
             expr = f"({EPOCH} + CAST({units_sql(col, MarkColumn(t.name, 'date', 0, 2))} AS INTEGER))"
-        elif t.kind is Kind.AGE or (t.name in numeric and t.kind not in _TEXT_KINDS):
-            expr = f"TRY_CAST({amount_clean_sql(col)} AS DOUBLE)"
-        elif t.kind is Kind.AMOUNT:
+        elif t.kind in (Kind.AGE, Kind.AMOUNT) or (t.name in numeric and t.kind not in _TEXT_KINDS):
             expr = f"TRY_CAST({amount_clean_sql(col)} AS DOUBLE)"
         else:
             expr = col

@@ -176,7 +176,8 @@ def _drop_unborn(path: Path) -> None:
 def _recover_one(home: Home, con, path: Path) -> Recovered:
     try:
         data = json.loads(path.read_text())
-        export_id, outp, tmp, raw = data["export_id"], Path(data["out"]), Path(data["tmp"]), Path(data["raw"])
+        export_id, tmp, raw = data["export_id"], Path(data["tmp"]), Path(data["raw"])
+        Path(data["out"])  # a complete entry names its output; the store holds the path used
         scratch = Path(data["scratch"])
     except (ValueError, KeyError, TypeError, OSError):
         # An unreadable entry: its owner died while writing it, before any file.

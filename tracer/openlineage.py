@@ -18,7 +18,7 @@ import socket
 import urllib.error
 import urllib.request
 import uuid
-from datetime import datetime, timezone
+from datetime import timezone
 from pathlib import Path
 
 VERSION = "0.1.0"  # tracer's version (tracer/__init__.py imports this module)

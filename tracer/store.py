@@ -235,7 +235,3 @@ def lineage_views(con: duckdb.DuckDBPyConnection) -> None:
         CREATE OR REPLACE TEMP VIEW lin_sources AS
             SELECT source_id, kind, location, rows, key_id, registered_at FROM store.sources;
     """)
-
-
-def store_file(home: Home) -> Path:
-    return home.store_path
