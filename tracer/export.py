@@ -21,11 +21,12 @@ from typing import Sequence
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from canary.errors import SchemaError, TracerError, UsageError, safe_detail
 from canary.kinds import IDENTIFIERS, Kind
 from canary.prf import Key, export_key, identity_key
-from forensics import markplan, sqlprf
+from forensics import fastprf, markplan, sqlprf
 from forensics.codesize import code_parameters
 from forensics.coltypes import ColumnType, type_columns
 from forensics.duck import insert_rows
@@ -43,6 +44,7 @@ DATE_WINDOW_DAYS = 4  # lattice period for dates: a mark moves a date by at most
 COARSE_Q = 10  # coarse amount channel: lattice period in whole yuan
 COARSE_MIN_WHOLE = 1000  # coarse marks only on amounts of at least this many yuan
 SAMPLE_ROWS = 2000
+IDENTITY_BATCH_ROWS = 1 << 19  # rows a batch through the native PRF (bounded memory)
 # Dates a recipient acts on to the day (contractual) are never marked.
 _CONTRACT_DATE_HINTS = ("到期", "还款", "maturity", "due", "expiry", "expire")
 
@@ -189,8 +191,8 @@ class _Export:
             raise TracerError("the source has a header but no rows", path=self.info.path)
         self._type_columns()
         self._select()
+        self._plan_marks()  # first: the identities stage also makes the marks' keyed material
         self._identities()
-        self._plan_marks()
         self._canaries()
         store.detach(self.con)  # the rest works on this export's own tables
         self._mark()
@@ -266,32 +268,70 @@ class _Export:
         return found
 
     def _identities(self) -> None:
+        """Table ``ids``: every source row's keyed identifier digests, its
+        row key (the first identifier it has, else its whole content) and the
+        keyed material that plans its marks. Computed by the native PRF core
+        over Arrow batches where it is built, else by the same HMAC in SQL."""
         self.id_cols = self._identity_columns()
-        digests = []
-        for kind, col in self.id_cols.items():
-            norm = sql_normalise(kind, qident(col))
-            digests.append(f"{sqlprf.digest64(identity_label(kind), norm, var='ik')} AS d_{kind.value}")
-        priority = [k for k in (Kind.IDNO, Kind.CUSTNO, Kind.PHONE, Kind.EMAIL, Kind.ACCOUNT) if k in self.id_cols]
-        all_text = " || '\x1f' || ".join(f"coalesce({qident(c)}, '')" for c in self.info.columns)
-        row_digest = sqlprf.digest64("identity/row", all_text, var="ik")
-        key_expr = f"coalesce({', '.join(f'd_{k.value}' for k in priority)}, {row_digest})" if priority \
-            else row_digest
-        # (store kind code, column of ids) for every digest kept for linkage.
+        # (alias, PRF label, SQL of the message) for every digest kept for linkage.
+        specs = [(f"d_{k.value}", identity_label(k), sql_normalise(k, qident(c))) for k, c in self.id_cols.items()]
         self.digest_columns = [(KIND_CODES[k], f"d_{k.value}") for k in self.id_cols]
         name_col = next((t.name for t in self.types if t.kind is Kind.NAME), None)
         if Kind.IDNO in self.id_cols and name_col:
             msg = idno15_name_message(f"substr({sql_normalise(Kind.IDNO, qident(self.id_cols[Kind.IDNO]))}, 1, 15)",
                                       sql_name(qident(name_col)))
-            digests.append(f"{sqlprf.digest64(IDNO15_NAME_LABEL, msg, var='ik')} AS d_idno15name")
+            specs.append(("d_idno15name", IDNO15_NAME_LABEL, msg))
             self.digest_columns.append((IDNO15_NAME_CODE, "d_idno15name"))
-        sel_digests = (", " + ", ".join(digests)) if digests else ""
-        self.con.execute(f"""
-            CREATE TEMP TABLE ids AS
-            SELECT __r{''.join(f', {alias}' for _, alias in self.digest_columns)}, {key_expr} AS row_key
-            FROM (SELECT rowid AS __r, *{sel_digests} FROM src)""")
+        priority = [f"d_{k.value}" for k in (Kind.IDNO, Kind.CUSTNO, Kind.PHONE, Kind.EMAIL, Kind.ACCOUNT)
+                    if k in self.id_cols]
+        all_text = " || '\x1f' || ".join(f"coalesce({qident(c)}, '')" for c in self.info.columns)
+        self.mark_groups = sorted({m.group for m in self.mark_cols})
+        if fastprf.available():
+            self._identities_native(specs, priority, all_text)
+        else:
+            self._identities_sql(specs, priority, all_text)
         if not self.id_cols:
             self.notes.append("no identifier column (ID number, phone, customer number, email): rows are "
                               "keyed by their whole content and a leak can only be linked by canaries")
+
+    def _identities_sql(self, specs, priority, all_text) -> None:
+        digests = "".join(f", {sqlprf.digest64(label, msg, var='ik')} AS {alias}" for alias, label, msg in specs)
+        row_digest = sqlprf.digest64("identity/row", all_text, var="ik")
+        key_expr = f"coalesce({', '.join(priority)}, {row_digest})" if priority else row_digest
+        self.con.execute(f"""
+            CREATE TEMP TABLE ids0 AS
+            SELECT __r{''.join(f', {alias}' for alias, _, _ in specs)}, {key_expr} AS row_key
+            FROM (SELECT rowid AS __r, *{digests} FROM src)""")
+        # Staged: DuckDB would otherwise inline the row key's PRF into the material's.
+        mats = "".join(f", {markplan.material_sql('row_key', g, var='ek')} AS __m{g}" for g in self.mark_groups)
+        self.con.execute(f"CREATE TEMP TABLE ids AS SELECT *{mats} FROM ids0; DROP TABLE ids0")
+
+    def _identities_native(self, specs, priority, all_text) -> None:
+        ikeys, ekeys = fastprf.Keys([self.ikey]), fastprf.Keys([self.ekey])
+        # Messages are normalised in SQL (the same expressions as the SQL path);
+        # the whole-row text is fetched only for rows with no identifier.
+        no_id = " AND ".join(f"({msg}) IS NULL" for alias, _, msg in specs if alias in priority) or "true"
+        msgs = "".join(f", {msg} AS {alias}" for alias, _, msg in specs)
+        reader = self.con.execute(
+            f"SELECT rowid AS __r{msgs}, CASE WHEN {no_id} THEN {all_text} END AS __row FROM src"
+        ).to_arrow_reader(IDENTITY_BATCH_ROWS)
+        created = False
+        for batch in reader:
+            out = {"__r": batch.column("__r")}
+            for alias, label, _ in specs:
+                out[alias] = fastprf.digest64(ikeys, label, batch.column(alias))
+            row_key = fastprf.digest64(ikeys, "identity/row", batch.column("__row"))
+            if priority:
+                row_key = pc.coalesce(*(out[a] for a in priority), row_key)
+            out["row_key"] = row_key
+            text_key = pc.cast(row_key, pa.string())
+            for g in self.mark_groups:
+                msg = pc.binary_join_element_wise(text_key, f"|{g}", "")
+                out[f"__m{g}"] = fastprf.hmac_hex(ekeys, markplan.MARK_LABEL, msg)
+            part = pa.table(out)  # noqa: F841 - read by name below
+            self.con.execute("INSERT INTO ids SELECT * FROM part" if created else
+                             "CREATE TEMP TABLE ids AS SELECT * FROM part")
+            created = True
 
     def _plan_marks(self) -> None:
         self.mark_cols: list[markplan.MarkColumn] = []
@@ -397,19 +437,21 @@ class _Export:
         all_text = " || '\x1f' || ".join(f"coalesce({qident(c)}, '')" for c in cols)
         row_digest = sqlprf.digest64("identity/row", all_text, var="ik")
         c_key = f"coalesce({', '.join(id_exprs + [row_digest])})"
+        real_mats = "".join(f", ids.__m{g}" for g in self.mark_groups)
+        canary_mats = "".join(f", {markplan.material_sql('row_key', g, var='ek')} AS __m{g}"
+                              for g in self.mark_groups)
         self.con.execute(f"""
-            CREATE TEMP TABLE rows_all AS
-            SELECT sel.__r AS __anchor, 0 AS __is_c, 0 AS __c, ids.row_key, {', '.join('src.' + qident(c) for c in cols)}
+            CREATE TEMP TABLE mk1 AS
+            SELECT sel.__r AS __anchor, 0 AS __is_c, 0 AS __c, ids.row_key{real_mats},
+                   {', '.join('src.' + qident(c) for c in cols)}
             FROM sel JOIN src ON src.rowid = sel.__r JOIN ids ON ids.__r = sel.__r
             UNION ALL
-            SELECT sel.__r, 1, c.__c, {c_key}, {', '.join('c.' + qident(c) for c in cols)}
-            FROM canary_src c JOIN canary_anchor a USING (__c) JOIN sel ON sel.__pos = a.__pos""")
+            SELECT __anchor, 1, __c, row_key{canary_mats}, {', '.join(qident(c) for c in cols)} FROM (
+                SELECT sel.__r AS __anchor, c.__c, {c_key} AS row_key, {', '.join('c.' + qident(c) for c in cols)}
+                FROM canary_src c JOIN canary_anchor a USING (__c) JOIN sel ON sel.__pos = a.__pos)""")
 
-        # Staged and materialised: DuckDB would otherwise inline the PRF and
-        # the parsing into every place a value is used.
-        groups = sorted({m.group for m in self.mark_cols})
-        mats = "".join(f", {markplan.material_sql('row_key', g, var='ek')} AS __m{g}" for g in groups)
-        self.con.execute(f"CREATE TEMP TABLE mk1 AS SELECT *{mats} FROM rows_all")
+        # Staged and materialised: DuckDB would otherwise inline the parsing
+        # into every place a value is used.
         stage2, stage3, flags = [], [], []
         arms: dict[str, list[str]] = {}
         for i, m in enumerate(self.mark_cols):
