@@ -51,7 +51,7 @@ class Key:
         if "|" in label:
             raise ValueError("a PRF label may not contain '|'")
         data = f"{label}|{message}".encode("utf-8")
-        return hmac.new(self._secret, data, hashlib.sha256).digest()
+        return hmac.digest(self._secret, data, "sha256")  # one-shot: several times faster than hmac.new
 
     def derive(self, label: str) -> "Key":
         """An independent subkey for one purpose (e.g. one export)."""
