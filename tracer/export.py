@@ -425,33 +425,48 @@ class _Export:
     # -- marks and output -----------------------------------------------------
 
     def _mark(self) -> None:
-        """Union real rows and canaries, mark, re-check the filter, order."""
+        """Union real rows and canaries, mark, re-check the filter, order.
+
+        Only the marked columns travel through the staged tables (narrow);
+        the view ``final`` puts them back beside every other column, so the
+        rows are copied once, by the writer."""
         cols = self.info.columns
         load_rows(self.con, self.info.columns, "canary_src", [(i, c.row) for i, c in enumerate(self.canary_rows)])
         anchors = [(i, c.anchor_pos) for i, c in enumerate(self.canary_rows)]
         insert_rows(self.con, "canary_anchor", ["__c", "__pos"], anchors, [pa.int32(), pa.int64()])
-        # Canary identities, digested exactly like real rows'.
+        # Canary identities, digested exactly like real rows' (few rows: SQL is fine).
         id_exprs = []
         for kind, col in self.id_cols.items():
             id_exprs.append(sqlprf.digest64(identity_label(kind), sql_normalise(kind, qident(col)), var="ik"))
         all_text = " || '\x1f' || ".join(f"coalesce({qident(c)}, '')" for c in cols)
         row_digest = sqlprf.digest64("identity/row", all_text, var="ik")
         c_key = f"coalesce({', '.join(id_exprs + [row_digest])})"
-        real_mats = "".join(f", ids.__m{g}" for g in self.mark_groups)
+        mats = "".join(f", __m{g}" for g in self.mark_groups)
         canary_mats = "".join(f", {markplan.material_sql('row_key', g, var='ek')} AS __m{g}"
                               for g in self.mark_groups)
         self.con.execute(f"""
-            CREATE TEMP TABLE mk1 AS
-            SELECT sel.__r AS __anchor, 0 AS __is_c, 0 AS __c, ids.row_key{real_mats},
-                   {', '.join('src.' + qident(c) for c in cols)}
-            FROM sel JOIN src ON src.rowid = sel.__r JOIN ids ON ids.__r = sel.__r
-            UNION ALL
-            SELECT __anchor, 1, __c, row_key{canary_mats}, {', '.join(qident(c) for c in cols)} FROM (
+            CREATE TEMP TABLE canary_rows AS
+            SELECT __anchor, __c, row_key{canary_mats}, * EXCLUDE (__anchor, __c, row_key) FROM (
                 SELECT sel.__r AS __anchor, c.__c, {c_key} AS row_key, {', '.join('c.' + qident(c) for c in cols)}
                 FROM canary_src c JOIN canary_anchor a USING (__c) JOIN sel ON sel.__pos = a.__pos)""")
+        src_cols = ", ".join("src." + qident(c) for c in cols)
+        self.con.execute(f"""
+            CREATE TEMP VIEW rows_base AS
+            SELECT sel.__r AS __anchor, 0 AS __is_c, 0 AS __c, ids.row_key{''.join(f', ids.__m{g}' for g in self.mark_groups)},
+                   {src_cols}
+            FROM sel JOIN src ON src.rowid = sel.__r JOIN ids ON ids.__r = sel.__r
+            UNION ALL
+            SELECT __anchor, 1, __c, row_key{mats}, {', '.join(qident(c) for c in cols)} FROM canary_rows""")
+        keys = "__anchor, __is_c, __c"
+        marked_names = list(dict.fromkeys(m.name for m in self.mark_cols))
+        if not self.mark_cols:
+            self.con.execute(f"CREATE TEMP VIEW final AS SELECT {keys}, row_key, "
+                             f"{', '.join(qident(c) for c in cols)}, false AS __reverted FROM rows_base")
+            self.reverted = 0
+            return
 
-        # Staged and materialised: DuckDB would otherwise inline the parsing
-        # into every place a value is used.
+        # Staged and materialised (narrow: keys and the marked columns only):
+        # DuckDB would otherwise inline the parsing into every use of a value.
         stage2, stage3, flags = [], [], []
         arms: dict[str, list[str]] = {}
         for i, m in enumerate(self.mark_cols):
@@ -465,41 +480,41 @@ class _Export:
             new = markplan.format_units_sql(f"__n{i}", qident(m.name), m)
             arms.setdefault(m.name, []).append(f"WHEN __f{i} THEN {new}")
             flags.append(f"__f{i}")
+        narrow = ", ".join(qident(c) for c in marked_names)
+        self.con.execute(f"CREATE TEMP TABLE mk2 AS SELECT {keys}, row_key, {narrow}, {', '.join(stage2)} "
+                         f"FROM rows_base")
+        self.con.execute(f"CREATE TEMP TABLE mk3 AS SELECT *, {', '.join(stage3)} FROM mk2")
         marked_exprs = {name: f"CASE {' '.join(a)} ELSE {qident(name)} END" for name, a in arms.items()}
-        if stage2:
-            self.con.execute(f"CREATE TEMP TABLE mk2 AS SELECT *, {', '.join(stage2)} FROM mk1")
-            self.con.execute(f"CREATE TEMP TABLE mk3 AS SELECT *, {', '.join(stage3)} FROM mk2")
-        else:
-            self.con.execute("CREATE TEMP TABLE mk3 AS SELECT * FROM mk1")
-        proj = []
-        for c in cols:
-            if c in marked_exprs:
-                proj.append(f"{marked_exprs[c]} AS {qident(c)}")
-                proj.append(f"{qident(c)} AS {qident('__o_' + c)}")
-            else:
-                proj.append(qident(c))
-        flag_sql = (", " + ", ".join(flags)) if flags else ""
-        self.con.execute(f"""
-            CREATE TEMP TABLE marked AS
-            SELECT __anchor, __is_c, __c, row_key, {', '.join(proj)}{flag_sql} FROM mk3""")
-        self.con.execute("DROP TABLE mk1; DROP TABLE IF EXISTS mk2; DROP TABLE mk3")
+        proj = [f"{marked_exprs[c]} AS {qident('__n_' + c)}, {qident(c)} AS {qident('__o_' + c)}"
+                for c in marked_names]
+        self.con.execute(f"CREATE TEMP TABLE marked AS SELECT {keys}, row_key, {', '.join(proj)}, "
+                         f"{', '.join(flags)} FROM mk3")
+        self.con.execute("DROP TABLE mk2; DROP TABLE mk3")
         # Re-check the filter on marked values; a row that would fall out keeps its originals.
-        ok_sql = where_flag(self.where, self.types, self.numeric, "marked", "__anchor, __is_c, __c")
-        final_cols = []
-        for c in cols:
-            if c in marked_exprs:
-                final_cols.append(f"CASE WHEN k.__ok THEN m.{qident(c)} ELSE m.{qident('__o_' + c)} END AS {qident(c)}")
-            else:
-                final_cols.append(f"m.{qident(c)}")
-        final_flags = "".join(f", m.__f{i} AND k.__ok AS __f{i}" for i in range(len(self.mark_cols)))
+        if self.where:
+            full = ", ".join(f"m.{qident('__n_' + c)} AS {qident(c)}" if c in marked_exprs
+                             else f"b.{qident(c)}" for c in cols)
+            self.con.execute(f"CREATE TEMP VIEW marked_rows AS SELECT b.__anchor, b.__is_c, b.__c, {full} "
+                             f"FROM rows_base b JOIN marked m USING ({keys})")
+            ok_sql = where_flag(self.where, self.types, self.numeric, "marked_rows", keys)
+            ok_join, ok = f"JOIN ({ok_sql}) k USING ({keys})", "k.__ok"
+        else:
+            ok_join, ok = "", "true"
+        final_vals = ", ".join(f"CASE WHEN {ok} THEN m.{qident('__n_' + c)} ELSE m.{qident('__o_' + c)} END "
+                               f"AS {qident(c)}" for c in marked_names)
+        final_flags = "".join(f", m.__f{i} AND {ok} AS __f{i}" for i in range(len(self.mark_cols)))
         self.con.execute(f"""
-            CREATE TEMP TABLE final AS
-            SELECT m.__anchor, m.__is_c, m.__c, m.row_key, {', '.join(final_cols)}{final_flags},
-                   NOT k.__ok AS __reverted
-            FROM marked m JOIN ({ok_sql}) k USING (__anchor, __is_c, __c)""")
+            CREATE TEMP TABLE marked_final AS
+            SELECT m.__anchor, m.__is_c, m.__c, {final_vals}{final_flags}, NOT {ok} AS __reverted
+            FROM marked m {ok_join}""")
+        out = ", ".join(f"f.{qident(c)}" if c in marked_exprs else f"b.{qident(c)}" for c in cols)
+        self.con.execute(f"""
+            CREATE TEMP VIEW final AS
+            SELECT b.__anchor, b.__is_c, b.__c, b.row_key, {out}{''.join(f', f.__f{i}' for i in range(len(flags)))},
+                   f.__reverted
+            FROM rows_base b JOIN marked_final f USING ({keys})""")
         agg = ", ".join(f"count(*) FILTER (WHERE __f{i})" for i in range(len(self.mark_cols)))
-        counts = self.con.execute(
-            f"SELECT {agg + ', ' if agg else ''}count(*) FILTER (WHERE __reverted) FROM final").fetchone()
+        counts = self.con.execute(f"SELECT {agg}, count(*) FILTER (WHERE __reverted) FROM marked_final").fetchone()
         by_name = {r.name: r for r in self.receipts}
         for m, n in zip(self.mark_cols, counts[:-1]):
             by_name[m.name].marked += int(n)
