@@ -78,9 +78,13 @@ class _Export:
 
 
 def attribute(con: duckdb.DuckDBPyConnection, leak_path: str | os.PathLike, keyring: dict[str, Key], *,
-              alpha: float = 1e-6, now: datetime | None = None, tmpdir: str | None = None) -> Verdict:
-    """Attribute a leaked file. ``con`` must carry the lineage relations."""
-    return _Attribution(con, keyring, alpha, now, tmpdir).run(leak_path)
+              alpha: float = 1e-6, now: datetime | None = None, tmpdir: str | None = None,
+              progress=None) -> Verdict:
+    """Attribute a leaked file. ``con`` must carry the lineage relations.
+    ``progress(stage)`` is told each stage as it starts."""
+    job = _Attribution(con, keyring, alpha, now, tmpdir)
+    job.progress = progress or (lambda stage, done=None, total=None: None)
+    return job.run(leak_path)
 
 
 def _file_facts(path: str) -> dict:
@@ -102,7 +106,8 @@ class _Attribution:
         self.now = now or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
 
     def run(self, leak_path) -> Verdict:
-        con = self.con
+        con, say = self.con, self.progress
+        say("reading the leak")
         self.info = read_table(con, leak_path, "leak", tmpdir=self.tmpdir)
         facts = _file_facts(str(leak_path))
         facts.update({"examined_at": self.now.isoformat(), "parsed": self.info.to_dict()})
@@ -110,12 +115,17 @@ class _Attribution:
         self._type()
         self.exports = self._load_exports()
         self.n_exports = len(self.exports)
+        say("linking rows to the lineage")
         self._digest_leak()
         linked, sources = self._link()
+        say("looking for canaries")
         hits = self._canary_hits()
+        say("finding who held these rows")
         self._holders()
         cands = self._candidates(hits, linked)
+        say("reading marks", 0, len(cands))
         self._mark_evidence(cands)
+        say("scoring")
         self._score(cands)
         canary_rows = len({h.leak_row for c in cands.values() for h in c.hits})
         return self._verdict(list(cands.values()), linked, canary_rows, sources)

@@ -65,8 +65,9 @@ def init(home: Home | str | os.PathLike | None = None) -> InitResult:
 
 
 def attribute(leak: str | os.PathLike, *, home: Home | str | os.PathLike | None = None, alpha: float = 1e-6,
-              now: datetime | None = None) -> Verdict:
-    """Attribute a leaked file against the lineage store."""
+              now: datetime | None = None, progress=None) -> Verdict:
+    """Attribute a leaked file against the lineage store (``progress`` as in
+    tracer.export)."""
     h = _home(home)
     h.require()
     keyring = h.keyring()
@@ -74,7 +75,7 @@ def attribute(leak: str | os.PathLike, *, home: Home | str | os.PathLike | None 
     try:
         require_keys(con, h, keyring)
         store.lineage_views(con)
-        return _attribute(con, leak, keyring, alpha=alpha, now=now, tmpdir=str(h.work_dir))
+        return _attribute(con, leak, keyring, alpha=alpha, now=now, tmpdir=str(h.work_dir), progress=progress)
     finally:
         con.close()
 

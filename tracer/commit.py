@@ -36,7 +36,9 @@ _HARMLESS = r"^([+-]?([0-9][0-9,]*(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?|\+?[0-
 
 def formula_sql(col: str) -> str:
     """True where a text cell would be read as a formula by a spreadsheet."""
-    return (f"coalesce(regexp_matches({col}, '{_FORMULA_START}') "
+    # ascii() of the first character first: a cheap test that rules out
+    # nearly every cell before any regex runs.
+    return (f"coalesce(ascii({col}) IN (61, 43, 45, 64, 9, 13) AND regexp_matches({col}, '{_FORMULA_START}') "
             f"AND NOT regexp_matches({col}, '{_HARMLESS}'), false)")
 
 

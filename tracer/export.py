@@ -37,6 +37,7 @@ from . import commit, journal, live, openlineage, store, writers
 from .canaries import CanaryPlanter, Planted, default_canary_count, load_rows
 from .filters import check_where, numeric_columns, qident, where_flag
 from .home import Home
+from .progress import ProgressFn, noop
 from .sources import SourceSpec, is_database_url, load_source
 
 DEFAULT_MARK_FRACTION = 0.5
@@ -120,8 +121,12 @@ class ExportReceipt:
         return d
 
 
-def export(request: ExportRequest, *, home: Home | str | None = None) -> ExportReceipt:
-    """Write a fingerprinted copy of ``request.source`` and record it."""
+def export(request: ExportRequest, *, home: Home | str | None = None,
+           progress: ProgressFn | None = None) -> ExportReceipt:
+    """Write a fingerprinted copy of ``request.source`` and record it.
+
+    ``progress(stage, done=None, total=None)`` is told each stage as it starts
+    (tracer.progress shows it on a terminal)."""
     t0 = time.monotonic()
     home = home if isinstance(home, Home) else Home.at(home)
     home.require()
@@ -141,6 +146,7 @@ def export(request: ExportRequest, *, home: Home | str | None = None) -> ExportR
             journal.recover(home, con)
             job = _Export(con, home, key, request, export_id, out, now, t0)
             job.pending = pending
+            job.progress = progress or noop
             return job.run()
         finally:
             con.close()
@@ -182,6 +188,8 @@ class _Export:
     # -- stages ---------------------------------------------------------------
 
     def run(self) -> ExportReceipt:
+        say = self.progress
+        say("reading the source")
         spec = SourceSpec(self.req.source, self.req.table, self.req.query)
         self.info, self.source_kind, self.content_hash = load_source(self.con, spec, "src",
                                                                      tmpdir=str(self.pending.scratch))
@@ -189,14 +197,20 @@ class _Export:
             raise self.info.malformed  # a ragged or damaged source would be exported misaligned
         if self.info.rows == 0:
             raise TracerError("the source has a header but no rows", path=self.info.path)
+        say("typing columns")
         self._type_columns()
         self._select()
         self._plan_marks()  # first: the identities stage also makes the marks' keyed material
+        say("keying identifiers", 0, self.info.rows)
         self._identities()
+        say("making canaries")
         self._canaries()
         store.detach(self.con)  # the rest works on this export's own tables
+        say("marking")
         self._mark()
+        say("writing the file")
         tmp, digest, nbytes = self._write()
+        say("recording lineage")
         recipient_created = self._record(tmp, digest, nbytes)
         receipt = ExportReceipt(
             export_id=self.export_id, recipient=self.req.recipient, recipient_created=recipient_created,
@@ -315,7 +329,7 @@ class _Export:
         reader = self.con.execute(
             f"SELECT rowid AS __r{msgs}, CASE WHEN {no_id} THEN {all_text} END AS __row FROM src"
         ).to_arrow_reader(IDENTITY_BATCH_ROWS)
-        created = False
+        created, done = False, 0
         for batch in reader:
             out = {"__r": batch.column("__r")}
             for alias, label, _ in specs:
@@ -332,6 +346,8 @@ class _Export:
             self.con.execute("INSERT INTO ids SELECT * FROM part" if created else
                              "CREATE TEMP TABLE ids AS SELECT * FROM part")
             created = True
+            done += part.num_rows
+            self.progress("keying identifiers", done, self.info.rows)
 
     def _plan_marks(self) -> None:
         self.mark_cols: list[markplan.MarkColumn] = []

@@ -9,6 +9,7 @@ import typer
 
 from .. import api
 from ..export import DEFAULT_MARK_FRACTION, ExportRequest, export
+from ..progress import for_command as progress_for
 from ..report import receipt_text, verdict_text
 from . import app
 from .common import HomeOpt, JsonOpt, QuietOpt, handles_errors, home_of, print_json
@@ -95,7 +96,8 @@ def export_cmd(
                         epsilon=epsilon, neutralise_formulas=neutralise_formulas, format=output_format,
                         encoding=encoding, openlineage_url=openlineage_url,
                         openlineage_file=str(openlineage_file) if openlineage_file else None)
-    receipt = export(req, home=home_of(home))
+    with progress_for("export", quiet=quiet, json_out=json_out) as progress:
+        receipt = export(req, home=home_of(home), progress=progress)
     for w in receipt.warnings:
         typer.echo(f"Warning: {w}", err=True)
     if json_out:
@@ -131,7 +133,8 @@ def attribute(
     if report is not None and report.suffix.lower() not in (".html", ".htm", ".md", ".json"):
         raise UsageError("--report must end in .html, .md or .json", path=str(report))
     h = home_of(home)
-    v = api.attribute(leak, home=h, alpha=alpha)
+    with progress_for("attribute", json_out=json_out) as progress:
+        v = api.attribute(leak, home=h, alpha=alpha, progress=progress)
     if report is not None:
         write_report(v, report, h)
     if json_out:
