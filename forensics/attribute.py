@@ -30,12 +30,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from canary.kinds import IDENTIFIERS, Kind
 from canary.prf import Key, export_key, identity_key
 
-from . import markplan, sqlprf, stats
+from . import fastprf, markplan, sqlprf, stats
 from .coltypes import normalise_header, type_columns
 from .duck import insert_rows
 from .evidence import CanaryHit, Candidate, MarkColumnEvidence, Verdict
@@ -325,8 +327,8 @@ class _Attribution:
                     c.erased_columns.append(f"{leak_col} ({m.channel})")
                     continue
                 jobs[(m, leak_col, tries)].append(eno)
+        self._mark_material(rows, sorted({m.group for m, _, _ in jobs}))
         for (m, leak_col, tries), enos in jobs.items():
-            mat = markplan.material_sql("x.row_key", m.group, ipad_sql="k.ipad", opad_sql="k.opad")
             plan = markplan.plan_sql("mat", m)
             units = markplan.units_sql("x.v", m, reading=True)
             res = con.execute(f"""
@@ -339,11 +341,11 @@ class _Attribution:
                                {plan['bit']} AS bit,
                                {plan['selected']} AS selected
                         FROM (
-                            SELECT x.*, {mat} AS mat FROM (
+                            SELECT x.*, k.__m{m.group} AS mat FROM (
                                 SELECT DISTINCT r.export_no, r.row_key, l.{_q(leak_col)} AS v
                                 FROM mark_rows r JOIN leak l ON l.rowid = r.__lr
                                 WHERE r.export_no IN ({', '.join(map(str, enos))})) x
-                            JOIN ekeys k ON k.export_no = x.export_no) x
+                            JOIN mark_material k USING (export_no, row_key)) x
                     ) WHERE selected AND {markplan.eligible_sql('u', m, embedding=False)}
                 ) GROUP BY export_no""").fetchall()
             got = {r[0]: r[1:] for r in res}
@@ -353,6 +355,35 @@ class _Attribution:
                                         channel=m.channel)
                 ev.log_p = stats.bonferroni(stats.log_binom_sf(ev.agree, ev.readable, 1.0 / m.q), tries)
                 cands[eno].marks.append(ev)
+
+    def _mark_material(self, keyed: list[tuple[int, bytes, bytes]], groups: list[int]) -> None:
+        """TEMP TABLE mark_material: each sampled (export, row key)'s keyed mark
+        material per group, under that export's key: natively (one pass, a
+        key per row) where the PRF core is built, else in SQL."""
+        con = self.con
+        if not groups:
+            con.execute("CREATE OR REPLACE TEMP TABLE mark_material AS SELECT export_no, row_key FROM mark_rows")
+            return
+        if not fastprf.available():
+            mats = ", ".join(f"{markplan.material_sql('x.row_key', g, ipad_sql='k.ipad', opad_sql='k.opad')} "
+                             f"AS __m{g}" for g in groups)
+            con.execute(f"""CREATE OR REPLACE TEMP TABLE mark_material AS
+                SELECT x.export_no, x.row_key, {mats}
+                FROM (SELECT DISTINCT export_no, row_key FROM mark_rows) x JOIN ekeys k USING (export_no)""")
+            return
+        enos = np.array(sorted(eno for eno, _, _ in keyed), dtype=np.int64)
+        by_eno = {eno: export_key(self.keyring[self.exports[eno].key_id], self.exports[eno].export_id)
+                  for eno in enos.tolist()}
+        keys = fastprf.Keys([by_eno[eno] for eno in enos.tolist()])
+        pairs = con.execute("SELECT DISTINCT export_no, row_key FROM mark_rows").fetch_arrow_table()
+        index = np.searchsorted(enos, pairs.column("export_no").to_numpy())
+        text_key = pc.cast(pairs.column("row_key"), pa.string())
+        cols = {"export_no": pairs.column("export_no"), "row_key": pairs.column("row_key")}
+        for g in groups:
+            msg = pc.binary_join_element_wise(text_key, f"|{g}", "")
+            cols[f"__m{g}"] = fastprf.hmac_hex(keys, markplan.MARK_LABEL, msg, key_index=index)
+        material = pa.table(cols)  # noqa: F841 - read by name below
+        con.execute("CREATE OR REPLACE TEMP TABLE mark_material AS SELECT * FROM material")
 
     # -- scoring and verdict --------------------------------------------------
 

@@ -45,6 +45,9 @@ DATE_WINDOW_DAYS = 4  # lattice period for dates: a mark moves a date by at most
 COARSE_Q = 10  # coarse amount channel: lattice period in whole yuan
 COARSE_MIN_WHOLE = 1000  # coarse marks only on amounts of at least this many yuan
 SAMPLE_ROWS = 2000
+# DuckDB's working memory for an export: past it, tables and joins spill to
+# the export's scratch folder, so memory stays flat however long the list.
+EXPORT_MEMORY_LIMIT = "600MB"
 IDENTITY_BATCH_ROWS = 1 << 19  # rows a batch through the native PRF (bounded memory)
 # Dates a recipient acts on to the day (contractual) are never marked.
 _CONTRACT_DATE_HINTS = ("到期", "还款", "maturity", "due", "expiry", "expire")
@@ -141,7 +144,8 @@ def export(request: ExportRequest, *, home: Home | str | None = None,
     # it; it is attached for writing only for the lineage transaction.
     pending = journal.Pending(home, export_id, out)
     try:
-        con = store.connect(home, read_only=True, temp_dir=pending.scratch)
+        con = store.connect(home, read_only=True, temp_dir=pending.scratch,
+                            memory_limit=os.environ.get("TRACER_MEMORY_LIMIT", EXPORT_MEMORY_LIMIT))
         try:
             journal.recover(home, con)
             job = _Export(con, home, key, request, export_id, out, now, t0)

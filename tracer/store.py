@@ -144,7 +144,7 @@ def lock_wait() -> float:
 
 
 def connect(home: Home, *, read_only: bool = False, wait_seconds: float | None = None,
-            temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+            temp_dir: Path | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory working connection with the store attached as ``store``.
 
     DuckDB allows one writer per file (and no reader while it writes): a
@@ -155,10 +155,10 @@ def connect(home: Home, *, read_only: bool = False, wait_seconds: float | None =
     home.require()
     scratch = temp_dir or home.work_dir
     scratch.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(":memory:", config={
-        "autoinstall_known_extensions": "false",
-        "temp_directory": str(scratch),
-    })
+    config = {"autoinstall_known_extensions": "false", "temp_directory": str(scratch)}
+    if memory_limit:  # beyond it DuckDB spills to temp_directory instead of growing
+        config["memory_limit"] = memory_limit
+    con = duckdb.connect(":memory:", config=config)
     con.execute("SET enable_progress_bar = false")  # DuckDB would draw on stdout, into --json output
     try:
         attach(con, home, read_only=read_only, wait_seconds=wait_seconds)
