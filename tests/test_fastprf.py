@@ -124,3 +124,32 @@ def test_export_is_identical_with_and_without_the_native_core(tmp_path, monkeypa
 
     assert records(h1) == records(h2)
     assert len(records(h1)[1]) > 1000
+
+
+def test_export_keys_every_row_when_it_takes_many_batches(home, tmp_path, monkeypatch):
+    """Regression: the identity stage streams in batches; every batch must
+    reach the lineage and the file (a query on the reading connection once
+    ended the stream after the first batch)."""
+    import duckdb
+
+    import importlib
+
+    from tracer import ExportRequest
+    from tracer import export as export_fn
+    from tracer.synthdata import make_customers, write_csv
+
+    export_module = importlib.import_module("tracer.export")  # tracer.export is also a function
+
+    monkeypatch.setattr(export_module, "IDENTITY_BATCH_ROWS", 128)
+    src = tmp_path / "customers.csv"
+    write_csv(make_customers(1000, seed=21), src)
+    out = tmp_path / "out.csv"
+    r = export_fn(ExportRequest(str(src), "R", "p", str(out)), home=home)
+    lines = out.read_text(encoding="utf-8-sig").splitlines()
+    assert len(lines) - 1 == r.rows + r.canaries == 1000 + r.canaries
+    con = duckdb.connect(str(home.root / "lineage.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT count(DISTINCT row_key) FROM export_rows").fetchone()[0] == 1000
+        assert con.execute("SELECT count(*) FROM source_identities WHERE kind = 1").fetchone()[0] == 1000
+    finally:
+        con.close()

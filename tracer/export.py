@@ -22,6 +22,7 @@ from typing import Sequence
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from canary.errors import SchemaError, TracerError, UsageError, safe_detail
 from canary.kinds import IDENTIFIERS, Kind
@@ -333,7 +334,10 @@ class _Export:
         reader = self.con.execute(
             f"SELECT rowid AS __r{msgs}, CASE WHEN {no_id} THEN {all_text} END AS __row FROM src"
         ).to_arrow_reader(IDENTITY_BATCH_ROWS)
-        created, done = False, 0
+        # Each batch's digests go to a Parquet file in the export's scratch
+        # folder, not straight into DuckDB: a query on this connection would end
+        # the streaming read, and holding them in memory would grow with the list.
+        parts, done = [], 0
         for batch in reader:
             out = {"__r": batch.column("__r")}
             for alias, label, _ in specs:
@@ -346,12 +350,15 @@ class _Export:
             for g in self.mark_groups:
                 msg = pc.binary_join_element_wise(text_key, f"|{g}", "")
                 out[f"__m{g}"] = fastprf.hmac_hex(ekeys, markplan.MARK_LABEL, msg)
-            part = pa.table(out)  # noqa: F841 - read by name below
-            self.con.execute("INSERT INTO ids SELECT * FROM part" if created else
-                             "CREATE TEMP TABLE ids AS SELECT * FROM part")
-            created = True
-            done += part.num_rows
+            parts.append(self.pending.scratch / f"ids-{len(parts):05d}.parquet")
+            pq.write_table(pa.table(out), parts[-1], compression="none")
+            done += batch.num_rows
             self.progress("keying identifiers", done, self.info.rows)
+        reader.close()
+        files = ", ".join(store._sql_str(str(p)) for p in parts)
+        self.con.execute(f"CREATE TEMP TABLE ids AS SELECT * FROM read_parquet([{files}])")
+        for p in parts:
+            p.unlink()
 
     def _plan_marks(self) -> None:
         self.mark_cols: list[markplan.MarkColumn] = []
