@@ -490,6 +490,7 @@ class _Export:
             self.con.execute(f"CREATE TEMP VIEW final AS SELECT {keys}, row_key, "
                              f"{', '.join(qident(c) for c in cols)}, false AS __reverted FROM rows_base")
             self.reverted = 0
+            self._check_complete("rows_base")
             return
 
         # Staged and materialised (narrow: keys and the marked columns only):
@@ -547,6 +548,15 @@ class _Export:
             by_name[m.name].marked += int(n)
             by_name[m.name].channels.append({"channel": m.channel, "marked": int(n), "tolerance": m.tolerance})
         self.reverted = int(counts[-1])
+        self._check_complete("marked_final")
+
+    def _check_complete(self, table: str) -> None:
+        """Every selected row and canary is about to be written, once: never a short file."""
+        n = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        if n != self.n_rows + len(self.canary_rows):
+            raise TracerError(f"internal error: {n:,} rows ready to write, expected "
+                              f"{self.n_rows:,} rows and {len(self.canary_rows)} canaries; nothing was written",
+                              path=self.info.path)
 
     def _write(self) -> tuple[Path, str, int]:
         """Write to a temporary name beside the output, with a BOM, synced."""
