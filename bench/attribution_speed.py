@@ -78,10 +78,10 @@ def build_store(work: Path, args) -> dict:
         con.execute("BEGIN")
         con.execute(f"""INSERT INTO recipients (recipient_id, name, created_at)
             SELECT {rid0} + i, 'synthetic ' || i, now()::TIMESTAMP FROM range({n_syn}) t(i)""")
-        con.execute(f"""INSERT INTO exports SELECT * REPLACE ({first} + i AS export_no,
+        con.execute(f"""INSERT INTO exports SELECT e.* REPLACE ({first} + i AS export_no,
                 'ex-syn' || lpad(i::VARCHAR, 6, '0') AS export_id, {rid0} + i AS recipient_id,
                 {args.rows_per_export} AS rows)
-            FROM exports, range({n_syn}) t(i) WHERE export_no = 1""")
+            FROM exports e, range({n_syn}) t(i) WHERE e.export_no = 1""")
         per = min(args.rows_per_export, len(all_keys))
         batch = []
         for i in range(n_syn):
@@ -149,9 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{built['exports']:>8,} {built['export_rows']:>12,} {built['leak_rows']:>9,} {base.median_s:>10.2f} "
           f"{tr.median_s:>9.2f} {ratio:>10.2f}x {base.peak_rss_mib:>8.0f} {tr.peak_rss_mib:>10.0f} "
           f"{built['store_bytes'] / built['export_rows']:>11.1f}")
-    accused = verdict.get("accused") if verdict else None
-    print(f"verdict: {verdict.get('verdict') if verdict else '?'}; accused: "
-          f"{accused.get('recipient') if isinstance(accused, dict) else accused}")
+    accused = [c["recipient"] for c in (verdict or {}).get("candidates", []) if c.get("accused")]
+    print(f"verdict: {verdict.get('verdict') if verdict else '?'}; accused: {', '.join(accused) or 'nobody'} "
+          f"(the leak is a sample of export A)")
     m = machine()
     print(f"machine: {m['nproc']} CPUs, {m['mem_total_gib']} GiB, Python {m['python']}, duckdb {m['duckdb']}")
     if args.json:
