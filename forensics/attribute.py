@@ -328,23 +328,30 @@ class _Attribution:
                     continue
                 jobs[(m, leak_col, tries)].append(eno)
         self._mark_material(rows, sorted({m.group for m, _, _ in jobs}))
+        # Each leak value is parsed once (a table per column and reading), not
+        # once per export that held its row.
+        parsed: dict[tuple, str] = {}
         for (m, leak_col, tries), enos in jobs.items():
             plan = markplan.plan_sql("mat", m)
-            units = markplan.units_sql("x.v", m, reading=True)
+            how = (leak_col, m.kind, m.decimals)
+            if how not in parsed:
+                parsed[how] = f"leak_units_{len(parsed)}"
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {parsed[how]} AS SELECT rowid AS __lr, "
+                            f"{markplan.units_sql(_q(leak_col), m, reading=True)} AS u FROM leak")
             res = con.execute(f"""
                 SELECT export_no, count(*) AS n,
                        count(*) FILTER (WHERE b = bit) AS agree, count(*) FILTER (WHERE b = 1 - bit) AS disagree
                 FROM (
                     SELECT export_no, {markplan.read_sql('u', 'dither', m)} AS b, bit
                     FROM (
-                        SELECT x.export_no, {units} AS u, {plan['dither']} AS dither,
+                        SELECT x.export_no, x.u, {plan['dither']} AS dither,
                                {plan['bit']} AS bit,
                                {plan['selected']} AS selected
                         FROM (
                             SELECT x.*, k.__m{m.group} AS mat FROM (
-                                SELECT DISTINCT r.export_no, r.row_key, l.{_q(leak_col)} AS v
-                                FROM mark_rows r JOIN leak l ON l.rowid = r.__lr
-                                WHERE r.export_no IN ({', '.join(map(str, enos))})) x
+                                SELECT DISTINCT r.export_no, r.row_key, l.u
+                                FROM mark_rows r JOIN {parsed[how]} l ON l.__lr = r.__lr
+                                WHERE r.export_no IN ({', '.join(map(str, enos))}) AND l.u IS NOT NULL) x
                             JOIN mark_material k USING (export_no, row_key)) x
                     ) WHERE selected AND {markplan.eligible_sql('u', m, embedding=False)}
                 ) GROUP BY export_no""").fetchall()
@@ -382,8 +389,9 @@ class _Attribution:
         for g in groups:
             msg = pc.binary_join_element_wise(text_key, f"|{g}", "")
             cols[f"__m{g}"] = fastprf.hmac_hex(keys, markplan.MARK_LABEL, msg, key_index=index)
-        material = pa.table(cols)  # noqa: F841 - read by name below
-        con.execute("CREATE OR REPLACE TEMP TABLE mark_material AS SELECT * FROM material")
+        con.register("__material", pa.table(cols))
+        con.execute("CREATE OR REPLACE TEMP TABLE mark_material AS SELECT * FROM __material")
+        con.unregister("__material")
 
     # -- scoring and verdict --------------------------------------------------
 
