@@ -32,7 +32,6 @@ from datetime import datetime, timezone
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from canary.kinds import IDENTIFIERS, Kind
 from canary.prf import Key, export_key, identity_key
@@ -384,11 +383,8 @@ class _Attribution:
         keys = fastprf.Keys([by_eno[eno] for eno in enos.tolist()])
         pairs = con.execute("SELECT DISTINCT export_no, row_key FROM mark_rows").fetch_arrow_table()
         index = np.searchsorted(enos, pairs.column("export_no").to_numpy())
-        text_key = pc.cast(pairs.column("row_key"), pa.string())
         cols = {"export_no": pairs.column("export_no"), "row_key": pairs.column("row_key")}
-        for g in groups:
-            msg = pc.binary_join_element_wise(text_key, f"|{g}", "")
-            cols[f"__m{g}"] = fastprf.hmac_hex(keys, markplan.MARK_LABEL, msg, key_index=index)
+        cols.update(markplan.material_columns(keys, pairs.column("row_key"), groups, key_index=index))
         con.register("__material", pa.table(cols))
         con.execute("CREATE OR REPLACE TEMP TABLE mark_material AS SELECT * FROM __material")
         con.unregister("__material")

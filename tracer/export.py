@@ -346,10 +346,7 @@ class _Export:
             if priority:
                 row_key = pc.coalesce(*(out[a] for a in priority), row_key)
             out["row_key"] = row_key
-            text_key = pc.cast(row_key, pa.string())
-            for g in self.mark_groups:
-                msg = pc.binary_join_element_wise(text_key, f"|{g}", "")
-                out[f"__m{g}"] = fastprf.hmac_hex(ekeys, markplan.MARK_LABEL, msg)
+            out.update(markplan.material_columns(ekeys, row_key, self.mark_groups))
             parts.append(self.pending.scratch / f"ids-{len(parts):05d}.parquet")
             pq.write_table(pa.table(out), parts[-1], compression="none")
             done += batch.num_rows
