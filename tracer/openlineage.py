@@ -24,13 +24,31 @@ from pathlib import Path
 VERSION = "0.1.0"  # tracer's version (tracer/__init__.py imports this module)
 PRODUCER = f"https://github.com/tracer/tracer/tree/v{VERSION}"
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
-FACET_SCHEMA_URL = f"{PRODUCER}/docs/openlineage/TracerExportRunFacet.json#/$defs/TracerExportRunFacet"
+# The tracer_export facet's own JSON Schema ships as package data; OpenLineage
+# asks a custom facet's _schemaURL to name its schema, so it names that file at
+# the release that defined this version of the facet (tags never move). When
+# the facet changes, change the file's $id and FACET_SCHEMA_RELEASE together.
+FACET_SCHEMA_FILE = "schemas/TracerExportRunFacet.json"  # inside the tracer package
+FACET_SCHEMA_RELEASE = "v0.1.0"
+FACET_SCHEMA_ID = f"https://raw.githubusercontent.com/tracer/tracer/{FACET_SCHEMA_RELEASE}/tracer/{FACET_SCHEMA_FILE}"
+FACET_SCHEMA_URL = f"{FACET_SCHEMA_ID}#/$defs/TracerExportRunFacet"
 SCHEMA_FACET_URL = "https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet"
 LINEAGE_FACET_URL = ("https://openlineage.io/spec/facets/1-2-0/ColumnLineageDatasetFacet.json"
                      "#/$defs/ColumnLineageDatasetFacet")
 JOB_NAMESPACE = "tracer"
 JOB_NAME = "export"
 TIMEOUT_SECONDS = 5.0
+
+
+def facet_schema() -> dict:
+    """The JSON Schema of the ``tracer_export`` run facet (draft 2020-12), for
+    a lineage platform that registers custom facets.
+
+    Example: facet_schema()["$id"] == FACET_SCHEMA_ID
+    """
+    from importlib.resources import files
+
+    return json.loads(files("tracer").joinpath(FACET_SCHEMA_FILE).read_text(encoding="utf-8"))
 
 
 def _facet(url: str, **fields) -> dict:
