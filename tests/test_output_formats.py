@@ -112,3 +112,42 @@ def test_encoding_applies_to_csv_only_and_unknown_formats_are_refused(world, tmp
             "--home", world["home"].root)
     assert r.exit_code == 2 and "--format must be csv, xlsx or parquet" in r.stderr
 
+
+
+# --- the CSV encoder and the row assembly ------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tracer.assemble import formula_mask, neutralise  # noqa: E402
+from tracer.writers import csv_lines  # noqa: E402
+
+_cell = st.one_of(st.none(), st.text(alphabet=st.sampled_from(list('ab 中,"#\n\r\t\'=+-@;0.9')), max_size=8))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_cell, _cell), min_size=1, max_size=12))
+def test_csv_encoder_writes_the_bytes_duckdb_copy_writes(rows):
+    """tracer.writers encodes CSV with Arrow compute; it must write what
+    DuckDB's COPY did (quotes, doubled quotes, empty vs missing), byte for byte."""
+    t = pa.table({"a": pa.array([r[0] for r in rows], pa.string()),
+                  "b,c": pa.array([r[1] for r in rows], pa.string())})
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        duckdb.connect().execute(f"COPY (SELECT * FROM t) TO '{d}/x.csv' (FORMAT csv, HEADER true, QUOTE '\"')")
+        with open(f"{d}/x.csv", "rb") as f:
+            expected = f.read()
+    header = bytes(csv_lines([pa.array([c], pa.string()) for c in t.column_names]))
+    assert header + bytes(csv_lines(t.columns)) == expected
+
+
+def test_formula_cells_are_found_without_touching_numbers_phones_or_placeholders():
+    values = ["=1+2", "@SUM(A1)", "+cmd", "-x", "\tx", "\rx", "-12.50", "+86 138 0013 8000", "-", "1,234.5",
+              "abc", "", None, "中=", "+1e5", "=", "-.5"]
+    mask = formula_mask(pa.array(values, pa.string()))
+    assert [v for v, m in zip(values, mask) if m] == ["=1+2", "@SUM(A1)", "+cmd", "-x", "\tx", "\rx", "="]
+    fixed, touched = neutralise(pa.table({"v": pa.array(values, pa.string())}))
+    assert touched == 7 and fixed.column("v").to_pylist()[:3] == ["'=1+2", "'@SUM(A1)", "'+cmd"]
+    assert fixed.column("v").to_pylist()[6:15] == values[6:15] and fixed.column("v")[15].as_py() == "'="
+    assert formula_mask(pa.array(["plain", None], pa.string())) is None

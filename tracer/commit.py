@@ -22,53 +22,28 @@ from canary.marks import SCHEME
 from forensics.duck import insert_rows
 from forensics.normalize import identity_label, normalise
 
-from . import journal, ledger, live, store, writers
+from . import assemble, journal, ledger, live, store, writers
 from .canaries import SHARE_PROBABILITY
-from .filters import qident
-
-# OWASP CSV injection: a cell a spreadsheet would run as a formula starts with
-# = + - @ (or a tab or carriage return). Numbers, phone numbers (-12.50,
-# +86 138 0013 8000) and a lone "-" placeholder are left alone; anything else
-# gets a leading quote.
-_FORMULA_START = r"^[=+\-@\t\r]"
-_HARMLESS = r"^([+-]?([0-9][0-9,]*(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?|\+?[0-9][0-9 ()-]*|-)$"
-
-
-def formula_sql(col: str) -> str:
-    """True where a text cell would be read as a formula by a spreadsheet."""
-    # ascii() of the first character first: a cheap test that rules out
-    # nearly every cell before any regex runs.
-    return (f"coalesce(ascii({col}) IN (61, 43, 45, 64, 9, 13) AND regexp_matches({col}, '{_FORMULA_START}') "
-            f"AND NOT regexp_matches({col}, '{_HARMLESS}'), false)")
-
-
-def cell_sql(column: str, neutralise: bool = True) -> str:
-    """A column as written: formula-like text prefixed with a single quote."""
-    q = qident(column)
-    if not neutralise:
-        return q
-    return f"CASE WHEN {formula_sql(q)} THEN '''' || {q} ELSE {q} END AS {q}"
 
 
 def write_file(ex) -> tuple[Path, str, int]:
     """Write to a temporary name beside the output, in the requested format
-    (tracer.writers: CSV with a BOM or GBK, XLSX, Parquet), synced."""
-    raw, tmp = ex.pending.raw, ex.pending.tmp
+    (tracer.writers: CSV with a BOM or GBK, XLSX, Parquet), synced. The rows
+    come in file order from tracer.assemble, which also neutralises formulas."""
+    tmp = ex.pending.tmp
     spec = writers.resolve(getattr(ex.req, "format", None), getattr(ex.req, "encoding", None), ex.out)
     ex.output_spec = spec
     # CSV needs the quote prefix; XLSX cells are written as text (never formulas) and a
     # prefix would show there literally; Parquet is not opened by spreadsheets.
     ex.neutralise = ex.req.neutralise_formulas and spec.format is writers.OutputFormat.CSV
-    sel_cols = ", ".join(cell_sql(c, ex.neutralise) for c in ex.out_cols)
-    if ex.neutralise and ex.out_cols:
-        n = ex.con.execute("SELECT count(*) FROM final WHERE " + " OR ".join(
-            formula_sql(qident(c)) for c in ex.out_cols)).fetchone()[0]
-        if n:
-            ex.notes.append(f"{n:,} row(s) had a cell starting with = + - or @ that is not a number or "
-                            "phone: prefixed with ' so a spreadsheet shows it as text (formula injection)")
+    ex.assembly = assemble.Assembly(ex, ex.neutralise)
     try:
-        digest, nbytes = writers.write(ex.con, f"SELECT {sel_cols} FROM final ORDER BY __anchor, __is_c, __c",
-                                       list(ex.out_cols), spec, tmp, raw)
+        digest, nbytes = writers.write(ex.assembly.batches(), list(ex.out_cols), spec, tmp)
+        expected = ex.n_rows + len(ex.canary_rows)
+        if ex.assembly.rows_written != expected:
+            raise TracerError(f"internal error: {ex.assembly.rows_written:,} rows written, expected "
+                              f"{ex.n_rows:,} rows and {len(ex.canary_rows)} canaries; the file was discarded",
+                              path=ex.info.path)
     except TracerError as e:
         tmp.unlink(missing_ok=True)
         if e.path is None:
@@ -77,11 +52,13 @@ def write_file(ex) -> tuple[Path, str, int]:
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise TracerError(f"cannot write the output ({e.strerror})", path=str(ex.out)) from None
-    except duckdb.Error as e:
+    except (duckdb.Error, pa.ArrowException) as e:
         tmp.unlink(missing_ok=True)
         raise TracerError(f"cannot write the output ({safe_detail(e)})", path=str(ex.out)) from None
-    finally:
-        raw.unlink(missing_ok=True)
+    n = ex.assembly.neutralised_rows
+    if n:
+        ex.notes.append(f"{n:,} row(s) had a cell starting with = + - or @ that is not a number or "
+                        "phone: prefixed with ' so a spreadsheet shows it as text (formula injection)")
     return tmp, digest, nbytes
 
 
@@ -91,9 +68,7 @@ def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
     recovery (tracer.journal) finishes the rename if the process dies."""
     con = ex.con
     content_hash = ex.content_hash
-    neutralise = getattr(ex, "neutralise", ex.req.neutralise_formulas)  # as written by write_file
-    canary_out = {r[0]: r[1:] for r in con.execute(
-        f"SELECT __c, {', '.join(cell_sql(c, neutralise) for c in ex.out_cols)} FROM final WHERE __is_c = 1").fetchall()}
+    canary_out = ex.assembly.canaries_written  # the canaries' cells as written to the file
     store.attach(con, ex.home)
     covered: list[tuple[str, object]] = []
     con.execute("BEGIN TRANSACTION")
@@ -139,7 +114,7 @@ def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
             ex.req.retain_until, ex.now, sid, ex.out_cols,
             store.redact_digits(ex.where), ex.n_rows, len(ex.canary_rows), str(ex.out), digest, nbytes,
             ex.key.key_id, SCHEME, json.dumps(params, ensure_ascii=False)])
-        con.execute("INSERT INTO store.export_rows SELECT DISTINCT ?, row_key FROM final WHERE __is_c = 0", [eno])
+        con.execute("INSERT INTO store.export_rows SELECT DISTINCT ?, ids.row_key FROM sel JOIN ids USING (__r)", [eno])
         canary_recs = []
         out_kinds = {c: ex.kind_of[c] for c in ex.out_cols}
         for i, c in enumerate(ex.canary_rows):

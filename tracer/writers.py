@@ -1,10 +1,11 @@
 """Output formats: CSV (UTF-8 with a BOM, or GBK), XLSX (every cell text), Parquet (all VARCHAR).
 
-Each writer takes a DuckDB query whose columns are already the cells to
-write, writes the final bytes to a temporary path, syncs it, and returns the
-sha256 and size of exactly those bytes. CSV and Parquet are written by
-DuckDB's COPY; only XLSX streams rows through Python (openpyxl write-only
-mode, a batch at a time), because no columnar XLSX writer exists.
+Each writer takes Arrow batches whose columns are already the cells to
+write (tracer.assemble makes them, in file order), writes the final bytes to
+a temporary path, syncs it, and returns the sha256 and size of exactly those
+bytes, hashed as they are written. CSV is encoded with Arrow compute and
+Parquet by Arrow's writer; only XLSX goes row by row through Python
+(openpyxl write-only mode), because no columnar XLSX writer exists.
 
 Text everywhere is deliberate: an ID number, phone or customer number
 written as a number loses its leading zeros, its X check character or
@@ -17,16 +18,17 @@ from __future__ import annotations
 import codecs
 import hashlib
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from canary.errors import TracerError, UsageError, safe_detail
-
-from .filters import qident
-from .store import _sql_str
+from canary.errors import TracerError, UsageError
 
 CHUNK = 1 << 20
 XLSX_BATCH = 10_000
@@ -81,79 +83,99 @@ def resolve(fmt: str | None, encoding: str | None, out: str | os.PathLike) -> Ou
     return OutputSpec(kind, enc)
 
 
-def write(con: duckdb.DuckDBPyConnection, query: str, columns: list[str], spec: OutputSpec, tmp: Path,
-          raw: Path) -> tuple[str, int]:
-    """Write ``query``'s rows to ``tmp`` (``raw`` is scratch space beside it),
-    synced; return (sha256 of the file's bytes, size)."""
+def write(batches: Iterable[pa.RecordBatch], columns: list[str], spec: OutputSpec,
+          tmp: Path) -> tuple[str, int]:
+    """Write the rows (text columns, in file order) to ``tmp``, synced;
+    return (sha256 of the file's bytes, size)."""
     if spec.format is OutputFormat.XLSX:
-        _write_xlsx(con, query, columns, tmp)
+        _write_xlsx(batches, columns, tmp)
     elif spec.format is OutputFormat.PARQUET:
-        cast = ", ".join(f"CAST({qident(c)} AS VARCHAR) AS {qident(c)}" for c in columns)
-        con.execute(f"COPY (SELECT {cast} FROM ({query})) TO {_sql_str(str(tmp))} "
-                    "(FORMAT parquet, COMPRESSION zstd)")
+        schema = pa.schema([(c, pa.string()) for c in columns])
+        with pq.ParquetWriter(str(tmp), schema, compression="zstd") as w:
+            for batch in batches:
+                w.write_batch(pa.RecordBatch.from_arrays(batch.columns, schema=schema))
     else:
-        con.execute(f"COPY ({query}) TO {_sql_str(str(raw))} (FORMAT csv, HEADER true, QUOTE '\"')")
-        if spec.encoding == "gbk":
-            return _transcode_gbk(con, query, columns, raw, tmp)
-        return _copy_with_bom(raw, tmp)
+        return _write_csv(batches, columns, spec.encoding == "gbk", tmp)
     return _sync_and_hash(tmp)
 
 
-def _copy_with_bom(raw: Path, tmp: Path) -> tuple[str, int]:
-    h = hashlib.sha256()
-    nbytes = 0
-    with open(raw, "rb") as src, open(tmp, "wb") as dst:
-        bom = codecs.BOM_UTF8
-        dst.write(bom)
-        h.update(bom)
-        nbytes += len(bom)
-        while chunk := src.read(CHUNK):
-            dst.write(chunk)
-            h.update(chunk)
-            nbytes += len(chunk)
-        dst.flush()
-        os.fsync(dst.fileno())
-    return h.hexdigest(), nbytes
+# CSV as DuckDB's COPY writes it (RFC 4180 quoting where a value holds a
+# quote, comma, line break or '#', and for the empty string, so that it stays
+# distinct from a missing value): tests/test_output_formats.py holds the two
+# to the same bytes. Encoded with Arrow compute, a batch at a time.
+_NEEDS_QUOTES = r'[",\n\r#]'
+_SPECIAL_BYTES = (b'"', b",", b"\n", b"\r", b"#")
 
 
-def _transcode_gbk(con, query: str, columns: list[str], raw: Path, tmp: Path) -> tuple[str, int]:
-    """UTF-8 CSV -> GBK, strictly: a character GBK cannot hold fails the
-    export with the column it is in (never the value)."""
+def _values(arr: pa.Array) -> memoryview:
+    """The bytes of a string array's values, end to end."""
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + len(arr) + 1]
+    data = arr.buffers()[2]
+    return memoryview(data)[offsets[0]:offsets[-1]] if data is not None else memoryview(b"")
+
+
+def csv_lines(arrays: Sequence[pa.Array | pa.ChunkedArray]) -> memoryview:
+    """UTF-8 CSV lines for equally long string arrays (one line per row)."""
+    cells = []
+    for arr in arrays:
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        if not pa.types.is_string(arr.type):
+            arr = arr.cast(pa.string())
+        raw = bytes(_values(arr))
+        special = any(b in raw for b in _SPECIAL_BYTES)  # memchr: most columns need no regex
+        needs = pc.equal(arr, "")
+        if special:
+            needs = pc.or_(needs, pc.match_substring_regex(arr, _NEEDS_QUOTES))
+        if special or pc.any(needs).as_py():
+            quoted = pc.binary_join_element_wise('"', pc.replace_substring(arr, '"', '""'), '"', "")
+            arr = pc.if_else(needs, quoted, arr)
+        cells.append(arr)
+    rows = pc.binary_join_element_wise(*cells, ",", null_handling="replace", null_replacement="")
+    return _values(pc.binary_join_element_wise(rows, "", "\n"))
+
+
+def _write_csv(batches: Iterable[pa.RecordBatch], columns: list[str], gbk: bool, tmp: Path) -> tuple[str, int]:
     h = hashlib.sha256()
     nbytes = 0
-    enc = codecs.getincrementalencoder("gbk")(errors="strict")
-    with open(raw, "r", encoding="utf-8", newline="") as src, open(tmp, "wb") as dst:
-        while True:
-            text = src.read(CHUNK)
-            try:
-                data = enc.encode(text, final=not text)
-            except UnicodeEncodeError as e:
-                bad = e.object[e.start:e.end]
-                raise _gbk_error(con, query, columns, bad) from None
+    with open(tmp, "wb") as dst:
+        def put(data) -> None:
+            nonlocal nbytes
             dst.write(data)
             h.update(data)
             nbytes += len(data)
-            if not text:
-                break
+
+        if not gbk:
+            put(codecs.BOM_UTF8)
+        header = csv_lines([pa.array([c], pa.string()) for c in columns])
+        put(_gbk(header, columns, None) if gbk else header)
+        for batch in batches:
+            if batch.num_rows:
+                lines = csv_lines(batch.columns)
+                put(_gbk(lines, columns, batch) if gbk else lines)
         dst.flush()
         os.fsync(dst.fileno())
     return h.hexdigest(), nbytes
 
 
-def _gbk_error(con, query: str, columns: list[str], bad: str) -> TracerError:
-    """Name the first column holding the character (found in SQL, not by
-    scanning rows in Python); the header itself may hold it too."""
-    for c in columns:
-        if any(ch in c for ch in bad):
-            return TracerError("a column name cannot be written in GBK; use the default UTF-8", column=c)
-    found = con.execute(f"SELECT {', '.join(f'bool_or(contains({qident(c)}, ?))' for c in columns)} "
-                        f"FROM ({query})", [bad] * len(columns)).fetchone()
-    col = next((c for c, hit in zip(columns, found) if hit), None)
-    return TracerError("a value cannot be written in GBK (a character outside GBK); "
-                       "use the default UTF-8 or remove the character", column=col)
+def _gbk(utf8: memoryview, columns: list[str], batch: pa.RecordBatch | None) -> bytes:
+    """UTF-8 -> GBK, strictly: a character GBK cannot hold fails the export
+    with the column it is in (never the value)."""
+    text = bytes(utf8).decode("utf-8")
+    try:
+        return text.encode("gbk")
+    except UnicodeEncodeError as e:
+        bad = e.object[e.start:e.end]
+    if batch is None or any(ch in c for c in columns for ch in bad):
+        col = next((c for c in columns if any(ch in c for ch in bad)), None)
+        raise TracerError("a column name cannot be written in GBK; use the default UTF-8", column=col)
+    col = next((c for c, arr in zip(columns, batch.columns)
+                if pc.any(pc.match_substring(arr.cast(pa.string()), bad)).as_py()), None)
+    raise TracerError("a value cannot be written in GBK (a character outside GBK); "
+                      "use the default UTF-8 or remove the character", column=col)
 
 
-def _write_xlsx(con, query: str, columns: list[str], tmp: Path) -> None:
+def _write_xlsx(batches: Iterable[pa.RecordBatch], columns: list[str], tmp: Path) -> None:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.utils.exceptions import IllegalCharacterError
@@ -167,9 +189,7 @@ def _write_xlsx(con, query: str, columns: list[str], tmp: Path) -> None:
         cell.data_type = "s"  # never a formula, never a number
         return cell
 
-    reader = con.execute(f"SELECT {', '.join(qident(c) for c in columns)} FROM ({query})") \
-        .to_arrow_reader(XLSX_BATCH)
-    for batch in reader:
+    for batch in batches:
         cols = [a.to_pylist() for a in batch.columns]
         for row in zip(*cols):
             # openpyxl writes every str as a string cell; only "=..." would be
@@ -200,7 +220,3 @@ def _sync_and_hash(path: Path) -> tuple[str, int]:
             nbytes += len(chunk)
         os.fsync(f.fileno())
     return h.hexdigest(), nbytes
-
-
-def db_error(e: duckdb.Error) -> str:
-    return f"cannot write the output ({safe_detail(e)})"
