@@ -21,8 +21,13 @@ are independent: innocent exports). Those rows bypass the ledger, so
 ledger. It prints median and minimum times, the ratio, peak RSS, and the
 store's bytes per export row.
 
-    python bench/attribution_speed.py                         # the full size (~10 minutes to build)
+    python bench/attribution_speed.py                         # the full size (about a minute to build)
     python bench/attribution_speed.py --exports 50 --source-rows 200000 --rows-per-export 20000 --leak-rows 20000
+    python bench/attribution_speed.py --work bench/out/attr-store  # build there once, reuse it on later runs
+
+``--work DIR`` keeps the built store in DIR and reuses it when DIR already
+holds one built with the same sizes and seed (``built.json`` records them), so
+a change to the attribution code can be timed again without a rebuild.
 """
 
 from __future__ import annotations
@@ -103,6 +108,30 @@ def build_store(work: Path, args) -> dict:
             "store_bytes": store.stat().st_size, "build_s": round(time.perf_counter() - t0, 1)}
 
 
+SIZES = ("exports", "rows_per_export", "source_rows", "leak_rows", "seed")
+
+
+def reuse_or_build(work: Path, args) -> dict:
+    """The store already built in ``work`` with these sizes, else a new one
+    (a folder holding a different or half-finished build is refused, never
+    overwritten)."""
+    record = work / "built.json"
+    wanted = {k: getattr(args, k) for k in SIZES}
+    if record.exists():
+        saved = json.loads(record.read_text(encoding="utf-8"))
+        if saved.get("sizes") != wanted:
+            raise SystemExit(f"{work} holds a store built with {saved.get('sizes')}, not {wanted}: "
+                             "choose another --work folder")
+        print("reusing the store built there", flush=True)
+        return saved["built"]
+    if any(work.iterdir()):
+        raise SystemExit(f"{work} is not empty and holds no finished build: choose another --work folder")
+    built = build_store(work, args)
+    built = {k: (str(v) if isinstance(v, Path) else v) for k, v in built.items()}
+    record.write_text(json.dumps({"sizes": wanted, "built": built}, indent=2), encoding="utf-8")
+    return built
+
+
 def baseline_argv(store: Path, keys: Path) -> list[str]:
     sql = (f"SELECT count(*), count(DISTINCT r.export_no) FROM read_parquet({sql_str(str(keys))}) l "
            f"JOIN export_rows r USING (row_key)")
@@ -121,11 +150,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=8)
     p.add_argument("--json", type=Path, help="also write the figures here")
     p.add_argument("--keep", action="store_true", help="keep the work folder")
+    p.add_argument("--work", type=Path, help="build the store here (kept), or reuse the one already built here")
     args = p.parse_args(argv)
     DEFAULT_OUT_ROOT.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="attribution_speed-", dir=DEFAULT_OUT_ROOT))
+    if args.work:
+        args.keep = True
+        work = args.work.resolve()
+        work.mkdir(parents=True, exist_ok=True)
+    else:
+        work = Path(tempfile.mkdtemp(prefix="attribution_speed-", dir=DEFAULT_OUT_ROOT))
     print(f"work dir {work}", flush=True)
-    built = build_store(work, args)
+    built = reuse_or_build(work, args)
     print(f"store: {built['exports']:,} exports, {built['export_rows']:,} export rows, "
           f"{built['store_bytes'] / 2 ** 20:,.0f} MiB, built in {built['build_s']} s; "
           f"leak of {built['leak_rows']:,} rows", flush=True)
