@@ -1,12 +1,17 @@
 """Live canaries: contact points the bank controls, planted in exports, and sightings of them.
 
-A pool of the bank's own phone numbers and mailboxes (not customer data, so
-kept as they are) is loaded with ``add_contacts``. Each export's unique
-canaries take unused contacts from the pool (``assign``), so no two exports
-share one; the use is recorded with the export (``record_uses``). When one of
-those numbers is called or a mailbox written to, ``record_sighting`` names the
-export and recipient, and flags a contact after the recipient's contract end
-or the export's retention date as a breach. Every insert is covered by a
+A pool of the bank's own phone numbers, mailboxes and postal addresses (not
+customer data, so kept as they are) is loaded with ``add_contacts``. Each
+export's unique canaries take unused contacts from the pool (``assign``),
+written in the shape of the column they go into, so no two exports share one;
+pooled canaries, which a keyed subset of exports share by design, keep
+synthetic contacts. The use is recorded with the export (``record_uses``),
+which refuses a contact a concurrent export took first. When the pool runs
+short the export still goes out, the remaining canaries with synthetic
+contacts, and the steward gets one warning line. When one of the numbers is
+called, a mailbox written to or a letter arrives, ``record_sighting`` names
+the export and recipient, and flags a contact after the recipient's contract
+end or the export's retention date as a breach. Every insert is covered by a
 ledger entry; nothing is updated in place.
 """
 
@@ -18,16 +23,31 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
+from canary.contacts import email_like, normalize_address, phone_like, tidy_address
 from canary.errors import TracerError, UnreadableFile, UsageError
 from canary.kinds import Kind
-from forensics.normalize import normalise
+from forensics.duck import insert_rows
+from forensics.normalize import identity_label, normalise
 
 from . import ledger, store
-from .store import LIVE_SCHEMA as SCHEMA
+from .filters import where_flag
 from .home import Home
+from .store import LIVE_SCHEMA as SCHEMA
 
-KINDS = {"phone": Kind.PHONE, "email": Kind.EMAIL}
+KINDS = {"phone": Kind.PHONE, "email": Kind.EMAIL, "address": Kind.ADDRESS}
+#: Column headers a contact file may use for each kind (compared trimmed, case-insensitive).
+HEADERS = {"phone": "phone", "mobile": "phone", "手机号": "phone", "email": "email", "邮箱": "email",
+           "address": "address", "地址": "address"}
+NOUNS = {"phone": "phone", "email": "mailbox", "address": "address"}
+
+
+def _key(kind: str, value: str | None) -> str | None:
+    """The form contacts are compared in: normalised phone or email, normal-form address."""
+    if kind == "address":
+        return normalize_address(value)
+    return normalise(KINDS[kind], value)
 
 
 def _now(now: datetime | None) -> datetime:
@@ -44,35 +64,48 @@ def _connect(home) -> tuple[Home, object]:
     return h, con
 
 
+def _read_contact_file(p: Path) -> list[dict]:
+    for encoding in ("utf-8-sig", "gb18030"):  # as saved by a script, or by Excel on a Chinese desktop
+        try:
+            with open(p, newline="", encoding=encoding) as f:
+                return list(csv.DictReader(f))
+        except UnicodeDecodeError:
+            continue
+        except (OSError, csv.Error) as e:
+            raise UnreadableFile(f"cannot read the contact file ({type(e).__name__})", path=str(p)) from None
+    raise UnreadableFile("cannot read the contact file (neither UTF-8 nor GBK text)", path=str(p))
+
+
 def add_contacts(path: str | Path, *, home=None, now: datetime | None = None) -> dict:
-    """Load the bank's own contact points (a CSV with columns phone and/or email) into the pool.
+    """Load the bank's own contact points into the pool: a CSV with columns
+    phone, email and/or address (or 手机号, 邮箱, 地址). Phones and mailboxes are
+    kept normalised, addresses as written; a contact already in the pool, in
+    any writing, is not added twice.
 
     Example: add_contacts("bank_lines.csv") -> {"added": 40, "already": 0, "skipped": 1}
     """
     p = Path(path)
-    try:
-        with open(p, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.DictReader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise UnreadableFile(f"cannot read the contact file ({type(e).__name__})", path=str(p)) from None
-    cols = [c for c in (rows[0].keys() if rows else []) if c and c.strip().lower() in KINDS]
+    rows = _read_contact_file(p)
+    header = [c for c in (rows[0].keys() if rows else []) if c]
+    cols = {c: HEADERS[c.strip().lower()] for c in header if c.strip().lower() in HEADERS}
     if not cols:
-        raise UsageError("the contact file needs a column phone and/or email", path=str(p))
-    found, skipped = [], 0
-    for i, r in enumerate(rows):
-        for c in cols:
-            v = (r.get(c) or "").strip()
+        raise UsageError("the contact file needs a column phone, email or address", path=str(p))
+    found, skipped = {}, 0
+    for r in rows:
+        for col, kind in cols.items():
+            v = (r.get(col) or "").strip()
             if not v:
                 continue
-            n = normalise(KINDS[c.strip().lower()], v)
-            if n is None:
+            k = _key(kind, v)
+            if k is None:
                 skipped += 1
             else:
-                found.append((c.strip().lower(), n))
+                found.setdefault((kind, k), k if kind != "address" else tidy_address(v))
     h, con = _connect(home)
     try:
-        have = set(con.execute("SELECT kind, value FROM store.contact_pool").fetchall())
-        new = list(dict.fromkeys(x for x in found if x not in have))
+        pool = con.execute("SELECT kind, value FROM store.contact_pool").fetchall()
+        have = {(kind, _key(kind, v)) for kind, v in pool}
+        new = [(kind, value) for (kind, k), value in found.items() if (kind, k) not in have]
         con.execute("BEGIN TRANSACTION")
         first = con.execute("SELECT coalesce(max(contact_id), 0) + 1 FROM store.contact_pool").fetchone()[0]
         at = _now(now)
@@ -87,29 +120,122 @@ def add_contacts(path: str | Path, *, home=None, now: datetime | None = None) ->
     return {"added": len(new), "already": len(found) - len(new), "skipped": skipped}
 
 
+def pool_status(*, home=None) -> dict[str, dict[str, int]]:
+    """How many contacts of each kind the pool holds, and how many are still free.
+
+    Example: pool_status() -> {"phone": {"in_pool": 40, "used": 12, "free": 28}, ...}
+    """
+    h, con = _connect(home)
+    try:
+        rows = con.execute("""
+            SELECT p.kind, count(*), count(*) FILTER (WHERE EXISTS (
+                SELECT 1 FROM store.contact_uses u WHERE u.contact_id = p.contact_id))
+            FROM store.contact_pool p GROUP BY p.kind""").fetchall()
+    finally:
+        con.close()
+    got = {kind: {"in_pool": n, "used": used, "free": n - used} for kind, n, used in rows}
+    return {kind: got.get(kind, {"in_pool": 0, "used": 0, "free": 0}) for kind in KINDS}
+
+
+def _carriers(ex) -> dict[str, str]:
+    """Pool kind -> the exported column that carries it (the first of its kind,
+    the one the lineage digests a canary's phone or email from)."""
+    out: dict[str, str] = {}
+    for t in ex.types:
+        for kind, k in KINDS.items():
+            if t.kind is k and t.name in ex.out_cols:
+                out.setdefault(kind, t.name)
+    return out
+
+
+def _shaped(kind: str, template: str | None, value: str) -> str:
+    if kind == "phone":
+        return phone_like(template, value)
+    if kind == "email":
+        return email_like(template, value)
+    return value
+
+
+def _clear_of_customers(ex, kind: str, candidates: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Pool phones and mailboxes that no customer of this source and no earlier
+    canary has: a canary never shares an identifier with anyone."""
+    if kind == "address" or not candidates:
+        return candidates
+    k = KINDS[kind]
+    insert_rows(ex.con, "live_check", ["contact_id", "digest"],
+                [(cid, ex.ikey.digest64(identity_label(k), v)) for cid, v in candidates], [pa.int32(), pa.uint64()])
+    tests = [f"EXISTS (SELECT 1 FROM store.canaries k WHERE k.{k.value}_digest = c.digest)"]
+    if k in ex.id_cols:
+        tests.append(f"EXISTS (SELECT 1 FROM ids WHERE ids.d_{k.value} = c.digest)")
+    bad = {r[0] for r in ex.con.execute(f"SELECT contact_id FROM live_check c WHERE {' OR '.join(tests)}").fetchall()}
+    if bad:
+        ex.notes.append(f"{len(bad)} pool {NOUNS[kind]}(s) also belong to a customer of this source or an earlier "
+                        "canary: not planted")
+    return [c for c in candidates if c[0] not in bad]
+
+
+def _passing(ex, rows: list[tuple[int, dict]]) -> set[int]:
+    """Which of the canary rows still satisfy the export's --where."""
+    from .canaries import load_rows
+
+    if not ex.where or not rows:
+        return {i for i, _ in rows}
+    load_rows(ex.con, ex.info.columns, "live_try", rows)
+    sql = where_flag(ex.where, ex.types, ex.numeric, "live_try", "__c")
+    return {r[0] for r in ex.con.execute(f"SELECT __c FROM ({sql}) WHERE __ok").fetchall()}
+
+
 def assign(ex, planted: list) -> None:
-    """Give the export's unique canaries unused pool contacts (phone, email),
-    in place; remembers which for ``record_uses``. Needs ``store`` attached."""
-    ex.contact_uses = []
-    cols = {k: ex.id_cols.get(kind) for k, kind in KINDS.items()}
-    cols = {k: c for k, c in cols.items() if c}
-    if not cols or not planted:
+    """Give the export's unique canaries unused pool contacts (phone, email,
+    address), in place, each in the shape of its column; remembers which for
+    ``record_uses`` and what fell short for ``warnings``. Needs ``store``
+    attached. A canary the contact would push out of --where keeps its own."""
+    ex.contact_uses, ex.live_warnings = [], []
+    cols = _carriers(ex)
+    unique = [i for i, c in enumerate(planted) if c.shared_id is None]
+    if not cols or not unique:
         return
     try:
-        free = {k: con_rows for k, con_rows in (
-            (k, ex.con.execute("SELECT contact_id, value FROM store.contact_pool WHERE kind = ? AND contact_id NOT IN "
-                               "(SELECT contact_id FROM store.contact_uses) ORDER BY contact_id", [k]).fetchall())
-            for k in cols)}
+        in_pool = dict(ex.con.execute("SELECT kind, count(*) FROM store.contact_pool GROUP BY kind").fetchall())
+        free = {kind: ex.con.execute(
+            "SELECT contact_id, value FROM store.contact_pool p WHERE kind = ? AND NOT EXISTS "
+            "(SELECT 1 FROM store.contact_uses u WHERE u.contact_id = p.contact_id) ORDER BY contact_id",
+            [kind]).fetchall() for kind in cols if in_pool.get(kind)}
     except duckdb.Error:  # a store from before live canaries: no pool yet
         return
-    for i, c in enumerate(planted):
-        if c.shared_id is not None:
-            continue
-        for k, col in cols.items():
-            if free[k]:
-                cid, value = free[k].pop(0)
-                c.row[col] = value
-                ex.contact_uses.append((i, cid))
+    free = {kind: _clear_of_customers(ex, kind, rows) for kind, rows in free.items()}
+    available = {kind: len(rows) for kind, rows in free.items()}
+    uses: list[tuple[int, int, str]] = []
+    before: dict[int, dict] = {}
+    for i in unique:
+        row = planted[i].row
+        for kind, rows in free.items():
+            if rows:
+                cid, value = rows.pop(0)
+                before.setdefault(i, {})[cols[kind]] = row.get(cols[kind])
+                row[cols[kind]] = _shaped(kind, row.get(cols[kind]), value)
+                uses.append((i, cid, kind))
+    ok = _passing(ex, [(i, planted[i].row) for i in before])
+    for i, old in before.items():
+        if i not in ok:
+            planted[i].row.update(old)
+    uses = [u for u in uses if u[0] in ok]
+    if len(ok) < len(before):
+        ex.notes.append(f"{len(before) - len(ok)} canaries kept synthetic contacts: the pool's would fail --where")
+    ex.contact_uses = [(i, cid) for i, cid, _ in uses]
+    short = []
+    for kind in free:
+        if available[kind] < len(unique):
+            carried = sum(1 for u in uses if u[2] == kind)
+            short.append(f"{len(unique) - carried} of {len(unique)} canaries carry a synthetic {NOUNS[kind]}")
+    if short:
+        ex.live_warnings.append("the canary pool ran out: " + ", ".join(short) + " instead of the bank's own "
+                                "(tracer canary-pool add more; tracer canary-pool status shows what is left)")
+
+
+def warnings(ex) -> list[str]:
+    """One-line warnings for the steward about this export's live canaries."""
+    return list(getattr(ex, "live_warnings", []))
 
 
 def record_uses(con, ex, export_no: int) -> list[tuple[str, object]]:
@@ -117,6 +243,11 @@ def record_uses(con, ex, export_no: int) -> list[tuple[str, object]]:
     uses = getattr(ex, "contact_uses", None)
     if not uses:
         return []
+    taken = con.execute(f"SELECT count(*) FROM store.contact_uses WHERE contact_id IN ({', '.join('?' * len(uses))})",
+                        [cid for _, cid in uses]).fetchone()[0]
+    if taken:  # another export committed first with one of the same contacts: never share one
+        raise TracerError(f"{taken} live canary contact(s) were taken by an export that finished first; "
+                          "nothing was written: run this export again", path=str(ex.out))
     con.executemany("INSERT INTO store.contact_uses VALUES (?, ?, ?)", [[export_no, i, cid] for i, cid in uses])
     return [("contact_uses", export_no)]
 
@@ -137,27 +268,32 @@ class Sighting:
         return asdict(self)
 
 
-def record_sighting(*, phone: str | None = None, email: str | None = None, at: datetime | None = None,
-                    note: str | None = None, home=None, now: datetime | None = None) -> Sighting:
-    """Record that a live canary was contacted; name its export and recipient, flag a breach.
+def record_sighting(*, phone: str | None = None, email: str | None = None, address: str | None = None,
+                    at: datetime | None = None, note: str | None = None, home=None,
+                    now: datetime | None = None) -> Sighting:
+    """Record that a live canary was contacted (called, mailed, written to at
+    its address); name its export and recipient, flag a breach. An address
+    matches however it is written (spaces, punctuation, full-width digits).
 
     Example: record_sighting(phone="13800138000", at=datetime(2027, 3, 1, 10, 0), note="insurance call")
     """
-    if (phone is None) == (email is None):
-        raise UsageError("give exactly one of --phone or --email")
-    kind, raw = ("phone", phone) if phone is not None else ("email", email)
-    value = normalise(KINDS[kind], raw)
+    given = [(k, v) for k, v in (("phone", phone), ("email", email), ("address", address)) if v is not None]
+    if len(given) != 1:
+        raise UsageError("give exactly one of --phone, --email or --address")
+    [(kind, raw)] = given
+    value = _key(kind, raw)
     if value is None:
-        raise UsageError(f"--{kind} is not a valid {kind}")
+        raise UsageError(f"--{kind} is not a valid {kind}" if kind != "address" else "--address is too short to match")
     rec_at = _now(now)
     seen = at or rec_at
     h, con = _connect(home)
     try:
-        hit = con.execute("SELECT contact_id FROM store.contact_pool WHERE kind = ? AND value = ?",
-                          [kind, value]).fetchone()
+        pool = con.execute("SELECT contact_id, value FROM store.contact_pool WHERE kind = ? ORDER BY contact_id",
+                           [kind]).fetchall()
+        hit = next(((cid, v) for cid, v in pool if _key(kind, v) == value), None)
         if hit is None:
             raise TracerError(f"this {kind} is not in the canary pool (tracer canary-pool add)")
-        cid = hit[0]
+        cid, value = hit
         use = con.execute("""
             SELECT e.export_no, e.export_id, r.name, e.retain_until, r.contract_end
             FROM store.contact_uses u JOIN store.exports e USING (export_no)

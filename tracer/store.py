@@ -96,8 +96,8 @@ LIVE_SCHEMA = """
 -- Live canaries (tracer.live): the bank's own contact points and their sightings.
 CREATE TABLE IF NOT EXISTS contact_pool (
     contact_id INTEGER PRIMARY KEY,
-    kind VARCHAR NOT NULL,     -- phone, email
-    value VARCHAR NOT NULL,    -- normalised; the bank's own contact point
+    kind VARCHAR NOT NULL,     -- phone, email, address
+    value VARCHAR NOT NULL,    -- phone, email normalised; address as written; the bank's own
     added_at TIMESTAMP NOT NULL
 );
 CREATE TABLE IF NOT EXISTS contact_uses (
