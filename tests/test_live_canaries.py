@@ -236,3 +236,28 @@ def test_a_contact_taken_by_an_export_that_finished_first_fails_the_slower_one(h
     assert {x["手机号"] for x in live_rows(tmp_path / "slow.csv")[1]}.isdisjoint(
         {x["手机号"] for x in live_rows(tmp_path / "fast.csv")[1]})
     assert not verify(home).problems
+
+
+def test_a_contact_a_customer_has_or_the_filter_would_reject_is_not_planted(home, tmp_path):
+    src = tmp_path / "customers.csv"
+    t = make_customers(600, seed=57)
+    write_csv(t, src)
+    customer_phone = t.column("手机号")[10].as_py()
+    pool = tmp_path / "pool.csv"
+    pool.write_text(f"phone\n{customer_phone}\n13912340001\n13912340002\n13912340003\n", encoding="utf-8")
+    add_contacts(pool, home=home)
+    r = export(ExportRequest(source=str(src), recipient="A", purpose="p", out=str(tmp_path / "a.csv"), canaries=3,
+                             shared_canaries=False), home=home)
+    assert "1 pool phone(s) also belong to a customer of this source or an earlier canary: not planted" in r.notes
+    header, rows = leaks.read(tmp_path / "a.csv")
+    phones = [row[header.index("手机号")] for row in rows]
+    assert phones.count(customer_phone) == 1  # the customer's own row only
+    assert {"13912340001", "13912340002", "13912340003"} <= set(phones)
+    # A filter the pool's numbers fail: the canaries keep their synthetic phones, the contacts stay free.
+    add_contacts(pool_file(tmp_path / "more.csv", 10, 3), home=home)
+    r = export(ExportRequest(source=str(src), recipient="B", purpose="p", out=str(tmp_path / "b.csv"), canaries=3,
+                             shared_canaries=False, where="\"手机号\" NOT LIKE '1391234%'"), home=home)
+    assert "3 canaries kept synthetic contacts: the pool's would fail --where" in r.notes and r.warnings == []
+    assert live_rows(tmp_path / "b.csv")[1] == []
+    assert pool_status(home=home)["phone"] == {"in_pool": 7, "used": 3, "free": 4}
+    assert pool_status(home=home)["address"] == {"in_pool": 3, "used": 0, "free": 3}
