@@ -494,27 +494,41 @@ class _Export:
         # DuckDB would otherwise inline the parsing into every use of a value.
         stage2, stage3, flags = [], [], []
         arms: dict[str, list[str]] = {}
+        plans = [markplan.plan_sql(f"__m{m.group}", m) for m in self.mark_cols]
+        # A value is parsed once per column (its channels share the parse), and
+        # only where some channel selected the cell: most cells never are.
+        units_of: dict[str, str] = {}
+        for name in marked_names:
+            chans = [(i, m) for i, m in enumerate(self.mark_cols) if m.name == name]
+            units = {markplan.units_sql(qident(name), m) for _, m in chans}
+            if len(units) == 1:
+                picked = " OR ".join(plans[i]["selected"] for i, _ in chans)
+                units_of.update({f"{i}": f"__u{chans[0][0]}" for i, _ in chans})
+                stage2.append(f"CASE WHEN {picked} THEN {units.pop()} END AS __u{chans[0][0]}")
+            else:  # channels parsing differently: each its own
+                for i, m in chans:
+                    units_of[f"{i}"] = f"__u{i}"
+                    stage2.append(f"CASE WHEN {plans[i]['selected']} THEN {markplan.units_sql(qident(name), m)} "
+                                  f"END AS __u{i}")
         for i, m in enumerate(self.mark_cols):
-            plan = markplan.plan_sql(f"__m{m.group}", m)
-            units = markplan.units_sql(qident(m.name), m)
-            stage2.append(f"{units} AS __u{i}, {plan['selected']} AS __s{i}, {plan['dither']} AS __d{i}, "
+            plan, u = plans[i], units_of[f"{i}"]
+            stage2.append(f"{plan['selected']} AS __s{i}, {plan['dither']} AS __d{i}, "
                           f"{plan['bit']} AS __b{i}, {plan['up']} AS __p{i}")
-            on = f"coalesce(__s{i} AND {markplan.eligible_sql(f'__u{i}', m, embedding=True)}, false)"
+            on = f"coalesce(__s{i} AND {markplan.eligible_sql(u, m, embedding=True)}, false)"
             stage_plan = {"dither": f"__d{i}", "bit": f"__b{i}", "up": f"__p{i}"}
-            stage3.append(f"{on} AS __f{i}, {markplan.embed_sql(f'__u{i}', stage_plan, m)} AS __n{i}")
+            stage3.append(f"{on} AS __f{i}, {markplan.embed_sql(u, stage_plan, m)} AS __n{i}")
             new = markplan.format_units_sql(f"__n{i}", qident(m.name), m)
             arms.setdefault(m.name, []).append(f"WHEN __f{i} THEN {new}")
             flags.append(f"__f{i}")
         narrow = ", ".join(qident(c) for c in marked_names)
         self.con.execute(f"CREATE TEMP TABLE mk2 AS SELECT {keys}, row_key, {narrow}, {', '.join(stage2)} "
                          f"FROM rows_base")
-        self.con.execute(f"CREATE TEMP TABLE mk3 AS SELECT *, {', '.join(stage3)} FROM mk2")
         marked_exprs = {name: f"CASE {' '.join(a)} ELSE {qident(name)} END" for name, a in arms.items()}
         proj = [f"{marked_exprs[c]} AS {qident('__n_' + c)}, {qident(c)} AS {qident('__o_' + c)}"
                 for c in marked_names]
         self.con.execute(f"CREATE TEMP TABLE marked AS SELECT {keys}, row_key, {', '.join(proj)}, "
-                         f"{', '.join(flags)} FROM mk3")
-        self.con.execute("DROP TABLE mk2; DROP TABLE mk3")
+                         f"{', '.join(flags)} FROM (SELECT *, {', '.join(stage3)} FROM mk2)")
+        self.con.execute("DROP TABLE mk2")
         # Re-check the filter on marked values; a row that would fall out keeps its originals.
         if self.where:
             full = ", ".join(f"m.{qident('__n_' + c)} AS {qident(c)}" if c in marked_exprs
