@@ -217,7 +217,7 @@ def _read_csv(con, p: Path, text_path: Path, table: str, encoding: str) -> Table
             f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_csv({_sql_str(str(text_path))}, "
             f"all_varchar = true, header = {str(header).lower()}, {opts}delim = {_sql_str(delim)}, quote = '\"', "
             f"escape = '\"', null_padding = {str(not strict).lower()}, strict_mode = {str(strict).lower()}, "
-            f"max_line_size = {MAX_LINE_BYTES}, sample_size = -1)")
+            f"max_line_size = {MAX_LINE_BYTES})")
 
     # Strictly first (an export source must be well formed); a leak that is
     # not is read leniently, with the defect noted.

@@ -22,7 +22,6 @@ from typing import Sequence
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from canary.errors import SchemaError, TracerError, UsageError, safe_detail
 from canary.kinds import IDENTIFIERS, Kind
@@ -46,6 +45,7 @@ DATE_WINDOW_DAYS = 4  # lattice period for dates: a mark moves a date by at most
 COARSE_Q = 10  # coarse amount channel: lattice period in whole yuan
 COARSE_MIN_WHOLE = 1000  # coarse marks only on amounts of at least this many yuan
 SAMPLE_ROWS = 2000
+PLAN_SAMPLE_ROWS = 100_000  # rows an amount column's mark plan looks at
 # DuckDB's working memory for an export: past it, tables and joins spill to
 # the export's scratch folder, so memory stays flat however long the list.
 EXPORT_MEMORY_LIMIT = "600MB"
@@ -331,14 +331,14 @@ class _Export:
         # the whole-row text is fetched only for rows with no identifier.
         no_id = " AND ".join(f"({msg}) IS NULL" for alias, _, msg in specs if alias in priority) or "true"
         msgs = "".join(f", {msg} AS {alias}" for alias, _, msg in specs)
-        reader = self.con.execute(
-            f"SELECT rowid AS __r{msgs}, CASE WHEN {no_id} THEN {all_text} END AS __row FROM src"
-        ).to_arrow_reader(IDENTITY_BATCH_ROWS)
-        # Each batch's digests go to a Parquet file in the export's scratch
-        # folder, not straight into DuckDB: a query on this connection would end
-        # the streaming read, and holding them in memory would grow with the list.
-        parts, done = [], 0
-        for batch in reader:
+        # Read in rowid ranges, each fully fetched (DuckDB runs it in parallel),
+        # keyed, and appended to ``ids``: memory stays one range, however long the list.
+        select = (f"SELECT rowid AS __r{msgs}, CASE WHEN {no_id} THEN {all_text} END AS __row FROM src "
+                  f"WHERE rowid >= $a AND rowid < $b")
+        last = self.con.execute("SELECT coalesce(max(rowid), -1) FROM src").fetchone()[0]
+        done = 0
+        for a in range(0, last + 1, IDENTITY_BATCH_ROWS):
+            batch = self.con.execute(select, {"a": a, "b": a + IDENTITY_BATCH_ROWS}).to_arrow_table()
             out = {"__r": batch.column("__r")}
             for alias, label, _ in specs:
                 out[alias] = fastprf.digest64(ikeys, label, batch.column(alias))
@@ -347,15 +347,12 @@ class _Export:
                 row_key = pc.coalesce(*(out[a] for a in priority), row_key)
             out["row_key"] = row_key
             out.update(markplan.material_columns(ekeys, row_key, self.mark_groups))
-            parts.append(self.pending.scratch / f"ids-{len(parts):05d}.parquet")
-            pq.write_table(pa.table(out), parts[-1], compression="none")
+            self.con.register("__ids_part", pa.table(out))
+            self.con.execute("CREATE TEMP TABLE ids AS SELECT * FROM __ids_part" if a == 0 else
+                             "INSERT INTO ids SELECT * FROM __ids_part")
+            self.con.unregister("__ids_part")
             done += batch.num_rows
             self.progress("keying identifiers", done, self.info.rows)
-        reader.close()
-        files = ", ".join(store._sql_str(str(p)) for p in parts)
-        self.con.execute(f"CREATE TEMP TABLE ids AS SELECT * FROM read_parquet([{files}])")
-        for p in parts:
-            p.unlink()
 
     def _plan_marks(self) -> None:
         self.mark_cols: list[markplan.MarkColumn] = []
@@ -390,13 +387,18 @@ class _Export:
 
     def _amount_plan(self, name: str, slot: int, f: float):
         clean = markplan.amount_clean_sql(qident(name))
+        # Every k-th selected row (deterministic, so an export id reproduces the
+        # plan): the plan is a judgement on the column's shape, not a count.
+        step = max(1, -(-self.n_rows // PLAN_SAMPLE_ROWS))
+        rows = (f"src JOIN sel ON src.rowid = sel.__r WHERE sel.__pos % {step} = 0" if self.where
+                else f"src WHERE src.rowid % {step} = 0")
         row = self.con.execute(f"""
             SELECT count(*) FILTER (WHERE regexp_full_match(c, '[-+]?\\d+(\\.\\d+)?')),
                    count(c),
                    mode(CASE WHEN contains(c, '.') THEN length(split_part(c, '.', 2)) ELSE 0 END),
                    count(*) FILTER (WHERE regexp_full_match(c, '[-+]?\\d*[1-9]')),
                    median(abs(TRY_CAST(c AS DOUBLE)))
-            FROM (SELECT {clean} AS c FROM src JOIN sel ON src.rowid = sel.__r)""").fetchone()
+            FROM (SELECT {clean} AS c FROM {rows})""").fetchone()
         numeric, nonempty, decimals, not_round, med = row
         if not nonempty or numeric < 0.95 * nonempty:
             return [], "not marked: values are not all plain numbers"
