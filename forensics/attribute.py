@@ -21,6 +21,7 @@ Statistics (docs/forensics.md and the design notes):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -32,11 +33,12 @@ from datetime import datetime, timezone
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from canary.kinds import IDENTIFIERS, Kind
 from canary.prf import Key, export_key, identity_key
 
-from . import fastprf, markplan, sqlprf, stats
+from . import fastprf, holders, markplan, markread, sqlprf, stats
 from .coltypes import normalise_header, type_columns
 from .duck import insert_rows
 from .evidence import CanaryHit, Candidate, MarkColumnEvidence, Verdict
@@ -48,6 +50,7 @@ from .readers import read_table
 #: chance (value-space sizes, rounded up to stay conservative).
 FIELD_CHANCE = {"idno": 1e-10, "phone": 1e-8, "email": 1e-9, "custno": 1e-6, "account": 1e-9, "name": 1e-3}
 MARK_SAMPLE_PER_EXPORT = 5000  # readable evidence saturates long before this
+MATERIAL_BATCH = 1 << 19  # (export, row) pairs keyed at a time: 32 MiB of material
 ABSENT_MIN_READABLE = 20  # enough readable marks to say an export's fingerprint is absent
 ABSENT_P = 1e-3  # marks agreeing no more than this unlikely by chance: the fingerprint is absent
 ROUNDED_SHARE = 0.3  # fewer non-round amounts than this: the column was rounded (erased)
@@ -80,10 +83,13 @@ class _Export:
 
 def attribute(con: duckdb.DuckDBPyConnection, leak_path: str | os.PathLike, keyring: dict[str, Key], *,
               alpha: float = 1e-6, now: datetime | None = None, tmpdir: str | None = None,
-              progress=None) -> Verdict:
+              progress=None, mark_sample: int = MARK_SAMPLE_PER_EXPORT) -> Verdict:
     """Attribute a leaked file. ``con`` must carry the lineage relations.
-    ``progress(stage)`` is told each stage as it starts."""
+    ``progress(stage)`` is told each stage as it starts. Marks are read on
+    the leak rows linked to each export's ``mark_sample`` smallest held row
+    keys (a rule blind to every export's key)."""
     job = _Attribution(con, keyring, alpha, now, tmpdir)
+    job.mark_sample = mark_sample
     job.progress = progress or (lambda stage, done=None, total=None: None)
     return job.run(leak_path)
 
@@ -151,25 +157,48 @@ class _Attribution:
         return sorted(k for k in used if k in self.keyring)
 
     def _digest_leak(self) -> None:
-        arms = []
+        """TEMP TABLE leak_ids (__lr, kind, digest, key_id): every identifier
+        form of every leak row under every key the store uses. Messages are
+        normalised in SQL; the HMAC runs natively where the PRF core is built."""
         self.id_columns = [t for t in self.types if t.kind in IDENTIFIERS]
         name_col = next((t.name for t in self.types if t.kind is Kind.NAME), None)
-        for n, key_id in enumerate(self._key_ids()):
+        forms = []  # (kind code, PRF label, SQL of the message)
+        for t in self.id_columns:
+            col = _q(t.name)
+            norm = sql_idno_recovered(col) if t.kind is Kind.IDNO else sql_normalise(t.kind, col)
+            forms.append((KIND_CODES[t.kind], identity_label(t.kind), norm))
+            if t.kind is Kind.IDNO and name_col:
+                forms.append((IDNO15_NAME_CODE, IDNO15_NAME_LABEL,
+                              idno15_name_message(sql_idno15(col), sql_name(_q(name_col)))))
+        key_ids = self._key_ids()
+        if forms and key_ids and fastprf.available():
+            self._digest_leak_native(forms, key_ids)
+            return
+        arms = []
+        for n, key_id in enumerate(key_ids):
             var = f"ik{n}"
             sqlprf.set_key(self.con, var, identity_key(self.keyring[key_id]))
-            for t in self.id_columns:
-                col = _q(t.name)
-                norm = sql_idno_recovered(col) if t.kind is Kind.IDNO else sql_normalise(t.kind, col)
-                forms = [(KIND_CODES[t.kind], sqlprf.digest64(identity_label(t.kind), norm, var=var))]
-                if t.kind is Kind.IDNO and name_col:
-                    msg = idno15_name_message(sql_idno15(col), sql_name(_q(name_col)))
-                    forms.append((IDNO15_NAME_CODE, sqlprf.digest64(IDNO15_NAME_LABEL, msg, var=var)))
-                for code, d in forms:
-                    arms.append(f"SELECT rowid AS __lr, CAST({code} AS UTINYINT) AS kind, {d} AS digest, "
-                                f"'{key_id}' AS key_id FROM leak")
+            for code, label, msg in forms:
+                arms.append(f"SELECT rowid AS __lr, CAST({code} AS UTINYINT) AS kind, "
+                            f"{sqlprf.digest64(label, msg, var=var)} AS digest, '{key_id}' AS key_id FROM leak")
         body = " UNION ALL ".join(arms) if arms else \
             "SELECT NULL::BIGINT AS __lr, NULL::UTINYINT AS kind, NULL::UBIGINT AS digest, NULL::VARCHAR AS key_id"
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE leak_ids AS SELECT * FROM ({body}) WHERE digest IS NOT NULL")
+
+    def _digest_leak_native(self, forms, key_ids) -> None:
+        msgs = self.con.execute("SELECT rowid AS __lr" + "".join(f", {msg} AS m{i}" for i, (_, _, msg) in enumerate(forms))
+                                + " FROM leak").to_arrow_table()
+        parts = []
+        for key_id in key_ids:
+            keys = fastprf.Keys([identity_key(self.keyring[key_id])])
+            for i, (code, label, _) in enumerate(forms):
+                digest = fastprf.digest64(keys, label, msgs.column(f"m{i}"))
+                part = pa.table({"__lr": msgs.column("__lr"), "digest": digest}).filter(digest.is_valid())
+                parts.append(part.append_column("kind", pa.array(np.full(part.num_rows, code, np.uint8)))
+                             .append_column("key_id", pa.array([key_id] * part.num_rows, pa.string())))
+        self.con.register("__leak_ids", pa.concat_tables(parts))
+        self.con.execute("CREATE OR REPLACE TEMP TABLE leak_ids AS SELECT __lr, kind, digest, key_id FROM __leak_ids")
+        self.con.unregister("__leak_ids")
 
     def _link(self) -> tuple[int, list[dict]]:
         self.con.execute("""
@@ -230,14 +259,13 @@ class _Attribution:
         return out
 
     def _holders(self) -> None:
-        """TEMP TABLE holders: (leak row, row key, export) for every export that held a linked row."""
-        self.con.execute("""
-            CREATE OR REPLACE TEMP TABLE holders AS
-            SELECT DISTINCT k.__lr, k.row_key, r.export_no FROM links k JOIN lin_export_rows r USING (row_key)""")
+        """Which exports held which linked rows (forensics.holders), with the
+        rows whose marks are read for each."""
+        self.holdings = holders.sweep(self.con, "links", "lin_export_rows", self.exports,
+                                      per_export=self.mark_sample)
 
     def _candidates(self, hits, linked) -> dict[int, Candidate]:
-        held = dict(self.con.execute(
-            "SELECT export_no, count(DISTINCT __lr) FROM holders GROUP BY export_no").fetchall())
+        held = self.holdings.held_rows()
         cands: dict[int, Candidate] = {}
         shared_holders = set().union(*self.shared_holders.values()) if self.shared_holders else set()
         for eno in set(held) | set(hits) | shared_holders:
@@ -248,7 +276,7 @@ class _Attribution:
             c.hits = sorted(hits.get(eno, []), key=lambda h: h.leak_row)
             c.share_probability = float(e.params.get("share_probability", 0.0))
             c.shared_found = len(self.shared_found)
-            c.shared_held = sorted(k for k, holders in self.shared_holders.items() if eno in holders)
+            c.shared_held = sorted(k for k, takers in self.shared_holders.items() if eno in takers)
             c.linked_rows, c.held_rows = linked, int(held.get(eno, 0))
             self._membership_columns(c, e)
             cands[eno] = c
@@ -295,28 +323,14 @@ class _Attribution:
         return n == 0 or fine < ROUNDED_SHARE * n
 
     def _mark_evidence(self, cands: dict[int, Candidate]) -> None:
-        if not cands:
+        keyed = [eno for eno in cands if self.exports[eno].key_id in self.keyring
+                 and self.exports[eno].params.get("mark_columns")]
+        if not keyed:
             return
-        con = self.con
-        rows = []
-        for eno in cands:
-            e = self.exports[eno]
-            if e.key_id in self.keyring and e.params.get("mark_columns"):
-                ipad, opad = export_key(self.keyring[e.key_id], e.export_id).hmac_pads()
-                rows.append((eno, ipad, opad))
-        if not rows:
-            return
-        insert_rows(con, "ekeys", ["export_no", "ipad", "opad"], rows, [pa.int32(), pa.binary(), pa.binary()])
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE mark_rows AS
-            SELECT __lr, row_key, export_no FROM (
-                SELECT h.*, dense_rank() OVER (PARTITION BY h.export_no ORDER BY h.row_key) AS rk
-                FROM holders h SEMI JOIN ekeys k ON k.export_no = h.export_no)
-            WHERE rk <= {MARK_SAMPLE_PER_EXPORT}""")
-        # Group exports by identical (mark column, leak column) so one query serves many exports.
+        # Group exports by identical (mark column, leak column) so one pass serves many exports.
         jobs: dict[tuple, list[int]] = defaultdict(list)
         rounded_cache: dict[tuple, bool] = {}
-        for eno, *_ in rows:
+        for eno in keyed:
             e, c = self.exports[eno], cands[eno]
             for m, leak_col, tries in self._pairs(e):
                 rk = (leak_col, m.kind, m.channel, m.decimals)
@@ -326,68 +340,102 @@ class _Attribution:
                     c.erased_columns.append(f"{leak_col} ({m.channel})")
                     continue
                 jobs[(m, leak_col, tries)].append(eno)
-        self._mark_material(rows, sorted({m.group for m, _, _ in jobs}))
-        # Each leak value is parsed once (a table per column and reading), not
-        # once per export that held its row.
-        parsed: dict[tuple, str] = {}
+        tallies = self._read_marks(keyed, jobs)
         for (m, leak_col, tries), enos in jobs.items():
-            plan = markplan.plan_sql("mat", m)
-            how = (leak_col, m.kind, m.decimals)
-            if how not in parsed:
-                parsed[how] = f"leak_units_{len(parsed)}"
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {parsed[how]} AS SELECT rowid AS __lr, "
-                            f"{markplan.units_sql(_q(leak_col), m, reading=True)} AS u FROM leak")
-            res = con.execute(f"""
-                SELECT export_no, count(*) AS n,
-                       count(*) FILTER (WHERE b = bit) AS agree, count(*) FILTER (WHERE b = 1 - bit) AS disagree
-                FROM (
-                    SELECT export_no, {markplan.read_sql('u', 'dither', m)} AS b, bit
-                    FROM (
-                        SELECT x.export_no, x.u, {plan['dither']} AS dither,
-                               {plan['bit']} AS bit,
-                               {plan['selected']} AS selected
-                        FROM (
-                            SELECT x.*, k.__m{m.group} AS mat FROM (
-                                SELECT DISTINCT r.export_no, r.row_key, l.u
-                                FROM mark_rows r JOIN {parsed[how]} l ON l.__lr = r.__lr
-                                WHERE r.export_no IN ({', '.join(map(str, enos))}) AND l.u IS NOT NULL) x
-                            JOIN mark_material k USING (export_no, row_key)) x
-                    ) WHERE selected AND {markplan.eligible_sql('u', m, embedding=False)}
-                ) GROUP BY export_no""").fetchall()
-            got = {r[0]: r[1:] for r in res}
+            n, agree, disagree = tallies[(m, leak_col, tries)]
             for eno in enos:
-                n, agree, disagree = got.get(eno, (0, 0, 0))
-                ev = MarkColumnEvidence(m.name, leak_col, m.kind, m.q, int(n), int(agree), int(disagree),
-                                        channel=m.channel)
-                ev.log_p = stats.bonferroni(stats.log_binom_sf(ev.agree, ev.readable, 1.0 / m.q), tries)
+                i = self._holding_index.get(eno)
+                got = (0, 0, 0) if i is None else (int(n[i]), int(agree[i]), int(disagree[i]))
+                ev = MarkColumnEvidence(m.name, leak_col, m.kind, m.q, *got, channel=m.channel)
+                ev.log_p = _log_binom_sf(ev.agree, ev.readable, 1.0 / m.q, tries)
                 cands[eno].marks.append(ev)
 
-    def _mark_material(self, keyed: list[tuple[int, bytes, bytes]], groups: list[int]) -> None:
-        """TEMP TABLE mark_material: each sampled (export, row key)'s keyed mark
-        material per group, under that export's key: natively (one pass, a
-        key per row) where the PRF core is built, else in SQL."""
-        con = self.con
-        if not groups:
-            con.execute("CREATE OR REPLACE TEMP TABLE mark_material AS SELECT export_no, row_key FROM mark_rows")
-            return
-        if not fastprf.available():
-            mats = ", ".join(f"{markplan.material_sql('x.row_key', g, ipad_sql='k.ipad', opad_sql='k.opad')} "
+    def _read_marks(self, keyed: list[int], jobs: dict[tuple, list[int]]) -> dict[tuple, tuple]:
+        """Per job, arrays over the holding exports: readable, agreeing and
+        disagreeing marked cells among each export's sampled rows. Each leak
+        value is parsed once per column; each sampled (export, row) is keyed
+        once per material group, in batches."""
+        h = self.holdings
+        self._holding_index = {eno: i for i, eno in enumerate(h.enos.tolist())}
+        size = len(h.enos)
+        tallies = {job: tuple(np.zeros(size, np.int64) for _ in range(3)) for job in jobs}
+        if not jobs or not size:
+            return tallies
+        in_job = {job: np.isin(h.enos, enos) for job, enos in jobs.items()}
+        parsed = {}
+        for m, leak_col, _ in jobs:
+            if (leak_col, m.kind, m.decimals) not in parsed:
+                parsed[(leak_col, m.kind, m.decimals)] = self._leak_units(leak_col, m)
+        groups = sorted({m.group for m, _, _ in jobs})
+        pick = np.isin(h.enos, keyed)[h.sample_export]
+        s_export, s_key = h.sample_export[pick], h.sample_key[pick]
+        material = self._material_keys(keyed)
+        for start in range(0, len(s_export), MATERIAL_BATCH):
+            exp, key = s_export[start:start + MATERIAL_BATCH], s_key[start:start + MATERIAL_BATCH]
+            hexes = material(exp, key, groups)
+            pos, lr = h.rows_of_keys(key)
+            plans = {}
+            for job in jobs:
+                m, leak_col, _ = job
+                if m not in plans:
+                    plans[m] = markread.plan(hexes[m.group], m)
+                units, valid = parsed[(leak_col, m.kind, m.decimals)]
+                take = in_job[job][exp[pos]] & valid[lr]
+                p, u = pos[take], units[lr[take]]
+                if not h.one_to_one:  # a row key linked from several leak rows: each distinct value once
+                    p, u = np.unique(np.stack([p, u]), axis=1)
+                got = markread.counts(exp[p], size, u, *(a[p] for a in plans[m]), m)
+                for total, part in zip(tallies[job], got):
+                    total += part
+        return tallies
+
+    def _leak_units(self, leak_col: str, m: markplan.MarkColumn) -> tuple[np.ndarray, np.ndarray]:
+        """(units, readable) of every leak row (indexed by rowid) as marks read them."""
+        t = self.con.execute(f"SELECT rowid AS __lr, {markplan.units_sql(_q(leak_col), m, reading=True)} AS u "
+                             "FROM leak").to_arrow_table()
+        lr = t.column("__lr").to_numpy()
+        u = t.column("u")
+        units = np.zeros(self.info.rows, np.int64)
+        valid = np.zeros(self.info.rows, bool)
+        units[lr] = u.fill_null(0).to_numpy()
+        valid[lr] = u.is_valid().to_numpy(zero_copy_only=False)
+        return units, valid
+
+    def _material_keys(self, keyed: list[int]):
+        """A function (holding index, key index, groups) -> {group: (n, 64)
+        hex bytes}: each pair's keyed mark material under its export's key,
+        natively where the PRF core is built, else in SQL."""
+        h = self.holdings
+        wanted = set(keyed)
+        order = [eno for eno in h.enos.tolist() if eno in wanted]
+        ekeys = [export_key(self.keyring[self.exports[eno].key_id], self.exports[eno].export_id) for eno in order]
+        slot = np.full(len(h.enos), -1, np.int32)
+        slot[np.isin(h.enos, order)] = np.arange(len(order), dtype=np.int32)
+        row_keys = pa.array(h.keys, pa.uint64())
+        if fastprf.available():
+            keys = fastprf.Keys(ekeys) if ekeys else None
+            as_text = pc.cast(row_keys, pa.string())  # once per distinct key, not per (export, key)
+
+            def native(exp, key, groups):
+                mats = markplan.material_columns(keys, as_text.take(pa.array(key)), groups, key_index=slot[exp])
+                return {g: markread.hex_matrix(mats[f"__m{g}"]) for g in groups}
+            return native
+        insert_rows(self.con, "ekeys", ["k", "ipad", "opad"], [(i, *k.hmac_pads()) for i, k in enumerate(ekeys)],
+                    [pa.int32(), pa.binary(), pa.binary()])
+
+        def sql(exp, key, groups):
+            pairs = pa.table({"pos": pa.array(np.arange(len(exp), dtype=np.int64)), "k": pa.array(slot[exp]),
+                              "row_key": row_keys.take(pa.array(key))})
+            mats = ", ".join(f"{markplan.material_sql('p.row_key', g, ipad_sql='e.ipad', opad_sql='e.opad')} "
                              f"AS __m{g}" for g in groups)
-            con.execute(f"""CREATE OR REPLACE TEMP TABLE mark_material AS
-                SELECT x.export_no, x.row_key, {mats}
-                FROM (SELECT DISTINCT export_no, row_key FROM mark_rows) x JOIN ekeys k USING (export_no)""")
-            return
-        enos = np.array(sorted(eno for eno, _, _ in keyed), dtype=np.int64)
-        by_eno = {eno: export_key(self.keyring[self.exports[eno].key_id], self.exports[eno].export_id)
-                  for eno in enos.tolist()}
-        keys = fastprf.Keys([by_eno[eno] for eno in enos.tolist()])
-        pairs = con.execute("SELECT DISTINCT export_no, row_key FROM mark_rows").fetch_arrow_table()
-        index = np.searchsorted(enos, pairs.column("export_no").to_numpy())
-        cols = {"export_no": pairs.column("export_no"), "row_key": pairs.column("row_key")}
-        cols.update(markplan.material_columns(keys, pairs.column("row_key"), groups, key_index=index))
-        con.register("__material", pa.table(cols))
-        con.execute("CREATE OR REPLACE TEMP TABLE mark_material AS SELECT * FROM __material")
-        con.unregister("__material")
+            self.con.register("__pairs", pairs)
+            try:
+                t = self.con.execute(f"SELECT p.pos, {mats} FROM __pairs p JOIN ekeys e USING (k) "
+                                     "ORDER BY p.pos").to_arrow_table()
+            finally:
+                self.con.unregister("__pairs")
+            return {g: markread.hex_matrix(t.column(f"__m{g}")) for g in groups}
+        return sql
 
     # -- scoring and verdict --------------------------------------------------
 
@@ -441,8 +489,7 @@ class _Attribution:
                    and not self._fingerprint_absent(c)]
         if len(partial) < 2:
             return []
-        enos = ", ".join(str(c.export_no) for c in partial)
-        covered = self.con.execute(f"SELECT count(DISTINCT __lr) FROM holders WHERE export_no IN ({enos})").fetchone()[0]
+        covered = self.holdings.covered(c.export_no for c in partial)
         linked = partial[0].linked_rows
         return partial if linked and covered >= 0.9 * linked else []
 
@@ -484,6 +531,12 @@ class _Attribution:
         leak_cols = [t.to_dict() for t in self.types]
         return Verdict(verdict, summary, self.alpha, self.n_exports, self.leak_facts, leak_cols, rows, linked,
                        canary_rows, sources, cands, METHOD)
+
+
+@functools.lru_cache(maxsize=65536)
+def _log_binom_sf(agree: int, readable: int, p: float, tries: int) -> float:
+    """A mark column's log p-value (many innocent exports share a tally)."""
+    return stats.bonferroni(stats.log_binom_sf(agree, readable, p), tries)
 
 
 def _unique(items) -> list[str]:

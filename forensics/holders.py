@@ -1,0 +1,141 @@
+"""Who held the leak's rows: one sweep over every export's rows.
+
+The leak's linked rows (``links``: leak row, row key) are joined once with
+the store's export rows, and the answer is kept as a bitmap of exports by the
+leak's distinct row keys. From it come each export's count of held leak rows
+(membership), the rows whose marks are read for it (its ``per_export``
+smallest held row keys, with every leak row linked to them: a rule on the row
+keys alone, never on any export's key, so it cannot favour or disfavour an
+export), and the leak rows a set of exports holds together (merges).
+
+A plain hash join of the leak's keys against the export rows is the least
+any attribution must do; the sweep streams that join's output into the
+bitmap in Arrow batches instead of materialising (leak row, export) pairs in
+DuckDB and ranking them with a window. Memory is bounded by ``cells``: when
+exports x distinct keys exceed it, the exports are swept in ranges (each
+range a scan that DuckDB's zone maps mostly skip, as export rows are stored
+in export order).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+BITMAP_CELLS = 1 << 27  # exports x distinct keys per sweep range: a bool matrix of 128 MiB at most
+BATCH_ROWS = 1 << 20
+
+
+@dataclass
+class Holdings:
+    """Exports that held at least one of the leak's linked rows."""
+
+    enos: np.ndarray  # export numbers, ascending
+    held: np.ndarray  # distinct leak rows each export held
+    keys: np.ndarray  # the leak's distinct linked row keys (UInt64), ascending: the bitmap's columns
+    bits: np.ndarray  # packed bitmap, one row per export in ``enos``
+    key_starts: np.ndarray  # leak rows linked to key i: key_rows[key_starts[i]:key_starts[i + 1]]
+    key_rows: np.ndarray
+    one_to_one: bool  # every linked leak row has one key and every key one leak row
+    sample_export: np.ndarray  # the sampled (export, key) pairs: index into ``enos`` ...
+    sample_key: np.ndarray  # ... and into ``keys``; grouped by export, keys ascending
+
+    def held_rows(self) -> dict[int, int]:
+        return dict(zip(self.enos.tolist(), self.held.tolist()))
+
+    def rows_of_keys(self, key_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(position in ``key_index``, leak row) for every leak row linked to those keys."""
+        if self.one_to_one:
+            return np.arange(len(key_index)), self.key_rows[key_index]
+        return _expand(self.key_starts, self.key_rows, key_index)
+
+    def covered(self, export_nos) -> int:
+        """Distinct leak rows held by at least one of ``export_nos``."""
+        at = np.flatnonzero(np.isin(self.enos, list(export_nos)))
+        if not len(at):
+            return 0
+        union = np.bitwise_or.reduce(self.bits[at], axis=0)
+        keys = np.flatnonzero(np.unpackbits(union)[:len(self.keys)])
+        return len(np.unique(self.rows_of_keys(keys)[1]))
+
+
+def _expand(starts: np.ndarray, key_rows: np.ndarray, key_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    counts = starts[key_index + 1] - starts[key_index]
+    pos = np.repeat(np.arange(len(key_index)), counts)
+    first = np.repeat(starts[key_index] - (np.cumsum(counts) - counts), counts)
+    return pos, key_rows[first + np.arange(len(pos))]
+
+
+def _links(con: duckdb.DuckDBPyConnection, links: str):
+    t = con.execute(f"SELECT DISTINCT __lr, row_key FROM {links}").to_arrow_table()
+    lr = t.column("__lr").to_numpy().astype(np.int64)
+    key = t.column("row_key").to_numpy()
+    keys, kidx = np.unique(key, return_inverse=True)
+    order = np.lexsort((lr, kidx))
+    kidx, lr = kidx[order], lr[order]
+    starts = np.zeros(len(keys) + 1, np.int64)
+    np.cumsum(np.bincount(kidx, minlength=len(keys)), out=starts[1:])
+    one_to_one = len(lr) == len(keys) == len(np.unique(lr))
+    return keys, starts, lr, one_to_one
+
+
+def sweep(con: duckdb.DuckDBPyConnection, links: str, export_rows: str, export_nos, *, per_export: int,
+          cells: int = BITMAP_CELLS) -> Holdings:
+    """Sweep ``export_rows`` (export_no, row_key) for the keys in ``links``
+    (__lr, row_key), for the exports numbered ``export_nos``."""
+    keys, starts, key_rows, one_to_one = _links(con, links)
+    n_keys = len(keys)
+    all_enos = np.unique(np.asarray(list(export_nos), dtype=np.int64))
+    out_enos, out_held, out_bits, s_export, s_key = [], [], [], [], []
+    if n_keys and len(all_enos):
+        con.register("__leak_keys", pa.table({"row_key": pa.array(keys, pa.uint64()),
+                                              "k": pa.array(np.arange(n_keys, dtype=np.int32))}))
+        try:
+            per_range = max(1, cells // n_keys)
+            for lo in range(0, len(all_enos), per_range):
+                enos = all_enos[lo:lo + per_range]
+                where = "" if len(enos) == len(all_enos) else \
+                    f" WHERE r.export_no BETWEEN {int(enos[0])} AND {int(enos[-1])}"
+                matrix = _sweep_range(con, export_rows, where, enos, n_keys)
+                held_keys = matrix.sum(axis=1)
+                for i in np.flatnonzero(held_keys):
+                    row = np.flatnonzero(matrix[i])
+                    out_enos.append(enos[i])
+                    out_held.append(len(row) if one_to_one else
+                                    len(np.unique(_expand(starts, key_rows, row)[1])))
+                    take = row[:per_export]
+                    s_export.append(np.full(len(take), len(out_enos) - 1, np.int32))
+                    s_key.append(take.astype(np.int32))
+                out_bits.append(np.packbits(matrix[held_keys > 0], axis=1))
+                del matrix
+        finally:
+            con.unregister("__leak_keys")
+    width = (n_keys + 7) // 8
+    return Holdings(
+        enos=np.asarray(out_enos, np.int64), held=np.asarray(out_held, np.int64), keys=keys,
+        bits=np.concatenate(out_bits) if out_bits else np.zeros((0, width), np.uint8),
+        key_starts=starts, key_rows=key_rows, one_to_one=one_to_one,
+        sample_export=np.concatenate(s_export) if s_export else np.zeros(0, np.int32),
+        sample_key=np.concatenate(s_key) if s_key else np.zeros(0, np.int32))
+
+
+def _sweep_range(con, export_rows: str, where: str, enos: np.ndarray, n_keys: int) -> np.ndarray:
+    """Bool matrix (exports in ``enos``) x (keys): which exports hold which keys.
+    Duplicate export rows set the same cell twice, so counts are of distinct keys."""
+    slot = np.full(int(enos[-1]) - int(enos[0]) + 1, -1, np.int64)
+    slot[enos - enos[0]] = np.arange(len(enos))
+    matrix = np.zeros((len(enos), n_keys), dtype=bool)
+    reader = con.execute(f"SELECT r.export_no, l.k FROM __leak_keys l JOIN {export_rows} r USING (row_key)"
+                         f"{where}").to_arrow_reader(BATCH_ROWS)
+    # Nothing else may run on this connection until the reader is drained.
+    for batch in reader:
+        e = batch.column(0).to_numpy().astype(np.int64) - enos[0]
+        k = batch.column(1).to_numpy()
+        inside = (e >= 0) & (e < len(slot))
+        row = slot[e[inside]]
+        known = row >= 0  # export rows of exports the store does not list are ignored
+        matrix[row[known], k[inside][known]] = True
+    return matrix

@@ -1,0 +1,82 @@
+"""forensics.markread (NumPy) reads marks exactly as markplan's SQL and the
+canary.marks reference do."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from canary import marks
+from forensics import markplan, markread
+
+COLUMNS = [
+    markplan.MarkColumn("amount", "amount", 0, 100, decimals=2, min_units=2000, sel_lo=0.0, sel_hi=0.25),
+    markplan.MarkColumn("amount", "amount", 0, 10, decimals=2, min_units=100000, channel="coarse",
+                        sel_lo=0.25, sel_hi=0.5),
+    markplan.MarkColumn("opened", "date", 1, 4, sel_lo=0.0, sel_hi=0.5),
+    markplan.MarkColumn("other", "amount", 3, 10, decimals=0, min_units=0, sel_lo=0.5, sel_hi=1.0),
+]
+
+
+def _cases(seed: int, n: int = 4000):
+    rng = np.random.default_rng(seed)
+    hexes = [bytes(rng.integers(0, 256, 32, dtype=np.uint8)).hex() for _ in range(n)]
+    hexes[:3] = ["0" * 64, "f" * 64, "8000" * 16]  # the selector's edges
+    units = rng.integers(-3_000_000, 3_000_000, n)
+    units[: n // 4] = rng.integers(-50, 50, n // 4)  # small values, negative ones, zero
+    group = rng.integers(0, 7, n)
+    return hexes, units, group
+
+
+@pytest.mark.parametrize("col", COLUMNS, ids=lambda c: f"{c.kind}-{c.channel}-slot{c.slot}")
+def test_counts_equal_markplan_sql(col):
+    hexes, units, group = _cases(1)
+    con = duckdb.connect()
+    con.register("cells", pa.table({"g": group, "u": units, "mat": hexes}))
+    plan = markplan.plan_sql("mat", col)
+    want = con.execute(f"""
+        SELECT g, count(*), count(*) FILTER (WHERE b = bit), count(*) FILTER (WHERE b = 1 - bit) FROM (
+            SELECT g, {markplan.read_sql('u', 'dither', col)} AS b, bit FROM (
+                SELECT g, u, {plan['dither']} AS dither, {plan['bit']} AS bit, {plan['selected']} AS selected
+                FROM cells)
+            WHERE selected AND {markplan.eligible_sql('u', col, embedding=False)})
+        GROUP BY g ORDER BY g""").fetchall()
+    matrix = markread.hex_matrix(pa.array(hexes))
+    n, agree, disagree = markread.counts(group, 7, units, *markread.plan(matrix, col), col)
+    got = [(g, int(n[g]), int(agree[g]), int(disagree[g])) for g in range(7) if n[g]]
+    assert got == [tuple(r) for r in want]
+    assert sum(r[1] for r in want) > 100  # the case is not vacuous
+
+
+@pytest.mark.parametrize("col", COLUMNS, ids=lambda c: f"{c.kind}-{c.channel}-slot{c.slot}")
+def test_plan_and_read_equal_the_scalar_reference(col):
+    hexes, units, _ = _cases(2, 1000)
+    selected, dither, bit = markread.plan(markread.hex_matrix(pa.array(hexes)), col)
+    got = markread.read(units, dither, col)
+    for i, h in enumerate(hexes):
+        chunk = h[16 * col.slot: 16 * col.slot + 16]
+        lo, hi = marks.selection_threshold(col.sel_lo), marks.selection_threshold(col.sel_hi)
+        ref = marks.plan_from_material(h, col.slot, col.q, 1.0)
+        assert selected[i] == (lo <= int(chunk[0:4], 16) < hi)
+        assert (dither[i], bit[i]) == (ref.dither, ref.bit)
+        if col.channel == "coarse":
+            b = marks.read_coarse(int(units[i]), ref.dither, col.q, col.per_unit)
+        else:
+            b = marks.read(int(units[i]), ref.dither, col.q)
+        assert got[i] == (-1 if b is None else b)
+
+
+def test_hex_matrix_takes_sliced_and_chunked_columns_and_refuses_others():
+    hexes = [bytes([i] * 32).hex() for i in range(10)]
+    whole = markread.hex_matrix(pa.array(hexes))
+    assert bytes(whole[3]).decode() == hexes[3]
+    assert (markread.hex_matrix(pa.array(hexes).slice(4)) == whole[4:]).all()
+    assert (markread.hex_matrix(pa.chunked_array([hexes[:5], hexes[5:]])) == whole).all()
+    assert (markread.hex_matrix(pa.array(hexes, pa.large_string())) == whole).all()
+    assert markread.hex_matrix(pa.array([], pa.string())).shape == (0, 64)
+    with pytest.raises(ValueError):
+        markread.hex_matrix(pa.array(["abc"]))
+    with pytest.raises(ValueError):
+        markread.hex_matrix(pa.array([hexes[0], None]))
