@@ -110,6 +110,7 @@ def _q(name: str) -> str:
 class _Attribution:
     def __init__(self, con, keyring, alpha, now, tmpdir):
         self.con, self.keyring, self.alpha, self.tmpdir = con, keyring, alpha, tmpdir
+        self._parsed: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         self.now = now or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
 
     def run(self, leak_path) -> Verdict:
@@ -254,7 +255,7 @@ class _Attribution:
                 self.shared_holders.setdefault(sid, set()).add(eno)
         out: dict[int, list[CanaryHit]] = defaultdict(list)
         for (eno, cno, lr), fields in grouped.items():
-            chance = math.prod(FIELD_CHANCE[f] for f in fields)
+            chance = math.prod(FIELD_CHANCE[f] for f in sorted(fields))  # one order: the same bits every run
             out[eno].append(CanaryHit(cno, lr + 1, sorted(fields), chance))
         return out
 
@@ -311,16 +312,16 @@ class _Attribution:
 
     def _rounded(self, leak_col: str, m: markplan.MarkColumn) -> bool:
         """Whether a leak column lost the precision a channel needs (a value-only
-        test, so it cannot favour or disfavour any export): such marks are erased."""
-        units = markplan.units_sql(_q(leak_col), m, reading=True)
-        if m.kind == "amount" and m.channel == "coarse":
-            units = markplan.coarse_units_sql(units, m)
-        elif m.kind != "amount":
-            n = self.con.execute(f"SELECT count({units}) FROM leak").fetchone()[0]
-            return n == 0
-        n, fine = self.con.execute(
-            f"SELECT count(u), count(*) FILTER (WHERE u % 10 <> 0) FROM (SELECT {units} AS u FROM leak)").fetchone()
-        return n == 0 or fine < ROUNDED_SHARE * n
+        test, so it cannot favour or disfavour any export): such marks are erased.
+        Amounts: fewer than ROUNDED_SHARE of the readable values (whole yuan for
+        the coarse channel) are off a multiple of ten; dates: none readable."""
+        units, valid = self._units(leak_col, m)
+        u = units[valid]
+        if m.kind != "amount":
+            return len(u) == 0
+        if m.channel == "coarse":
+            u = (np.abs(u) + m.per_unit // 2) // m.per_unit
+        return len(u) == 0 or np.count_nonzero(u % 10) < ROUNDED_SHARE * len(u)
 
     def _mark_evidence(self, cands: dict[int, Candidate]) -> None:
         keyed = [eno for eno in cands if self.exports[eno].key_id in self.keyring
@@ -362,10 +363,6 @@ class _Attribution:
         if not jobs or not size:
             return tallies
         in_job = {job: np.isin(h.enos, enos) for job, enos in jobs.items()}
-        parsed = {}
-        for m, leak_col, _ in jobs:
-            if (leak_col, m.kind, m.decimals) not in parsed:
-                parsed[(leak_col, m.kind, m.decimals)] = self._leak_units(leak_col, m)
         groups = sorted({m.group for m, _, _ in jobs})
         pick = np.isin(h.enos, keyed)[h.sample_export]
         s_export, s_key = h.sample_export[pick], h.sample_key[pick]
@@ -374,12 +371,14 @@ class _Attribution:
             exp, key = s_export[start:start + MATERIAL_BATCH], s_key[start:start + MATERIAL_BATCH]
             hexes = material(exp, key, groups)
             pos, lr = h.rows_of_keys(key)
-            plans = {}
+            plans, raws = {}, {}
             for job in jobs:
                 m, leak_col, _ = job
                 if m not in plans:
-                    plans[m] = markread.plan(hexes[m.group], m)
-                units, valid = parsed[(leak_col, m.kind, m.decimals)]
+                    if (m.group, m.slot) not in raws:
+                        raws[(m.group, m.slot)] = markread.slot_bytes(hexes[m.group], m.slot)
+                    plans[m] = markread.plan(hexes[m.group], m, raws[(m.group, m.slot)])
+                units, valid = self._units(leak_col, m)
                 take = in_job[job][exp[pos]] & valid[lr]
                 p, u = pos[take], units[lr[take]]
                 if not h.one_to_one:  # a row key linked from several leak rows: each distinct value once
@@ -389,8 +388,15 @@ class _Attribution:
                     total += part
         return tallies
 
+    def _units(self, leak_col: str, m: markplan.MarkColumn) -> tuple[np.ndarray, np.ndarray]:
+        """(units, readable) of every leak row (indexed by rowid) as marks read
+        them: each leak value is parsed once per column and reading."""
+        how = (leak_col, m.kind, m.decimals)
+        if how not in self._parsed:
+            self._parsed[how] = self._leak_units(leak_col, m)
+        return self._parsed[how]
+
     def _leak_units(self, leak_col: str, m: markplan.MarkColumn) -> tuple[np.ndarray, np.ndarray]:
-        """(units, readable) of every leak row (indexed by rowid) as marks read them."""
         t = self.con.execute(f"SELECT rowid AS __lr, {markplan.units_sql(_q(leak_col), m, reading=True)} AS u "
                              "FROM leak").to_arrow_table()
         lr = t.column("__lr").to_numpy()

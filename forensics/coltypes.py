@@ -101,34 +101,67 @@ def _share(values: Sequence[str], test) -> float:
     return sum(1 for v in values if test(v)) / len(values)
 
 
+def _tier(vals: list[str]) -> float:
+    distinct = set(vals)
+    if len(distinct) <= 12 and len(vals) >= 2 * len(distinct):
+        return _share(vals, lambda v: any(w in v.lower() for w in _TIER_WORDS))
+    return 0.0
+
+
+def _same_length_digits(vals: list[str]) -> float:
+    if len({len(v) for v in vals}) == 1 and len(set(vals)) >= 0.9 * len(vals):
+        return _share(vals, lambda v: v.isdigit() and len(v) >= 8)
+    return 0.0
+
+
+# How each score is computed from the non-empty, stripped values ("numeric"
+# and "with_cents" are steps of the amount score, not reported).
+_SCORERS = {
+    Kind.IDNO: lambda vals, s: _share(vals, lambda v: bool(_ID_RE.match(v)) and is_valid_id(v.upper())),
+    Kind.PHONE: lambda vals, s: _share(vals, lambda v: normalize_mobile(v) is not None),
+    Kind.EMAIL: lambda vals, s: _share(vals, lambda v: bool(_EMAIL_RE.match(v))),
+    Kind.DATE: lambda vals, s: _share(vals, lambda v: bool(_DATE_RE.match(v))),
+    Kind.NAME: lambda vals, s: _share(vals, lambda v: bool(_CJK_NAME_RE.match(v))
+                                      and (v[0] in _SURNAME_SET or v[:2] in _SURNAME_SET)),
+    Kind.GENDER: lambda vals, s: _share(vals, lambda v: v.lower() in _GENDERS),
+    Kind.ADDRESS: lambda vals, s: _share(vals, lambda v: len(v) >= 6 and len(_ADDRESS_RE.findall(v)) >= 2),
+    Kind.BRANCH: lambda vals, s: _share(vals, lambda v: bool(_BRANCH_RE.search(v))),
+    "idno_mangled": lambda vals, s: _share(vals, _mangled_id),
+    Kind.TIER: lambda vals, s: _tier(vals),
+    "same_length_digits": lambda vals, s: _same_length_digits(vals),
+    "numeric": lambda vals, s: _share(vals, lambda v: bool(_AMOUNT_RE.match(v))),
+    "with_cents": lambda vals, s: _share(vals, lambda v: bool(re.search(r"\.\d{2}$", v)) and bool(_AMOUNT_RE.match(v))),
+    Kind.AMOUNT: lambda vals, s: s["numeric"] if s["with_cents"] >= 0.5 else 0.0,
+    Kind.OTHER: lambda vals, s: s["numeric"],  # plain numbers: amounts only if the header says so
+    Kind.CUSTNO: lambda vals, s: _share(vals, lambda v: bool(_DIGITS_RE.match(v))),
+}
+_REPORTED = [k for k in _SCORERS if k not in ("numeric", "with_cents")]
+
+
+class _Scores:
+    """content_scores computed on demand: typing a column with a clear header
+    needs one or two of them, not all fifteen passes over the sample."""
+
+    def __init__(self, values: Sequence[str]) -> None:
+        self.vals = [v.strip() for v in values if v is not None and v.strip()]
+        self._got: dict = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.vals)
+
+    def __getitem__(self, key):
+        if key not in self._got:
+            self._got[key] = _SCORERS[key](self.vals, self)
+        return self._got[key]
+
+    def get(self, key, default=0.0):
+        return self[key] if self.vals and key in _SCORERS else default
+
+
 def content_scores(values: Sequence[str]) -> dict:
     """The share of non-empty values that look like each kind."""
-    vals = [v.strip() for v in values if v is not None and v.strip()]
-    if not vals:
-        return {}
-    scores = {
-        Kind.IDNO: _share(vals, lambda v: bool(_ID_RE.match(v)) and is_valid_id(v.upper())),
-        Kind.PHONE: _share(vals, lambda v: normalize_mobile(v) is not None),
-        Kind.EMAIL: _share(vals, lambda v: bool(_EMAIL_RE.match(v))),
-        Kind.DATE: _share(vals, lambda v: bool(_DATE_RE.match(v))),
-        Kind.NAME: _share(vals, lambda v: bool(_CJK_NAME_RE.match(v)) and (v[0] in _SURNAME_SET or v[:2] in _SURNAME_SET)),
-        Kind.GENDER: _share(vals, lambda v: v.lower() in _GENDERS),
-        Kind.ADDRESS: _share(vals, lambda v: len(v) >= 6 and len(_ADDRESS_RE.findall(v)) >= 2),
-        Kind.BRANCH: _share(vals, lambda v: bool(_BRANCH_RE.search(v))),
-    }
-    scores["idno_mangled"] = _share(vals, _mangled_id)
-    distinct = set(vals)
-    scores[Kind.TIER] = (_share(vals, lambda v: any(w in v.lower() for w in _TIER_WORDS))
-                         if len(distinct) <= 12 and len(vals) >= 2 * len(distinct) else 0.0)
-    lengths = {len(v) for v in vals}
-    scores["same_length_digits"] = (_share(vals, lambda v: v.isdigit() and len(v) >= 8)
-                                    if len(lengths) == 1 and len(distinct) >= 0.9 * len(vals) else 0.0)
-    numeric = _share(vals, lambda v: bool(_AMOUNT_RE.match(v)))
-    with_cents = _share(vals, lambda v: bool(re.search(r"\.\d{2}$", v)) and bool(_AMOUNT_RE.match(v)))
-    scores[Kind.AMOUNT] = numeric if with_cents >= 0.5 else 0.0
-    scores[Kind.OTHER] = numeric  # plain numbers: amounts only if the header says so
-    scores[Kind.CUSTNO] = _share(vals, lambda v: bool(_DIGITS_RE.match(v)))
-    return scores
+    scores = _Scores(values)
+    return {k: scores[k] for k in _REPORTED} if scores else {}
 
 
 @dataclass(frozen=True)
@@ -152,7 +185,7 @@ _STRONG_CONTENT = (Kind.IDNO, Kind.PHONE, Kind.EMAIL, Kind.DATE, Kind.GENDER, Ki
 
 def type_column(name: str, values: Sequence[str]) -> ColumnType:
     hinted = header_kind(name)
-    scores = content_scores(values)
+    scores = _Scores(values)
     if hinted is Kind.BIRTHDATE and scores.get(Kind.DATE, 0) >= 0.5:
         return ColumnType(name, Kind.BIRTHDATE, 0.95, "header names a birth date; values are dates")
     if hinted is not None:

@@ -16,11 +16,6 @@ from canary.marks import SLOTS_PER_MATERIAL, selection_threshold
 
 from .markplan import MarkColumn
 
-_NIBBLE = np.zeros(256, np.uint8)
-for _i, _c in enumerate("0123456789abcdef"):
-    _NIBBLE[ord(_c)] = _NIBBLE[ord(_c.upper())] = _i
-
-
 def hex_matrix(material) -> np.ndarray:
     """An Arrow column of 64-hex strings as an (n, 64) array of their bytes."""
     if isinstance(material, pa.ChunkedArray):
@@ -37,16 +32,25 @@ def hex_matrix(material) -> np.ndarray:
     return data[start:start + 64 * n].reshape(n, 64)
 
 
-def plan(hexes: np.ndarray, col: MarkColumn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def slot_bytes(hexes: np.ndarray, slot: int) -> np.ndarray:
+    """The 8 bytes that slot ``slot`` of each row's material encodes (16 hex characters)."""
+    base = 16 * (slot % SLOTS_PER_MATERIAL)
+    c = hexes[:, base:base + 16]
+    nib = (c & 15) + 9 * (c >> 6)  # '0'-'9' -> 0-9, 'a'-'f' and 'A'-'F' -> 10-15
+    return (nib[:, 0::2] << 4) | nib[:, 1::2]
+
+
+def plan(hexes: np.ndarray, col: MarkColumn, raw: np.ndarray | None = None):
     """(selected, dither, bit) of ``col``'s cell in each row: markplan.plan_sql.
-    The slot's 16 hex characters are 8 bytes: selector (2, big-endian),
-    dither (4), flags (2)."""
-    base = 16 * (col.slot % SLOTS_PER_MATERIAL)
-    nib = _NIBBLE[hexes[:, base:base + 16]]
-    raw = (nib[:, 0::2] << 4) | nib[:, 1::2]
-    sel = np.ascontiguousarray(raw[:, 0:2]).view(">u2")[:, 0]
+    A slot's bytes: selector (2, big-endian), dither (4), flags (2); ``raw``
+    may give them (slot_bytes) when several columns share the slot."""
+    raw = slot_bytes(hexes, col.slot) if raw is None else raw
+    sel = (raw[:, 0].astype(np.int32) << 8) | raw[:, 1]
     selected = (sel >= selection_threshold(col.sel_lo)) & (sel < selection_threshold(col.sel_hi))
-    dither = (np.ascontiguousarray(raw[:, 2:6]).view(">u4")[:, 0] % col.q).astype(np.int64)
+    word = raw[:, 2].astype(np.int64)
+    for j in (3, 4, 5):
+        word = (word << 8) | raw[:, j]
+    dither = word % col.q
     bit = (raw[:, 7] & 1).astype(np.int64)
     return selected, dither, bit
 

@@ -31,14 +31,56 @@ def _log_binom_pmf(i: int, n: int, p: float) -> float:
 
 
 def log_binom_sf(k: int, n: int, p: float) -> float:
-    """log P(X >= k) for X ~ Binomial(n, p)."""
+    """log P(X >= k) for X ~ Binomial(n, p).
+
+    The loops are _log_binom_pmf and _logsumexp written inline, with the
+    constant terms computed once: the same operations in the same order, so
+    the same bits, about three times faster (attribution calls this a few
+    thousand times, once per mark column of every export tested)."""
     if k <= 0:
         return 0.0
     if k > n:
         return LOG_ZERO
+    if p <= 0.0 or p >= 1.0:
+        return _log_binom_sf_plain(k, n, p)
+    lg_n, lp, lq = math.lgamma(n + 1), math.log(p), math.log1p(-p)
+    lgamma, log, exp = math.lgamma, math.log, math.exp
     mean = n * p
     if k > mean:
         # Terms fall from k upward: sum until they stop mattering.
+        total = LOG_ZERO
+        for i in range(k, n + 1):
+            t = lg_n - lgamma(i + 1) - lgamma(n - i + 1) + i * lp + (n - i) * lq
+            if total != LOG_ZERO:  # t is finite for 0 < p < 1
+                m = max(total, t)
+                total = m + log(exp(total - m) + exp(t - m))
+            else:
+                total = t
+            if t < total - 40:
+                break
+        return min(0.0, total)
+    # Near or below the mean the upper tail is large: 1 - P(X <= k-1).
+    lower = LOG_ZERO
+    for i in range(k - 1, -1, -1):
+        t = lg_n - lgamma(i + 1) - lgamma(n - i + 1) + i * lp + (n - i) * lq
+        if lower != LOG_ZERO:
+            m = max(lower, t)
+            lower = m + log(exp(lower - m) + exp(t - m))
+        else:
+            lower = t
+        if t < lower - 40:
+            break
+    lower_p = math.exp(lower)
+    return math.log(max(1.0 - lower_p, 1e-300)) if lower_p < 1.0 else math.log(1e-300)
+
+
+def _log_binom_sf_plain(k: int, n: int, p: float) -> float:
+    """log_binom_sf term by term through _log_binom_pmf and _logsumexp (any p)."""
+    if k <= 0:
+        return 0.0
+    if k > n:
+        return LOG_ZERO
+    if k > n * p:
         total = LOG_ZERO
         for i in range(k, n + 1):
             t = _log_binom_pmf(i, n, p)
@@ -46,7 +88,6 @@ def log_binom_sf(k: int, n: int, p: float) -> float:
             if t < total - 40:
                 break
         return min(0.0, total)
-    # Near or below the mean the upper tail is large: 1 - P(X <= k-1).
     lower = LOG_ZERO
     for i in range(k - 1, -1, -1):
         t = _log_binom_pmf(i, n, p)

@@ -33,3 +33,22 @@ def test_content_types_columns_without_useful_headers():
 def test_invalid_ids_are_not_typed_as_ids_by_content():
     bad = ["110105194912310022", "123456789012345678"] * 20  # wrong check characters
     assert type_column("c", bad).kind is not Kind.IDNO
+
+
+def test_scores_are_computed_only_when_typing_needs_them(monkeypatch):
+    """A clear header with fitting values is typed from one score, not all of
+    them; the lazy scores are the reported ones, value for value."""
+    from forensics import coltypes
+
+    t = make_customers(300, seed=5)
+    values = t.column("手机号").to_pylist()
+    seen = []
+    real = coltypes._Scores.__getitem__
+    monkeypatch.setattr(coltypes._Scores, "__getitem__", lambda self, k: seen.append(k) or real(self, k))
+    assert type_column("手机号", values).kind == Kind.PHONE
+    assert seen == [Kind.PHONE]
+    monkeypatch.undo()
+    for col in t.column_names:
+        vals = [str(v) for v in t.column(col).to_pylist()]
+        lazy = coltypes._Scores(vals)
+        assert {k: lazy[k] for k in coltypes._REPORTED} == coltypes.content_scores(vals)
