@@ -371,13 +371,11 @@ class _Attribution:
             exp, key = s_export[start:start + MATERIAL_BATCH], s_key[start:start + MATERIAL_BATCH]
             hexes = material(exp, key, groups)
             pos, lr = h.rows_of_keys(key)
-            plans, raws = {}, {}
+            plans = {}
             for job in jobs:
                 m, leak_col, _ = job
                 if m not in plans:
-                    if (m.group, m.slot) not in raws:
-                        raws[(m.group, m.slot)] = markread.slot_bytes(hexes[m.group], m.slot)
-                    plans[m] = markread.plan(hexes[m.group], m, raws[(m.group, m.slot)])
+                    plans[m] = markread.plan(hexes[m.group], m)
                 units, valid = self._units(leak_col, m)
                 take = in_job[job][exp[pos]] & valid[lr]
                 p, u = pos[take], units[lr[take]]

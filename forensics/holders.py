@@ -109,7 +109,7 @@ def sweep(con: duckdb.DuckDBPyConnection, links: str, export_rows: str, export_n
                     take = row[:per_export]
                     s_export.append(np.full(len(take), len(out_enos) - 1, np.int32))
                     s_key.append(take.astype(np.int32))
-                out_bits.append(np.packbits(matrix[held_keys > 0], axis=1))
+                out_bits.append(np.packbits(matrix, axis=1)[held_keys > 0])
                 del matrix
         finally:
             con.unregister("__leak_keys")
@@ -128,14 +128,19 @@ def _sweep_range(con, export_rows: str, where: str, enos: np.ndarray, n_keys: in
     slot = np.full(int(enos[-1]) - int(enos[0]) + 1, -1, np.int64)
     slot[enos - enos[0]] = np.arange(len(enos))
     matrix = np.zeros((len(enos), n_keys), dtype=bool)
-    reader = con.execute(f"SELECT r.export_no, l.k FROM __leak_keys l JOIN {export_rows} r USING (row_key)"
-                         f"{where}").to_arrow_reader(BATCH_ROWS)
-    # Nothing else may run on this connection until the reader is drained.
-    for batch in reader:
-        e = batch.column(0).to_numpy().astype(np.int64) - enos[0]
-        k = batch.column(1).to_numpy()
-        inside = (e >= 0) & (e < len(slot))
-        row = slot[e[inside]]
-        known = row >= 0  # export rows of exports the store does not list are ignored
-        matrix[row[known], k[inside][known]] = True
+    ordered = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+    con.execute("SET preserve_insertion_order = false")  # the bitmap does not care, DuckDB works less
+    try:
+        reader = con.execute(f"SELECT r.export_no, l.k FROM __leak_keys l JOIN {export_rows} r USING (row_key)"
+                             f"{where}").to_arrow_reader(BATCH_ROWS)
+        # Nothing else may run on this connection until the reader is drained.
+        for batch in reader:
+            e = batch.column(0).to_numpy().astype(np.int64) - enos[0]
+            k = batch.column(1).to_numpy()
+            inside = (e >= 0) & (e < len(slot))
+            row = slot[e[inside]]
+            known = row >= 0  # export rows of exports the store does not list are ignored
+            matrix[row[known], k[inside][known]] = True
+    finally:
+        con.execute(f"SET preserve_insertion_order = {str(bool(ordered)).lower()}")
     return matrix

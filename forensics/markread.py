@@ -32,26 +32,37 @@ def hex_matrix(material) -> np.ndarray:
     return data[start:start + 64 * n].reshape(n, 64)
 
 
-def slot_bytes(hexes: np.ndarray, slot: int) -> np.ndarray:
-    """The 8 bytes that slot ``slot`` of each row's material encodes (16 hex characters)."""
-    base = 16 * (slot % SLOTS_PER_MATERIAL)
-    c = hexes[:, base:base + 16]
-    nib = (c & 15) + 9 * (c >> 6)  # '0'-'9' -> 0-9, 'a'-'f' and 'A'-'F' -> 10-15
-    return (nib[:, 0::2] << 4) | nib[:, 1::2]
+_LOW_NIBBLES = np.uint64(0x0F0F0F0F0F0F0F0F)
+_LOW_BITS = np.uint64(0x0101010101010101)
+_EVEN_BYTES = np.uint64(0x00FF00FF00FF00FF)
 
 
-def plan(hexes: np.ndarray, col: MarkColumn, raw: np.ndarray | None = None):
+def _words(hexes: np.ndarray, slot: int) -> tuple[np.ndarray, np.ndarray]:
+    """A slot's 16 hex characters decoded eight at a time inside 64-bit words
+    (SWAR): each word's bytes 0, 2, 4, 6 hold the slot's bytes in order."""
+    base = 2 * (slot % SLOTS_PER_MATERIAL)
+    words = np.ascontiguousarray(hexes).view("<u8")
+    out = []
+    for w in (words[:, base], words[:, base + 1]):
+        nib = (w & _LOW_NIBBLES) + np.uint64(9) * ((w >> np.uint64(6)) & _LOW_BITS)  # '0'-'9', 'a'-'f', 'A'-'F'
+        out.append(((nib << np.uint64(4)) | (nib >> np.uint64(8))) & _EVEN_BYTES)
+    return out[0], out[1]
+
+
+def _byte(word: np.ndarray, i: int) -> np.ndarray:
+    return (word >> np.uint64(16 * i)) & np.uint64(0xFF)
+
+
+def plan(hexes: np.ndarray, col: MarkColumn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(selected, dither, bit) of ``col``'s cell in each row: markplan.plan_sql.
-    A slot's bytes: selector (2, big-endian), dither (4), flags (2); ``raw``
-    may give them (slot_bytes) when several columns share the slot."""
-    raw = slot_bytes(hexes, col.slot) if raw is None else raw
-    sel = (raw[:, 0].astype(np.int32) << 8) | raw[:, 1]
+    A slot's 8 bytes: selector (2, big-endian), dither (4), flags (2)."""
+    lo, hi = _words(hexes, col.slot)
+    sel = ((_byte(lo, 0) << np.uint64(8)) | _byte(lo, 1)).astype(np.int64)
     selected = (sel >= selection_threshold(col.sel_lo)) & (sel < selection_threshold(col.sel_hi))
-    word = raw[:, 2].astype(np.int64)
-    for j in (3, 4, 5):
-        word = (word << 8) | raw[:, j]
-    dither = word % col.q
-    bit = (raw[:, 7] & 1).astype(np.int64)
+    word = (_byte(lo, 2) << np.uint64(24)) | (_byte(lo, 3) << np.uint64(16)) | (_byte(hi, 0) << np.uint64(8)) \
+        | _byte(hi, 1)
+    dither = (word % np.uint64(col.q)).astype(np.int64)
+    bit = (_byte(hi, 3) & np.uint64(1)).astype(np.int64)
     return selected, dither, bit
 
 

@@ -84,7 +84,15 @@ def sql_name(col: str) -> str:
 
 def sql_idno_recovered(col: str) -> str:
     """A leak's ID number: valid as is, or 17 digits whose lost check character
-    (a trailing X is what a spreadsheet drops) is recomputed."""
+    (a trailing X is what a spreadsheet drops) is recomputed. A value already
+    in normal form skips the recovery (DuckDB evaluates CASE branches only
+    where they apply, but not the arguments of coalesce)."""
+    text = f"CAST({col} AS VARCHAR)"
+    return (f"(CASE WHEN regexp_full_match({text}, '{_ALREADY_NORMAL[Kind.IDNO]}') THEN {text} "
+            f"ELSE {_sql_idno_recovered_slow(col)} END)")
+
+
+def _sql_idno_recovered_slow(col: str) -> str:
     full = sql_normalise(Kind.IDNO, col)
     d = f"regexp_replace(regexp_replace({sql_text(col)}, '\\.0+$', ''), '[{WS}]', '', 'g')"
     total = " + ".join(f"CAST(substr({d}, {i + 1}, 1) AS INTEGER) * {w}" for i, w in enumerate(_ID_WEIGHTS))
@@ -94,7 +102,14 @@ def sql_idno_recovered(col: str) -> str:
 
 def sql_idno15(col: str) -> str:
     """The first 15 digits an ID number keeps through a spreadsheet: from the
-    digits themselves, or from scientific notation with 15 significant digits."""
+    digits themselves, or from scientific notation with 15 significant digits
+    (a value already in normal form: its first 15 characters)."""
+    text = f"CAST({col} AS VARCHAR)"
+    return (f"(CASE WHEN regexp_full_match({text}, '{_ALREADY_NORMAL[Kind.IDNO]}') THEN substr({text}, 1, 15) "
+            f"ELSE {_sql_idno15_slow(col)} END)")
+
+
+def _sql_idno15_slow(col: str) -> str:
     t = f"upper(regexp_replace({sql_text(col)}, '[{WS}]', '', 'g'))"
     digits = f"regexp_extract({t}, '^(\\d{{15}})\\d{{0,3}}X?(\\.0+)?$', 1)"
     mant = f"regexp_extract({t}, '^(\\d)\\.(\\d{{14,}})E\\+?17$', 0)"

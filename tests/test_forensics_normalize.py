@@ -81,3 +81,18 @@ def test_fast_path_equals_full_clean_up(values):
     for v, fast, slow in con.execute(
             f"SELECT v, {sql_name('v')}, nullif(regexp_replace(v, '[{WS}]', '', 'g'), '') FROM t").fetchall():
         assert fast == slow == normalise_name(v), v
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(_EDGE | st.sampled_from(["11010519491231002", "1.10105194912310E+17", "110105194912310021000"]),
+                min_size=1, max_size=40))
+def test_damaged_id_fast_paths_equal_the_full_recovery(values):
+    """sql_idno_recovered and sql_idno15 skip their recovery for values already
+    in normal form: the answer is the one the recovery gives."""
+    from forensics.normalize import _sql_idno15_slow, _sql_idno_recovered_slow, sql_idno15, sql_idno_recovered
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT unnest(?::VARCHAR[]) AS v", [values])
+    for fast, slow in ((sql_idno_recovered, _sql_idno_recovered_slow), (sql_idno15, _sql_idno15_slow)):
+        for v, a, b in con.execute(f"SELECT v, {fast('v')}, {slow('v')} FROM t").fetchall():
+            assert a == b, (fast.__name__, v)
