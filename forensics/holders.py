@@ -9,12 +9,12 @@ keys alone, never on any export's key, so it cannot favour or disfavour an
 export), and the leak rows a set of exports holds together (merges).
 
 A plain hash join of the leak's keys against the export rows is the least
-any attribution must do; the sweep streams that join's output into the
-bitmap in Arrow batches instead of materialising (leak row, export) pairs in
-DuckDB and ranking them with a window. Memory is bounded by ``cells``: when
-exports x distinct keys exceed it, the exports are swept in ranges (each
-range a scan that DuckDB's zone maps mostly skip, as export rows are stored
-in export order).
+any attribution must do; the sweep is that join with the bitmap built inside
+it (DuckDB's bitstring_agg, one bit string per export), so DuckDB never
+materialises the (leak row, export) pairs and hands over a few bytes per
+export and key. Memory is bounded by ``cells``: when exports x distinct keys
+exceed it, the exports are swept in ranges (each range a scan that DuckDB's
+zone maps mostly skip, as export rows are stored in export order).
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-BITMAP_CELLS = 1 << 27  # exports x distinct keys per sweep range: a bool matrix of 128 MiB at most
-BATCH_ROWS = 1 << 20
+BITMAP_CELLS = 1 << 30  # exports x distinct keys per sweep range: bit strings of 128 MiB at most
 
 
 @dataclass
@@ -36,7 +35,8 @@ class Holdings:
     enos: np.ndarray  # export numbers, ascending
     held: np.ndarray  # distinct leak rows each export held
     keys: np.ndarray  # the leak's distinct linked row keys (UInt64), ascending: the bitmap's columns
-    bits: np.ndarray  # packed bitmap, one row per export in ``enos``
+    bits: np.ndarray  # packed bitmap, one row per export in ``enos``; key i is bit ``pad + i``
+    pad: int
     key_starts: np.ndarray  # leak rows linked to key i: key_rows[key_starts[i]:key_starts[i + 1]]
     key_rows: np.ndarray
     one_to_one: bool  # every linked leak row has one key and every key one leak row
@@ -58,7 +58,7 @@ class Holdings:
         if not len(at):
             return 0
         union = np.bitwise_or.reduce(self.bits[at], axis=0)
-        keys = np.flatnonzero(np.unpackbits(union)[:len(self.keys)])
+        keys = np.flatnonzero(np.unpackbits(union)[self.pad:])
         return len(np.unique(self.rows_of_keys(keys)[1]))
 
 
@@ -88,6 +88,8 @@ def sweep(con: duckdb.DuckDBPyConnection, links: str, export_rows: str, export_n
     (__lr, row_key), for the exports numbered ``export_nos``."""
     keys, starts, key_rows, one_to_one = _links(con, links)
     n_keys = len(keys)
+    width = (n_keys + 7) // 8
+    pad = 8 * width - n_keys
     all_enos = np.unique(np.asarray(list(export_nos), dtype=np.int64))
     out_enos, out_held, out_bits, s_export, s_key = [], [], [], [], []
     if n_keys and len(all_enos):
@@ -99,48 +101,46 @@ def sweep(con: duckdb.DuckDBPyConnection, links: str, export_rows: str, export_n
                 enos = all_enos[lo:lo + per_range]
                 where = "" if len(enos) == len(all_enos) else \
                     f" WHERE r.export_no BETWEEN {int(enos[0])} AND {int(enos[-1])}"
-                matrix = _sweep_range(con, export_rows, where, enos, n_keys)
-                held_keys = matrix.sum(axis=1)
-                for i in np.flatnonzero(held_keys):
-                    row = np.flatnonzero(matrix[i])
-                    out_enos.append(enos[i])
-                    out_held.append(len(row) if one_to_one else
-                                    len(np.unique(_expand(starts, key_rows, row)[1])))
-                    take = row[:per_export]
+                found, bits = _sweep_range(con, export_rows, where, n_keys, width)
+                keep = np.isin(found, enos)  # export rows of exports the store does not list are ignored
+                for eno, row in zip(found[keep].tolist(), bits[keep]):
+                    held = np.flatnonzero(np.unpackbits(row)[pad:])
+                    out_enos.append(eno)
+                    out_held.append(len(held) if one_to_one else len(np.unique(_expand(starts, key_rows, held)[1])))
+                    take = held[:per_export]
                     s_export.append(np.full(len(take), len(out_enos) - 1, np.int32))
                     s_key.append(take.astype(np.int32))
-                out_bits.append(np.packbits(matrix, axis=1)[held_keys > 0])
-                del matrix
+                out_bits.append(bits[keep])
         finally:
             con.unregister("__leak_keys")
-    width = (n_keys + 7) // 8
+    order = np.argsort(np.asarray(out_enos, np.int64), kind="stable")  # ascending export numbers
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    s_export = np.concatenate(s_export) if s_export else np.zeros(0, np.int32)
     return Holdings(
-        enos=np.asarray(out_enos, np.int64), held=np.asarray(out_held, np.int64), keys=keys,
-        bits=np.concatenate(out_bits) if out_bits else np.zeros((0, width), np.uint8),
+        enos=np.asarray(out_enos, np.int64)[order], held=np.asarray(out_held, np.int64)[order], keys=keys,
+        bits=np.concatenate(out_bits)[order] if out_bits else np.zeros((0, width), np.uint8), pad=pad,
         key_starts=starts, key_rows=key_rows, one_to_one=one_to_one,
-        sample_export=np.concatenate(s_export) if s_export else np.zeros(0, np.int32),
+        sample_export=rank[s_export].astype(np.int32),
         sample_key=np.concatenate(s_key) if s_key else np.zeros(0, np.int32))
 
 
-def _sweep_range(con, export_rows: str, where: str, enos: np.ndarray, n_keys: int) -> np.ndarray:
-    """Bool matrix (exports in ``enos``) x (keys): which exports hold which keys.
-    Duplicate export rows set the same cell twice, so counts are of distinct keys."""
-    slot = np.full(int(enos[-1]) - int(enos[0]) + 1, -1, np.int64)
-    slot[enos - enos[0]] = np.arange(len(enos))
-    matrix = np.zeros((len(enos), n_keys), dtype=bool)
-    ordered = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
-    con.execute("SET preserve_insertion_order = false")  # the bitmap does not care, DuckDB works less
-    try:
-        reader = con.execute(f"SELECT r.export_no, l.k FROM __leak_keys l JOIN {export_rows} r USING (row_key)"
-                             f"{where}").to_arrow_reader(BATCH_ROWS)
-        # Nothing else may run on this connection until the reader is drained.
-        for batch in reader:
-            e = batch.column(0).to_numpy().astype(np.int64) - enos[0]
-            k = batch.column(1).to_numpy()
-            inside = (e >= 0) & (e < len(slot))
-            row = slot[e[inside]]
-            known = row >= 0  # export rows of exports the store does not list are ignored
-            matrix[row[known], k[inside][known]] = True
-    finally:
-        con.execute(f"SET preserve_insertion_order = {str(bool(ordered)).lower()}")
-    return matrix
+def _sweep_range(con, export_rows: str, where: str, n_keys: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(export numbers, their bit strings over the keys as (exports, width)
+    bytes): bit ``8 * width - n_keys + k`` is set when the export holds key k.
+    Duplicate export rows set the same bit twice, so counts are of distinct keys."""
+    t = con.execute(f"""
+        SELECT r.export_no, CAST(bitstring_agg(l.k, 0, {n_keys - 1}) AS BLOB) AS bits
+        FROM __leak_keys l JOIN {export_rows} r USING (row_key){where}
+        GROUP BY r.export_no""").to_arrow_table()
+    found = t.column("export_no").to_numpy().astype(np.int64)
+    blobs = t.column("bits").combine_chunks()
+    if len(found) == 0:
+        return found, np.zeros((0, width), np.uint8)
+    wide = pa.types.is_large_binary(blobs.type)
+    offsets = np.frombuffer(blobs.buffers()[1], np.int64 if wide else np.int32)[
+        blobs.offset:blobs.offset + len(found) + 1]
+    if not (np.diff(offsets) == width).all():
+        raise RuntimeError("unexpected bit string layout from DuckDB")
+    data = np.frombuffer(blobs.buffers()[2], np.uint8)[offsets[0]:offsets[0] + width * len(found)]
+    return found, data.reshape(len(found), width)
