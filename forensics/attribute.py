@@ -33,7 +33,6 @@ from datetime import datetime, timezone
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from canary.kinds import IDENTIFIERS, Kind
 from canary.prf import Key, export_key, identity_key
@@ -418,10 +417,9 @@ class _Attribution:
         row_keys = pa.array(h.keys, pa.uint64())
         if fastprf.available():
             keys = fastprf.Keys(ekeys) if ekeys else None
-            as_text = pc.cast(row_keys, pa.string())  # once per distinct key, not per (export, key)
 
             def native(exp, key, groups):
-                mats = markplan.material_columns(keys, as_text.take(pa.array(key)), groups, key_index=slot[exp])
+                mats = markplan.material_columns(keys, row_keys, groups, key_index=slot[exp], take=pa.array(key))
                 return {g: markread.hex_matrix(mats[f"__m{g}"]) for g in groups}
             return native
         insert_rows(self.con, "ekeys", ["k", "ipad", "opad"], [(i, *k.hmac_pads()) for i, k in enumerate(ekeys)],

@@ -43,7 +43,7 @@ def _words(hexes: np.ndarray, slot: int) -> tuple[np.ndarray, np.ndarray]:
     base = 2 * (slot % SLOTS_PER_MATERIAL)
     words = np.ascontiguousarray(hexes).view("<u8")
     out = []
-    for w in (words[:, base], words[:, base + 1]):
+    for w in (words[:, base].copy(), words[:, base + 1].copy()):  # one strided read each
         nib = (w & _LOW_NIBBLES) + np.uint64(9) * ((w >> np.uint64(6)) & _LOW_BITS)  # '0'-'9', 'a'-'f', 'A'-'F'
         out.append(((nib << np.uint64(4)) | (nib >> np.uint64(8))) & _EVEN_BYTES)
     return out[0], out[1]

@@ -80,3 +80,28 @@ def test_hex_matrix_takes_sliced_and_chunked_columns_and_refuses_others():
         markread.hex_matrix(pa.array(["abc"]))
     with pytest.raises(ValueError):
         markread.hex_matrix(pa.array([hexes[0], None]))
+
+
+def test_material_for_taken_keys_is_the_material_of_those_keys():
+    """markplan.material_columns(take=...) (attribution: each distinct key's
+    message spelled once) keys exactly what the taken column would give, and
+    both equal markplan.material_sql."""
+    from canary.prf import Key
+    from forensics import fastprf
+
+    if not fastprf.available():
+        pytest.skip("the native PRF core is not built")
+    keys = [Key(bytes([i]) * 32) for i in (1, 2, 3)]
+    row_keys = pa.array([0, 1, 2 ** 64 - 1, 123456789, 42], pa.uint64())
+    take = pa.array([4, 0, 0, 2, 3, 1, 2])
+    key_index = np.array([0, 1, 2, 0, 1, 2, 2], np.int32)
+    got = markplan.material_columns(fastprf.Keys(keys), row_keys, [0, 2], key_index=key_index, take=take)
+    want = markplan.material_columns(fastprf.Keys(keys), row_keys.take(take), [0, 2], key_index=key_index)
+    assert got["__m0"].equals(want["__m0"]) and got["__m2"].equals(want["__m2"])
+    from forensics import sqlprf
+
+    con = duckdb.connect()
+    for i, (k, kidx) in enumerate(zip(row_keys.take(take).to_pylist(), key_index.tolist())):
+        sqlprf.set_key(con, "mk", keys[kidx])
+        sql = markplan.material_sql("?::UBIGINT", 2, var="mk")
+        assert con.execute(f"SELECT {sql}", [k]).fetchone()[0] == got["__m2"][i].as_py()
