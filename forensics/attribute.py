@@ -361,7 +361,7 @@ class _Attribution:
         tallies = {job: tuple(np.zeros(size, np.int64) for _ in range(3)) for job in jobs}
         if not jobs or not size:
             return tallies
-        in_job = {job: np.isin(h.enos, enos) for job, enos in jobs.items()}
+        in_job = {job: None if len(enos) == len(keyed) else np.isin(h.enos, enos) for job, enos in jobs.items()}
         groups = sorted({m.group for m, _, _ in jobs})
         pick = np.isin(h.enos, keyed)[h.sample_export]
         s_export, s_key = h.sample_export[pick], h.sample_key[pick]
@@ -369,18 +369,23 @@ class _Attribution:
         for start in range(0, len(s_export), MATERIAL_BATCH):
             exp, key = s_export[start:start + MATERIAL_BATCH], s_key[start:start + MATERIAL_BATCH]
             hexes = material(exp, key, groups)
-            pos, lr = h.rows_of_keys(key)
+            pos, lr = h.rows_of_keys(key)  # one_to_one: pos is every pair in order
             plans = {}
             for job in jobs:
                 m, leak_col, _ = job
                 if m not in plans:
                     plans[m] = markread.plan(hexes[m.group], m)
+                selected, dither, bit = plans[m]
                 units, valid = self._units(leak_col, m)
-                take = in_job[job][exp[pos]] & valid[lr]
-                p, u = pos[take], units[lr[take]]
-                if not h.one_to_one:  # a row key linked from several leak rows: each distinct value once
-                    p, u = np.unique(np.stack([p, u]), axis=1)
-                got = markread.counts(exp[p], size, u, *(a[p] for a in plans[m]), m)
+                keep = valid[lr] & (selected if h.one_to_one else selected[pos])
+                if in_job[job] is not None:
+                    keep &= in_job[job][exp if h.one_to_one else exp[pos]]
+                if h.one_to_one:
+                    p = np.flatnonzero(keep)
+                    u = units[lr[p]]
+                else:  # a row key linked from several leak rows: each distinct value once
+                    p, u = np.unique(np.stack([pos[keep], units[lr[keep]]]), axis=1)
+                got = markread.counts(exp[p], size, u, dither[p], bit[p], m)
                 for total, part in zip(tallies[job], got):
                     total += part
         return tallies

@@ -82,13 +82,15 @@ def read(units: np.ndarray, dither: np.ndarray, col: MarkColumn) -> np.ndarray:
     return np.where(r == 0, 0, np.where(r == col.q // 2, 1, -1))
 
 
-def counts(group: np.ndarray, n_groups: int, units: np.ndarray, selected: np.ndarray, dither: np.ndarray,
-           bit: np.ndarray, col: MarkColumn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per group (export): readable cells (selected and eligible), agreeing and
-    disagreeing ones. Arrays are aligned; ``units`` are the non-null values."""
-    keep = selected & eligible(units, col)
-    g, b, bit = group[keep], read(units[keep], dither[keep], col), bit[keep]
-    n = np.bincount(g, minlength=n_groups)
-    agree = np.bincount(g[b == bit], minlength=n_groups)
-    disagree = np.bincount(g[b == 1 - bit], minlength=n_groups)
-    return n, agree, disagree
+def counts(group: np.ndarray, n_groups: int, units: np.ndarray, dither: np.ndarray, bit: np.ndarray,
+           col: MarkColumn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per group (export): readable cells, agreeing and disagreeing ones, of
+    aligned arrays over the cells the export selected (``units`` non-null);
+    a cell is readable if its value is eligible."""
+    keep = eligible(units, col)
+    g = group[keep]
+    b = read(units[keep], dither[keep], col)
+    bit = bit[keep]
+    outcome = np.where(b == bit, 1, np.where(b == 1 - bit, 2, 0))  # 0: off both points
+    tally = np.bincount(g * 3 + outcome, minlength=3 * n_groups).reshape(n_groups, 3)
+    return tally.sum(axis=1), tally[:, 1], tally[:, 2]

@@ -44,7 +44,8 @@ def test_counts_equal_markplan_sql(col):
             WHERE selected AND {markplan.eligible_sql('u', col, embedding=False)})
         GROUP BY g ORDER BY g""").fetchall()
     matrix = markread.hex_matrix(pa.array(hexes))
-    n, agree, disagree = markread.counts(group, 7, units, *markread.plan(matrix, col), col)
+    selected, dither, bit = markread.plan(matrix, col)
+    n, agree, disagree = markread.counts(group[selected], 7, units[selected], dither[selected], bit[selected], col)
     got = [(g, int(n[g]), int(agree[g]), int(disagree[g])) for g in range(7) if n[g]]
     assert got == [tuple(r) for r in want]
     assert sum(r[1] for r in want) > 100  # the case is not vacuous
