@@ -1,12 +1,13 @@
 """tracer export: one fingerprinted copy of a source for one recipient.
 
 source -> read (all text) -> type columns -> select rows & columns
-  -> identities (keyed digests, in SQL) -> canaries (from the export's own rows)
-  -> marks (lattice-v1, in SQL) -> re-check the filter -> write the file
+  -> identities (keyed digests: native PRF over Arrow row ranges, or SQL)
+  -> canaries (from the export's own rows) -> marks (lattice-v1, in SQL, narrow)
+  -> re-check the filter -> assemble in file order and write (tracer.assemble)
   -> one lineage transaction (export, rows, canaries, source identities)
 
-Everything per row runs inside DuckDB; Python loops only over canaries.
-"""
+Everything per row runs in DuckDB, Arrow or NumPy; Python loops only over
+row ranges and canaries."""
 
 from __future__ import annotations
 
@@ -451,11 +452,11 @@ class _Export:
     # -- marks and output -----------------------------------------------------
 
     def _mark(self) -> None:
-        """Union real rows and canaries, mark, re-check the filter, order.
+        """Union real rows and canaries, mark, re-check the filter.
 
-        Only the marked columns travel through the staged tables (narrow);
-        the view ``final`` puts them back beside every other column, so the
-        rows are copied once, by the writer."""
+        Only the marked columns travel through the staged tables (narrow):
+        ``marked_final`` holds their final values, and tracer.assemble puts
+        them back beside every other column, in file order, as it writes."""
         cols = self.info.columns
         load_rows(self.con, self.info.columns, "canary_src", [(i, c.row) for i, c in enumerate(self.canary_rows)])
         anchors = [(i, c.anchor_pos) for i, c in enumerate(self.canary_rows)]
@@ -486,10 +487,9 @@ class _Export:
         keys = "__anchor, __is_c, __c"
         marked_names = list(dict.fromkeys(m.name for m in self.mark_cols))
         if not self.mark_cols:
-            self.con.execute(f"CREATE TEMP VIEW final AS SELECT {keys}, row_key, "
-                             f"{', '.join(qident(c) for c in cols)}, false AS __reverted FROM rows_base")
             self.reverted = 0
             self._check_complete("rows_base")
+            self._release_mark_inputs()
             return
 
         # Staged and materialised (narrow: keys and the marked columns only):
@@ -548,12 +548,6 @@ class _Export:
             CREATE TEMP TABLE marked_final AS
             SELECT m.__anchor, m.__is_c, m.__c, {final_vals}{final_flags}, NOT {ok} AS __reverted
             FROM marked m {ok_join}""")
-        out = ", ".join(f"f.{qident(c)}" if c in marked_exprs else f"b.{qident(c)}" for c in cols)
-        self.con.execute(f"""
-            CREATE TEMP VIEW final AS
-            SELECT b.__anchor, b.__is_c, b.__c, b.row_key, {out}{''.join(f', f.__f{i}' for i in range(len(flags)))},
-                   f.__reverted
-            FROM rows_base b JOIN marked_final f USING ({keys})""")
         agg = ", ".join(f"count(*) FILTER (WHERE __f{i})" for i in range(len(self.mark_cols)))
         counts = self.con.execute(f"SELECT {agg}, count(*) FILTER (WHERE __reverted) FROM marked_final").fetchone()
         by_name = {r.name: r for r in self.receipts}
@@ -562,6 +556,15 @@ class _Export:
             by_name[m.name].channels.append({"channel": m.channel, "marked": int(n), "tolerance": m.tolerance})
         self.reverted = int(counts[-1])
         self._check_complete("marked_final")
+        self._release_mark_inputs()
+
+    def _release_mark_inputs(self) -> None:
+        """What only the marking needed goes before the write, so memory
+        (and spill) stays one copy of the list: the keyed material is the
+        widest thing ``ids`` holds."""
+        self.con.execute("DROP VIEW IF EXISTS marked_rows; DROP TABLE IF EXISTS marked")
+        for g in self.mark_groups:
+            self.con.execute(f"ALTER TABLE ids DROP COLUMN __m{g}")
 
     def _check_complete(self, table: str) -> None:
         """Every selected row and canary is about to be written, once: never a short file."""
