@@ -25,7 +25,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-BITMAP_CELLS = 1 << 30  # exports x distinct keys per sweep range: bit strings of 128 MiB at most
+BITMAP_CELLS = 1 << 29  # exports x distinct keys per sweep range: 64 MiB of bit strings (per DuckDB thread)
 
 
 @dataclass

@@ -64,6 +64,11 @@ def init(home: Home | str | os.PathLike | None = None) -> InitResult:
     return InitResult(str(h.root), str(h.store_path), str(h.key_path(key_id)), key_id, created)
 
 
+#: DuckDB's share of an attribution's memory; beyond it, it evicts the store's
+#: cached blocks (read once) and spills to the home's work folder.
+ATTRIBUTE_MEMORY_LIMIT = "500MB"
+
+
 def attribute(leak: str | os.PathLike, *, home: Home | str | os.PathLike | None = None, alpha: float = 1e-6,
               now: datetime | None = None, progress=None) -> Verdict:
     """Attribute a leaked file against the lineage store (``progress`` as in
@@ -71,7 +76,8 @@ def attribute(leak: str | os.PathLike, *, home: Home | str | os.PathLike | None 
     h = _home(home)
     h.require()
     keyring = h.keyring()
-    con = store.connect(h, read_only=True)
+    con = store.connect(h, read_only=True,
+                        memory_limit=os.environ.get("TRACER_MEMORY_LIMIT", ATTRIBUTE_MEMORY_LIMIT))
     try:
         require_keys(con, h, keyring)
         store.lineage_views(con)
