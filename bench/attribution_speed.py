@@ -5,7 +5,8 @@ benchmark builds a store of ``--exports`` exports of ``--rows-per-export``
 rows each (1,000 x 100,000 = 100 million export rows by default) and times,
 as whole processes on the same machine:
 
-* baseline: plain DuckDB opens the same store and hash-joins the leak's row
+* baseline: plain DuckDB reads the leak file into a table (the same I/O
+  tracer starts with), opens the same store and hash-joins the leak's row
   keys (precomputed, in a Parquet file) against the same ``export_rows``
   table -- the least any attribution must do;
 * tracer: ``tracer attribute leak.csv --json`` on the leak itself (reading
@@ -132,10 +133,13 @@ def reuse_or_build(work: Path, args) -> dict:
     return built
 
 
-def baseline_argv(store: Path, keys: Path) -> list[str]:
+def baseline_argv(store: Path, keys: Path, leak: Path) -> list[str]:
     sql = (f"SELECT count(*), count(DISTINCT r.export_no) FROM read_parquet({sql_str(str(keys))}) l "
            f"JOIN export_rows r USING (row_key)")
+    load = (f"CREATE TEMP TABLE leak AS SELECT * FROM read_csv({sql_str(str(leak))}, all_varchar = true, "
+            "header = true)")
     code = (f"import duckdb; con = duckdb.connect({str(store)!r}, read_only=True); "
+            f"con.execute('SET enable_progress_bar = false'); con.execute({load!r}); "
             f"print(con.execute({sql!r}).fetchall())")
     return [sys.executable, "-c", code]
 
@@ -168,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     base, tr = Side("baseline"), Side("tracer")
     verdict = None
     for rep in range(args.reps):
-        for side, argv_ in ((base, baseline_argv(store, work / "leak_keys.parquet")),
+        for side, argv_ in ((base, baseline_argv(store, work / "leak_keys.parquet", work / "leak.csv")),
                             (tr, [str(tracer_exe()), "attribute", str(work / "leak.csv"), "--home",
                                   str(built["home"]), "--json"])):
             log = work / f"{side.name}-{rep}.log"
