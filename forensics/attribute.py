@@ -27,6 +27,7 @@ import json
 import math
 import os
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -50,6 +51,7 @@ from .readers import read_table
 FIELD_CHANCE = {"idno": 1e-10, "phone": 1e-8, "email": 1e-9, "custno": 1e-6, "account": 1e-9, "name": 1e-3}
 MARK_SAMPLE_PER_EXPORT = 5000  # readable evidence saturates long before this
 MATERIAL_BATCH = 1 << 19  # (export, row) pairs keyed at a time: 32 MiB of material
+MARK_THREADS = 2  # batches read at once
 ABSENT_MIN_READABLE = 20  # enough readable marks to say an export's fingerprint is absent
 ABSENT_P = 1e-3  # marks agreeing no more than this unlikely by chance: the fingerprint is absent
 ROUNDED_SHARE = 0.3  # fewer non-round amounts than this: the column was rounded (erased)
@@ -189,15 +191,17 @@ class _Attribution:
         msgs = self.con.execute("SELECT rowid AS __lr" + "".join(f", {msg} AS m{i}" for i, (_, _, msg) in enumerate(forms))
                                 + " FROM leak").to_arrow_table()
         parts = []
-        for key_id in key_ids:
+        for n, key_id in enumerate(key_ids):
             keys = fastprf.Keys([identity_key(self.keyring[key_id])])
             for i, (code, label, _) in enumerate(forms):
                 digest = fastprf.digest64(keys, label, msgs.column(f"m{i}"))
                 part = pa.table({"__lr": msgs.column("__lr"), "digest": digest}).filter(digest.is_valid())
                 parts.append(part.append_column("kind", pa.array(np.full(part.num_rows, code, np.uint8)))
-                             .append_column("key_id", pa.array([key_id] * part.num_rows, pa.string())))
+                             .append_column("key_no", pa.array(np.full(part.num_rows, n, np.int32))))
+        names = ", ".join("'" + k.replace("'", "''") + "'" for k in key_ids)
         self.con.register("__leak_ids", pa.concat_tables(parts))
-        self.con.execute("CREATE OR REPLACE TEMP TABLE leak_ids AS SELECT __lr, kind, digest, key_id FROM __leak_ids")
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE leak_ids AS SELECT __lr, kind, digest, "
+                         f"[{names}][key_no + 1] AS key_id FROM __leak_ids")
         self.con.unregister("__leak_ids")
 
     def _link(self) -> tuple[int, list[dict]]:
@@ -365,29 +369,38 @@ class _Attribution:
         groups = sorted({m.group for m, _, _ in jobs})
         pick = np.isin(h.enos, keyed)[h.sample_export]
         s_export, s_key = h.sample_export[pick], h.sample_key[pick]
-        material = self._material_keys(keyed)
-        for start in range(0, len(s_export), MATERIAL_BATCH):
+        material, parallel = self._material_keys(keyed)
+        units = {(leak_col, m): self._units(leak_col, m) for m, leak_col, _ in jobs}
+
+        def batch(start: int) -> dict[tuple, tuple]:
             exp, key = s_export[start:start + MATERIAL_BATCH], s_key[start:start + MATERIAL_BATCH]
             hexes = material(exp, key, groups)
             pos, lr = h.rows_of_keys(key)  # one_to_one: pos is every pair in order
-            plans = {}
+            plans, out = {}, {}
             for job in jobs:
                 m, leak_col, _ = job
                 if m not in plans:
                     plans[m] = markread.plan(hexes[m.group], m)
                 selected, dither, bit = plans[m]
-                units, valid = self._units(leak_col, m)
+                values, valid = units[(leak_col, m)]
                 keep = valid[lr] & (selected if h.one_to_one else selected[pos])
                 if in_job[job] is not None:
                     keep &= in_job[job][exp if h.one_to_one else exp[pos]]
                 if h.one_to_one:
                     p = np.flatnonzero(keep)
-                    u = units[lr[p]]
+                    u = values[lr[p]]
                 else:  # a row key linked from several leak rows: each distinct value once
-                    p, u = np.unique(np.stack([pos[keep], units[lr[keep]]]), axis=1)
-                got = markread.counts(exp[p], size, u, dither[p], bit[p], m)
-                for total, part in zip(tallies[job], got):
-                    total += part
+                    p, u = np.unique(np.stack([pos[keep], values[lr[keep]]]), axis=1)
+                out[job] = markread.counts(exp[p], size, u, dither[p], bit[p], m)
+            return out
+
+        starts = range(0, len(s_export), MATERIAL_BATCH)
+        # NumPy and the PRF core release the GIL: two batches at a time keep two cores busy.
+        with ThreadPoolExecutor(max_workers=MARK_THREADS if parallel else 1) as pool:
+            for got in pool.map(batch, starts):
+                for job, parts in got.items():
+                    for total, part in zip(tallies[job], parts):
+                        total += part
         return tallies
 
     def _units(self, leak_col: str, m: markplan.MarkColumn) -> tuple[np.ndarray, np.ndarray]:
@@ -410,9 +423,10 @@ class _Attribution:
         return units, valid
 
     def _material_keys(self, keyed: list[int]):
-        """A function (holding index, key index, groups) -> {group: (n, 64)
-        hex bytes}: each pair's keyed mark material under its export's key,
-        natively where the PRF core is built, else in SQL."""
+        """(function, thread-safe): the function maps (holding index, key
+        index, groups) to {group: (n, 64) hex bytes}, each pair's keyed mark
+        material under its export's key, natively where the PRF core is
+        built, else in SQL (on this connection, so one batch at a time)."""
         h = self.holdings
         wanted = set(keyed)
         order = [eno for eno in h.enos.tolist() if eno in wanted]
@@ -426,7 +440,7 @@ class _Attribution:
             def native(exp, key, groups):
                 mats = markplan.material_columns(keys, row_keys, groups, key_index=slot[exp], take=pa.array(key))
                 return {g: markread.hex_matrix(mats[f"__m{g}"]) for g in groups}
-            return native
+            return native, True
         insert_rows(self.con, "ekeys", ["k", "ipad", "opad"], [(i, *k.hmac_pads()) for i, k in enumerate(ekeys)],
                     [pa.int32(), pa.binary(), pa.binary()])
 
@@ -442,7 +456,7 @@ class _Attribution:
             finally:
                 self.con.unregister("__pairs")
             return {g: markread.hex_matrix(t.column(f"__m{g}")) for g in groups}
-        return sql
+        return sql, False  # one connection: one query at a time
 
     # -- scoring and verdict --------------------------------------------------
 
