@@ -21,13 +21,11 @@ Statistics (docs/forensics.md and the design notes):
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import math
 import os
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -36,25 +34,31 @@ import numpy as np
 import pyarrow as pa
 
 from canary.kinds import IDENTIFIERS, Kind
-from canary.prf import Key, export_key, identity_key
+from canary.prf import Key, identity_key
 
-from . import fastprf, holders, markplan, markread, sqlprf, stats
+from . import fastprf, holders, markevidence, sqlprf, stats
 from .coltypes import normalise_header, type_columns
-from .duck import insert_rows
-from .evidence import CanaryHit, Candidate, MarkColumnEvidence, Verdict
-from .normalize import (IDNO15_NAME_CODE, normalise_name, IDNO15_NAME_LABEL, KIND_CODES, identity_label, idno15_name_message,
-                        sql_idno15, sql_idno_recovered, sql_name, sql_normalise)
+from .evidence import CanaryHit, Candidate, Verdict
+from .normalize import (
+    IDNO15_NAME_CODE,
+    IDNO15_NAME_LABEL,
+    KIND_CODES,
+    identity_label,
+    idno15_name_message,
+    normalise_name,
+    sql_idno15,
+    sql_idno_recovered,
+    sql_name,
+    sql_normalise,
+)
 from .readers import read_table
 
 #: Probability that one leak row equals one given canary on a field by
 #: chance (value-space sizes, rounded up to stay conservative).
 FIELD_CHANCE = {"idno": 1e-10, "phone": 1e-8, "email": 1e-9, "custno": 1e-6, "account": 1e-9, "name": 1e-3}
 MARK_SAMPLE_PER_EXPORT = 5000  # readable evidence saturates long before this
-MATERIAL_BATCH = 1 << 19  # (export, row) pairs keyed at a time: 32 MiB of material
-MARK_THREADS = 2  # batches read at once
 ABSENT_MIN_READABLE = 20  # enough readable marks to say an export's fingerprint is absent
 ABSENT_P = 1e-3  # marks agreeing no more than this unlikely by chance: the fingerprint is absent
-ROUNDED_SHARE = 0.3  # fewer non-round amounts than this: the column was rounded (erased)
 
 METHOD = (
     "Marks: each export moves a keyed selection of amounts and dates onto keyed lattice points (lattice-v1). "
@@ -111,7 +115,6 @@ def _q(name: str) -> str:
 class _Attribution:
     def __init__(self, con, keyring, alpha, now, tmpdir):
         self.con, self.keyring, self.alpha, self.tmpdir = con, keyring, alpha, tmpdir
-        self._parsed: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         self.now = now or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
 
     def run(self, leak_path) -> Verdict:
@@ -297,166 +300,9 @@ class _Attribution:
 
     # -- marks ----------------------------------------------------------------
 
-    def _pairs(self, e: _Export) -> list[tuple[markplan.MarkColumn, str, int]]:
-        """(mark column, leak column, tries) pairs: by header, else by kind (counted for the correction)."""
-        leak_by_header = {normalise_header(t.name): t for t in self.types}
-        taken_by_name = {normalise_header(n) for n in e.columns}
-        out = []
-        for md in e.params.get("mark_columns", []):
-            m = markplan.MarkColumn(**md)
-            t = leak_by_header.get(normalise_header(m.name))
-            if t is not None:
-                out.append((m, t.name, 1))
-                continue
-            kind = Kind.AMOUNT if m.kind == "amount" else Kind.DATE
-            options = [t.name for t in self.types if t.kind is kind and normalise_header(t.name) not in taken_by_name]
-            out.extend((m, name, len(options)) for name in options)
-        return out
-
-    def _rounded(self, leak_col: str, m: markplan.MarkColumn) -> bool:
-        """Whether a leak column lost the precision a channel needs (a value-only
-        test, so it cannot favour or disfavour any export): such marks are erased.
-        Amounts: fewer than ROUNDED_SHARE of the readable values (whole yuan for
-        the coarse channel) are off a multiple of ten; dates: none readable."""
-        units, valid = self._units(leak_col, m)
-        u = units[valid]
-        if m.kind != "amount":
-            return len(u) == 0
-        if m.channel == "coarse":
-            u = (np.abs(u) + m.per_unit // 2) // m.per_unit
-        return len(u) == 0 or np.count_nonzero(u % 10) < ROUNDED_SHARE * len(u)
-
     def _mark_evidence(self, cands: dict[int, Candidate]) -> None:
-        keyed = [eno for eno in cands if self.exports[eno].key_id in self.keyring
-                 and self.exports[eno].params.get("mark_columns")]
-        if not keyed:
-            return
-        # Group exports by identical (mark column, leak column) so one pass serves many exports.
-        jobs: dict[tuple, list[int]] = defaultdict(list)
-        rounded_cache: dict[tuple, bool] = {}
-        for eno in keyed:
-            e, c = self.exports[eno], cands[eno]
-            for m, leak_col, tries in self._pairs(e):
-                rk = (leak_col, m.kind, m.channel, m.decimals)
-                if rk not in rounded_cache:
-                    rounded_cache[rk] = self._rounded(leak_col, m)
-                if rounded_cache[rk]:
-                    c.erased_columns.append(f"{leak_col} ({m.channel})")
-                    continue
-                jobs[(m, leak_col, tries)].append(eno)
-        tallies = self._read_marks(keyed, jobs)
-        for (m, leak_col, tries), enos in jobs.items():
-            n, agree, disagree = tallies[(m, leak_col, tries)]
-            for eno in enos:
-                i = self._holding_index.get(eno)
-                got = (0, 0, 0) if i is None else (int(n[i]), int(agree[i]), int(disagree[i]))
-                ev = MarkColumnEvidence(m.name, leak_col, m.kind, m.q, *got, channel=m.channel)
-                ev.log_p = _log_binom_sf(ev.agree, ev.readable, 1.0 / m.q, tries)
-                cands[eno].marks.append(ev)
-
-    def _read_marks(self, keyed: list[int], jobs: dict[tuple, list[int]]) -> dict[tuple, tuple]:
-        """Per job, arrays over the holding exports: readable, agreeing and
-        disagreeing marked cells among each export's sampled rows. Each leak
-        value is parsed once per column; each sampled (export, row) is keyed
-        once per material group, in batches."""
-        h = self.holdings
-        self._holding_index = {eno: i for i, eno in enumerate(h.enos.tolist())}
-        size = len(h.enos)
-        tallies = {job: tuple(np.zeros(size, np.int64) for _ in range(3)) for job in jobs}
-        if not jobs or not size:
-            return tallies
-        in_job = {job: None if len(enos) == len(keyed) else np.isin(h.enos, enos) for job, enos in jobs.items()}
-        groups = sorted({m.group for m, _, _ in jobs})
-        pick = np.isin(h.enos, keyed)[h.sample_export]
-        s_export, s_key = h.sample_export[pick], h.sample_key[pick]
-        material, parallel = self._material_keys(keyed)
-        units = {(leak_col, m): self._units(leak_col, m) for m, leak_col, _ in jobs}
-
-        def batch(start: int) -> dict[tuple, tuple]:
-            exp, key = s_export[start:start + MATERIAL_BATCH], s_key[start:start + MATERIAL_BATCH]
-            hexes = material(exp, key, groups)
-            pos, lr = h.rows_of_keys(key)  # one_to_one: pos is every pair in order
-            plans, out = {}, {}
-            for job in jobs:
-                m, leak_col, _ = job
-                if m not in plans:
-                    plans[m] = markread.plan(hexes[m.group], m)
-                selected, dither, bit = plans[m]
-                values, valid = units[(leak_col, m)]
-                keep = valid[lr] & (selected if h.one_to_one else selected[pos])
-                if in_job[job] is not None:
-                    keep &= in_job[job][exp if h.one_to_one else exp[pos]]
-                if h.one_to_one:
-                    p = np.flatnonzero(keep)
-                    u = values[lr[p]]
-                else:  # a row key linked from several leak rows: each distinct value once
-                    p, u = np.unique(np.stack([pos[keep], values[lr[keep]]]), axis=1)
-                out[job] = markread.counts(exp[p], size, u, dither[p], bit[p], m)
-            return out
-
-        starts = range(0, len(s_export), MATERIAL_BATCH)
-        # NumPy and the PRF core release the GIL: two batches at a time keep two cores busy.
-        with ThreadPoolExecutor(max_workers=MARK_THREADS if parallel else 1) as pool:
-            for got in pool.map(batch, starts):
-                for job, parts in got.items():
-                    for total, part in zip(tallies[job], parts):
-                        total += part
-        return tallies
-
-    def _units(self, leak_col: str, m: markplan.MarkColumn) -> tuple[np.ndarray, np.ndarray]:
-        """(units, readable) of every leak row (indexed by rowid) as marks read
-        them: each leak value is parsed once per column and reading."""
-        how = (leak_col, m.kind, m.decimals)
-        if how not in self._parsed:
-            self._parsed[how] = self._leak_units(leak_col, m)
-        return self._parsed[how]
-
-    def _leak_units(self, leak_col: str, m: markplan.MarkColumn) -> tuple[np.ndarray, np.ndarray]:
-        t = self.con.execute(f"SELECT rowid AS __lr, {markplan.units_sql(_q(leak_col), m, reading=True)} AS u "
-                             "FROM leak").to_arrow_table()
-        lr = t.column("__lr").to_numpy()
-        u = t.column("u")
-        units = np.zeros(self.info.rows, np.int64)
-        valid = np.zeros(self.info.rows, bool)
-        units[lr] = u.fill_null(0).to_numpy()
-        valid[lr] = u.is_valid().to_numpy(zero_copy_only=False)
-        return units, valid
-
-    def _material_keys(self, keyed: list[int]):
-        """(function, thread-safe): the function maps (holding index, key
-        index, groups) to {group: (n, 64) hex bytes}, each pair's keyed mark
-        material under its export's key, natively where the PRF core is
-        built, else in SQL (on this connection, so one batch at a time)."""
-        h = self.holdings
-        wanted = set(keyed)
-        order = [eno for eno in h.enos.tolist() if eno in wanted]
-        ekeys = [export_key(self.keyring[self.exports[eno].key_id], self.exports[eno].export_id) for eno in order]
-        slot = np.full(len(h.enos), -1, np.int32)
-        slot[np.isin(h.enos, order)] = np.arange(len(order), dtype=np.int32)
-        row_keys = pa.array(h.keys, pa.uint64())
-        if fastprf.available():
-            keys = fastprf.Keys(ekeys) if ekeys else None
-
-            def native(exp, key, groups):
-                mats = markplan.material_columns(keys, row_keys, groups, key_index=slot[exp], take=pa.array(key))
-                return {g: markread.hex_matrix(mats[f"__m{g}"]) for g in groups}
-            return native, True
-        insert_rows(self.con, "ekeys", ["k", "ipad", "opad"], [(i, *k.hmac_pads()) for i, k in enumerate(ekeys)],
-                    [pa.int32(), pa.binary(), pa.binary()])
-
-        def sql(exp, key, groups):
-            pairs = pa.table({"pos": pa.array(np.arange(len(exp), dtype=np.int64)), "k": pa.array(slot[exp]),
-                              "row_key": row_keys.take(pa.array(key))})
-            mats = ", ".join(f"{markplan.material_sql('p.row_key', g, ipad_sql='e.ipad', opad_sql='e.opad')} "
-                             f"AS __m{g}" for g in groups)
-            self.con.register("__pairs", pairs)
-            try:
-                t = self.con.execute(f"SELECT p.pos, {mats} FROM __pairs p JOIN ekeys e USING (k) "
-                                     "ORDER BY p.pos").to_arrow_table()
-            finally:
-                self.con.unregister("__pairs")
-            return {g: markread.hex_matrix(t.column(f"__m{g}")) for g in groups}
-        return sql, False  # one connection: one query at a time
+        markevidence.MarkReader(self.con, self.holdings, self.exports, self.keyring, self.types,
+                                self.info.rows).read(cands)
 
     # -- scoring and verdict --------------------------------------------------
 
@@ -552,12 +398,6 @@ class _Attribution:
         leak_cols = [t.to_dict() for t in self.types]
         return Verdict(verdict, summary, self.alpha, self.n_exports, self.leak_facts, leak_cols, rows, linked,
                        canary_rows, sources, cands, METHOD)
-
-
-@functools.lru_cache(maxsize=65536)
-def _log_binom_sf(agree: int, readable: int, p: float, tries: int) -> float:
-    """A mark column's log p-value (many innocent exports share a tally)."""
-    return stats.bonferroni(stats.log_binom_sf(agree, readable, p), tries)
 
 
 def _unique(items) -> list[str]:

@@ -16,6 +16,7 @@ from canary.marks import SLOTS_PER_MATERIAL, selection_threshold
 
 from .markplan import MarkColumn
 
+
 def hex_matrix(material) -> np.ndarray:
     """An Arrow column of 64-hex strings as an (n, 64) array of their bytes."""
     if isinstance(material, pa.ChunkedArray):

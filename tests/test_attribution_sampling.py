@@ -92,7 +92,7 @@ def test_sampled_marks_count_what_the_sql_counted(bank, leak_with_repeats, monke
 
 
 def test_native_and_sql_paths_give_the_same_verdict(bank, leak_with_repeats, monkeypatch):
-    fixed = dict(mark_sample=40)
+    fixed = {"mark_sample": 40}
     con, native = _attribute(bank, leak_with_repeats, monkeypatch, native=True, **fixed)
     con.close()
     con, sql = _attribute(bank, leak_with_repeats, monkeypatch, native=False, **fixed)
