@@ -126,11 +126,13 @@ class MarkReader:
             exp, key = s_export[start:start + MATERIAL_BATCH], s_key[start:start + MATERIAL_BATCH]
             hexes = material(exp, key, groups)
             pos, lr = h.rows_of_keys(key)  # one_to_one: pos is every pair in order
-            plans, out = {}, {}
+            plans, words, out = {}, {}, {}
             for job in jobs:
                 m, leak_col, _ = job
                 if m not in plans:
-                    plans[m] = markread.plan(hexes[m.group], m)
+                    if (m.group, m.slot) not in words:
+                        words[(m.group, m.slot)] = markread.slot_words(hexes[m.group], m.slot)
+                    plans[m] = markread.plan(hexes[m.group], m, words[(m.group, m.slot)])
                 selected, dither, bit = plans[m]
                 values, valid = units[(leak_col, m)]
                 keep = valid[lr] & (selected if h.one_to_one else selected[pos])

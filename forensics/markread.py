@@ -38,7 +38,7 @@ _LOW_BITS = np.uint64(0x0101010101010101)
 _EVEN_BYTES = np.uint64(0x00FF00FF00FF00FF)
 
 
-def _words(hexes: np.ndarray, slot: int) -> tuple[np.ndarray, np.ndarray]:
+def slot_words(hexes: np.ndarray, slot: int) -> tuple[np.ndarray, np.ndarray]:
     """A slot's 16 hex characters decoded eight at a time inside 64-bit words
     (SWAR): each word's bytes 0, 2, 4, 6 hold the slot's bytes in order."""
     base = 2 * (slot % SLOTS_PER_MATERIAL)
@@ -54,10 +54,11 @@ def _byte(word: np.ndarray, i: int) -> np.ndarray:
     return (word >> np.uint64(16 * i)) & np.uint64(0xFF)
 
 
-def plan(hexes: np.ndarray, col: MarkColumn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def plan(hexes: np.ndarray, col: MarkColumn, words=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(selected, dither, bit) of ``col``'s cell in each row: markplan.plan_sql.
-    A slot's 8 bytes: selector (2, big-endian), dither (4), flags (2)."""
-    lo, hi = _words(hexes, col.slot)
+    A slot's 8 bytes: selector (2, big-endian), dither (4), flags (2).
+    ``words``: slot_words(hexes, col.slot), when columns share a slot."""
+    lo, hi = slot_words(hexes, col.slot) if words is None else words
     sel = ((_byte(lo, 0) << np.uint64(8)) | _byte(lo, 1)).astype(np.int64)
     selected = (sel >= selection_threshold(col.sel_lo)) & (sel < selection_threshold(col.sel_hi))
     word = (_byte(lo, 2) << np.uint64(24)) | (_byte(lo, 3) << np.uint64(16)) | (_byte(hi, 0) << np.uint64(8)) \
