@@ -29,7 +29,7 @@ from canary.errors import TracerError
 
 from .filters import qident
 
-CHUNK_ROWS = 1 << 17  # source rows per batch: ~20 MB of a typical customer list
+CHUNK_ROWS = 1 << 16  # source rows per batch: ~10 MB of a typical customer list
 
 # OWASP CSV injection: a cell a spreadsheet would run as a formula starts with
 # = + - @ (or a tab or carriage return). Numbers, phone numbers (-12.50,

@@ -49,8 +49,10 @@ SAMPLE_ROWS = 2000
 PLAN_SAMPLE_ROWS = 100_000  # rows an amount column's mark plan looks at
 # DuckDB's working memory for an export: past it, tables and joins spill to
 # the export's scratch folder, so memory stays flat however long the list.
-EXPORT_MEMORY_LIMIT = "600MB"
-IDENTITY_BATCH_ROWS = 1 << 19  # rows a batch through the native PRF (bounded memory)
+# Python, Arrow batches and DuckDB's own overhead add about 0.5 GB on top.
+EXPORT_MEMORY_LIMIT = "500MB"
+RECORD_MEMORY_LIMIT = "300MB"
+IDENTITY_BATCH_ROWS = 1 << 18  # rows a batch through the native PRF (bounded memory)
 # Dates a recipient acts on to the day (contractual) are never marked.
 _CONTRACT_DATE_HINTS = ("到期", "还款", "maturity", "due", "expiry", "expire")
 
@@ -583,4 +585,8 @@ class _Export:
 
     def _record(self, tmp: Path, digest: str, nbytes: int) -> bool:
         """One transaction: records + ledger entry; then the file goes in place."""
+        # Inserting and sorting for the ledger spill in long sequential runs,
+        # so the record stage gives up memory at little cost.
+        limit = os.environ.get("TRACER_RECORD_MEMORY_LIMIT", RECORD_MEMORY_LIMIT)
+        self.con.execute("SET memory_limit = " + store._sql_str(limit))
         return commit.record(self, tmp, digest, nbytes)
