@@ -163,12 +163,10 @@ class CanaryPlanter:
             return batch
         insert_rows(self.con, "canary_check", ["i", "kind", "digest"], checks,
                     [pa.int32(), pa.uint8(), pa.uint64()])
-        arms = " UNION ALL ".join(
-            f"SELECT {KIND_CODES[k]} AS kind, d_{k.value} AS digest FROM ids" for k in ex.id_cols)
         own = (f"AND coalesce(k.shared_id, '') NOT LIKE '{shared_prefix}:%'" if shared_prefix else "")
         bad = {r[0] for r in self.con.execute(f"""
             SELECT DISTINCT c.i FROM canary_check c
-            WHERE EXISTS (SELECT 1 FROM ({arms}) s WHERE s.kind = c.kind AND s.digest = c.digest)
+            WHERE EXISTS (SELECT 1 FROM {ex.source_digests()} s WHERE s.kind = c.kind AND s.digest = c.digest)
                OR EXISTS (SELECT 1 FROM store.canaries k WHERE c.digest IN
                           (k.idno_digest, k.phone_digest, k.email_digest, k.custno_digest, k.account_digest) {own})
         """).fetchall()}

@@ -308,6 +308,9 @@ class _Export:
                     if k in self.id_cols]
         all_text = " || '\x1f' || ".join(f"coalesce({qident(c)}, '')" for c in self.info.columns)
         self.mark_groups = sorted({m.group for m in self.mark_cols})
+        self.known_source = self._known_source()
+        # The marked columns' values travel in ``ids`` too, so marking reads one narrow table.
+        self.mark_value_columns = list(dict.fromkeys(m.name for m in self.mark_cols))
         if fastprf.available():
             self._identities_native(specs, priority, all_text)
         else:
@@ -322,7 +325,7 @@ class _Export:
         key_expr = f"coalesce({', '.join(priority)}, {row_digest})" if priority else row_digest
         self.con.execute(f"""
             CREATE TEMP TABLE ids0 AS
-            SELECT __r{''.join(f', {alias}' for alias, _, _ in specs)}, {key_expr} AS row_key
+            SELECT __r{''.join(f', {alias}' for alias, _, _ in specs)}, {key_expr} AS row_key{self._mark_values_sql()}
             FROM (SELECT rowid AS __r, *{digests} FROM src)""")
         # Staged: DuckDB would otherwise inline the row key's PRF into the material's.
         mats = "".join(f", {markplan.material_sql('row_key', g, var='ek')} AS __m{g}" for g in self.mark_groups)
@@ -330,32 +333,71 @@ class _Export:
 
     def _identities_native(self, specs, priority, all_text) -> None:
         ikeys, ekeys = fastprf.Keys([self.ikey]), fastprf.Keys([self.ekey])
-        # Messages are normalised in SQL (the same expressions as the SQL path);
-        # the whole-row text is fetched only for rows with no identifier.
-        no_id = " AND ".join(f"({msg}) IS NULL" for alias, _, msg in specs if alias in priority) or "true"
-        msgs = "".join(f", {msg} AS {alias}" for alias, _, msg in specs)
+        # Messages are normalised in SQL (the same expressions as the SQL path).
+        # A source the store already holds needs only each row's key: its first
+        # identifier in priority order, so later ones are normalised only where
+        # the earlier are missing; its digests for linkage are in the store.
+        chain = self.known_source is not None
+        first = {alias: (label, msg) for alias, label, msg in specs}
+        query = "SELECT rowid AS __r, * FROM src WHERE rowid >= $a AND rowid < $b"
+        for j, alias in enumerate(priority):
+            missing = " AND ".join(f"__d{i} IS NULL" for i in range(j))
+            msg = first[alias][1]
+            query = f"SELECT *, {f'CASE WHEN {missing} THEN {msg} END' if chain and missing else msg} AS __d{j} " \
+                    f"FROM ({query})"
+        others = [] if chain else [(alias, label, msg) for alias, label, msg in specs if alias not in priority]
+        no_id = " AND ".join(f"__d{j} IS NULL" for j in range(len(priority))) or "true"
+        select = (f"SELECT __r{''.join(f', __d{j}' for j in range(len(priority)))}"
+                  f"{''.join(f', {msg} AS __x{i}' for i, (_, _, msg) in enumerate(others))}, "
+                  f"CASE WHEN {no_id} THEN {all_text} END AS __row{self._mark_values_sql()} FROM ({query})")
         # Read in rowid ranges, each fully fetched (DuckDB runs it in parallel),
         # keyed, and appended to ``ids``: memory stays one range, however long the list.
-        select = (f"SELECT rowid AS __r{msgs}, CASE WHEN {no_id} THEN {all_text} END AS __row FROM src "
-                  f"WHERE rowid >= $a AND rowid < $b")
         last = self.con.execute("SELECT coalesce(max(rowid), -1) FROM src").fetchone()[0]
         done = 0
         for a in range(0, last + 1, IDENTITY_BATCH_ROWS):
             batch = self.con.execute(select, {"a": a, "b": a + IDENTITY_BATCH_ROWS}).to_arrow_table()
             out = {"__r": batch.column("__r")}
-            for alias, label, _ in specs:
-                out[alias] = fastprf.digest64(ikeys, label, batch.column(alias))
+            prio = [fastprf.digest64(ikeys, first[alias][0], batch.column(f"__d{j}"))
+                    for j, alias in enumerate(priority)]
+            if not chain:  # every digest, for the store's source identities
+                out.update(zip(priority, prio))
+                for i, (alias, label, _) in enumerate(others):
+                    out[alias] = fastprf.digest64(ikeys, label, batch.column(f"__x{i}"))
             row_key = fastprf.digest64(ikeys, "identity/row", batch.column("__row"))
-            if priority:
-                row_key = pc.coalesce(*(out[a] for a in priority), row_key)
-            out["row_key"] = row_key
-            out.update(markplan.material_columns(ekeys, row_key, self.mark_groups))
+            out["row_key"] = pc.coalesce(*prio, row_key) if prio else row_key
+            out.update(markplan.material_columns(ekeys, out["row_key"], self.mark_groups))
+            out.update({f"__v{k}": batch.column(f"__v{k}") for k in range(len(self.mark_value_columns))})
             self.con.register("__ids_part", pa.table(out))
             self.con.execute("CREATE TEMP TABLE ids AS SELECT * FROM __ids_part" if a == 0 else
                              "INSERT INTO ids SELECT * FROM __ids_part")
             self.con.unregister("__ids_part")
             done += batch.num_rows
             self.progress("keying identifiers", done, self.info.rows)
+
+    def _mark_values_sql(self) -> str:
+        return "".join(f", {qident(c)} AS __v{k}" for k, c in enumerate(self.mark_value_columns))
+
+    def _known_source(self) -> int | None:
+        """The store's id for this source if it already holds the source's
+        identity digests of every kind this export keys (a repeat export)."""
+        row = self.con.execute("SELECT source_id FROM store.sources WHERE content_hash = ? AND key_id = ?",
+                               [self.content_hash, self.key.key_id]).fetchone()
+        if row is None:
+            return None
+        held = {r[0] for r in self.con.execute(
+            "SELECT DISTINCT kind FROM store.source_identities WHERE source_id = ?", [row[0]]).fetchall()}
+        return row[0] if {KIND_CODES[k] for k in self.id_cols} <= held else None
+
+    def source_digests(self) -> str:
+        """SQL of (kind, digest): every identifier of every source row, from
+        the store for a known source, else from this export's ``ids``."""
+        if self.known_source is not None:
+            codes = ", ".join(str(KIND_CODES[k]) for k in self.id_cols) or "NULL"
+            return (f"(SELECT kind, digest FROM store.source_identities "
+                    f"WHERE source_id = {int(self.known_source)} AND kind IN ({codes}))")
+        arms = " UNION ALL ".join(f"SELECT {KIND_CODES[k]} AS kind, d_{k.value} AS digest FROM ids"
+                                  for k in self.id_cols)
+        return f"({arms or 'SELECT NULL::UTINYINT AS kind, NULL::UBIGINT AS digest'})"
 
     def _plan_marks(self) -> None:
         self.mark_cols: list[markplan.MarkColumn] = []
@@ -487,7 +529,16 @@ class _Export:
             UNION ALL
             SELECT __anchor, 1, __c, row_key{mats}, {', '.join(qident(c) for c in cols)} FROM canary_rows""")
         keys = "__anchor, __is_c, __c"
-        marked_names = list(dict.fromkeys(m.name for m in self.mark_cols))
+        marked_names = self.mark_value_columns
+        # What marking reads: keys, material and marked values only, from ``ids``
+        # (every source row; joined to the selection only under a filter).
+        values = "".join(f", ids.__v{k} AS {qident(c)}" for k, c in enumerate(marked_names))
+        self.con.execute(f"""
+            CREATE TEMP VIEW mark_base AS
+            SELECT ids.__r AS __anchor, 0 AS __is_c, 0 AS __c, ids.row_key{''.join(f', ids.__m{g}' for g in self.mark_groups)}{values}
+            FROM ids{' JOIN sel USING (__r)' if self.where else ''}
+            UNION ALL
+            SELECT __anchor, 1, __c, row_key{mats}{''.join(', ' + qident(c) for c in marked_names)} FROM canary_rows""")
         if not self.mark_cols:
             self.reverted = 0
             self._check_complete("rows_base")
@@ -526,7 +577,7 @@ class _Export:
             flags.append(f"__f{i}")
         narrow = ", ".join(qident(c) for c in marked_names)
         self.con.execute(f"CREATE TEMP TABLE mk2 AS SELECT {keys}, row_key, {narrow}, {', '.join(stage2)} "
-                         f"FROM rows_base")
+                         f"FROM mark_base")
         marked_exprs = {name: f"CASE {' '.join(a)} ELSE {qident(name)} END" for name, a in arms.items()}
         proj = [f"{marked_exprs[c]} AS {qident('__n_' + c)}, {qident(c)} AS {qident('__o_' + c)}"
                 for c in marked_names]
@@ -564,9 +615,10 @@ class _Export:
         """What only the marking needed goes before the write, so memory
         (and spill) stays one copy of the list: the keyed material is the
         widest thing ``ids`` holds."""
-        self.con.execute("DROP VIEW IF EXISTS marked_rows; DROP TABLE IF EXISTS marked")
-        for g in self.mark_groups:
-            self.con.execute(f"ALTER TABLE ids DROP COLUMN __m{g}")
+        self.con.execute("DROP VIEW IF EXISTS marked_rows; DROP VIEW IF EXISTS mark_base; "
+                         "DROP TABLE IF EXISTS marked")
+        for col in [f"__m{g}" for g in self.mark_groups] + [f"__v{k}" for k in range(len(self.mark_value_columns))]:
+            self.con.execute(f"ALTER TABLE ids DROP COLUMN {col}")
 
     def _check_complete(self, table: str) -> None:
         """Every selected row and canary is about to be written, once: never a short file."""

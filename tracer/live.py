@@ -29,7 +29,7 @@ from canary.contacts import email_like, normalize_address, phone_like, tidy_addr
 from canary.errors import TracerError, UnreadableFile, UsageError
 from canary.kinds import Kind
 from forensics.duck import insert_rows
-from forensics.normalize import identity_label, normalise
+from forensics.normalize import KIND_CODES, identity_label, normalise
 
 from . import ledger, store
 from .filters import where_flag
@@ -166,7 +166,8 @@ def _clear_of_customers(ex, kind: str, candidates: list[tuple[int, str]]) -> lis
                 [(cid, ex.ikey.digest64(identity_label(k), v)) for cid, v in candidates], [pa.int32(), pa.uint64()])
     tests = [f"EXISTS (SELECT 1 FROM store.canaries k WHERE k.{k.value}_digest = c.digest)"]
     if k in ex.id_cols:
-        tests.append(f"EXISTS (SELECT 1 FROM ids WHERE ids.d_{k.value} = c.digest)")
+        tests.append(f"EXISTS (SELECT 1 FROM {ex.source_digests()} s "
+                     f"WHERE s.kind = {KIND_CODES[k]} AND s.digest = c.digest)")
     bad = {r[0] for r in ex.con.execute(f"SELECT contact_id FROM live_check c WHERE {' OR '.join(tests)}").fetchall()}
     if bad:
         ex.notes.append(f"{len(bad)} pool {NOUNS[kind]}(s) also belong to a customer of this source or an earlier "
