@@ -145,3 +145,38 @@ def test_unreadable_leaks_get_one_line(bank, tmp_path, kind):
     assert r.exit_code == 1
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and path.name in lines[0] and "Traceback" not in r.output
+
+
+# --- fast strict UTF-8 check ------------------------------------------------------------------
+
+from hypothesis import given as _given, settings as _settings  # noqa: E402
+from hypothesis import strategies as _st  # noqa: E402
+
+_utf8ish = _st.one_of(
+    _st.binary(max_size=40),
+    _st.text(max_size=20).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    _st.lists(_st.sampled_from([b"a", "中".encode(), "😀".encode(), b"\xe4\xb8", b"\x80", b"\xc0\xaf",
+                                b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\x00", b","]), max_size=20).map(b"".join),
+)
+
+
+@_settings(max_examples=300, deadline=None)
+@_given(data=_utf8ish, chunk=_st.integers(min_value=1, max_value=9))
+def test_arrow_utf8_check_agrees_with_pythons_strict_decoder(data, chunk, tmp_path_factory):
+    """Any bytes, cut into chunks at any size: Arrow's validator (with the
+    carried split character) says what Python's strict decoder says."""
+    import forensics.readers as readers
+
+    p = tmp_path_factory.mktemp("utf8") / "x.bin"
+    p.write_bytes(data)
+    try:
+        data.decode("utf-8")
+        expected = b"\x00" not in data
+    except UnicodeDecodeError:
+        expected = False
+    old = readers._BIG_CHUNK
+    readers._BIG_CHUNK = chunk
+    try:
+        assert readers._valid_utf8(p) is expected
+    finally:
+        readers._BIG_CHUNK = old
