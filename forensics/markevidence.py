@@ -27,7 +27,7 @@ from .coltypes import normalise_header
 from .duck import insert_rows
 from .evidence import Candidate, MarkColumnEvidence
 
-MATERIAL_BATCH = 1 << 19  # (export, row) pairs keyed at a time: 32 MiB of material
+MATERIAL_BATCH = 1 << 18  # (export, row) pairs keyed at a time: 16 MiB of material per batch in flight
 MARK_THREADS = 2  # batches read at once
 ROUNDED_SHARE = 0.3  # fewer non-round amounts than this: the column was rounded (erased)
 
