@@ -44,3 +44,39 @@ def test_repeat_export_keeps_row_keys_and_canaries_clear_of_customers(home, tmp_
         assert second.canaries >= 200 and clash == 0 and len(calls) > second.canaries
     finally:
         con.close()
+
+
+def test_a_canary_never_reuses_an_identifier_of_an_earlier_exports_canary(home, tmp_path, monkeypatch):
+    src = tmp_path / "customers.csv"
+    write_csv(make_customers(2000, seed=13), src)
+    export(ExportRequest(str(src), "A", "p", str(tmp_path / "a.csv"), canaries=50), home=home)
+    con = duckdb.connect(str(home.root / "lineage.duckdb"), read_only=True)
+    try:
+        import json
+
+        earlier = [json.loads(j) for (j,) in con.execute(
+            "SELECT row_json FROM canaries WHERE shared_id IS NULL").fetchall()]
+    finally:
+        con.close()
+    from tracer import canaries as planting
+
+    real_synthesize, calls = planting.synthesize, []
+
+    def reusing(columns, donor, stream, **kw):
+        row = real_synthesize(columns, donor, stream, **kw)
+        calls.append(1)
+        if len(calls) % 3 == 0:
+            row.update(earlier[len(calls) % len(earlier)])  # a whole earlier canary: passes every check
+        return row
+
+    monkeypatch.setattr(planting, "synthesize", reusing)
+    b = export(ExportRequest(str(src), "B", "p", str(tmp_path / "b.csv"), canaries=50), home=home)
+    con = duckdb.connect(str(home.root / "lineage.duckdb"), read_only=True)
+    try:
+        clash = con.execute("""
+            SELECT count(*) FROM canaries b JOIN canaries a ON a.idno_digest = b.idno_digest
+            WHERE b.export_no = (SELECT export_no FROM exports WHERE export_id = ?)
+              AND a.export_no <> b.export_no AND b.shared_id IS NULL""", [b.export_id]).fetchone()[0]
+    finally:
+        con.close()
+    assert clash == 0 and len(calls) > b.canaries >= 50

@@ -164,11 +164,15 @@ class CanaryPlanter:
         insert_rows(self.con, "canary_check", ["i", "kind", "digest"], checks,
                     [pa.int32(), pa.uint8(), pa.uint64()])
         own = (f"AND coalesce(k.shared_id, '') NOT LIKE '{shared_prefix}:%'" if shared_prefix else "")
+        # Equality joins only (hash joins): one OR of five columns per stored
+        # canary would be a nested loop that grows with every export recorded.
+        stored = " UNION ALL ".join(f"SELECT {c}_digest AS digest, shared_id FROM store.canaries "
+                                    f"WHERE {c}_digest IS NOT NULL"
+                                    for c in ("idno", "phone", "email", "custno", "account"))
         bad = {r[0] for r in self.con.execute(f"""
-            SELECT DISTINCT c.i FROM canary_check c
-            WHERE EXISTS (SELECT 1 FROM {ex.source_digests()} s WHERE s.kind = c.kind AND s.digest = c.digest)
-               OR EXISTS (SELECT 1 FROM store.canaries k WHERE c.digest IN
-                          (k.idno_digest, k.phone_digest, k.email_digest, k.custno_digest, k.account_digest) {own})
+            SELECT c.i FROM canary_check c JOIN {ex.source_digests()} s ON s.kind = c.kind AND s.digest = c.digest
+            UNION
+            SELECT c.i FROM canary_check c JOIN ({stored}) k ON k.digest = c.digest {own}
         """).fetchall()}
         return [b for i, b in enumerate(batch) if i not in bad]
 
