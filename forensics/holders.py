@@ -91,7 +91,7 @@ def sweep(con: duckdb.DuckDBPyConnection, links: str, export_rows: str, export_n
     width = (n_keys + 7) // 8
     pad = 8 * width - n_keys
     all_enos = np.unique(np.asarray(list(export_nos), dtype=np.int64))
-    out_enos, out_held, out_bits, s_export, s_key = [], [], [], [], []
+    found, bits = [np.zeros(0, np.int64)], [np.zeros((0, width), np.uint8)]
     if n_keys and len(all_enos):
         con.register("__leak_keys", pa.table({"row_key": pa.array(keys, pa.uint64()),
                                               "k": pa.array(np.arange(n_keys, dtype=np.int32))}))
@@ -101,28 +101,40 @@ def sweep(con: duckdb.DuckDBPyConnection, links: str, export_rows: str, export_n
                 enos = all_enos[lo:lo + per_range]
                 where = "" if len(enos) == len(all_enos) else \
                     f" WHERE r.export_no BETWEEN {int(enos[0])} AND {int(enos[-1])}"
-                found, bits = _sweep_range(con, export_rows, where, n_keys, width)
-                keep = np.isin(found, enos)  # export rows of exports the store does not list are ignored
-                for eno, row in zip(found[keep].tolist(), bits[keep]):
-                    held = np.flatnonzero(np.unpackbits(row)[pad:])
-                    out_enos.append(eno)
-                    out_held.append(len(held) if one_to_one else len(np.unique(_expand(starts, key_rows, held)[1])))
-                    take = held[:per_export]
-                    s_export.append(np.full(len(take), len(out_enos) - 1, np.int32))
-                    s_key.append(take.astype(np.int32))
-                out_bits.append(bits[keep])
+                got, rows = _sweep_range(con, export_rows, where, n_keys, width)
+                keep = np.isin(got, enos)  # export rows of exports the store does not list are ignored
+                found.append(got[keep])
+                bits.append(rows[keep])
         finally:
             con.unregister("__leak_keys")
-    order = np.argsort(np.asarray(out_enos, np.int64), kind="stable")  # ascending export numbers
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    s_export = np.concatenate(s_export) if s_export else np.zeros(0, np.int32)
-    return Holdings(
-        enos=np.asarray(out_enos, np.int64)[order], held=np.asarray(out_held, np.int64)[order], keys=keys,
-        bits=np.concatenate(out_bits)[order] if out_bits else np.zeros((0, width), np.uint8), pad=pad,
-        key_starts=starts, key_rows=key_rows, one_to_one=one_to_one,
-        sample_export=rank[s_export].astype(np.int32),
-        sample_key=np.concatenate(s_key) if s_key else np.zeros(0, np.int32))
+    found, bits = np.concatenate(found), np.concatenate(bits)
+    order = np.argsort(found, kind="stable")
+    found, bits = found[order], bits[order]
+    held, sample_export, sample_key = _counts_and_sample(bits, pad, per_export, starts, key_rows, one_to_one)
+    return Holdings(enos=found, held=held, keys=keys, bits=bits, pad=pad, key_starts=starts, key_rows=key_rows,
+                    one_to_one=one_to_one, sample_export=sample_export, sample_key=sample_key)
+
+
+def _counts_and_sample(bits, pad, per_export, starts, key_rows, one_to_one):
+    """Each export's distinct held leak rows, and its ``per_export`` smallest
+    held keys: a block of exports at a time, the bits unpacked in NumPy."""
+    n, n_keys = len(bits), 8 * bits.shape[1] - pad
+    held = np.zeros(n, np.int64)
+    s_export, s_key = [np.zeros(0, np.int32)], [np.zeros(0, np.int32)]
+    block = max(1, (1 << 24) // max(1, n_keys))  # 16 MiB of unpacked bits at a time
+    for lo in range(0, n, block):
+        rows, cols = np.nonzero(np.unpackbits(bits[lo:lo + block], axis=1)[:, pad:])  # row-major: keys ascending
+        counts = np.bincount(rows, minlength=min(block, n - lo))
+        first = np.cumsum(counts) - counts
+        take = np.arange(len(rows)) - np.repeat(first, counts) < per_export
+        s_export.append((rows[take] + lo).astype(np.int32))
+        s_key.append(cols[take].astype(np.int32))
+        if one_to_one:
+            held[lo:lo + len(counts)] = counts
+        else:
+            for i, (f, c) in enumerate(zip(first.tolist(), counts.tolist())):
+                held[lo + i] = len(np.unique(_expand(starts, key_rows, cols[f:f + c])[1]))
+    return held, np.concatenate(s_export), np.concatenate(s_key)
 
 
 def _sweep_range(con, export_rows: str, where: str, n_keys: int, width: int) -> tuple[np.ndarray, np.ndarray]:
