@@ -115,25 +115,49 @@ def sweep(con: duckdb.DuckDBPyConnection, links: str, export_rows: str, export_n
                     one_to_one=one_to_one, sample_export=sample_export, sample_key=sample_key)
 
 
+_POPCOUNT = np.array([bin(v).count("1") for v in range(256)], np.int64)
+# _BIT_AT[v, j]: position (0 = most significant) of the j-th set bit of byte v
+_BIT_AT = np.array([[j for j in range(8) if v >> (7 - j) & 1] + [0] * (8 - bin(v).count("1")) for v in range(256)],
+                   np.int64)
+
+
+def _set_bits(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row, bit position) of every set bit of a packed block, row by row and
+    ascending: byte by byte, so the work follows the set bytes, not all bits."""
+    rows, cols = np.nonzero(block)
+    values = block[rows, cols]
+    per = _POPCOUNT[values]
+    byte = np.repeat(np.arange(len(values)), per)
+    nth = np.arange(len(byte)) - np.repeat(np.cumsum(per) - per, per)
+    return rows[byte], 8 * cols[byte] + _BIT_AT[values[byte], nth]
+
+
 def _counts_and_sample(bits, pad, per_export, starts, key_rows, one_to_one):
     """Each export's distinct held leak rows, and its ``per_export`` smallest
-    held keys: a block of exports at a time, the bits unpacked in NumPy."""
-    n, n_keys = len(bits), 8 * bits.shape[1] - pad
+    held keys: a block of exports at a time, reading each row's bit string
+    only as far as its ``per_export``-th set bit."""
+    n, width = bits.shape
     held = np.zeros(n, np.int64)
     s_export, s_key = [np.zeros(0, np.int32)], [np.zeros(0, np.int32)]
-    block = max(1, (1 << 24) // max(1, n_keys))  # 16 MiB of unpacked bits at a time
+    block = max(1, (1 << 21) // max(1, width))  # 2 MiB of packed bits at a time
     for lo in range(0, n, block):
-        rows, cols = np.nonzero(np.unpackbits(bits[lo:lo + block], axis=1)[:, pad:])  # row-major: keys ascending
-        counts = np.bincount(rows, minlength=min(block, n - lo))
-        first = np.cumsum(counts) - counts
-        take = np.arange(len(rows)) - np.repeat(first, counts) < per_export
-        s_export.append((rows[take] + lo).astype(np.int32))
-        s_key.append(cols[take].astype(np.int32))
+        part = bits[lo:lo + block].copy()
+        part[:, 0] &= 0xFF >> pad  # the padding before key 0 is never a key
+        ones = _POPCOUNT[part]
+        counts = ones.sum(axis=1)
         if one_to_one:
-            held[lo:lo + len(counts)] = counts
+            held[lo:lo + len(part)] = counts
         else:
+            rows, pos = _set_bits(part)
+            first = np.cumsum(counts) - counts
             for i, (f, c) in enumerate(zip(first.tolist(), counts.tolist())):
-                held[lo + i] = len(np.unique(_expand(starts, key_rows, cols[f:f + c])[1]))
+                held[lo + i] = len(np.unique(_expand(starts, key_rows, pos[f:f + c] - pad)[1]))
+        reach = int(((np.cumsum(ones, axis=1) < per_export).sum(axis=1) + 1).max())  # bytes holding the sample
+        rows, pos = _set_bits(part[:, :reach])
+        got = np.bincount(rows, minlength=len(part))
+        take = np.arange(len(rows)) - np.repeat(np.cumsum(got) - got, got) < per_export
+        s_export.append((rows[take] + lo).astype(np.int32))
+        s_key.append((pos[take] - pad).astype(np.int32))
     return held, np.concatenate(s_export), np.concatenate(s_key)
 
 
