@@ -97,6 +97,41 @@ def material_columns(keys, row_keys, groups, key_index=None, take=None) -> dict:
     return {f"__m{g}": fastprf.hmac_hex(keys, MARK_LABEL, messages(g), key_index=key_index) for g in groups}
 
 
+_NIBBLE = bytes(int(chr(c), 16) if chr(c) in "0123456789abcdefABCDEF" else 0 for c in range(256))
+
+
+def plan_columns(material, col: MarkColumn) -> dict:
+    """plan_sql for a whole Arrow column of 64-hex materials, with NumPy:
+    {"selected", "dither", "bit", "up"} as Arrow arrays (a test holds the two equal)."""
+    import numpy as np
+    import pyarrow as pa
+
+    if isinstance(material, pa.ChunkedArray):
+        material = material.combine_chunks()
+    n = len(material)
+    offsets = np.frombuffer(material.buffers()[1], dtype=np.int32)[material.offset:material.offset + n + 1]
+    if material.null_count or n and (offsets[-1] - offsets[0] != 64 * n):
+        raise ValueError("mark material must be 64 hex characters on every row")
+    hexes = np.frombuffer(material.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(n, 64)
+    nib = np.frombuffer(_NIBBLE, dtype=np.uint8)[hexes].astype(np.uint64)
+    k = 16 * (col.slot % SLOTS_PER_MATERIAL)  # this column's 16 hex characters
+
+    def word(start: int, length: int) -> np.ndarray:
+        v = np.zeros(n, dtype=np.uint64)
+        for j in range(start, start + length):
+            v = (v << np.uint64(4)) | nib[:, k + j]
+        return v
+
+    sel, flags = word(0, 4), word(12, 4)
+    lo, hi = selection_threshold(col.sel_lo), selection_threshold(col.sel_hi)
+    return {
+        "selected": pa.array((sel >= lo) & (sel < hi)),
+        "dither": pa.array((word(4, 8) % np.uint64(col.q)).astype(np.int64)),
+        "bit": pa.array((flags & np.uint64(1)).astype(np.int64)),
+        "up": pa.array(((flags >> np.uint64(1)) & np.uint64(1)).astype(np.int64)),
+    }
+
+
 def _hex_int(material: str, start: int, length: int, typ: str = "BIGINT") -> str:
     return f"CAST(('0x' || substr({material}, {start}, {length})) AS {typ})"
 

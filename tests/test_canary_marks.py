@@ -138,3 +138,20 @@ def test_sql_coarse_channel_matches_the_reference(values, secret):
         got = con.execute(f"SELECT {markplan.read_sql(markplan.units_sql('v', col, reading=True), str(d), col)} "
                           "FROM (SELECT ? AS v)", [whole_yuan]).fetchone()[0]
         assert got == b == read_coarse(int(whole_yuan) * 100, d, 10, 100)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=40),
+       st.integers(min_value=0, max_value=15), st.sampled_from([4, 10, 20, 100]),
+       st.floats(min_value=0, max_value=0.5), st.floats(min_value=0.5, max_value=1))
+def test_numpy_cell_plans_match_the_sql_plans(materials, slot, q, lo, hi):
+    """The export plans marks with NumPy (markplan.plan_columns); the SQL
+    plan (used for canaries and without the native core) must agree on every cell."""
+    import pyarrow as pa
+
+    col = markplan.MarkColumn("x", "amount", slot, q, 2, sel_lo=lo, sel_hi=hi)
+    t = pa.table({"m": pa.array([m.hex() for m in materials])})
+    p = markplan.plan_sql("m", col)
+    rows = duckdb.sql(f"SELECT {p['selected']}, {p['dither']}, {p['bit']}, {p['up']} FROM t").fetchall()
+    nat = markplan.plan_columns(t.column("m"), col)
+    assert [tuple(r) for r in rows] == list(zip(*(nat[k].to_pylist() for k in ("selected", "dither", "bit", "up"))))

@@ -297,7 +297,7 @@ class _Export:
     def _identities(self) -> None:
         """Table ``ids``: every source row's keyed identifier digests, its
         row key (the first identifier it has, else its whole content) and the
-        keyed material that plans its marks. Computed by the native PRF core
+        plan of each mark channel's cell (from the keyed material). Computed by the native PRF core
         over Arrow batches where it is built, else by the same HMAC in SQL."""
         self.id_cols = self._identity_columns()
         # (alias, PRF label, SQL of the message) for every digest kept for linkage.
@@ -332,9 +332,23 @@ class _Export:
             CREATE TEMP TABLE ids0 AS
             SELECT __r{''.join(f', {alias}' for alias, _, _ in specs)}, {key_expr} AS row_key{self._mark_values_sql()}
             FROM (SELECT rowid AS __r, *{digests} FROM src)""")
-        # Staged: DuckDB would otherwise inline the row key's PRF into the material's.
+        # Staged: DuckDB would otherwise inline the row key's PRF into the material's,
+        # and the material's PRF into every plan column read from it.
         mats = "".join(f", {markplan.material_sql('row_key', g, var='ek')} AS __m{g}" for g in self.mark_groups)
-        self.con.execute(f"CREATE TEMP TABLE ids AS SELECT *{mats} FROM ids0; DROP TABLE ids0")
+        self.con.execute(f"CREATE TEMP TABLE ids1 AS SELECT *{mats} FROM ids0; DROP TABLE ids0")
+        drop = ", ".join(f"__m{g}" for g in self.mark_groups)
+        self.con.execute(f"CREATE TEMP TABLE ids AS SELECT *{f' EXCLUDE ({drop})' if drop else ''}"
+                         f"{self._plan_sql_columns()} FROM ids1; DROP TABLE ids1")
+
+    def _plan_sql_columns(self) -> str:
+        """Each mark channel's cell plan (selected, dither, bit, up) from the
+        row's material columns ``__m<group>``, in SQL."""
+        out = []
+        for i, m in enumerate(self.mark_cols):
+            plan = markplan.plan_sql(f"__m{m.group}", m)
+            out.append(f", {plan['selected']} AS __s{i}, {plan['dither']} AS __d{i}, "
+                       f"{plan['bit']} AS __b{i}, {plan['up']} AS __p{i}")
+        return "".join(out)
 
     def _identities_native(self, specs, priority, all_text) -> None:
         ikeys, ekeys = fastprf.Keys([self.ikey]), fastprf.Keys([self.ekey])
@@ -370,7 +384,12 @@ class _Export:
                     out[alias] = fastprf.digest64(ikeys, label, batch.column(f"__x{i}"))
             row_key = fastprf.digest64(ikeys, "identity/row", batch.column("__row"))
             out["row_key"] = pc.coalesce(*prio, row_key) if prio else row_key
-            out.update(markplan.material_columns(ekeys, out["row_key"], self.mark_groups))
+            # The marks' cell plans, not their 64-hex material, are what ids keeps.
+            material = markplan.material_columns(ekeys, out["row_key"], self.mark_groups)
+            for i, m in enumerate(self.mark_cols):
+                plan = markplan.plan_columns(material[f"__m{m.group}"], m)
+                out.update({f"__s{i}": plan["selected"], f"__d{i}": plan["dither"], f"__b{i}": plan["bit"],
+                            f"__p{i}": plan["up"]})
             out.update({f"__v{k}": batch.column(f"__v{k}") for k in range(len(self.mark_value_columns))})
             self.con.register("__ids_part", pa.table(out))
             self.con.execute("CREATE TEMP TABLE ids AS SELECT * FROM __ids_part" if a == 0 else
@@ -517,7 +536,6 @@ class _Export:
         all_text = " || '\x1f' || ".join(f"coalesce({qident(c)}, '')" for c in cols)
         row_digest = sqlprf.digest64("identity/row", all_text, var="ik")
         c_key = f"coalesce({', '.join(id_exprs + [row_digest])})"
-        mats = "".join(f", __m{g}" for g in self.mark_groups)
         canary_mats = "".join(f", {markplan.material_sql('row_key', g, var='ek')} AS __m{g}"
                               for g in self.mark_groups)
         self.con.execute(f"""
@@ -528,22 +546,23 @@ class _Export:
         src_cols = ", ".join("src." + qident(c) for c in cols)
         self.con.execute(f"""
             CREATE TEMP VIEW rows_base AS
-            SELECT sel.__r AS __anchor, 0 AS __is_c, 0 AS __c, ids.row_key{''.join(f', ids.__m{g}' for g in self.mark_groups)},
-                   {src_cols}
+            SELECT sel.__r AS __anchor, 0 AS __is_c, 0 AS __c, ids.row_key, {src_cols}
             FROM sel JOIN src ON src.rowid = sel.__r JOIN ids ON ids.__r = sel.__r
             UNION ALL
-            SELECT __anchor, 1, __c, row_key{mats}, {', '.join(qident(c) for c in cols)} FROM canary_rows""")
+            SELECT __anchor, 1, __c, row_key, {', '.join(qident(c) for c in cols)} FROM canary_rows""")
         keys = "__anchor, __is_c, __c"
         marked_names = self.mark_value_columns
-        # What marking reads: keys, material and marked values only, from ``ids``
+        # What marking reads: keys, cell plans and marked values only, from ``ids``
         # (every source row; joined to the selection only under a filter).
         values = "".join(f", ids.__v{k} AS {qident(c)}" for k, c in enumerate(marked_names))
+        plan_cols = "".join(f", ids.__s{i}, ids.__d{i}, ids.__b{i}, ids.__p{i}" for i in range(len(self.mark_cols)))
         self.con.execute(f"""
             CREATE TEMP VIEW mark_base AS
-            SELECT ids.__r AS __anchor, 0 AS __is_c, 0 AS __c, ids.row_key{''.join(f', ids.__m{g}' for g in self.mark_groups)}{values}
+            SELECT ids.__r AS __anchor, 0 AS __is_c, 0 AS __c, ids.row_key{plan_cols}{values}
             FROM ids{' JOIN sel USING (__r)' if self.where else ''}
             UNION ALL
-            SELECT __anchor, 1, __c, row_key{mats}{''.join(', ' + qident(c) for c in marked_names)} FROM canary_rows""")
+            SELECT __anchor, 1, __c, row_key{self._plan_sql_columns()}{''.join(', ' + qident(c) for c in marked_names)}
+            FROM canary_rows""")
         if not self.mark_cols:
             self.reverted = 0
             self._check_complete("rows_base")
@@ -554,7 +573,6 @@ class _Export:
         # DuckDB would otherwise inline the parsing into every use of a value.
         stage2, stage3, flags = [], [], []
         arms: dict[str, list[str]] = {}
-        plans = [markplan.plan_sql(f"__m{m.group}", m) for m in self.mark_cols]
         # A value is parsed once per column (its channels share the parse), and
         # only where some channel selected the cell: most cells never are.
         units_of: dict[str, str] = {}
@@ -562,18 +580,17 @@ class _Export:
             chans = [(i, m) for i, m in enumerate(self.mark_cols) if m.name == name]
             units = {markplan.units_sql(qident(name), m) for _, m in chans}
             if len(units) == 1:
-                picked = " OR ".join(plans[i]["selected"] for i, _ in chans)
+                picked = " OR ".join(f"__s{i}" for i, _ in chans)
                 units_of.update({f"{i}": f"__u{chans[0][0]}" for i, _ in chans})
                 stage2.append(f"CASE WHEN {picked} THEN {units.pop()} END AS __u{chans[0][0]}")
             else:  # channels parsing differently: each its own
                 for i, m in chans:
                     units_of[f"{i}"] = f"__u{i}"
-                    stage2.append(f"CASE WHEN {plans[i]['selected']} THEN {markplan.units_sql(qident(name), m)} "
+                    stage2.append(f"CASE WHEN __s{i} THEN {markplan.units_sql(qident(name), m)} "
                                   f"END AS __u{i}")
         for i, m in enumerate(self.mark_cols):
-            plan, u = plans[i], units_of[f"{i}"]
-            stage2.append(f"{plan['selected']} AS __s{i}, {plan['dither']} AS __d{i}, "
-                          f"{plan['bit']} AS __b{i}, {plan['up']} AS __p{i}")
+            u = units_of[f"{i}"]
+            stage2.append(f"__s{i}, __d{i}, __b{i}, __p{i}")
             on = f"coalesce(__s{i} AND {markplan.eligible_sql(u, m, embedding=True)}, false)"
             stage_plan = {"dither": f"__d{i}", "bit": f"__b{i}", "up": f"__p{i}"}
             stage3.append(f"{on} AS __f{i}, {markplan.embed_sql(u, stage_plan, m)} AS __n{i}")
@@ -622,7 +639,8 @@ class _Export:
         widest thing ``ids`` holds."""
         self.con.execute("DROP VIEW IF EXISTS marked_rows; DROP VIEW IF EXISTS mark_base; "
                          "DROP TABLE IF EXISTS marked")
-        for col in [f"__m{g}" for g in self.mark_groups] + [f"__v{k}" for k in range(len(self.mark_value_columns))]:
+        plan_cols = [f"__{x}{i}" for i in range(len(self.mark_cols)) for x in "sdbp"]
+        for col in plan_cols + [f"__v{k}" for k in range(len(self.mark_value_columns))]:
             self.con.execute(f"ALTER TABLE ids DROP COLUMN {col}")
 
     def _check_complete(self, table: str) -> None:
