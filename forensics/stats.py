@@ -34,9 +34,9 @@ def log_binom_sf(k: int, n: int, p: float) -> float:
     """log P(X >= k) for X ~ Binomial(n, p).
 
     The loops are _log_binom_pmf and _logsumexp written inline, with the
-    constant terms computed once: the same operations in the same order, so
-    the same bits, about three times faster (attribution calls this a few
-    thousand times, once per mark column of every export tested)."""
+    constant terms computed once: the same operations on the same doubles, so
+    the same bits (a test checks), about twice as fast (attribution calls this
+    a few thousand times, once per mark column of every export tested)."""
     if k <= 0:
         return 0.0
     if k > n:
@@ -51,11 +51,12 @@ def log_binom_sf(k: int, n: int, p: float) -> float:
         total = LOG_ZERO
         for i in range(k, n + 1):
             t = lg_n - lgamma(i + 1) - lgamma(n - i + 1) + i * lp + (n - i) * lq
-            if total != LOG_ZERO:  # t is finite for 0 < p < 1
-                m = max(total, t)
-                total = m + log(exp(total - m) + exp(t - m))
-            else:
+            if total == LOG_ZERO:  # t is finite for 0 < p < 1
                 total = t
+            elif t > total:  # _logsumexp with the larger term's exp(0.0) == 1.0 written out
+                total = t + log(exp(total - t) + 1.0)
+            else:
+                total = total + log(1.0 + exp(t - total))
             if t < total - 40:
                 break
         return min(0.0, total)
@@ -63,11 +64,12 @@ def log_binom_sf(k: int, n: int, p: float) -> float:
     lower = LOG_ZERO
     for i in range(k - 1, -1, -1):
         t = lg_n - lgamma(i + 1) - lgamma(n - i + 1) + i * lp + (n - i) * lq
-        if lower != LOG_ZERO:
-            m = max(lower, t)
-            lower = m + log(exp(lower - m) + exp(t - m))
-        else:
+        if lower == LOG_ZERO:
             lower = t
+        elif t > lower:
+            lower = t + log(exp(lower - t) + 1.0)
+        else:
+            lower = lower + log(1.0 + exp(t - lower))
         if t < lower - 40:
             break
     lower_p = math.exp(lower)
