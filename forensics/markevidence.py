@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from canary.kinds import Kind
 from canary.prf import export_key
@@ -188,9 +189,10 @@ class MarkReader:
         row_keys = pa.array(h.keys, pa.uint64())
         if fastprf.available():
             keys = fastprf.Keys(ekeys) if ekeys else None
+            as_text = pc.cast(row_keys, pa.string())  # material_columns' own cast is then a no-op
 
             def native(exp, key, groups):
-                mats = markplan.material_columns(keys, row_keys, groups, key_index=slot[exp], take=pa.array(key))
+                mats = markplan.material_columns(keys, as_text, groups, key_index=slot[exp], take=pa.array(key))
                 return {g: markread.hex_matrix(mats[f"__m{g}"]) for g in groups}
             return native, True
         insert_rows(self.con, "ekeys", ["k", "ipad", "opad"], [(i, *k.hmac_pads()) for i, k in enumerate(ekeys)],
