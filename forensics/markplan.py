@@ -97,7 +97,6 @@ def material_columns(keys, row_keys, groups, key_index=None, take=None) -> dict:
     return {f"__m{g}": fastprf.hmac_hex(keys, MARK_LABEL, messages(g), key_index=key_index) for g in groups}
 
 
-_NIBBLE = bytes(int(chr(c), 16) if chr(c) in "0123456789abcdefABCDEF" else 0 for c in range(256))
 
 
 def plan_columns(material, col: MarkColumn) -> dict:
@@ -113,22 +112,21 @@ def plan_columns(material, col: MarkColumn) -> dict:
     if material.null_count or n and (offsets[-1] - offsets[0] != 64 * n):
         raise ValueError("mark material must be 64 hex characters on every row")
     hexes = np.frombuffer(material.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(n, 64)
-    nib = np.frombuffer(_NIBBLE, dtype=np.uint8)[hexes].astype(np.uint64)
     k = 16 * (col.slot % SLOTS_PER_MATERIAL)  # this column's 16 hex characters
+    c = hexes[:, k:k + 16] | np.uint8(0x20)  # hex digits, lower-cased
+    nib = c - np.uint8(48) - np.uint8(39) * (c > 57).astype(np.uint8)
+    raw = (nib[:, 0::2] << 4) | nib[:, 1::2]  # its 8 bytes: selector u16, dither u32, flags u16 (big-endian)
 
-    def word(start: int, length: int) -> np.ndarray:
-        v = np.zeros(n, dtype=np.uint64)
-        for j in range(start, start + length):
-            v = (v << np.uint64(4)) | nib[:, k + j]
-        return v
+    def word(start: int, end: int, dtype: str) -> np.ndarray:
+        return np.ascontiguousarray(raw[:, start:end]).view(dtype).ravel().astype(np.int64)
 
-    sel, flags = word(0, 4), word(12, 4)
+    sel, flags = word(0, 2, ">u2"), word(6, 8, ">u2")
     lo, hi = selection_threshold(col.sel_lo), selection_threshold(col.sel_hi)
     return {
         "selected": pa.array((sel >= lo) & (sel < hi)),
-        "dither": pa.array((word(4, 8) % np.uint64(col.q)).astype(np.int64)),
-        "bit": pa.array((flags & np.uint64(1)).astype(np.int64)),
-        "up": pa.array(((flags >> np.uint64(1)) & np.uint64(1)).astype(np.int64)),
+        "dither": pa.array(word(2, 6, ">u4") % col.q),
+        "bit": pa.array(flags & 1),
+        "up": pa.array((flags >> 1) & 1),
     }
 
 
