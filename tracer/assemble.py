@@ -19,6 +19,7 @@ compute or NumPy; Python loops over chunks and canaries only.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -128,30 +129,45 @@ class Assembly:
         in_sel = " AND rowid IN (SELECT __r FROM sel WHERE __r >= $a AND __r < $b)" if ex.where else ""
         select = (f"SELECT rowid AS __r, {', '.join(qident(c) for c in cols)} FROM src "
                   f"WHERE rowid >= $a AND rowid < $b{in_sel}")
-        for a in range(0, last + 1, CHUNK_ROWS):
+        marked_select = (f"SELECT __anchor, {', '.join(qident(c) for c in marked)} FROM marked_real "
+                         f"WHERE __anchor >= $a AND __anchor < $b")
+
+        def fetch(a: int) -> tuple[pa.Table, pa.Table | None]:
             bounds = {"a": a, "b": a + CHUNK_ROWS}
             real = _ascending(con.execute(select, bounds).to_arrow_table(), "__r")
-            r = real.column("__r").to_numpy()
-            if marked:
-                mv = _ascending(con.execute(f"SELECT __anchor, {', '.join(qident(c) for c in marked)} "
-                                            f"FROM marked_real WHERE __anchor >= $a AND __anchor < $b",
-                                            bounds).to_arrow_table(), "__anchor")
-                if not np.array_equal(mv.column("__anchor").to_numpy(), r):
-                    raise TracerError("internal error: marked values do not line up with the source rows; "
-                                      "nothing was written", path=ex.info.path)
-                for c in marked:
-                    real = real.set_column(real.column_names.index(c), c, mv.column(c))
-            part = _texts(real, cols)
-            here = np.flatnonzero((can_anchor >= a) & (can_anchor < a + CHUNK_ROWS))
-            if len(here):
-                part = self._splice(part, r, canaries.take(pa.array(here)), cols)
-            if self.neutralise_formulas:
-                part, n = neutralise(part)
-                self.neutralised_rows += n
-            if len(here):
-                self._keep_canaries(part, r, canaries.take(pa.array(here)))
-            self.rows_written += part.num_rows
-            yield from part.to_batches()
+            mv = _ascending(con.execute(marked_select, bounds).to_arrow_table(), "__anchor") if marked else None
+            return real, mv
+
+        starts = list(range(0, last + 1, CHUNK_ROWS))
+        # The next range is read by DuckDB (in a helper thread, the only user of
+        # the connection meanwhile) while this one is encoded and written.
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            ahead = reader.submit(fetch, starts[0]) if starts else None
+            for k, a in enumerate(starts):
+                real, mv = ahead.result()
+                ahead = reader.submit(fetch, starts[k + 1]) if k + 1 < len(starts) else None
+                yield from self._finish(real, mv, a, marked, cols, canaries, can_anchor)
+
+    def _finish(self, real, mv, a, marked, cols, canaries, can_anchor) -> Iterator[pa.RecordBatch]:
+        """One range: marked values in place, canaries spliced in, formulas neutralised."""
+        r = real.column("__r").to_numpy()
+        if marked:
+            if not np.array_equal(mv.column("__anchor").to_numpy(), r):
+                raise TracerError("internal error: marked values do not line up with the source rows; "
+                                  "nothing was written", path=self.ex.info.path)
+            for c in marked:
+                real = real.set_column(real.column_names.index(c), c, mv.column(c))
+        part = _texts(real, cols)
+        here = np.flatnonzero((can_anchor >= a) & (can_anchor < a + CHUNK_ROWS))
+        if len(here):
+            part = self._splice(part, r, canaries.take(pa.array(here)), cols)
+        if self.neutralise_formulas:
+            part, n = neutralise(part)
+            self.neutralised_rows += n
+        if len(here):
+            self._keep_canaries(part, r, canaries.take(pa.array(here)))
+        self.rows_written += part.num_rows
+        yield from part.to_batches()
 
     @staticmethod
     def _splice(part: pa.Table, r: np.ndarray, can: pa.Table, cols: list[str]) -> pa.Table:
