@@ -5,12 +5,16 @@ auditors query the lineage. Each CLI command is a thin shell over a function
 here.
 """
 
-from canary.errors import TracerError
+from ._malloc import limit_arenas
 
-from .api import InitResult, attribute, init, list_exports
-from .export import ExportReceipt, ExportRequest, export
-from .home import Home
-from .integrity import LedgerMismatch, ledger_head, rotate_key, verify
+limit_arenas()  # before DuckDB starts its threads: see tracer/_malloc.py
+
+from canary.errors import TracerError  # noqa: E402
+
+from .api import InitResult, attribute, init, list_exports  # noqa: E402
+from .export import ExportReceipt, ExportRequest, export  # noqa: E402
+from .home import Home  # noqa: E402
+from .integrity import LedgerMismatch, ledger_head, rotate_key, verify  # noqa: E402
 
 __all__ = ["ExportReceipt", "ExportRequest", "Home", "InitResult", "LedgerMismatch", "TracerError", "attribute",
            "export", "init", "ledger_head", "list_exports", "rotate_key", "verify"]

@@ -50,7 +50,7 @@ PLAN_SAMPLE_ROWS = 100_000  # rows an amount column's mark plan looks at
 # DuckDB's working memory for an export: past it, tables and joins spill to
 # the export's scratch folder, so memory stays flat however long the list.
 # Python, Arrow batches and DuckDB's own overhead add about 0.5 GB on top.
-EXPORT_MEMORY_LIMIT = "500MB"
+EXPORT_MEMORY_LIMIT = "400MB"
 RECORD_MEMORY_LIMIT = "300MB"
 IDENTITY_BATCH_ROWS = 1 << 18  # rows a batch through the native PRF (bounded memory)
 # Dates a recipient acts on to the day (contractual) are never marked.
