@@ -99,37 +99,6 @@ def material_columns(keys, row_keys, groups, key_index=None, take=None) -> dict:
 
 
 
-def plan_columns(material, col: MarkColumn) -> dict:
-    """plan_sql for a whole Arrow column of 64-hex materials, with NumPy:
-    {"selected", "dither", "bit", "up"} as Arrow arrays (a test holds the two equal)."""
-    import numpy as np
-    import pyarrow as pa
-
-    if isinstance(material, pa.ChunkedArray):
-        material = material.combine_chunks()
-    n = len(material)
-    offsets = np.frombuffer(material.buffers()[1], dtype=np.int32)[material.offset:material.offset + n + 1]
-    if material.null_count or n and (offsets[-1] - offsets[0] != 64 * n):
-        raise ValueError("mark material must be 64 hex characters on every row")
-    hexes = np.frombuffer(material.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(n, 64)
-    k = 16 * (col.slot % SLOTS_PER_MATERIAL)  # this column's 16 hex characters
-    c = hexes[:, k:k + 16] | np.uint8(0x20)  # hex digits, lower-cased
-    nib = c - np.uint8(48) - np.uint8(39) * (c > 57).astype(np.uint8)
-    raw = (nib[:, 0::2] << 4) | nib[:, 1::2]  # its 8 bytes: selector u16, dither u32, flags u16 (big-endian)
-
-    def word(start: int, end: int, dtype: str) -> np.ndarray:
-        return np.ascontiguousarray(raw[:, start:end]).view(dtype).ravel().astype(np.int64)
-
-    sel, flags = word(0, 2, ">u2"), word(6, 8, ">u2")
-    lo, hi = selection_threshold(col.sel_lo), selection_threshold(col.sel_hi)
-    return {
-        "selected": pa.array((sel >= lo) & (sel < hi)),
-        "dither": pa.array(word(2, 6, ">u4") % col.q),
-        "bit": pa.array(flags & 1),
-        "up": pa.array((flags >> 1) & 1),
-    }
-
-
 def _hex_int(material: str, start: int, length: int, typ: str = "BIGINT") -> str:
     return f"CAST(('0x' || substr({material}, {start}, {length})) AS {typ})"
 

@@ -1,4 +1,4 @@
-"""Reading lattice-v1 marks in NumPy, many exports at once.
+"""Planning and reading lattice-v1 marks in NumPy, many exports at once.
 
 The arithmetic of canary.marks (the scalar reference) and of
 forensics.markplan's SQL (plan_sql, read_sql, eligible_sql for reading) over
@@ -66,6 +66,15 @@ def plan(hexes: np.ndarray, col: MarkColumn, words=None) -> tuple[np.ndarray, np
     dither = (word % np.uint64(col.q)).astype(np.int64)
     bit = (_byte(hi, 3) & np.uint64(1)).astype(np.int64)
     return selected, dither, bit
+
+
+def cell_plans(hexes: np.ndarray, col: MarkColumn) -> dict[str, pa.Array]:
+    """The export's side: plan_sql's (selected, dither, bit, up) for every row
+    as Arrow columns, for embedding (``up`` breaks ties away from the value)."""
+    lo, hi = slot_words(hexes, col.slot)
+    selected, dither, bit = plan(hexes, col, (lo, hi))
+    up = ((_byte(hi, 3) >> np.uint64(1)) & np.uint64(1)).astype(np.int64)
+    return {"selected": pa.array(selected), "dither": pa.array(dither), "bit": pa.array(bit), "up": pa.array(up)}
 
 
 def eligible(units: np.ndarray, col: MarkColumn) -> np.ndarray:

@@ -145,7 +145,7 @@ def test_sql_coarse_channel_matches_the_reference(values, secret):
        st.integers(min_value=0, max_value=15), st.sampled_from([4, 10, 20, 100]),
        st.floats(min_value=0, max_value=0.5), st.floats(min_value=0.5, max_value=1))
 def test_numpy_cell_plans_match_the_sql_plans(materials, slot, q, lo, hi):
-    """The export plans marks with NumPy (markplan.plan_columns); the SQL
+    """The export plans marks with NumPy (markread.cell_plans); the SQL
     plan (used for canaries and without the native core) must agree on every cell."""
     import pyarrow as pa
 
@@ -153,5 +153,7 @@ def test_numpy_cell_plans_match_the_sql_plans(materials, slot, q, lo, hi):
     t = pa.table({"m": pa.array([m.hex() for m in materials])})
     p = markplan.plan_sql("m", col)
     rows = duckdb.sql(f"SELECT {p['selected']}, {p['dither']}, {p['bit']}, {p['up']} FROM t").fetchall()
-    nat = markplan.plan_columns(t.column("m"), col)
+    from forensics import markread
+
+    nat = markread.cell_plans(markread.hex_matrix(t.column("m")), col)
     assert [tuple(r) for r in rows] == list(zip(*(nat[k].to_pylist() for k in ("selected", "dither", "bit", "up"))))

@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 from canary.errors import SchemaError, TracerError, UsageError, safe_detail
 from canary.kinds import IDENTIFIERS, Kind
 from canary.prf import Key, export_key, identity_key
-from forensics import fastprf, markplan, sqlprf
+from forensics import fastprf, markplan, markread, sqlprf
 from forensics.codesize import code_parameters
 from forensics.coltypes import ColumnType, type_columns
 from forensics.duck import insert_rows
@@ -386,8 +386,9 @@ class _Export:
             out["row_key"] = pc.coalesce(*prio, row_key) if prio else row_key
             # The marks' cell plans, not their 64-hex material, are what ids keeps.
             material = markplan.material_columns(ekeys, out["row_key"], self.mark_groups)
+            hexes = {g: markread.hex_matrix(material[f"__m{g}"]) for g in self.mark_groups}
             for i, m in enumerate(self.mark_cols):
-                plan = markplan.plan_columns(material[f"__m{m.group}"], m)
+                plan = markread.cell_plans(hexes[m.group], m)
                 out.update({f"__s{i}": plan["selected"], f"__d{i}": plan["dither"], f"__b{i}": plan["bit"],
                             f"__p{i}": plan["up"]})
             out.update({f"__v{k}": batch.column(f"__v{k}") for k in range(len(self.mark_value_columns))})
