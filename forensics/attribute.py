@@ -38,6 +38,7 @@ from canary.prf import Key, identity_key
 
 from . import fastprf, holders, markevidence, sqlprf, stats
 from .coltypes import normalise_header, type_columns
+from .duck import qident
 from .evidence import CanaryHit, Candidate, Verdict
 from .normalize import (
     IDNO15_NAME_CODE,
@@ -108,10 +109,6 @@ def _file_facts(path: str) -> dict:
             "sha256": h.hexdigest()}
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 class _Attribution:
     def __init__(self, con, keyring, alpha, now, tmpdir):
         self.con, self.keyring, self.alpha, self.tmpdir = con, keyring, alpha, tmpdir
@@ -169,12 +166,12 @@ class _Attribution:
         name_col = next((t.name for t in self.types if t.kind is Kind.NAME), None)
         forms = []  # (kind code, PRF label, SQL of the message)
         for t in self.id_columns:
-            col = _q(t.name)
+            col = qident(t.name)
             norm = sql_idno_recovered(col) if t.kind is Kind.IDNO else sql_normalise(t.kind, col)
             forms.append((KIND_CODES[t.kind], identity_label(t.kind), norm))
             if t.kind is Kind.IDNO and name_col:
                 forms.append((IDNO15_NAME_CODE, IDNO15_NAME_LABEL,
-                              idno15_name_message(sql_idno15(col), sql_name(_q(name_col)))))
+                              idno15_name_message(sql_idno15(col), sql_name(qident(name_col)))))
         key_ids = self._key_ids()
         if forms and key_ids and fastprf.available():
             self._digest_leak_native(forms, key_ids)
@@ -245,7 +242,7 @@ class _Attribution:
         if name_col:
             lrs = sorted({r[0] for r in rows})
             names = dict(self.con.execute(
-                f"SELECT rowid, {sql_name(_q(name_col))} FROM leak WHERE rowid IN ({', '.join(map(str, lrs))})").fetchall())
+                f"SELECT rowid, {sql_name(qident(name_col))} FROM leak WHERE rowid IN ({', '.join(map(str, lrs))})").fetchall())
         grouped: dict[tuple[int, int, int], set[str]] = defaultdict(set)
         for lr, eno, cno, field, cname, shared in rows:
             if shared is not None:

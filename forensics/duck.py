@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
+
+
+def qident(name: str) -> str:
+    """A column name as a quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def value_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, data) of a string or binary Arrow array as NumPy views,
+    slice-aware: row i's bytes are ``data[offsets[i]:offsets[i + 1]]``."""
+    wide = pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type)
+    offsets = np.frombuffer(arr.buffers()[1], np.int64 if wide else np.int32)[arr.offset:arr.offset + len(arr) + 1]
+    data = arr.buffers()[2]
+    return offsets, (np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8))
 
 
 def insert_rows(con, table: str, names: list[str], rows: list, types: list, *, into: str | None = None) -> None:

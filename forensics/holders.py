@@ -25,6 +25,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from .duck import value_buffers
+
 BITMAP_CELLS = 1 << 29  # exports x distinct keys per sweep range: 64 MiB of bit strings (per DuckDB thread)
 
 
@@ -173,10 +175,8 @@ def _sweep_range(con, export_rows: str, where: str, n_keys: int, width: int) -> 
     blobs = t.column("bits").combine_chunks()
     if len(found) == 0:
         return found, np.zeros((0, width), np.uint8)
-    wide = pa.types.is_large_binary(blobs.type)
-    offsets = np.frombuffer(blobs.buffers()[1], np.int64 if wide else np.int32)[
-        blobs.offset:blobs.offset + len(found) + 1]
+    offsets, data = value_buffers(blobs)
     if not (np.diff(offsets) == width).all():
         raise RuntimeError("unexpected bit string layout from DuckDB")
-    data = np.frombuffer(blobs.buffers()[2], np.uint8)[offsets[0]:offsets[0] + width * len(found)]
+    data = data[offsets[0]:offsets[0] + width * len(found)]
     return found, data.reshape(len(found), width)

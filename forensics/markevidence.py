@@ -25,16 +25,12 @@ from canary.prf import export_key
 
 from . import fastprf, markplan, markread, stats
 from .coltypes import normalise_header
-from .duck import insert_rows
+from .duck import insert_rows, qident
 from .evidence import Candidate, MarkColumnEvidence
 
 MATERIAL_BATCH = 1 << 18  # (export, row) pairs keyed at a time: 16 MiB of material per batch in flight
 MARK_THREADS = 2  # batches read at once
 ROUNDED_SHARE = 0.3  # fewer non-round amounts than this: the column was rounded (erased)
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 class MarkReader:
@@ -165,7 +161,7 @@ class MarkReader:
         return self._parsed[how]
 
     def _leak_units(self, leak_col: str, m: markplan.MarkColumn) -> tuple[np.ndarray, np.ndarray]:
-        t = self.con.execute(f"SELECT rowid AS __lr, {markplan.units_sql(_q(leak_col), m, reading=True)} AS u "
+        t = self.con.execute(f"SELECT rowid AS __lr, {markplan.units_sql(qident(leak_col), m, reading=True)} AS u "
                              "FROM leak").to_arrow_table()
         lr = t.column("__lr").to_numpy()
         u = t.column("u")

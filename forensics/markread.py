@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from canary.marks import SLOTS_PER_MATERIAL, selection_threshold
 
+from .duck import value_buffers
 from .markplan import MarkColumn
 
 
@@ -24,11 +25,9 @@ def hex_matrix(material) -> np.ndarray:
     n = len(material)
     if material.null_count:
         raise ValueError("material may not be null")
-    wide = pa.types.is_large_string(material.type)
-    offsets = np.frombuffer(material.buffers()[1], np.int64 if wide else np.int32)[material.offset:material.offset + n + 1]
+    offsets, data = value_buffers(material)
     if n and not (np.diff(offsets) == 64).all():
         raise ValueError("material must be 64 hex characters")
-    data = np.frombuffer(material.buffers()[2], np.uint8) if n else np.zeros(0, np.uint8)
     start = int(offsets[0]) if n else 0
     return data[start:start + 64 * n].reshape(n, 64)
 

@@ -27,8 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from canary.errors import TracerError
-
-from .filters import qident
+from forensics.duck import qident, value_buffers
 
 CHUNK_ROWS = 1 << 16  # source rows per batch: ~10 MB of a typical customer list
 
@@ -41,18 +40,11 @@ HARMLESS = r"^([+-]?([0-9][0-9,]*(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?|\+?[0-9
 _FIRST_BYTES = np.frombuffer(b"=+-@\t\r", dtype=np.uint8)
 
 
-def string_parts(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(offsets, data) of a string array as NumPy views, slice-aware."""
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + len(arr) + 1]
-    data = arr.buffers()[2]
-    return offsets, (np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8))
-
-
 def formula_mask(arr: pa.Array) -> np.ndarray | None:
     """Where a text cell would be read as a formula (None: nowhere)."""
     if arr.null_count == len(arr):
         return None
-    offsets, data = string_parts(arr)
+    offsets, data = value_buffers(arr)
     starts, lengths = offsets[:-1], np.diff(offsets)
     nonempty = lengths > 0
     if arr.null_count:

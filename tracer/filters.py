@@ -17,14 +17,11 @@ import duckdb
 from canary.errors import SchemaError, safe_detail
 from canary.kinds import Kind
 from forensics.coltypes import ColumnType
+from forensics.duck import qident
 from forensics.markplan import EPOCH, MarkColumn, amount_clean_sql, units_sql
 
 _NUMERIC = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")
 _TEXT_KINDS = (Kind.IDNO, Kind.PHONE, Kind.CUSTNO, Kind.ACCOUNT, Kind.EMAIL, Kind.NAME, Kind.ADDRESS)
-
-
-def qident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def numeric_columns(names: Sequence[str], samples: Sequence[Sequence[str]]) -> set[str]:

@@ -42,6 +42,7 @@ import pyarrow.compute as pc
 
 from canary.errors import KeyProblem, StoreError
 from canary.prf import Key
+from forensics.duck import qident, value_buffers
 
 SCHEME = "ledger/v1"
 GENESIS = "0" * 64
@@ -143,16 +144,12 @@ def has_ledger(con: duckdb.DuckDBPyConnection) -> bool:
     return "ledger" in _schema(con)
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _encode(column: str, dtype: str) -> tuple[str, str]:
     if dtype in _SIGNED:
-        return f"CAST({_q(column)} AS BIGINT)", "i8"
+        return f"CAST({qident(column)} AS BIGINT)", "i8"
     if dtype in _UNSIGNED:
-        return f"CAST({_q(column)} AS UBIGINT)", "u8"
-    return f"CAST(to_json({_q(column)}) AS VARCHAR)", "json"
+        return f"CAST({qident(column)} AS UBIGINT)", "u8"
+    return f"CAST(to_json({qident(column)}) AS VARCHAR)", "json"
 
 
 class _ColumnHash:
@@ -168,9 +165,9 @@ class _ColumnHash:
             lengths = pc.fill_null(pc.binary_length(arr), -1).to_numpy(zero_copy_only=False)
             self.nulls.update(lengths.astype("<i8").tobytes())
             arr = arr.cast(pa.large_string())
-            offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
+            offsets, data = value_buffers(arr)
             if len(arr):
-                self.values.update(memoryview(arr.buffers()[2])[offsets[0]:offsets[-1]])
+                self.values.update(data[offsets[0]:offsets[-1]])
         else:
             self.nulls.update(arr.is_null().to_numpy(zero_copy_only=False).astype(np.uint8).tobytes())
             filled = pc.fill_null(arr, 0).to_numpy(zero_copy_only=False)
@@ -187,16 +184,16 @@ def scope_digest(con: duckdb.DuckDBPyConnection, table: str, key: object,
     cols = (schema if schema is not None else _schema(con)).get(table)
     if not cols:
         raise StoreError(f"the lineage store has no table {table} (run `tracer init` to upgrade it)")
-    counts = con.execute(f"SELECT count(*), {', '.join(f'count({_q(c)})' for c, _ in cols)} "
-                         f"FROM store.{table} WHERE {_q(keycol)} = ?", [key]).fetchone()
+    counts = con.execute(f"SELECT count(*), {', '.join(f'count({qident(c)})' for c, _ in cols)} "
+                         f"FROM store.{table} WHERE {qident(keycol)} = ?", [key]).fetchone()
     n = counts[0]
     present = [(c, t) for (c, t), k in zip(cols, counts[1:]) if k]
     h = hashlib.sha256(f"{SCHEME}/records\0{table}\0{n}\0".encode())
     if n:
         exprs = [_encode(c, t) for c, t in present]
-        order = ", ".join(f"{_q(c)} ASC NULLS LAST" for c, _ in present)
+        order = ", ".join(f"{qident(c)} ASC NULLS LAST" for c, _ in present)
         reader = con.execute(f"SELECT {', '.join(e for e, _ in exprs)} FROM store.{table} "
-                             f"WHERE {_q(keycol)} = ? ORDER BY {order}", [key]).to_arrow_reader(_BATCH)
+                             f"WHERE {qident(keycol)} = ? ORDER BY {order}", [key]).to_arrow_reader(_BATCH)
         hashes = [_ColumnHash(tag) for _, tag in exprs]
         for batch in reader:
             for ch, arr in zip(hashes, batch.columns):
@@ -259,7 +256,7 @@ def uncovered(con: duckdb.DuckDBPyConnection) -> list[tuple[str, object]]:
     for table, keycol in SCOPES.items():
         if table not in schema:
             continue
-        for (k,) in con.execute(f"SELECT DISTINCT {_q(keycol)} FROM store.{table}").fetchall():
+        for (k,) in con.execute(f"SELECT DISTINCT {qident(keycol)} FROM store.{table}").fetchall():
             if (table, k) not in known:
                 out.append((table, k))
     return out
@@ -341,7 +338,7 @@ def _check_records(con, problems: list[Problem]) -> int:
     for table, keycol in SCOPES.items():
         if table not in schema:
             continue
-        actual = dict(con.execute(f"SELECT {_q(keycol)}, count(*) FROM store.{table} GROUP BY ALL").fetchall())
+        actual = dict(con.execute(f"SELECT {qident(keycol)}, count(*) FROM store.{table} GROUP BY ALL").fetchall())
         records += sum(actual.values())
         for (t, k), (seq, rows, digest) in expected.items():
             if t != table:
@@ -360,7 +357,7 @@ def _check_records(con, problems: list[Problem]) -> int:
                 problems.append(Problem(f"{n:,} row(s) that no ledger entry covers (inserted)", None, table, k))
     for name in schema:
         if name not in SCOPES and name != "ledger":
-            n = con.execute(f"SELECT count(*) FROM store.{_q(name)}").fetchone()[0]
+            n = con.execute(f"SELECT count(*) FROM store.{qident(name)}").fetchone()[0]
             if n:
                 problems.append(Problem(f"table {name} holds {n:,} row(s) that the ledger does not cover"))
     return records

@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from canary.errors import TracerError, UsageError
+from forensics.duck import value_buffers
 
 CHUNK = 1 << 20
 XLSX_BATCH = 10_000
@@ -109,9 +109,8 @@ _SPECIAL_BYTES = (b'"', b",", b"\n", b"\r", b"#")
 
 def _values(arr: pa.Array) -> memoryview:
     """The bytes of a string array's values, end to end."""
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + len(arr) + 1]
-    data = arr.buffers()[2]
-    return memoryview(data)[offsets[0]:offsets[-1]] if data is not None else memoryview(b"")
+    offsets, data = value_buffers(arr)
+    return memoryview(data[offsets[0]:offsets[-1]])
 
 
 def csv_lines(arrays: Sequence[pa.Array | pa.ChunkedArray]) -> memoryview:
