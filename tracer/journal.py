@@ -75,7 +75,6 @@ class Pending:
     def __init__(self, home: Home, export_id: str, out: Path) -> None:
         self.home, self.export_id, self.out = home, export_id, out
         self.tmp = out.parent / f".{out.name}.{export_id}.tmp"
-        self.raw = out.parent / f".{out.name}.{export_id}.raw"
         self.scratch = home.work_dir / export_id
         self.committed = False
         self.path = home.pending_dir / f"{export_id}.json"
@@ -85,7 +84,7 @@ class Pending:
         new = home.pending_dir / f".{export_id}.{os.getpid()}.json.new"
         self._fd = os.open(new, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         _lock(self._fd, block=True)
-        data = {"export_id": export_id, "out": str(out), "tmp": str(self.tmp), "raw": str(self.raw),
+        data = {"export_id": export_id, "out": str(out), "tmp": str(self.tmp),
                 "scratch": str(self.scratch), "pid": os.getpid()}
         os.write(self._fd, json.dumps(data).encode())
         os.fsync(self._fd)
@@ -107,10 +106,7 @@ class Pending:
         """Done (or failed): remove what is not needed. A failure after the
         commit keeps the journal entry so that recovery puts the file in place."""
         if not self.committed:
-            for p in (self.tmp, self.raw):
-                p.unlink(missing_ok=True)
-        else:
-            self.raw.unlink(missing_ok=True)
+            self.tmp.unlink(missing_ok=True)
         shutil.rmtree(self.scratch, ignore_errors=True)
         if not self.committed or not self.tmp.exists():
             self.path.unlink(missing_ok=True)
@@ -176,7 +172,8 @@ def _drop_unborn(path: Path) -> None:
 def _recover_one(home: Home, con, path: Path) -> Recovered:
     try:
         data = json.loads(path.read_text())
-        export_id, tmp, raw = data["export_id"], Path(data["tmp"]), Path(data["raw"])
+        export_id, tmp = data["export_id"], Path(data["tmp"])
+        raw = data.get("raw")  # a scratch CSV that exports of earlier versions wrote beside the output
         Path(data["out"])  # a complete entry names its output; the store holds the path used
         scratch = Path(data["scratch"])
     except (ValueError, KeyError, TypeError, OSError):
@@ -184,7 +181,8 @@ def _recover_one(home: Home, con, path: Path) -> Recovered:
         path.unlink(missing_ok=True)
         return Recovered(path.stem, "rolled back", "incomplete journal entry removed")
     row = con.execute("SELECT sha256, out_path FROM store.exports WHERE export_id = ?", [export_id]).fetchone()
-    raw.unlink(missing_ok=True)
+    if raw:
+        Path(raw).unlink(missing_ok=True)
     shutil.rmtree(scratch, ignore_errors=True)
     if row is None:
         existed = tmp.exists()
