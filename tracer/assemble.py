@@ -103,7 +103,7 @@ class Assembly:
     def batches(self) -> Iterator[pa.RecordBatch]:
         ex, con = self.ex, self.ex.con
         cols = list(ex.out_cols)
-        marked = [c for c in dict.fromkeys(m.name for m in ex.mark_cols) if c in cols]
+        marked = ex.mark_value_columns  # every marked column is an output column
         if marked:
             # Narrow: anchors and marked values only; sorted once so each chunk is a range read.
             con.execute(f"CREATE OR REPLACE TEMP TABLE marked_real AS SELECT __anchor, "
@@ -117,7 +117,6 @@ class Assembly:
         if canaries.num_rows != len(ex.canary_rows):
             raise TracerError("internal error: canaries lost before writing; nothing was written", path=ex.info.path)
         can_anchor = canaries.column("__anchor").to_numpy()
-        last = con.execute("SELECT coalesce(max(rowid), -1) FROM src").fetchone()[0]
         in_sel = " AND rowid IN (SELECT __r FROM sel WHERE __r >= $a AND __r < $b)" if ex.where else ""
         select = (f"SELECT rowid AS __r, {', '.join(qident(c) for c in cols)} FROM src "
                   f"WHERE rowid >= $a AND rowid < $b{in_sel}")
@@ -130,7 +129,7 @@ class Assembly:
             mv = _ascending(con.execute(marked_select, bounds).to_arrow_table(), "__anchor") if marked else None
             return real, mv
 
-        starts = list(range(0, last + 1, CHUNK_ROWS))
+        starts = list(range(0, ex.last_rowid + 1, CHUNK_ROWS))
         # The next range is read by DuckDB (in a helper thread, the only user of
         # the connection meanwhile) while this one is encoded and written.
         with ThreadPoolExecutor(max_workers=1) as reader:
@@ -151,13 +150,14 @@ class Assembly:
                 real = real.set_column(real.column_names.index(c), c, mv.column(c))
         part = _texts(real, cols)
         here = np.flatnonzero((can_anchor >= a) & (can_anchor < a + CHUNK_ROWS))
-        if len(here):
-            part = self._splice(part, r, canaries.take(pa.array(here)), cols)
+        mine = canaries.take(pa.array(here)) if len(here) else None
+        if mine is not None:
+            part = self._splice(part, r, mine, cols)
         if self.neutralise_formulas:
             part, n = neutralise(part)
             self.neutralised_rows += n
-        if len(here):
-            self._keep_canaries(part, r, canaries.take(pa.array(here)))
+        if mine is not None:
+            self._keep_canaries(part, r, mine)
         self.rows_written += part.num_rows
         yield from part.to_batches()
 

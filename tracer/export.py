@@ -270,6 +270,7 @@ class _Export:
         if self.where:
             check_where(self.con, self.where, "src", self.types, self.numeric, path=self.info.path)
         n, lo, hi = self.con.execute("SELECT count(*), min(rowid), max(rowid) FROM src").fetchone()
+        self.last_rowid = hi  # row ranges below read the source up to here
         if not self.where and lo == 0 and hi == n - 1:  # every row, numbered already: no window needed
             self.con.execute("CREATE TEMP TABLE sel AS SELECT rowid AS __r, rowid AS __pos FROM src")
             self.n_rows = n
@@ -359,24 +360,23 @@ class _Export:
         chain = self.known_source is not None
         first = {alias: (label, msg) for alias, label, msg in specs}
         query = "SELECT rowid AS __r, * FROM src WHERE rowid >= $a AND rowid < $b"
-        for j, alias in enumerate(priority):
-            missing = " AND ".join(f"__d{i} IS NULL" for i in range(j))
+        for j, alias in enumerate(priority):  # __k<j>: the j-th priority identifier's message
+            missing = " AND ".join(f"__k{i} IS NULL" for i in range(j))
             msg = first[alias][1]
-            query = f"SELECT *, {f'CASE WHEN {missing} THEN {msg} END' if chain and missing else msg} AS __d{j} " \
+            query = f"SELECT *, {f'CASE WHEN {missing} THEN {msg} END' if chain and missing else msg} AS __k{j} " \
                     f"FROM ({query})"
         others = [] if chain else [(alias, label, msg) for alias, label, msg in specs if alias not in priority]
-        no_id = " AND ".join(f"__d{j} IS NULL" for j in range(len(priority))) or "true"
-        select = (f"SELECT __r{''.join(f', __d{j}' for j in range(len(priority)))}"
+        no_id = " AND ".join(f"__k{j} IS NULL" for j in range(len(priority))) or "true"
+        select = (f"SELECT __r{''.join(f', __k{j}' for j in range(len(priority)))}"
                   f"{''.join(f', {msg} AS __x{i}' for i, (_, _, msg) in enumerate(others))}, "
                   f"CASE WHEN {no_id} THEN {all_text} END AS __row{self._mark_values_sql()} FROM ({query})")
         # Read in rowid ranges, each fully fetched (DuckDB runs it in parallel),
         # keyed, and appended to ``ids``: memory stays one range, however long the list.
-        last = self.con.execute("SELECT coalesce(max(rowid), -1) FROM src").fetchone()[0]
         done = 0
-        for a in range(0, last + 1, IDENTITY_BATCH_ROWS):
+        for a in range(0, self.last_rowid + 1, IDENTITY_BATCH_ROWS):
             batch = self.con.execute(select, {"a": a, "b": a + IDENTITY_BATCH_ROWS}).to_arrow_table()
             out = {"__r": batch.column("__r")}
-            prio = [fastprf.digest64(ikeys, first[alias][0], batch.column(f"__d{j}"))
+            prio = [fastprf.digest64(ikeys, first[alias][0], batch.column(f"__k{j}"))
                     for j, alias in enumerate(priority)]
             if not chain:  # every digest, for the store's source identities
                 out.update(zip(priority, prio))
@@ -576,21 +576,21 @@ class _Export:
         arms: dict[str, list[str]] = {}
         # A value is parsed once per column (its channels share the parse), and
         # only where some channel selected the cell: most cells never are.
-        units_of: dict[str, str] = {}
+        units_of: dict[int, str] = {}  # channel -> its units column
         for name in marked_names:
             chans = [(i, m) for i, m in enumerate(self.mark_cols) if m.name == name]
             units = {markplan.units_sql(qident(name), m) for _, m in chans}
             if len(units) == 1:
                 picked = " OR ".join(f"__s{i}" for i, _ in chans)
-                units_of.update({f"{i}": f"__u{chans[0][0]}" for i, _ in chans})
+                units_of.update({i: f"__u{chans[0][0]}" for i, _ in chans})
                 stage2.append(f"CASE WHEN {picked} THEN {units.pop()} END AS __u{chans[0][0]}")
             else:  # channels parsing differently: each its own
                 for i, m in chans:
-                    units_of[f"{i}"] = f"__u{i}"
+                    units_of[i] = f"__u{i}"
                     stage2.append(f"CASE WHEN __s{i} THEN {markplan.units_sql(qident(name), m)} "
                                   f"END AS __u{i}")
         for i, m in enumerate(self.mark_cols):
-            u = units_of[f"{i}"]
+            u = units_of[i]
             stage2.append(f"__s{i}, __d{i}, __b{i}, __p{i}")
             on = f"coalesce(__s{i} AND {markplan.eligible_sql(u, m, embedding=True)}, false)"
             stage_plan = {"dither": f"__d{i}", "bit": f"__b{i}", "up": f"__p{i}"}
@@ -636,8 +636,8 @@ class _Export:
 
     def _release_mark_inputs(self) -> None:
         """What only the marking needed goes before the write, so memory
-        (and spill) stays one copy of the list: the keyed material is the
-        widest thing ``ids`` holds."""
+        (and spill) stays one copy of the list: the cell plans and marked
+        values ``ids`` carried for it, and the unfiltered marked table."""
         self.con.execute("DROP VIEW IF EXISTS marked_rows; DROP VIEW IF EXISTS mark_base; "
                          "DROP TABLE IF EXISTS marked")
         plan_cols = [f"__{x}{i}" for i in range(len(self.mark_cols)) for x in "sdbp"]
@@ -653,11 +653,10 @@ class _Export:
                               path=self.info.path)
 
     def _write(self) -> tuple[Path, str, int]:
-        """Write to a temporary name beside the output, with a BOM, synced."""
+        """Write to a temporary name beside the output, synced (tracer.commit)."""
         return commit.write_file(self)
 
     # -- lineage --------------------------------------------------------------
-
 
     def _record(self, tmp: Path, digest: str, nbytes: int) -> bool:
         """One transaction: records + ledger entry; then the file goes in place."""
