@@ -178,14 +178,17 @@ class CanaryPlanter:
 
     def _drop_filtered(self, batch):
         """A canary must satisfy the export's own filter, like every real row."""
-        ex = self.ex
-        if not batch or not ex.where:
-            return batch
-        load_rows(self.con, ex.info.columns, "canary_try", [(i, row) for i, (_, row) in enumerate(batch)])
-        ok = {r[0] for r in self.con.execute(
-            f"SELECT __c FROM ({where_flag(ex.where, ex.types, ex.numeric, 'canary_try', '__c')}) "
-            f"WHERE __ok").fetchall()}
+        ok = passing_filter(self.ex, [(i, row) for i, (_, row) in enumerate(batch)])
         return [b for i, b in enumerate(batch) if i in ok]
+
+
+def passing_filter(ex, rows: list[tuple[int, dict]]) -> set[int]:
+    """Which of the numbered canary rows satisfy the export's --where (all without one)."""
+    if not ex.where or not rows:
+        return {i for i, _ in rows}
+    load_rows(ex.con, ex.info.columns, "canary_try", rows)
+    sql = where_flag(ex.where, ex.types, ex.numeric, "canary_try", "__c")
+    return {r[0] for r in ex.con.execute(f"SELECT __c FROM ({sql}) WHERE __ok").fetchall()}
 
 
 def load_rows(con, columns: list[str], table: str, rows: list[tuple[int, dict]]) -> None:

@@ -32,7 +32,7 @@ from forensics.duck import insert_rows
 from forensics.normalize import KIND_CODES, identity_label, normalise
 
 from . import ledger, store
-from .filters import where_flag
+from .canaries import passing_filter
 from .home import Home
 from .store import LIVE_SCHEMA as SCHEMA
 
@@ -175,17 +175,6 @@ def _clear_of_customers(ex, kind: str, candidates: list[tuple[int, str]]) -> lis
     return [c for c in candidates if c[0] not in bad]
 
 
-def _passing(ex, rows: list[tuple[int, dict]]) -> set[int]:
-    """Which of the canary rows still satisfy the export's --where."""
-    from .canaries import load_rows
-
-    if not ex.where or not rows:
-        return {i for i, _ in rows}
-    load_rows(ex.con, ex.info.columns, "live_try", rows)
-    sql = where_flag(ex.where, ex.types, ex.numeric, "live_try", "__c")
-    return {r[0] for r in ex.con.execute(f"SELECT __c FROM ({sql}) WHERE __ok").fetchall()}
-
-
 def assign(ex, planted: list) -> None:
     """Give the export's unique canaries unused pool contacts (phone, email,
     address), in place, each in the shape of its column; remembers which for
@@ -216,7 +205,7 @@ def assign(ex, planted: list) -> None:
                 before.setdefault(i, {})[cols[kind]] = row.get(cols[kind])
                 row[cols[kind]] = _shaped(kind, row.get(cols[kind]), value)
                 uses.append((i, cid, kind))
-    ok = _passing(ex, [(i, planted[i].row) for i in before])
+    ok = passing_filter(ex, [(i, planted[i].row) for i in before])
     for i, old in before.items():
         if i not in ok:
             planted[i].row.update(old)
