@@ -21,6 +21,7 @@ from canary.errors import TracerError, UnreadableFile, safe_detail
 from canary.kinds import Kind
 
 from .csvcheck import MAX_LINE_BYTES, diagnose, invalid_text
+from .duck import qident
 
 _CHUNK = 1 << 20
 _BIG_CHUNK = 1 << 24  # UTF-8 validation reads this much at a time
@@ -377,7 +378,7 @@ def _load_as_text(con, src: str, table: str, p: Path, what: str) -> tuple[list[s
     """TEMP TABLE ``table`` from a DuckDB table function, every column cast to text."""
     try:
         cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
-        casts = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in (x.replace('"', '""') for x in cols))
+        casts = ", ".join(f"CAST({qident(c)} AS VARCHAR) AS {qident(c)}" for c in cols)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {casts} FROM {src}")
     except duckdb.Error as e:
         raise UnreadableFile(f"cannot {what} ({safe_detail(e)})", path=str(p)) from None
