@@ -21,6 +21,20 @@ def _isolated_env(monkeypatch, tmp_path_factory):
     monkeypatch.delenv("TRACER_KEY_DIR", raising=False)
 
 
+@pytest.fixture(scope="session")
+def new_world(tmp_path_factory):
+    """make(name, rows, seed) -> (root, home, source): a fresh folder with an
+    initialised home and a synthetic customer list, for module-wide worlds."""
+    def make(name: str, rows: int, seed: int) -> tuple[Path, Home, Path]:
+        root = tmp_path_factory.mktemp(name)
+        home = Home.at(root / "home")
+        init(home)
+        source = root / "customers.csv"
+        write_csv(make_customers(rows, seed=seed), source)
+        return root, home, source
+    return make
+
+
 @pytest.fixture
 def home(tmp_path) -> Home:
     h = Home.at(tmp_path / "home")

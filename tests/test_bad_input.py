@@ -34,12 +34,8 @@ def run(*args):
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("bad")
-    h = Home.at(root / "home")
-    init(h)
-    good = root / "customers.csv"
-    write_csv(make_customers(300, seed=61), good)
+def world(new_world):
+    root, h, good = new_world("bad", 300, 61)
     header, rows = leaks.read(good)
     secrets = {r[header.index("身份证号")] for r in rows} | {r[header.index("手机号")] for r in rows}
     return {"home": h, "root": root, "good": good, "header": header, "rows": rows, "pii": secrets}
@@ -192,12 +188,8 @@ def test_debug_shows_the_traceback(world, tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    root = tmp_path_factory.mktemp("junk")
-    h = Home.at(root / "home")
-    init(h)
-    src = root / "customers.csv"
-    write_csv(make_customers(400, seed=62), src)
+def exported(new_world):
+    root, h, src = new_world("junk", 400, 62)
     for name in ("A", "B"):
         export(ExportRequest(str(src), name, "p", str(root / f"{name}.csv")), home=h)
     return {"home": h, "root": root}

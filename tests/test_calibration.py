@@ -8,17 +8,12 @@ import random
 
 import pytest
 
-from tracer import ExportRequest, Home, attribute, export, init, leaks
-from tracer.synthdata import make_customers, write_csv
+from tracer import ExportRequest, attribute, export, leaks
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("calibration")
-    home = Home.at(root / "home")
-    init(home)
-    source = root / "customers.csv"
-    write_csv(make_customers(3000, seed=41), source)
+def world(new_world):
+    root, home, source = new_world("calibration", 3000, 41)
     plans = {"A": {}, "B": {}, "C": dict(columns=["姓名", "手机号", "月日均存款", "客户等级"]),
              "D": dict(where="客户等级 <> '普通'"), "E": dict(where='hash("客户号") % 2 = 0'),
              "F": dict(columns=["姓名", "身份证号", "手机号", "开户日期"])}

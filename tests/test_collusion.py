@@ -8,19 +8,14 @@ from __future__ import annotations
 
 import pytest
 
-from tracer import ExportRequest, Home, attribute, export, init, leaks
-from tracer.synthdata import make_customers, write_csv
+from tracer import ExportRequest, attribute, export, leaks
 
 CALL_COLS = ["姓名", "手机号", "月日均存款", "客户等级"]
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("collusion")
-    home = Home.at(root / "home")
-    init(home)
-    source = root / "customers.csv"
-    write_csv(make_customers(6000, seed=31), source)
+def world(new_world):
+    root, home, source = new_world("collusion", 6000, 31)
     plans = {
         # two call centres holding different 30% samples
         "cc1": dict(columns=CALL_COLS, where='hash("客户号") % 10 < 3'),
