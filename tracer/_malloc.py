@@ -12,7 +12,6 @@ at once. Must run before threads start; an explicit MALLOC_ARENA_MAX wins.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import sys
 
@@ -24,7 +23,7 @@ def limit_arenas(count: int = 2) -> bool:
     if not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ:
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = ctypes.CDLL("libc.so.6")  # glibc's own name: find_library would spawn ldconfig at every start
         return bool(libc.mallopt(_M_ARENA_MAX, int(count)))
     except (OSError, AttributeError):
         return False
