@@ -156,13 +156,12 @@ typedef struct {
     int wide;                   /* offsets are int64 (Arrow large_string) */
     const uint8_t *data;
     size_t lo, hi;
-    int mode;                   /* 0: first 8 bytes as uint64; 1: 64 hex characters */
+    int mode;                   /* 0: first 8 bytes as uint64; 1: the 32 bytes */
     uint8_t *out;
 } job_t;
 
 static void *run_job(void *arg) {
     job_t *j = (job_t *)arg;
-    static const char HEX[] = "0123456789abcdef";
     uint8_t inner[32], mac[32];
     for (size_t r = j->lo; r < j->hi; r++) {
         int64_t a, b;
@@ -176,8 +175,7 @@ static void *run_job(void *arg) {
             for (int i = 0; i < 8; i++) v = v << 8 | mac[i];
             ((uint64_t *)j->out)[r] = v;
         } else {
-            uint8_t *o = j->out + 64 * r;
-            for (int i = 0; i < 32; i++) { o[2 * i] = HEX[mac[i] >> 4]; o[2 * i + 1] = HEX[mac[i] & 15]; }
+            memcpy(j->out + 32 * r, mac, 32);
         }
     }
     return NULL;
@@ -215,7 +213,7 @@ static PyObject *py_hmac(PyObject *self, PyObject *args) {
     int have_kidx = kidx_obj != Py_None;
     PyObject *ret = NULL;
     if (have_kidx && PyObject_GetBuffer(kidx_obj, &kidx, PyBUF_SIMPLE) < 0) goto done_nokidx;
-    size_t width = wide ? 8 : 4, per = mode == 0 ? 8 : 64;
+    size_t width = wide ? 8 : 4, per = mode == 0 ? 8 : 32;
     if (n < 0 || (size_t)offsets.len < (size_t)(n + 1) * width || (size_t)out.len < (size_t)n * per ||
         mids.len < 64 || mids.len % 64 || (have_kidx && (size_t)kidx.len < (size_t)n * 4) || (mode != 0 && mode != 1)) {
         PyErr_SetString(PyExc_ValueError, "hmac: buffer sizes do not match the row count");

@@ -117,27 +117,35 @@ def sweep(con: duckdb.DuckDBPyConnection, links: str, export_rows: str, export_n
                     one_to_one=one_to_one, sample_export=sample_export, sample_key=sample_key)
 
 
-_POPCOUNT = np.array([bin(v).count("1") for v in range(256)], np.int64)
-# _BIT_AT[v, j]: position (0 = most significant) of the j-th set bit of byte v
-_BIT_AT = np.array([[j for j in range(8) if v >> (7 - j) & 1] + [0] * (8 - bin(v).count("1")) for v in range(256)],
-                   np.int64)
+_POPCOUNT = np.array([bin(v).count("1") for v in range(256)], np.uint8)
 
 
-def _set_bits(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _word_counts(block: np.ndarray) -> np.ndarray:
+    """Set bits in each 8-byte word of a packed block (rows, width): (rows,
+    ceil(width / 8)) counts, the last word zero-padded."""
+    rows, width = block.shape
+    words = -(-width // 8)
+    if width % 8:
+        block = np.concatenate([block, np.zeros((rows, 8 * words - width), np.uint8)], axis=1)
+    if hasattr(np, "bitwise_count"):  # NumPy 2: one popcount instruction a word
+        return np.bitwise_count(np.ascontiguousarray(block).view(np.uint64))
+    return _POPCOUNT[block].reshape(rows, words, 8).sum(axis=2, dtype=np.uint8)
+
+
+def _set_bits(block: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(row, bit position) of every set bit of a packed block, row by row and
-    ascending: byte by byte, so the work follows the set bytes, not all bits."""
-    rows, cols = np.nonzero(block)
-    values = block[rows, cols]
-    per = _POPCOUNT[values]
-    byte = np.repeat(np.arange(len(values)), per)
-    nth = np.arange(len(byte)) - np.repeat(np.cumsum(per) - per, per)
-    return rows[byte], 8 * cols[byte] + _BIT_AT[values[byte], nth]
+    ascending, given each row's count of set bits (a 1-D search over the
+    unpacked bits, several times faster than a 2-D np.nonzero)."""
+    unpacked = np.unpackbits(block, axis=1)
+    flat = np.flatnonzero(unpacked.view(bool))
+    rows = np.repeat(np.arange(len(block)), counts)
+    return rows, flat - rows * unpacked.shape[1]
 
 
 def _counts_and_sample(bits, pad, per_export, starts, key_rows, one_to_one):
     """Each export's distinct held leak rows, and its ``per_export`` smallest
-    held keys: a block of exports at a time, reading each row's bit string
-    only as far as its ``per_export``-th set bit."""
+    held keys: a block of exports at a time, unpacking each row's bit string
+    only as far as the word that holds its ``per_export``-th set bit."""
     n, width = bits.shape
     held = np.zeros(n, np.int64)
     s_export, s_key = [np.zeros(0, np.int32)], [np.zeros(0, np.int32)]
@@ -145,18 +153,20 @@ def _counts_and_sample(bits, pad, per_export, starts, key_rows, one_to_one):
     for lo in range(0, n, block):
         part = bits[lo:lo + block].copy()
         part[:, 0] &= 0xFF >> pad  # the padding before key 0 is never a key
-        ones = _POPCOUNT[part]
-        counts = ones.sum(axis=1)
+        ones = _word_counts(part)
+        cum = np.cumsum(ones, axis=1, dtype=np.int64)
+        counts = cum[:, -1]
         if one_to_one:
             held[lo:lo + len(part)] = counts
         else:
-            rows, pos = _set_bits(part)
+            rows, pos = _set_bits(part, counts)
             first = np.cumsum(counts) - counts
             for i, (f, c) in enumerate(zip(first.tolist(), counts.tolist())):
                 held[lo + i] = len(np.unique(_expand(starts, key_rows, pos[f:f + c] - pad)[1]))
-        reach = int(((np.cumsum(ones, axis=1) < per_export).sum(axis=1) + 1).max())  # bytes holding the sample
-        rows, pos = _set_bits(part[:, :reach])
-        got = np.bincount(rows, minlength=len(part))
+        # The words holding every row's sample: unpack only those.
+        words = min(cum.shape[1], int(((cum < per_export).sum(axis=1) + 1).max()))
+        got = cum[:, words - 1]
+        rows, pos = _set_bits(part[:, :8 * words], got)
         take = np.arange(len(rows)) - np.repeat(np.cumsum(got) - got, got) < per_export
         s_export.append((rows[take] + lo).astype(np.int32))
         s_key.append((pos[take] - pad).astype(np.int32))

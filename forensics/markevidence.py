@@ -121,15 +121,15 @@ class MarkReader:
 
         def batch(start: int) -> dict[tuple, tuple]:
             exp, key = s_export[start:start + MATERIAL_BATCH], s_key[start:start + MATERIAL_BATCH]
-            hexes = material(exp, key, groups)
+            material_of = material(exp, key, groups)
             pos, lr = h.rows_of_keys(key)  # one_to_one: pos is every pair in order
             plans, words, out = {}, {}, {}
             for job in jobs:
                 m, leak_col, _ = job
                 if m not in plans:
                     if (m.group, m.slot) not in words:
-                        words[(m.group, m.slot)] = markread.slot_words(hexes[m.group], m.slot)
-                    plans[m] = markread.plan(hexes[m.group], m, words[(m.group, m.slot)])
+                        words[(m.group, m.slot)] = markread.slot_word(material_of[m.group], m.slot)
+                    plans[m] = markread.plan(material_of[m.group], m, words[(m.group, m.slot)])
                 selected, dither, bit = plans[m]
                 values, valid = units[(leak_col, m)]
                 keep = valid[lr] & (selected if h.one_to_one else selected[pos])
@@ -173,7 +173,7 @@ class MarkReader:
 
     def _material_keys(self, keyed: list[int]):
         """(function, thread-safe): the function maps (holding index, key
-        index, groups) to {group: (n, 64) hex bytes}, each pair's keyed mark
+        index, groups) to {group: (n, 32) material bytes}, each pair's keyed mark
         material under its export's key, natively where the PRF core is
         built, else in SQL (on this connection, so one batch at a time)."""
         h = self.holdings
@@ -185,11 +185,10 @@ class MarkReader:
         row_keys = pa.array(h.keys, pa.uint64())
         if fastprf.available():
             keys = fastprf.Keys(ekeys) if ekeys else None
-            as_text = pc.cast(row_keys, pa.string())  # material_columns' own cast is then a no-op
+            as_text = pc.cast(row_keys, pa.string())  # material_bytes' own cast is then a no-op
 
             def native(exp, key, groups):
-                mats = markplan.material_columns(keys, as_text, groups, key_index=slot[exp], take=pa.array(key))
-                return {g: markread.hex_matrix(mats[f"__m{g}"]) for g in groups}
+                return markplan.material_bytes(keys, as_text, groups, key_index=slot[exp], take=pa.array(key))
             return native, True
         insert_rows(self.con, "ekeys", ["k", "ipad", "opad"], [(i, *k.hmac_pads()) for i, k in enumerate(ekeys)],
                     [pa.int32(), pa.binary(), pa.binary()])
@@ -205,7 +204,7 @@ class MarkReader:
                                      "ORDER BY p.pos").to_arrow_table()
             finally:
                 self.con.unregister("__pairs")
-            return {g: markread.hex_matrix(t.column(f"__m{g}")) for g in groups}
+            return {g: markread.from_hex(t.column(f"__m{g}")) for g in groups}
         return sql, False  # one connection: one query at a time
 
 

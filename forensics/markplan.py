@@ -79,11 +79,12 @@ def material_sql(row_key_sql: str, group: int, **key) -> str:
     return sqlprf.hmac_hex(MARK_LABEL, f"CAST({row_key_sql} AS VARCHAR) || '|{int(group)}'", **key)
 
 
-def material_columns(keys, row_keys, groups, key_index=None, take=None) -> dict:
+def material_bytes(keys, row_keys, groups, key_index=None, take=None) -> dict:
     """material_sql for a whole Arrow column of row keys, by the native PRF
-    core (forensics.fastprf): {"__m<group>": 64-hex material} per group.
-    With ``take`` (indices into ``row_keys``), the material of
-    ``row_keys.take(take)``: each distinct key's message is spelled once."""
+    core (forensics.fastprf), as bytes: {group: (n, 32) uint8}, the hex
+    material's bytes (forensics.markread reads them). With ``take`` (indices
+    into ``row_keys``), the material of ``row_keys.take(take)``: each
+    distinct key's message is spelled once."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -94,9 +95,7 @@ def material_columns(keys, row_keys, groups, key_index=None, take=None) -> dict:
     def messages(g):
         msg = pc.binary_join_element_wise(text_key, f"|{int(g)}", "")
         return msg if take is None else msg.take(take)
-    return {f"__m{g}": fastprf.hmac_hex(keys, MARK_LABEL, messages(g), key_index=key_index) for g in groups}
-
-
+    return {g: fastprf.hmac_bytes(keys, MARK_LABEL, messages(g), key_index=key_index) for g in groups}
 
 
 def _hex_int(material: str, start: int, length: int, typ: str = "BIGINT") -> str:

@@ -3,7 +3,8 @@
 The arithmetic of canary.marks (the scalar reference) and of
 forensics.markplan's SQL (plan_sql, read_sql, eligible_sql for reading) over
 arrays: one row per (export, leak cell) with the leak value in units and the
-row's keyed material (64 hex characters) under that export's key. A test
+row's keyed material (its 32 bytes, as fastprf.hmac_bytes gives them, or
+from_hex of the SQL's 64 hex characters) under that export's key. A test
 checks all three agree on random values.
 """
 
@@ -18,8 +19,9 @@ from .duck import value_buffers
 from .markplan import MarkColumn
 
 
-def hex_matrix(material) -> np.ndarray:
-    """An Arrow column of 64-hex strings as an (n, 64) array of their bytes."""
+def from_hex(material) -> np.ndarray:
+    """An Arrow column of 64-hex strings (markplan.material_sql's output) as
+    the (n, 32) bytes they spell: the form every function here reads."""
     if isinstance(material, pa.ChunkedArray):
         material = material.combine_chunks() if material.num_chunks != 1 else material.chunk(0)
     n = len(material)
@@ -29,50 +31,37 @@ def hex_matrix(material) -> np.ndarray:
     if n and not (np.diff(offsets) == 64).all():
         raise ValueError("material must be 64 hex characters")
     start = int(offsets[0]) if n else 0
-    return data[start:start + 64 * n].reshape(n, 64)
+    try:
+        raw = bytes.fromhex(data[start:start + 64 * n].tobytes().decode("ascii"))
+    except ValueError:  # also UnicodeDecodeError
+        raise ValueError("material must be 64 hex characters") from None
+    return np.frombuffer(raw, np.uint8).reshape(n, 32)
 
 
-_LOW_NIBBLES = np.uint64(0x0F0F0F0F0F0F0F0F)
-_LOW_BITS = np.uint64(0x0101010101010101)
-_EVEN_BYTES = np.uint64(0x00FF00FF00FF00FF)
+def slot_word(material: np.ndarray, slot: int) -> np.ndarray:
+    """A slot's 8 bytes as one big-endian 64-bit word per row: selector
+    (bytes 0-1), dither (2-5), flags (6-7)."""
+    base = 8 * (slot % SLOTS_PER_MATERIAL)
+    return np.ascontiguousarray(material[:, base:base + 8]).view(">u8").ravel().astype(np.uint64)
 
 
-def slot_words(hexes: np.ndarray, slot: int) -> tuple[np.ndarray, np.ndarray]:
-    """A slot's 16 hex characters decoded eight at a time inside 64-bit words
-    (SWAR): each word's bytes 0, 2, 4, 6 hold the slot's bytes in order."""
-    base = 2 * (slot % SLOTS_PER_MATERIAL)
-    words = np.ascontiguousarray(hexes).view("<u8")
-    out = []
-    for w in (words[:, base].copy(), words[:, base + 1].copy()):  # one strided read each
-        nib = (w & _LOW_NIBBLES) + np.uint64(9) * ((w >> np.uint64(6)) & _LOW_BITS)  # '0'-'9', 'a'-'f', 'A'-'F'
-        out.append(((nib << np.uint64(4)) | (nib >> np.uint64(8))) & _EVEN_BYTES)
-    return out[0], out[1]
-
-
-def _byte(word: np.ndarray, i: int) -> np.ndarray:
-    return (word >> np.uint64(16 * i)) & np.uint64(0xFF)
-
-
-def plan(hexes: np.ndarray, col: MarkColumn, words=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def plan(material: np.ndarray, col: MarkColumn, word=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(selected, dither, bit) of ``col``'s cell in each row: markplan.plan_sql.
-    A slot's 8 bytes: selector (2, big-endian), dither (4), flags (2).
-    ``words``: slot_words(hexes, col.slot), when columns share a slot."""
-    lo, hi = slot_words(hexes, col.slot) if words is None else words
-    sel = ((_byte(lo, 0) << np.uint64(8)) | _byte(lo, 1)).astype(np.int64)
+    ``word``: slot_word(material, col.slot), when columns share a slot."""
+    w = slot_word(material, col.slot) if word is None else word
+    sel = (w >> np.uint64(48)).astype(np.int64)
     selected = (sel >= selection_threshold(col.sel_lo)) & (sel < selection_threshold(col.sel_hi))
-    word = (_byte(lo, 2) << np.uint64(24)) | (_byte(lo, 3) << np.uint64(16)) | (_byte(hi, 0) << np.uint64(8)) \
-        | _byte(hi, 1)
-    dither = (word % np.uint64(col.q)).astype(np.int64)
-    bit = (_byte(hi, 3) & np.uint64(1)).astype(np.int64)
+    dither = (((w >> np.uint64(16)) & np.uint64(0xFFFFFFFF)) % np.uint64(col.q)).astype(np.int64)
+    bit = (w & np.uint64(1)).astype(np.int64)
     return selected, dither, bit
 
 
-def cell_plans(hexes: np.ndarray, col: MarkColumn) -> dict[str, pa.Array]:
+def cell_plans(material: np.ndarray, col: MarkColumn) -> dict[str, pa.Array]:
     """The export's side: plan_sql's (selected, dither, bit, up) for every row
     as Arrow columns, for embedding (``up`` breaks ties away from the value)."""
-    lo, hi = slot_words(hexes, col.slot)
-    selected, dither, bit = plan(hexes, col, (lo, hi))
-    up = ((_byte(hi, 3) >> np.uint64(1)) & np.uint64(1)).astype(np.int64)
+    w = slot_word(material, col.slot)
+    selected, dither, bit = plan(material, col, w)
+    up = ((w >> np.uint64(1)) & np.uint64(1)).astype(np.int64)
     return {"selected": pa.array(selected), "dither": pa.array(dither), "bit": pa.array(bit), "up": pa.array(up)}
 
 

@@ -155,5 +155,5 @@ def test_numpy_cell_plans_match_the_sql_plans(materials, slot, q, lo, hi):
     rows = duckdb.sql(f"SELECT {p['selected']}, {p['dither']}, {p['bit']}, {p['up']} FROM t").fetchall()
     from forensics import markread
 
-    nat = markread.cell_plans(markread.hex_matrix(t.column("m")), col)
+    nat = markread.cell_plans(markread.from_hex(t.column("m")), col)
     assert [tuple(r) for r in rows] == list(zip(*(nat[k].to_pylist() for k in ("selected", "dither", "bit", "up"))))

@@ -43,8 +43,7 @@ def test_counts_equal_markplan_sql(col):
                 FROM cells)
             WHERE selected AND {markplan.eligible_sql('u', col, embedding=False)})
         GROUP BY g ORDER BY g""").fetchall()
-    matrix = markread.hex_matrix(pa.array(hexes))
-    selected, dither, bit = markread.plan(matrix, col)
+    selected, dither, bit = markread.plan(markread.from_hex(pa.array(hexes)), col)
     n, agree, disagree = markread.counts(group[selected], 7, units[selected], dither[selected], bit[selected], col)
     got = [(g, int(n[g]), int(agree[g]), int(disagree[g])) for g in range(7) if n[g]]
     assert got == [tuple(r) for r in want]
@@ -54,7 +53,7 @@ def test_counts_equal_markplan_sql(col):
 @pytest.mark.parametrize("col", COLUMNS, ids=lambda c: f"{c.kind}-{c.channel}-slot{c.slot}")
 def test_plan_and_read_equal_the_scalar_reference(col):
     hexes, units, _ = _cases(2, 1000)
-    selected, dither, bit = markread.plan(markread.hex_matrix(pa.array(hexes)), col)
+    selected, dither, bit = markread.plan(markread.from_hex(pa.array(hexes)), col)
     got = markread.read(units, dither, col)
     for i, h in enumerate(hexes):
         chunk = h[16 * col.slot: 16 * col.slot + 16]
@@ -69,24 +68,24 @@ def test_plan_and_read_equal_the_scalar_reference(col):
         assert got[i] == (-1 if b is None else b)
 
 
-def test_hex_matrix_takes_sliced_and_chunked_columns_and_refuses_others():
+def test_from_hex_takes_sliced_and_chunked_columns_and_refuses_others():
     hexes = [bytes([i] * 32).hex() for i in range(10)]
-    whole = markread.hex_matrix(pa.array(hexes))
-    assert bytes(whole[3]).decode() == hexes[3]
-    assert (markread.hex_matrix(pa.array(hexes).slice(4)) == whole[4:]).all()
-    assert (markread.hex_matrix(pa.chunked_array([hexes[:5], hexes[5:]])) == whole).all()
-    assert (markread.hex_matrix(pa.array(hexes, pa.large_string())) == whole).all()
-    assert markread.hex_matrix(pa.array([], pa.string())).shape == (0, 64)
-    with pytest.raises(ValueError):
-        markread.hex_matrix(pa.array(["abc"]))
-    with pytest.raises(ValueError):
-        markread.hex_matrix(pa.array([hexes[0], None]))
+    whole = markread.from_hex(pa.array(hexes))
+    assert bytes(whole[3]).hex() == hexes[3]
+    assert (markread.from_hex(pa.array(hexes).slice(4)) == whole[4:]).all()
+    assert (markread.from_hex(pa.chunked_array([hexes[:5], hexes[5:]])) == whole).all()
+    assert (markread.from_hex(pa.array(hexes, pa.large_string())) == whole).all()
+    assert (markread.from_hex(pa.array([h.upper() for h in hexes])) == whole).all()
+    assert markread.from_hex(pa.array([], pa.string())).shape == (0, 32)
+    for bad in (["abc"], [hexes[0], None], ["g" * 64], ["é" * 32]):
+        with pytest.raises(ValueError):
+            markread.from_hex(pa.array(bad))
 
 
 def test_material_for_taken_keys_is_the_material_of_those_keys():
-    """markplan.material_columns(take=...) (attribution: each distinct key's
+    """markplan.material_bytes(take=...) (attribution: each distinct key's
     message spelled once) keys exactly what the taken column would give, and
-    both equal markplan.material_sql."""
+    both are the bytes of markplan.material_sql's hex."""
     from canary.prf import Key
     from forensics import fastprf
 
@@ -96,13 +95,14 @@ def test_material_for_taken_keys_is_the_material_of_those_keys():
     row_keys = pa.array([0, 1, 2 ** 64 - 1, 123456789, 42], pa.uint64())
     take = pa.array([4, 0, 0, 2, 3, 1, 2])
     key_index = np.array([0, 1, 2, 0, 1, 2, 2], np.int32)
-    got = markplan.material_columns(fastprf.Keys(keys), row_keys, [0, 2], key_index=key_index, take=take)
-    want = markplan.material_columns(fastprf.Keys(keys), row_keys.take(take), [0, 2], key_index=key_index)
-    assert got["__m0"].equals(want["__m0"]) and got["__m2"].equals(want["__m2"])
+    got = markplan.material_bytes(fastprf.Keys(keys), row_keys, [0, 2], key_index=key_index, take=take)
+    want = markplan.material_bytes(fastprf.Keys(keys), row_keys.take(take), [0, 2], key_index=key_index)
+    assert got.keys() == {0, 2} and got[0].shape == (7, 32)
+    assert (got[0] == want[0]).all() and (got[2] == want[2]).all()
     from forensics import sqlprf
 
     con = duckdb.connect()
     for i, (k, kidx) in enumerate(zip(row_keys.take(take).to_pylist(), key_index.tolist())):
         sqlprf.set_key(con, "mk", keys[kidx])
         sql = markplan.material_sql("?::UBIGINT", 2, var="mk")
-        assert con.execute(f"SELECT {sql}", [k]).fetchone()[0] == got["__m2"][i].as_py()
+        assert con.execute(f"SELECT {sql}", [k]).fetchone()[0] == bytes(got[2][i]).hex()

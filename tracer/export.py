@@ -384,11 +384,10 @@ class _Export:
                     out[alias] = fastprf.digest64(ikeys, label, batch.column(f"__x{i}"))
             row_key = fastprf.digest64(ikeys, "identity/row", batch.column("__row"))
             out["row_key"] = pc.coalesce(*prio, row_key) if prio else row_key
-            # The marks' cell plans, not their 64-hex material, are what ids keeps.
-            material = markplan.material_columns(ekeys, out["row_key"], self.mark_groups)
-            hexes = {g: markread.hex_matrix(material[f"__m{g}"]) for g in self.mark_groups}
+            # The marks' cell plans, not their material, are what ids keeps.
+            material = markplan.material_bytes(ekeys, out["row_key"], self.mark_groups)
             for i, m in enumerate(self.mark_cols):
-                plan = markread.cell_plans(hexes[m.group], m)
+                plan = markread.cell_plans(material[m.group], m)
                 out.update({f"__s{i}": plan["selected"], f"__d{i}": plan["dither"], f"__b{i}": plan["bit"],
                             f"__p{i}": plan["up"]})
             out.update({f"__v{k}": batch.column(f"__v{k}") for k in range(len(self.mark_value_columns))})
