@@ -12,7 +12,7 @@ with a correction when the column was matched by kind among several.
 
 from __future__ import annotations
 
-import functools
+import math
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
@@ -28,7 +28,7 @@ from .coltypes import normalise_header
 from .duck import insert_rows, qident
 from .evidence import Candidate, MarkColumnEvidence
 
-MATERIAL_BATCH = 1 << 18  # (export, row) pairs keyed at a time: 16 MiB of material per batch in flight
+MATERIAL_BATCH = 1 << 18  # (export, row) pairs keyed at a time: 8 MiB of material per batch in flight
 MARK_THREADS = 2  # batches read at once
 ROUNDED_SHARE = 0.3  # fewer non-round amounts than this: the column was rounded (erased)
 
@@ -95,11 +95,16 @@ class MarkReader:
         tallies = self._read_marks(keyed, jobs)
         for (m, leak_col, tries), enos in jobs.items():
             n, agree, disagree = tallies[(m, leak_col, tries)]
-            for eno in enos:
-                i = self._holding_index.get(eno)
-                got = (0, 0, 0) if i is None else (int(n[i]), int(agree[i]), int(disagree[i]))
+            at = np.array([self._holding_index.get(eno, -1) for eno in enos], np.int64)
+            held = at >= 0
+            n, agree, disagree = (np.where(held, x[at], 0) for x in (n, agree, disagree))
+            # One tail per tally, all at once: a column's log p, corrected for the leak columns tried.
+            log_ps = stats.log_binom_sf_many(agree, n, 1.0 / m.q)
+            if tries > 1:
+                log_ps = np.minimum(0.0, log_ps + math.log(tries))
+            for eno, got, log_p in zip(enos, zip(n.tolist(), agree.tolist(), disagree.tolist()), log_ps.tolist()):
                 ev = MarkColumnEvidence(m.name, leak_col, m.kind, m.q, *got, channel=m.channel)
-                ev.log_p = _log_binom_sf(ev.agree, ev.readable, 1.0 / m.q, tries)
+                ev.log_p = log_p
                 cands[eno].marks.append(ev)
 
     def _read_marks(self, keyed: list[int], jobs: dict[tuple, list[int]]) -> dict[tuple, tuple]:
@@ -206,9 +211,3 @@ class MarkReader:
                 self.con.unregister("__pairs")
             return {g: markread.from_hex(t.column(f"__m{g}")) for g in groups}
         return sql, False  # one connection: one query at a time
-
-
-@functools.lru_cache(maxsize=65536)
-def _log_binom_sf(agree: int, readable: int, p: float, tries: int) -> float:
-    """A mark column's log p-value (many innocent exports share a tally)."""
-    return stats.bonferroni(stats.log_binom_sf(agree, readable, p), tries)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 LOG_ZERO = -math.inf
 
 
@@ -98,6 +100,72 @@ def _log_binom_sf_plain(k: int, n: int, p: float) -> float:
             break
     lower_p = math.exp(lower)
     return math.log(max(1.0 - lower_p, 1e-300)) if lower_p < 1.0 else math.log(1e-300)
+
+
+_log_fact = np.zeros(1)  # log(i!) for i < len(_log_fact): math.lgamma's values, grown on demand
+
+
+def _log_factorials(n: int) -> np.ndarray:
+    global _log_fact
+    table = _log_fact
+    if len(table) <= n:
+        table = np.array([math.lgamma(i + 1) for i in range(max(n + 1, 2 * len(table)))])
+        _log_fact = table
+    return table
+
+
+def log_binom_sf_many(k, n, p: float) -> np.ndarray:
+    """log_binom_sf for arrays of (k, n) with one p, as NumPy arrays.
+
+    The same terms, summed from the largest outward (the terms fall
+    monotonically from k upward when k > n p, and from k - 1 downward
+    otherwise) until they are e^-45 below the first, in one exp-sum per pair
+    rather than one logsumexp per term: equal to log_binom_sf within 1e-12
+    (a test checks), and what attribution uses for its thousands of mark
+    tallies. Repeated pairs are computed once."""
+    k, n = np.asarray(k, np.int64).ravel(), np.asarray(n, np.int64).ravel()
+    if len(k) != len(n):
+        raise ValueError("k and n must have the same length")
+    if not len(k):
+        return np.zeros(0)
+    if not 0.0 < p < 1.0:
+        return np.array([log_binom_sf(a, b, p) for a, b in zip(k.tolist(), n.tolist())])
+    pairs, back = np.unique(np.stack([k, n]), axis=1, return_inverse=True)
+    lf = _log_factorials(int(pairs[1].max()))
+    lp, lq = math.log(p), math.log1p(-p)
+    out = np.empty(pairs.shape[1])
+    for j, (kk, nn) in enumerate(zip(pairs[0].tolist(), pairs[1].tolist())):
+        if kk <= 0:
+            out[j] = 0.0
+            continue
+        if kk > nn:
+            out[j] = LOG_ZERO
+            continue
+        upper = kk > nn * p
+        # i runs away from the mode: k, k+1, ..., n or k-1, k-2, ..., 0
+        start, stop, step = (kk, nn + 1, 1) if upper else (kk - 1, -1, -1)
+        total, first, size = 0.0, None, 256
+        while True:
+            end = start + step * size
+            end = min(end, stop) if upper else max(end, stop)
+            i = np.arange(start, end, step)
+            t = lf[nn] - lf[i] - lf[nn - i] + i * lp + (nn - i) * lq
+            if first is None:
+                first = t[0]
+            small = np.flatnonzero(t < first - 45)
+            if len(small):
+                t = t[:small[0]]
+            total += float(np.exp(t - first).sum())
+            if len(small) or end == stop:
+                break
+            start, size = end, 2 * size
+        log_sum = first + math.log(total)
+        if upper:
+            out[j] = min(0.0, log_sum)
+        else:
+            lower_p = math.exp(log_sum)
+            out[j] = math.log(max(1.0 - lower_p, 1e-300)) if lower_p < 1.0 else math.log(1e-300)
+    return out[back.ravel()]
 
 
 def log_poisson_sf(k: int, lam: float) -> float:

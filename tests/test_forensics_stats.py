@@ -29,6 +29,34 @@ def test_binomial_tail_is_bit_for_bit_the_term_by_term_sum(p):
             assert stats.log_binom_sf(k, n, p) == stats._log_binom_sf_plain(k, n, p), (k, n, p)
 
 
+@pytest.mark.parametrize("p", [0.0, 1e-9, 0.01, 0.1, 0.25, 0.5, 0.9, 1.0])
+def test_binomial_tails_of_arrays_equal_the_scalar_tails(p):
+    """log_binom_sf_many (attribution's mark tallies) is log_binom_sf within 1e-12."""
+    ks, ns = [], []
+    for n in (0, 1, 7, 100, 1270, 2485, 5000, 20000):
+        for k in sorted({0, 1, 2, n // 100, n // 10, n // 4, n // 4 + 1, n // 2, n - 1, n, n + 1,
+                         int(n * p), int(n * p) + 1, int(n * p) + 40}):
+            ks.append(k)
+            ns.append(n)
+    got = stats.log_binom_sf_many(ks, ns, p)
+    for k, n, g in zip(ks, ns, got.tolist()):
+        want = stats.log_binom_sf(k, n, p)
+        if want == stats.LOG_ZERO:
+            assert g == want, (k, n, p)
+        else:
+            assert g == pytest.approx(want, rel=1e-12, abs=1e-13), (k, n, p)
+
+
+def test_binomial_tails_of_arrays_match_brute_force_and_keep_their_order():
+    ks = [5, 0, 11, 3, 5, 7]
+    got = stats.log_binom_sf_many(ks, [10] * len(ks), 0.3)
+    want = [brute_binom_sf(k, 10, 0.3) if k <= 10 else 0.0 for k in ks]
+    assert [stats.to_p(g) for g in got] == pytest.approx(want, rel=1e-12, abs=1e-300)
+    assert stats.log_binom_sf_many([], [], 0.5).shape == (0,)
+    with pytest.raises(ValueError):
+        stats.log_binom_sf_many([1, 2], [3], 0.5)
+
+
 def test_binomial_tail_stays_a_number_far_out():
     lp = stats.log_binom_sf(5000, 5000, 0.01)
     assert stats.log10(lp) == pytest.approx(-10000, rel=1e-6)
