@@ -150,6 +150,7 @@ static void hash_after_block(const uint32_t mid[8], const uint8_t *prefix, size_
 typedef struct {
     const uint32_t *mids;       /* per key: inner midstate (8 words) then outer (8 words) */
     const int32_t *key_index;   /* per row, or NULL: key 0 for every row */
+    const int32_t *value_index; /* per row, or NULL: row r hashes value r */
     const uint8_t *prefix;
     size_t plen;
     const void *offsets;
@@ -165,8 +166,9 @@ static void *run_job(void *arg) {
     uint8_t inner[32], mac[32];
     for (size_t r = j->lo; r < j->hi; r++) {
         int64_t a, b;
-        if (j->wide) { a = ((const int64_t *)j->offsets)[r]; b = ((const int64_t *)j->offsets)[r + 1]; }
-        else { a = ((const int32_t *)j->offsets)[r]; b = ((const int32_t *)j->offsets)[r + 1]; }
+        size_t v = j->value_index ? (size_t)j->value_index[r] : r;
+        if (j->wide) { a = ((const int64_t *)j->offsets)[v]; b = ((const int64_t *)j->offsets)[v + 1]; }
+        else { a = ((const int32_t *)j->offsets)[v]; b = ((const int32_t *)j->offsets)[v + 1]; }
         const uint32_t *mid = j->mids + 16 * (j->key_index ? j->key_index[r] : 0);
         hash_after_block(mid, j->prefix, j->plen, j->data + a, (size_t)(b - a), inner);
         hash_after_block(mid + 8, NULL, 0, inner, 32, mac);
@@ -201,27 +203,32 @@ static PyObject *py_midstates(PyObject *self, PyObject *args) {
     return res;
 }
 
-/* hmac(mids, key_index|None, prefix, offsets, wide, data, n, mode, out, threads) */
+/* hmac(mids, key_index|None, value_index|None, prefix, offsets, wide, data, nvals, n, mode, out, threads):
+ * n output rows; row r hashes value value_index[r] (or r) of the nvals values. */
 static PyObject *py_hmac(PyObject *self, PyObject *args) {
-    Py_buffer mids, prefix, offsets, data, out, kidx = {0};
-    PyObject *kidx_obj;
+    Py_buffer mids, prefix, offsets, data, out, kidx = {0}, vidx = {0};
+    PyObject *kidx_obj, *vidx_obj;
     int wide, mode, threads;
-    Py_ssize_t n;
-    if (!PyArg_ParseTuple(args, "y*Oy*y*py*niw*i", &mids, &kidx_obj, &prefix, &offsets, &wide, &data, &n,
-                          &mode, &out, &threads))
+    Py_ssize_t nvals, n;
+    if (!PyArg_ParseTuple(args, "y*OOy*y*py*nniw*i", &mids, &kidx_obj, &vidx_obj, &prefix, &offsets, &wide, &data,
+                          &nvals, &n, &mode, &out, &threads))
         return NULL;
-    int have_kidx = kidx_obj != Py_None;
+    int have_kidx = kidx_obj != Py_None, have_vidx = vidx_obj != Py_None;
     PyObject *ret = NULL;
     if (have_kidx && PyObject_GetBuffer(kidx_obj, &kidx, PyBUF_SIMPLE) < 0) goto done_nokidx;
+    if (have_vidx && PyObject_GetBuffer(vidx_obj, &vidx, PyBUF_SIMPLE) < 0) goto done_novidx;
     size_t width = wide ? 8 : 4, per = mode == 0 ? 8 : 32;
-    if (n < 0 || (size_t)offsets.len < (size_t)(n + 1) * width || (size_t)out.len < (size_t)n * per ||
-        mids.len < 64 || mids.len % 64 || (have_kidx && (size_t)kidx.len < (size_t)n * 4) || (mode != 0 && mode != 1)) {
+    if (n < 0 || nvals < 0 || (!have_vidx && nvals < n) || (size_t)offsets.len < (size_t)(nvals + 1) * width ||
+        (size_t)out.len < (size_t)n * per || mids.len < 64 || mids.len % 64 ||
+        (have_kidx && (size_t)kidx.len < (size_t)n * 4) || (have_vidx && (size_t)vidx.len < (size_t)n * 4) ||
+        (mode != 0 && mode != 1)) {
         PyErr_SetString(PyExc_ValueError, "hmac: buffer sizes do not match the row count");
         goto done;
     }
-    /* Bounds: every offset within the data, every key index within the keys. */
+    /* Bounds: every offset within the data, every key index within the keys,
+     * every value index within the values. */
     int64_t nkeys = mids.len / 64, last = 0;
-    for (Py_ssize_t r = 0; r <= n; r++) {
+    for (Py_ssize_t r = 0; r <= nvals; r++) {
         int64_t o = wide ? ((const int64_t *)offsets.buf)[r] : ((const int32_t *)offsets.buf)[r];
         if (o < last || o > data.len) { PyErr_SetString(PyExc_ValueError, "hmac: bad offsets"); goto done; }
         last = o;
@@ -231,6 +238,11 @@ static PyObject *py_hmac(PyObject *self, PyObject *args) {
             int32_t k = ((const int32_t *)kidx.buf)[r];
             if (k < 0 || k >= nkeys) { PyErr_SetString(PyExc_ValueError, "hmac: bad key index"); goto done; }
         }
+    if (have_vidx)
+        for (Py_ssize_t r = 0; r < n; r++) {
+            int32_t v = ((const int32_t *)vidx.buf)[r];
+            if (v < 0 || v >= nvals) { PyErr_SetString(PyExc_ValueError, "hmac: bad value index"); goto done; }
+        }
     if (threads < 1) threads = 1;
     if (threads > 16) threads = 16;
     if (n < 8192) threads = 1;
@@ -238,7 +250,7 @@ static PyObject *py_hmac(PyObject *self, PyObject *args) {
     pthread_t tids[16];
     Py_BEGIN_ALLOW_THREADS
     for (int t = 0; t < threads; t++) {
-        jobs[t] = (job_t){mids.buf, have_kidx ? kidx.buf : NULL, prefix.buf, (size_t)prefix.len, offsets.buf, wide,
+        jobs[t] = (job_t){mids.buf, have_kidx ? kidx.buf : NULL, have_vidx ? vidx.buf : NULL, prefix.buf, (size_t)prefix.len, offsets.buf, wide,
                           data.buf, (size_t)n * t / threads, (size_t)n * (t + 1) / threads, mode, out.buf};
     }
     int started = 1;
@@ -256,6 +268,8 @@ static PyObject *py_hmac(PyObject *self, PyObject *args) {
     Py_INCREF(Py_None);
     ret = Py_None;
 done:
+    if (have_vidx) PyBuffer_Release(&vidx);
+done_novidx:
     if (have_kidx) PyBuffer_Release(&kidx);
 done_nokidx:
     PyBuffer_Release(&mids); PyBuffer_Release(&prefix); PyBuffer_Release(&offsets);

@@ -61,15 +61,21 @@ def _plain(values) -> pa.Array:
     return values
 
 
-def _run(keys: Keys, label: str, values, mode: int, key_index: np.ndarray | None):
+def _run(keys: Keys, label: str, values, mode: int, key_index: np.ndarray | None,
+         value_index: np.ndarray | None = None):
     if "|" in label:
         raise ValueError("a PRF label may not contain '|'")
     arr = _plain(values)
-    n = len(arr)
+    nvals = len(arr)
     wide = pa.types.is_large_string(arr.type)
     bufs = arr.buffers()
-    offsets = bufs[1] if bufs[1] is not None else pa.py_buffer(np.zeros(n + 1, np.int64 if wide else np.int32))
+    offsets = bufs[1] if bufs[1] is not None else pa.py_buffer(np.zeros(nvals + 1, np.int64 if wide else np.int32))
     data = bufs[2] if bufs[2] is not None else pa.py_buffer(b"")
+    vidx = None
+    n = nvals
+    if value_index is not None:
+        vidx = np.ascontiguousarray(value_index, dtype=np.int32)
+        n = len(vidx)
     out = np.empty(n, np.uint64) if mode == 0 else np.empty(n * 32, np.uint8)
     kidx = None
     if key_index is not None:
@@ -77,7 +83,7 @@ def _run(keys: Keys, label: str, values, mode: int, key_index: np.ndarray | None
         if len(kidx) != n:
             raise ValueError("one key index per value")
     if n:
-        _prfcore.hmac(keys._mids, kidx, f"{label}|".encode(), offsets, wide, data, n, mode, out, THREADS)
+        _prfcore.hmac(keys._mids, kidx, vidx, f"{label}|".encode(), offsets, wide, data, nvals, n, mode, out, THREADS)
     return arr, out
 
 
@@ -87,8 +93,11 @@ def digest64(keys: Keys, label: str, values, key_index: np.ndarray | None = None
     return pa.Array.from_buffers(pa.uint64(), len(arr), [arr.buffers()[0], pa.py_buffer(out)], arr.null_count)
 
 
-def hmac_bytes(keys: Keys, label: str, values, key_index: np.ndarray | None = None) -> np.ndarray:
+def hmac_bytes(keys: Keys, label: str, values, key_index: np.ndarray | None = None,
+               value_index: np.ndarray | None = None) -> np.ndarray:
     """Key.mac(label, v) for every (non-null) v as an (n, 32) uint8 array
-    (bytes, not hex: half the memory, and nothing to decode to read it)."""
-    arr, out = _run(keys, label, values, 1, key_index)
-    return out.reshape(len(arr), 32)
+    (bytes, not hex: half the memory, and nothing to decode to read it).
+    With ``value_index``, row r is the MAC of ``values[value_index[r]]``
+    (under key ``key_index[r]``): a value used by many rows is not copied."""
+    arr, out = _run(keys, label, values, 1, key_index, value_index)
+    return out.reshape(-1, 32)

@@ -193,7 +193,7 @@ class MarkReader:
             as_text = pc.cast(row_keys, pa.string())  # material_bytes' own cast is then a no-op
 
             def native(exp, key, groups):
-                return markplan.material_bytes(keys, as_text, groups, key_index=slot[exp], take=pa.array(key))
+                return markplan.material_bytes(keys, as_text, groups, key_index=slot[exp], take=key)
             return native, True
         insert_rows(self.con, "ekeys", ["k", "ipad", "opad"], [(i, *k.hmac_pads()) for i, k in enumerate(ekeys)],
                     [pa.int32(), pa.binary(), pa.binary()])

@@ -84,18 +84,17 @@ def material_bytes(keys, row_keys, groups, key_index=None, take=None) -> dict:
     core (forensics.fastprf), as bytes: {group: (n, 32) uint8}, the hex
     material's bytes (forensics.markread reads them). With ``take`` (indices
     into ``row_keys``), the material of ``row_keys.take(take)``: each
-    distinct key's message is spelled once."""
+    distinct key's message is spelled once, and rows point at it."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     from . import fastprf
 
     text_key = pc.cast(row_keys, pa.string())
-
-    def messages(g):
-        msg = pc.binary_join_element_wise(text_key, f"|{int(g)}", "")
-        return msg if take is None else msg.take(take)
-    return {g: fastprf.hmac_bytes(keys, MARK_LABEL, messages(g), key_index=key_index) for g in groups}
+    return {g: fastprf.hmac_bytes(keys, MARK_LABEL, pc.binary_join_element_wise(text_key, f"|{int(g)}", ""),
+                                  key_index=key_index,
+                                  value_index=None if take is None else np.asarray(take)) for g in groups}
 
 
 def _hex_int(material: str, start: int, length: int, typ: str = "BIGINT") -> str:

@@ -70,8 +70,10 @@ def test_empty_column_and_bad_input():
         fastprf.digest64(keys, "bad|label", pa.array(["x"]))
     with pytest.raises(ValueError):  # a key index out of range is refused, not read past the end
         fastprf.digest64(keys, "e", pa.array(["x"]), key_index=np.array([1]))
-    with pytest.raises(ValueError):
-        fastprf._prfcore.hmac(keys._mids, None, b"e|", b"\x00" * 8, False, b"", 5, 0, bytearray(40), 1)
+    with pytest.raises(ValueError):  # offsets for 1 value, 5 claimed
+        fastprf._prfcore.hmac(keys._mids, None, None, b"e|", b"\x00" * 8, False, b"", 5, 5, 0, bytearray(40), 1)
+    with pytest.raises(ValueError):  # more rows than values and no value index
+        fastprf._prfcore.hmac(keys._mids, None, None, b"e|", b"\x00" * 8, False, b"", 1, 5, 0, bytearray(40), 1)
 
 
 @settings(max_examples=200, deadline=None)
@@ -158,3 +160,16 @@ def test_export_keys_every_row_when_it_takes_many_batches(home, tmp_path, monkey
         assert con.execute("SELECT count(*) FROM source_identities WHERE kind = 1").fetchone()[0] == 1000
     finally:
         con.close()
+
+
+def test_value_index_hashes_the_chosen_values_without_copying_them(block_function):
+    values = pa.array(["a", "", "身份证", "x" * 100])
+    index = np.array([3, 0, 0, 2, 1, 3], np.int32)
+    keys = [K1, K2]
+    key_index = np.array([0, 1, 0, 1, 0, 1], np.int32)
+    got = fastprf.hmac_bytes(fastprf.Keys(keys), "m", values, key_index=key_index, value_index=index)
+    vals = values.to_pylist()
+    assert [bytes(r) for r in got] == [keys[k].mac("m", vals[v]) for v, k in zip(index, key_index)]
+    for bad in ([4], [-1]):
+        with pytest.raises(ValueError):
+            fastprf.hmac_bytes(fastprf.Keys(keys), "m", values, value_index=np.array(bad, np.int32))
