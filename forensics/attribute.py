@@ -36,7 +36,7 @@ import pyarrow as pa
 from canary.kinds import IDENTIFIERS, Kind
 from canary.prf import Key, identity_key
 
-from . import fastprf, holders, markevidence, sqlprf, stats
+from . import fastprf, holders, markevidence, sqlprf, stats, twostage
 from .coltypes import normalise_header, type_columns
 from .duck import qident
 from .evidence import CanaryHit, Candidate, Verdict
@@ -58,6 +58,8 @@ from .readers import read_table
 #: chance (value-space sizes, rounded up to stay conservative).
 FIELD_CHANCE = {"idno": 1e-10, "phone": 1e-8, "email": 1e-9, "custno": 1e-6, "account": 1e-9, "name": 1e-3}
 MARK_SAMPLE_PER_EXPORT = 5000  # readable evidence saturates long before this
+# Marks are read in two stages (forensics.twostage: the rule, and a simulation of its cost)
+MARK_FIRST_STAGE, MARK_READ_ON_P = twostage.FIRST_STAGE, twostage.READ_ON_P
 ABSENT_MIN_READABLE = 20  # enough readable marks to say an export's fingerprint is absent
 ABSENT_P = 1e-3  # marks agreeing no more than this unlikely by chance: the fingerprint is absent
 
@@ -65,7 +67,11 @@ METHOD = (
     "Marks: each export moves a keyed selection of amounts and dates onto keyed lattice points (lattice-v1). "
     "A copy that did not come from export E lands on E's point in any one cell with probability exactly 1/q "
     "(1/100 for cents, 1/10 for whole yuan, 1/4 for dates), independently across cells, so the chance of at "
-    "least the observed number of agreeing cells is a binomial tail. Canaries: synthetic customers planted in "
+    "least the observed number of agreeing cells is a binomial tail. Marks are read on up to "
+    f"{MARK_SAMPLE_PER_EXPORT:,} of each export's held rows (its smallest row keys, a rule blind to every key): "
+    f"first {MARK_FIRST_STAGE:,}, then all of them for exports that first read leaves at p <= {MARK_READ_ON_P}; "
+    "an export is only accused on the full read, so stopping early spares exports that show no sign of their "
+    "marks and never accuses one. Canaries: synthetic customers planted in "
     "one export; the chance that unrelated rows match them is bounded by a Poisson tail from the size of each "
     "field's value space. Pooled canaries: an innocent export took each pooled canary found with probability at "
     "most 1/4, a binomial tail. For an innocent export these tests rest on independent keyed values of that "
@@ -89,13 +95,16 @@ class _Export:
 
 def attribute(con: duckdb.DuckDBPyConnection, leak_path: str | os.PathLike, keyring: dict[str, Key], *,
               alpha: float = 1e-6, now: datetime | None = None, tmpdir: str | None = None,
-              progress=None, mark_sample: int = MARK_SAMPLE_PER_EXPORT) -> Verdict:
+              progress=None, mark_sample: int = MARK_SAMPLE_PER_EXPORT, mark_first_stage: int = MARK_FIRST_STAGE,
+              mark_read_on_p: float = MARK_READ_ON_P) -> Verdict:
     """Attribute a leaked file. ``con`` must carry the lineage relations.
     ``progress(stage)`` is told each stage as it starts. Marks are read on
     the leak rows linked to each export's ``mark_sample`` smallest held row
-    keys (a rule blind to every export's key)."""
+    keys (a rule blind to every export's key), first on its
+    ``mark_first_stage`` smallest, then on all of them where that first read
+    leaves its p at or below ``mark_read_on_p`` (1.0: always read all)."""
     job = _Attribution(con, keyring, alpha, now, tmpdir)
-    job.mark_sample = mark_sample
+    job.mark_sample, job.mark_first_stage, job.mark_read_on_p = mark_sample, mark_first_stage, mark_read_on_p
     job.progress = progress or (lambda stage, done=None, total=None: None)
     return job.run(leak_path)
 
@@ -298,8 +307,25 @@ class _Attribution:
     # -- marks ----------------------------------------------------------------
 
     def _mark_evidence(self, cands: dict[int, Candidate]) -> None:
-        markevidence.MarkReader(self.con, self.holdings, self.exports, self.keyring, self.types,
-                                self.info.rows).read(cands)
+        """Marks in two stages (MARK_FIRST_STAGE): the first rows of every
+        export's sample, then the whole sample of the exports the first read
+        (with their other tests) leaves at p <= MARK_READ_ON_P. Stopping only
+        exports that look innocent cannot accuse anyone the full read would
+        not (a futility stop): continued exports are scored on the full read,
+        stopped ones have p > MARK_READ_ON_P and > alpha, so are not accused."""
+        reader = markevidence.MarkReader(self.con, self.holdings, self.exports, self.keyring, self.types,
+                                         self.info.rows)
+        first = min(self.mark_first_stage, self.mark_sample)
+        reader.read(cands, rows=first)
+        self._score(cands)
+        more = {eno: c for eno, c in cands.items()
+                if reader.sampled(eno) > first and c.log_p_raw <= math.log(max(self.mark_read_on_p, self.alpha))}
+        if more:
+            self.progress("reading more marks", 0, len(more))
+            for c in more.values():
+                c.marks.clear()
+                c.erased_columns.clear()
+            reader.read(more)
 
     # -- scoring and verdict --------------------------------------------------
 

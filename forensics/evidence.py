@@ -67,6 +67,7 @@ class Candidate:
     marks: list[MarkColumnEvidence] = field(default_factory=list)
     erased_columns: list[str] = field(default_factory=list)
     marks_log_p: float = 0.0
+    marks_rows_read: int = 0  # held keys whose rows' marks were read
     linked_rows: int = 0
     held_rows: int = 0
     columns_explained: list[str] = field(default_factory=list)
@@ -103,7 +104,7 @@ class Candidate:
                                     "p_value": stats.to_p(self.shared_log_p)},
                 "marks": {"columns": [m.to_dict() for m in self.marks], "erased_columns": self.erased_columns,
                           "readable": self.marks_readable, "agree": self.marks_agree,
-                          "p_value": stats.to_p(self.marks_log_p)},
+                          "rows_read": self.marks_rows_read, "p_value": stats.to_p(self.marks_log_p)},
                 "membership": {"linked_rows": self.linked_rows, "held_rows": self.held_rows,
                                "columns_explained": self.columns_explained,
                                "columns_unexplained": self.columns_unexplained},

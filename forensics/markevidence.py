@@ -12,6 +12,7 @@ with a correction when the column was matched by kind among several.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -73,8 +74,26 @@ class MarkReader:
             u = (np.abs(u) + m.per_unit // 2) // m.per_unit
         return len(u) == 0 or np.count_nonzero(u % 10) < ROUNDED_SHARE * len(u)
 
-    def read(self, cands: dict[int, Candidate]) -> None:
-        """Append each candidate's mark evidence (and erased columns)."""
+    def sampled(self, eno: int) -> int:
+        """Held keys in an export's mark sample (forensics.holders)."""
+        i = self._holding_index.get(eno)
+        return 0 if i is None else int(self._sample_sizes[i])
+
+    @functools.cached_property
+    def _sample_sizes(self) -> np.ndarray:
+        return np.bincount(self.holdings.sample_export, minlength=len(self.holdings.enos))
+
+    @functools.cached_property
+    def _sample_rank(self) -> np.ndarray:
+        """Each sampled pair's place among its export's sampled keys (0 = smallest)."""
+        se = self.holdings.sample_export  # grouped by export
+        return np.arange(len(se)) - np.searchsorted(se, se, side="left")
+
+    def read(self, cands: dict[int, Candidate], rows: int | None = None) -> None:
+        """Append each candidate's mark evidence (and erased columns), read on
+        the rows of its ``rows`` smallest sampled keys (all of them: None)."""
+        for eno, c in cands.items():
+            c.marks_rows_read = self.sampled(eno) if rows is None else min(rows, self.sampled(eno))
         keyed = [eno for eno in cands if self.exports[eno].key_id in self.keyring
                  and self.exports[eno].params.get("mark_columns")]
         if not keyed:
@@ -92,7 +111,7 @@ class MarkReader:
                     c.erased_columns.append(f"{leak_col} ({m.channel})")
                     continue
                 jobs[(m, leak_col, tries)].append(eno)
-        tallies = self._read_marks(keyed, jobs)
+        tallies = self._read_marks(keyed, jobs, rows)
         for (m, leak_col, tries), enos in jobs.items():
             n, agree, disagree = tallies[(m, leak_col, tries)]
             at = np.array([self._holding_index.get(eno, -1) for eno in enos], np.int64)
@@ -107,7 +126,7 @@ class MarkReader:
                 ev.log_p = log_p
                 cands[eno].marks.append(ev)
 
-    def _read_marks(self, keyed: list[int], jobs: dict[tuple, list[int]]) -> dict[tuple, tuple]:
+    def _read_marks(self, keyed: list[int], jobs: dict[tuple, list[int]], rows: int | None) -> dict[tuple, tuple]:
         """Per job, arrays over the holding exports: readable, agreeing and
         disagreeing marked cells among each export's sampled rows. Each leak
         value is parsed once per column; each sampled (export, row) is keyed
@@ -120,6 +139,8 @@ class MarkReader:
         in_job = {job: None if len(enos) == len(keyed) else np.isin(h.enos, enos) for job, enos in jobs.items()}
         groups = sorted({m.group for m, _, _ in jobs})
         pick = np.isin(h.enos, keyed)[h.sample_export]
+        if rows is not None:
+            pick &= self._sample_rank < rows
         s_export, s_key = h.sample_export[pick], h.sample_key[pick]
         material, parallel = self._material_keys(keyed)
         units = {(leak_col, m): self._units(leak_col, m) for m, leak_col, _ in jobs}

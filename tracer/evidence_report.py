@@ -179,7 +179,8 @@ def _candidate_html(c: Candidate, rec: dict | None, verdict: Verdict) -> str:
     mark_rows += [[col, "", "", "erased (precision lost): not counted", "", "", "", "", ""]
                   for col in sorted(set(c.erased_columns))]
     if mark_rows:
-        parts.append("<h4>Marks read</h4>" + _rows(
+        parts.append(f"<h4>Marks read</h4><p>On the rows of {c.marks_rows_read:,} of the {c.held_rows:,} leak rows "
+                     "this export held (its smallest row keys).</p>" + _rows(
             ["export column", "channel", "leak column", "readable", "agree", "disagree", "off lattice",
              "chance per cell", "p"], mark_rows))
     found = {h.canary_no for h in c.hits}
@@ -268,6 +269,8 @@ def _markdown(verdict: Verdict, data: dict) -> str:
         out.append(f"False-accusation probability {fmt_p(c.p_value, c.log_p)} (corrected for "
                    f"{verdict.exports_tested} exports).")
         if c.marks:
+            out.append("")
+            out.append(f"Marks read on {c.marks_rows_read:,} of the {c.held_rows:,} leak rows it held.")
             out.append("")
             out.append(_md_table(["export column", "channel", "leak column", "readable", "agree", "p"],
                                  [[m.export_column, m.channel, m.leak_column, m.readable, m.agree,
