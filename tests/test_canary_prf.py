@@ -71,3 +71,41 @@ def test_sql_hmac_equals_python(secret, messages):
     for v, hexmac, d64 in rows:
         assert hexmac == key.mac("lab", v).hex()
         assert d64 == key.digest64("lab", v)
+
+
+def reference_below(key: Key, label: str, counter: int, n: int) -> tuple[int, int]:
+    """Stream.below from its definition: draw i is the first 8 bytes of
+    HMAC(key, 'label|i'), rejected at or above the largest multiple of n."""
+    limit = (1 << 64) - (1 << 64) % n
+    while True:
+        x = int.from_bytes(hmac.new(key.export_bytes(), f"{label}|{counter}".encode(), hashlib.sha256).digest()[:8],
+                           "big")
+        counter += 1
+        if x < limit:
+            return x % n, counter
+
+
+@settings(max_examples=30, deadline=None)
+@given(secret=st.binary(min_size=32, max_size=64),
+       sizes=st.lists(st.one_of(st.integers(1, 1000), st.integers(1, 1 << 64), st.just((1 << 63) + 1)),
+                      min_size=1, max_size=30))
+def test_stream_draws_are_the_prf_of_their_counter(secret, sizes):
+    # Pooled canaries are the same people in every export of a source only
+    # while this never changes, whatever makes the stream faster.
+    key = Key(secret)
+    stream, counter, want = Stream(key, "pool/7"), 0, []
+    for n in sizes:
+        x, counter = reference_below(key, "pool/7", counter, n)
+        want.append(x)
+    assert [stream.below(n) for n in sizes] == want
+    with pytest.raises(ValueError):
+        stream.below(0)
+
+
+def test_a_key_pickles_as_its_secret():
+    import pickle
+
+    k = Key(b"\x05" * 32)
+    k.mac("a", "b")  # caches its hash states, which must not travel
+    back = pickle.loads(pickle.dumps(k))
+    assert back == k and back.mac("a", "b") == k.mac("a", "b")
