@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from operator import mul
 
 from .regions import PROVINCE_CODES
 
@@ -30,8 +31,17 @@ _DIGITS = frozenset("0123456789")
 
 
 def _is_digits(s: str) -> bool:
-    # str.isdigit() accepts full-width and other Unicode digits; we must not.
-    return bool(s) and all(c in _DIGITS for c in s)
+    # str.isdigit() alone accepts full-width and other Unicode digits; we must
+    # not. Among ASCII characters only 0-9 are digits.
+    return s.isascii() and s.isdigit()
+
+
+_ZERO_SUM = ord("0") * sum(WEIGHTS)  # what the digits' byte values add on top of the digits
+
+
+def _check(first17: str) -> str:
+    # first17 is known to be 17 ASCII digits: weigh their bytes in one C-level pass.
+    return CHECK_MAP[(sum(map(mul, WEIGHTS, first17.encode())) - _ZERO_SUM) % 11]
 
 
 def check_char(first17: str) -> str:
@@ -41,8 +51,7 @@ def check_char(first17: str) -> str:
     """
     if len(first17) != 17 or not _is_digits(first17):
         raise ValueError("an ID number body is exactly 17 ASCII digits")
-    total = sum(int(c) * w for c, w in zip(first17, WEIGHTS))
-    return CHECK_MAP[total % 11]
+    return _check(first17)
 
 
 def _birthdate(s: str) -> date | None:
@@ -50,6 +59,20 @@ def _birthdate(s: str) -> date | None:
         return date(int(s[6:10]), int(s[10:12]), int(s[12:14]))
     except ValueError:
         return None
+
+
+def _examine(s: str, today: date | None) -> tuple[str | None, date | None]:
+    """(problem code, None) for an invalid number, (None, birthdate) for a valid one."""
+    if len(s) != 18 or not _is_digits(s[:17]) or not (s[17] in _DIGITS or s[17] == "X"):
+        return "idno-format", None
+    if _check(s[:17]) != s[17]:
+        return "idno-checksum", None
+    if s[:2] not in PROVINCE_CODES:
+        return "idno-region", None
+    born = _birthdate(s)
+    if born is None or not EARLIEST_BIRTHDATE <= born <= (today or date.today()):
+        return "idno-birthdate", None
+    return None, born
 
 
 def id_problem(s: str, *, today: date | None = None) -> str | None:
@@ -61,16 +84,7 @@ def id_problem(s: str, *, today: date | None = None) -> str | None:
     Only an uppercase 'X' is accepted: lower case is a formatting variant for
     the normaliser to fix, not a valid number.
     """
-    if len(s) != 18 or not _is_digits(s[:17]) or not (s[17] in _DIGITS or s[17] == "X"):
-        return "idno-format"
-    if check_char(s[:17]) != s[17]:
-        return "idno-checksum"
-    if s[:2] not in PROVINCE_CODES:
-        return "idno-region"
-    born = _birthdate(s)
-    if born is None or not EARLIEST_BIRTHDATE <= born <= (today or date.today()):
-        return "idno-birthdate"
-    return None
+    return _examine(s, today)[0]
 
 
 def is_valid_id(s: str, *, today: date | None = None) -> bool:
@@ -97,11 +111,18 @@ def parse_id(s: str, *, today: date | None = None) -> IdInfo:
 
     Raises ValueError naming the failed check (never the number) if invalid.
     """
-    problem = id_problem(s, today=today)
+    problem, born = _examine(s, today)
     if problem is not None:
         raise ValueError(f"invalid resident ID number ({problem})")
-    born = _birthdate(s)
-    assert born is not None  # id_problem checked it
+    return IdInfo(region=s[:6], birthdate=born, male=int(s[16]) % 2 == 1)
+
+
+def id_info(s: str, *, today: date | None = None) -> IdInfo | None:
+    """:func:`parse_id` for a valid number, None for an invalid one (one pass
+    over the checks, for callers that would otherwise check, then parse)."""
+    problem, born = _examine(s, today)
+    if problem is not None:
+        return None
     return IdInfo(region=s[:6], birthdate=born, male=int(s[16]) % 2 == 1)
 
 
@@ -118,5 +139,5 @@ def build_id(region: str, birthdate: date, seq: int) -> str:
         raise ValueError("birthdate must be on or after 1900-01-01")
     if not 0 <= seq <= 999:
         raise ValueError("seq must be in 0..999")
-    body = f"{region}{birthdate:%Y%m%d}{seq:03d}"
-    return body + check_char(body)
+    body = f"{region}{birthdate.year:04d}{birthdate.month:02d}{birthdate.day:02d}{seq:03d}"
+    return body + _check(body)

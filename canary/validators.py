@@ -19,7 +19,7 @@ from collections import Counter
 from datetime import date
 from typing import Callable, Mapping, Sequence
 
-from .idcard import IdInfo, id_problem, parse_id
+from .idcard import IdInfo, id_info, id_problem
 from .kinds import Kind
 from .phones import mobile_problem
 from .regions import MUNICIPALITIES, region_in_address
@@ -29,6 +29,7 @@ MIN_AGE, MAX_AGE = 16, 100
 
 _MALE = frozenset({"男", "m", "male", "男性"})
 _FEMALE = frozenset({"女", "f", "female", "女性"})
+_GENDERS = _MALE | _FEMALE
 _DATE_RE = re.compile(r"(\d{4})[-/.年]?(\d{1,2})[-/.月]?(\d{1,2})日?")
 
 
@@ -63,7 +64,7 @@ def _id_checks(info: IdInfo, row: Mapping[Kind, str], today: date) -> list[str]:
 
     gender = row.get(Kind.GENDER, "").strip().lower()
     if gender:
-        if gender not in _MALE | _FEMALE:
+        if gender not in _GENDERS:
             problems.append("gender-format")
         elif (gender in _MALE) != info.male:
             problems.append("gender-mismatch")
@@ -100,11 +101,11 @@ def row_problems(row: Mapping[Kind, str], *, today: date | None = None) -> list[
 
     idno = row.get(Kind.IDNO, "").strip()
     if idno:
-        problem = id_problem(idno, today=today)
-        if problem is not None:
-            problems.append(problem)
+        info = id_info(idno, today=today)  # checked and read in one pass
+        if info is None:
+            problems.append(id_problem(idno, today=today))
         else:
-            problems.extend(_id_checks(parse_id(idno, today=today), row, today))
+            problems.extend(_id_checks(info, row, today))
 
     phone = row.get(Kind.PHONE, "").strip()
     if phone:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from canary.idcard import IdInfo, build_id, check_char, id_problem, is_valid_id, parse_id
+from canary.idcard import IdInfo, build_id, check_char, id_info, id_problem, is_valid_id, parse_id
 from canary.regions import REGIONS
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "idcard.json").read_text(encoding="utf-8"))
@@ -116,3 +116,19 @@ def test_any_single_digit_change_breaks_the_checksum(region, born, seq, position
     changed = idno[:position] + digit + idno[position + 1:]
     assert check_char(changed[:17]) != changed[17]
     assert not is_valid_id(changed, today=TODAY)
+
+
+@given(body=st.text(alphabet="0123456789", min_size=17, max_size=17))
+def test_check_char_is_the_definition_for_any_body(body):
+    assert check_char(body) == independent_check(body)
+
+
+@given(s=st.one_of(st.from_regex(r"\d{17}[\dXx]", fullmatch=True),  # \d: Unicode digits too
+                   st.builds(build_id, st.sampled_from(sorted(REGIONS)),
+                             st.dates(min_value=date(1900, 1, 1), max_value=date(2030, 1, 1)), st.integers(0, 999)),
+                   st.text(max_size=20)))
+def test_id_info_is_parse_id_for_valid_numbers_and_none_otherwise(s):
+    info, problem = id_info(s, today=TODAY), id_problem(s, today=TODAY)
+    assert (info is None) == (problem is not None)
+    if info is not None:
+        assert info == parse_id(s, today=TODAY)
