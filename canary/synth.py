@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Callable, Mapping, Sequence
 
-from .idcard import build_id, is_valid_id, parse_id
+from .idcard import build_id, id_info
 from .kinds import Kind
 from .names import GIVEN_CHARS_FEMALE, GIVEN_CHARS_MALE, split_name
 from .phones import ISSUED_PREFIXES
@@ -33,7 +33,13 @@ DATE_PATTERNS = (
     (re.compile(r"^\d{4}年\d{2}月\d{2}日$"), "%Y年%m月%d日"),
     (re.compile(r"^\d{8}$"), "%Y%m%d"),
 )
+# Where month and day start in each format: every field has a fixed width, so
+# reading them by position gives what strptime would (and rejects what it rejects).
+_MONTH_DAY_AT = {"%Y-%m-%d": (5, 8), "%Y/%m/%d": (5, 8), "%Y.%m.%d": (5, 8), "%Y年%m月%d日": (5, 8),
+                 "%Y%m%d": (4, 6)}
 _DIGIT = re.compile(r"\d")
+_NUMBER = re.compile(r"\d+")
+_REGION_CODES = tuple(sorted(REGIONS))
 Taken = Callable[[Kind, str], bool]
 
 
@@ -50,14 +56,15 @@ def _date_format(value: str) -> str | None:
     return None
 
 
-def _parse_date(value: str) -> date | None:
-    from datetime import datetime
-
-    fmt = _date_format(value or "")
+def _parse_date(value: str, fmt: str | None = None) -> date | None:
+    """The date in ``value`` (of format ``fmt``, found if not given), or None."""
+    fmt = fmt or _date_format(value or "")
     if fmt is None:
         return None
+    t = value.strip()
+    m, d = _MONTH_DAY_AT[fmt]
     try:
-        return datetime.strptime(value.strip(), fmt).date()
+        return date(int(t[:4]), int(t[m:m + 2]), int(t[d:d + 2]))
     except ValueError:
         return None
 
@@ -91,7 +98,7 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
         return donor.get(names[0]) if names else None
 
     donor_id = (first(Kind.IDNO) or "").strip().upper()
-    donor_info = parse_id(donor_id) if is_valid_id(donor_id, today=today) else None
+    donor_info = id_info(donor_id, today=today)
     gender_text = (first(Kind.GENDER) or "").strip()
     if gender_text in ("男", "女", "M", "F", "m", "f"):
         male = gender_text in ("男", "M", "m")
@@ -110,7 +117,7 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
     while _age(born, today) > 90:
         born += timedelta(days=365)
 
-    region = donor_info.region if donor_info else stream.choice(sorted(REGIONS))
+    region = donor_info.region if donor_info else stream.choice(_REGION_CODES)
     for name in by_kind.get(Kind.IDNO, []):
         for _ in range(50):
             seq = stream.below(500) * 2 + (1 if male else 0)
@@ -148,11 +155,12 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
             row[name] = head + "." + "".join(str(stream.below(10)) if ch.isdigit() else ch for ch in tail)
     for name in by_kind.get(Kind.DATE, []):
         v = donor.get(name)
-        d = _parse_date(v) if v else None
+        fmt = _date_format(v) if v else None
+        d = _parse_date(v, fmt) if fmt else None
         if d is not None:
             shifted = d + timedelta(days=stream.below(61) - 30)
             if shifted <= today:
-                row[name] = shifted.strftime(_date_format(v))
+                row[name] = shifted.strftime(fmt)
     return row
 
 
@@ -189,7 +197,7 @@ def _new_house_number(value: str, stream: Stream) -> str:
     def repl(m: re.Match) -> str:
         n = len(m.group(0))
         return str(1 + stream.below(9)) + stream.digits(n - 1)
-    return re.sub(r"\d+", repl, value)
+    return _NUMBER.sub(repl, value)
 
 
 def _new_number(value: str | None, kind: Kind, stream: Stream, taken: Taken) -> str | None:
