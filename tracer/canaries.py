@@ -30,6 +30,7 @@ from forensics.normalize import KIND_CODES, identity_label, normalise
 from .filters import qident, where_flag
 
 SHARE_PROBABILITY = 0.25  # chance that an export takes a given pooled canary
+UNIQUE_STREAM = "canary/v1"  # label of the stream unique canaries (and their donors' positions) come from
 
 
 def default_canary_count(rows: int) -> int:
@@ -64,17 +65,20 @@ class CanaryPlanter:
         self.columns = [Column(t.name, t.kind) for t in ex.types]
         self.kinds = {t.name: t.kind for t in ex.types}
         self.used: dict[Kind, set[str]] = {k: set() for k in IDENTIFIERS}
+        self._normal: dict[tuple[Kind, str], str | None] = {}  # normalise() of values seen, memoised
+        self._donors: dict[int, dict] = {}  # source rowid -> row, each read once
+        self._rowid_at: dict[int, int] = {}  # selection position -> source rowid
 
     # -- public ---------------------------------------------------------------
 
     def unique(self, want: int, today: date) -> list[Planted]:
-        stream = Stream(self.ex.ekey, "canary/v1")
+        stream = Stream(self.ex.ekey, UNIQUE_STREAM)
         out: list[Planted] = []
         attempts = 0
         while len(out) < want and attempts < want * 20 + 20:
             need = want - len(out)
             positions = [stream.below(self.ex.n_rows) for _ in range(need)]
-            donors = self._rows_at("sel", "__pos", positions)
+            donors = self._selected_rows(positions)
             batch = []
             for pos in positions:
                 attempts += 1
@@ -98,11 +102,13 @@ class CanaryPlanter:
             return []
         pool_stream = Stream(pool_key, "pool-donors")
         donor_rows = [pool_stream.below(source_rows) for _ in range(size)]
-        donors = self._rows_at("src_rows", "__r", [donor_rows[k] for k in taken])
+        # One scan of the source for the pool's donors and the unique canaries' first ones.
+        first_unique = self._selected_rowids(self._first_unique_positions())
+        self._fetch([donor_rows[k] for k in taken] + list(first_unique.values()))
         batch = []
         for k in taken:
             # Each pooled canary has its own stream, so it is the same person in every export.
-            row = self._make(donors[donor_rows[k]], Stream(pool_key, f"pool/{k}"), today, track=False)
+            row = self._make(self._donors[donor_rows[k]], Stream(pool_key, f"pool/{k}"), today, track=False)
             if row is not None:
                 batch.append((k, row))
         kept = self._drop_filtered(self._drop_colliding(batch, shared_prefix=content_hash[:16]))
@@ -113,11 +119,23 @@ class CanaryPlanter:
 
     # -- helpers --------------------------------------------------------------
 
+    def _normalised(self, kind: Kind, value: str | None) -> str | None:
+        """normalise(kind, value), computed once per value: synthesis asks about
+        each identifier it draws, then tracking and the collision check again."""
+        if value is None:
+            return None
+        try:
+            return self._normal[kind, value]
+        except KeyError:
+            n = self._normal[kind, value] = normalise(kind, value)
+            return n
+
     def _make(self, donor: dict, stream: Stream, today: date, track: bool = True) -> dict | None:
         used = self.used
+        normalised = self._normalised
 
         def taken(kind: Kind, value: str) -> bool:
-            n = normalise(kind, value) if kind in KIND_CODES else value
+            n = normalised(kind, value) if kind in KIND_CODES else value
             return n is None or n in used[kind]
 
         try:
@@ -133,19 +151,56 @@ class CanaryPlanter:
 
     def _track(self, row: dict) -> None:
         for kind, col in self.ex.id_cols.items():
-            n = normalise(kind, row.get(col))
+            n = self._normalised(kind, row.get(col))
             if n:
                 self.used[kind].add(n)
 
-    def _rows_at(self, table: str, column: str, keys: list[int]) -> dict[int, dict]:
+    # Donors. Reading rows by rowid scans the source between the smallest and
+    # the largest rowid asked for, every column (DuckDB prunes a rowid join to
+    # that range, no finer): rows spread over the source cost a whole scan,
+    # about 0.1 s at a million rows, for ten rows as for a thousand. So each
+    # row is read once, and the pool's donors and the unique canaries' first
+    # donors in one scan.
+
+    def _first_unique_positions(self) -> list[int]:
+        """The positions unique() draws first: the first draws of its stream,
+        one per canary the export asks for. A wrong guess costs only a scan."""
+        want = getattr(getattr(self.ex, "req", None), "canaries", None)
+        want = default_canary_count(self.ex.n_rows) if want is None else want
+        stream = Stream(self.ex.ekey, UNIQUE_STREAM)
+        return [stream.below(self.ex.n_rows) for _ in range(max(0, want))]
+
+    def _selected_rowids(self, positions: list[int]) -> dict[int, int]:
+        """Source rowids of selection positions (one narrow read of ``sel``)."""
+        ex = self.ex
+        if not ex.where and getattr(ex, "last_rowid", None) == ex.n_rows - 1:
+            # Every row selected, and the rowids are 0..n-1 (n distinct ones
+            # up to n-1): position p is rowid p, nothing to read.
+            return {p: p for p in positions}
+        need = sorted({int(p) for p in positions} - self._rowid_at.keys())
+        if need:
+            insert_rows(self.con, "canary_keys", ["k"], [(p,) for p in need], [pa.int64()])
+            self._rowid_at.update(self.con.execute(
+                "SELECT sel.__pos, sel.__r FROM canary_keys k JOIN sel ON sel.__pos = k.k").fetchall())
+        return {p: self._rowid_at[p] for p in positions}
+
+    def _fetch(self, rowids: list[int]) -> None:
+        """Read the source rows with these rowids that have not been read yet."""
+        need = sorted({int(r) for r in rowids} - self._donors.keys())
+        if not need:
+            return
         cols = self.ex.info.columns
-        klist = ", ".join(str(int(p)) for p in sorted(set(keys)))
         src_cols = ", ".join("src." + qident(c) for c in cols)
-        if table == "sel":
-            sql = f"SELECT sel.__pos, {src_cols} FROM sel JOIN src ON src.rowid = sel.__r WHERE sel.__pos IN ({klist})"
-        else:
-            sql = f"SELECT src.rowid, {src_cols} FROM src WHERE src.rowid IN ({klist})"
-        return {r[0]: dict(zip(cols, r[1:])) for r in self.con.execute(sql).fetchall()}
+        insert_rows(self.con, "canary_keys", ["k"], [(r,) for r in need], [pa.int64()])
+        for r in self.con.execute(f"SELECT src.rowid, {src_cols} FROM canary_keys k JOIN src ON src.rowid = k.k"
+                                  ).fetchall():
+            self._donors[r[0]] = dict(zip(cols, r[1:]))
+
+    def _selected_rows(self, positions: list[int]) -> dict[int, dict]:
+        """The selected rows at these positions: position -> row."""
+        rowids = self._selected_rowids(positions)
+        self._fetch(list(rowids.values()))
+        return {p: self._donors[r] for p, r in rowids.items()}
 
     def _drop_colliding(self, batch, shared_prefix: str | None = None):
         """No canary may share an identifier with a real customer or another
@@ -156,7 +211,7 @@ class CanaryPlanter:
         checks = []
         for i, (_, row) in enumerate(batch):
             for kind, col in ex.id_cols.items():
-                n = normalise(kind, row.get(col))
+                n = self._normalised(kind, row.get(col))
                 if n:
                     checks.append((i, KIND_CODES[kind], ex.ikey.digest64(identity_label(kind), n)))
         if not checks:
