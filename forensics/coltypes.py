@@ -8,6 +8,7 @@ and the reasons are kept so the attribution report can show them.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Sequence
@@ -45,7 +46,9 @@ HEADER_HINTS: dict[Kind, tuple[str, ...]] = {
 _NORMALISE = re.compile(r"[\s_\-()（）\[\]【】:：/.]+")
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise_header(header: str) -> str:
+    # cached: attribution compares every export's headers with the leak's (thousands of calls, few names)
     return _NORMALISE.sub("", (header or "").replace("\ufeff", "")).lower()
 
 

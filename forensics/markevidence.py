@@ -86,8 +86,8 @@ class MarkReader:
     @functools.cached_property
     def _sample_rank(self) -> np.ndarray:
         """Each sampled pair's place among its export's sampled keys (0 = smallest)."""
-        se = self.holdings.sample_export  # grouped by export
-        return np.arange(len(se)) - np.searchsorted(se, se, side="left")
+        sizes = self._sample_sizes  # the sample is grouped by export, in holding order
+        return np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
 
     def read(self, cands: dict[int, Candidate], rows: int | None = None) -> None:
         """Append each candidate's mark evidence (and erased columns), read on
