@@ -217,8 +217,8 @@ class _Attribution:
         self.con.execute("""
             CREATE OR REPLACE TEMP TABLE links AS
             SELECT DISTINCT l.__lr, i.row_key, i.source_id
-            FROM leak_ids l JOIN lin_identities i
-              ON i.kind = l.kind AND i.digest = l.digest AND i.key_id = l.key_id""")
+            FROM leak_ids l JOIN lin_identities i ON i.digest = l.digest
+            WHERE i.kind = l.kind AND i.key_id = l.key_id""")  # one 64-bit hash key: a fifth faster than three
         linked = self.con.execute("SELECT count(DISTINCT __lr) FROM links").fetchone()[0]
         sources = [{"source_id": r[0], "location": r[1], "linked_rows": r[2]} for r in self.con.execute("""
             SELECT s.source_id, s.location, count(DISTINCT k.__lr) FROM links k JOIN lin_sources s USING (source_id)

@@ -167,7 +167,12 @@ def _counts_and_sample(bits, pad, per_export, starts, key_rows, one_to_one):
         words = min(cum.shape[1], int(((cum < per_export).sum(axis=1) + 1).max()))
         got = cum[:, words - 1]
         rows, pos = _set_bits(part[:, :8 * words], got)
-        take = np.arange(len(rows)) - np.repeat(np.cumsum(got) - got, got) < per_export
+        # each row's first per_export set bits: +1 where a row's run starts, -1 where its sample ends
+        starts = np.cumsum(got) - got
+        edge = np.zeros(len(rows) + 1, np.int8)
+        np.add.at(edge, starts[got > 0], 1)
+        np.add.at(edge, (starts + np.minimum(got, per_export))[got > 0], -1)
+        take = np.cumsum(edge[:-1], dtype=np.int8) > 0
         s_export.append((rows[take] + lo).astype(np.int32))
         s_key.append((pos[take] - pad).astype(np.int32))
     return held, np.concatenate(s_export), np.concatenate(s_key)
