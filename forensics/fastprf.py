@@ -88,8 +88,17 @@ def _run(keys: Keys, label: str, values, mode: int, key_index: np.ndarray | None
 
 
 def digest64(keys: Keys, label: str, values, key_index: np.ndarray | None = None) -> pa.Array:
-    """Key.digest64(label, v) for every v (UInt64; null stays null)."""
-    arr, out = _run(keys, label, values, 0, key_index)
+    """Key.digest64(label, v) for every v (UInt64; null stays null). Mostly
+    null columns (a repeat export keys a row's later identifiers only where
+    its first is missing) are keyed on their non-null values only."""
+    arr = _plain(values)
+    if arr.null_count > len(arr) // 4:
+        at = np.flatnonzero(arr.is_valid().to_numpy(zero_copy_only=False)).astype(np.int32)
+        _, some = _run(keys, label, arr, 0, None if key_index is None else np.asarray(key_index)[at], at)
+        out = np.zeros(len(arr), np.uint64)
+        out[at] = some
+    else:
+        arr, out = _run(keys, label, arr, 0, key_index)
     return pa.Array.from_buffers(pa.uint64(), len(arr), [arr.buffers()[0], pa.py_buffer(out)], arr.null_count)
 
 

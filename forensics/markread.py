@@ -61,8 +61,10 @@ def cell_plans(material: np.ndarray, col: MarkColumn) -> dict[str, pa.Array]:
     as Arrow columns, for embedding (``up`` breaks ties away from the value)."""
     w = slot_word(material, col.slot)
     selected, dither, bit = plan(material, col, w)
-    up = ((w >> np.uint64(1)) & np.uint64(1)).astype(np.int64)
-    return {"selected": pa.array(selected), "dither": pa.array(dither), "bit": pa.array(bit), "up": pa.array(up)}
+    up = (w >> np.uint64(1)) & np.uint64(1)
+    # Narrow types: the export keeps these for every row until it marks.
+    return {"selected": pa.array(selected), "dither": pa.array(dither.astype(np.int32)),
+            "bit": pa.array(bit.astype(np.int8)), "up": pa.array(up.astype(np.int8))}
 
 
 def eligible(units: np.ndarray, col: MarkColumn) -> np.ndarray:

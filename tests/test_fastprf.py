@@ -173,3 +173,12 @@ def test_value_index_hashes_the_chosen_values_without_copying_them(block_functio
     for bad in ([4], [-1]):
         with pytest.raises(ValueError):
             fastprf.hmac_bytes(fastprf.Keys(keys), "m", values, value_index=np.array(bad, np.int32))
+
+
+def test_mostly_null_columns_are_keyed_on_their_values_only(block_function):
+    values = [None] * 30 + ["a", "13800138000", None, "x" * 70] + [None] * 30
+    got = fastprf.digest64(fastprf.Keys([K1]), "L", pa.array(values)).to_pylist()
+    assert got == expected_digests(K1, "L", values)
+    index = np.arange(len(values)) % 2
+    got = fastprf.digest64(fastprf.Keys([K1, K2]), "L", pa.array(values), key_index=index).to_pylist()
+    assert got == [None if v is None else (K1, K2)[i].digest64("L", v) for v, i in zip(values, index)]
