@@ -662,5 +662,17 @@ class _Export:
         # Inserting and sorting for the ledger spill in long sequential runs,
         # so the record stage gives up memory at little cost.
         limit = os.environ.get("TRACER_RECORD_MEMORY_LIMIT", RECORD_MEMORY_LIMIT)
+        self._release_written()
         self.con.execute("SET memory_limit = " + store._sql_str(limit))
         return commit.record(self, tmp, digest, nbytes)
+
+    def _release_written(self) -> None:
+        """Once the file is written, recording needs only ``ids`` and ``sel``:
+        the source copy and the marking tables go first, so lowering the
+        memory limit frees their memory instead of spilling them to disk."""
+        for (name,) in self.con.execute(
+                "SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal").fetchall():
+            self.con.execute(f"DROP VIEW IF EXISTS temp.{qident(name)}")
+        for (name,) in self.con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall():
+            if name not in ("ids", "sel"):
+                self.con.execute(f"DROP TABLE IF EXISTS temp.{qident(name)}")
