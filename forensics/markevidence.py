@@ -116,7 +116,8 @@ class MarkReader:
             n, agree, disagree = tallies[(m, leak_col, tries)]
             at = np.array([self._holding_index.get(eno, -1) for eno in enos], np.int64)
             held = at >= 0
-            n, agree, disagree = (np.where(held, x[at], 0) for x in (n, agree, disagree))
+            # (no holder at all, e.g. a leak of canaries only: every tally is zero)
+            n, agree, disagree = (np.where(held, x[at] if len(x) else 0, 0) for x in (n, agree, disagree))
             # One tail per tally, all at once: a column's log p, corrected for the leak columns tried.
             log_ps = stats.log_binom_sf_many(agree, n, 1.0 / m.q)
             if tries > 1:

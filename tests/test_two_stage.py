@@ -69,3 +69,17 @@ def test_a_first_stage_too_small_loses_power_in_the_simulation():
     """The check has teeth: a 200-row first stage at p <= 0.01 misses accusations."""
     small = twostage.simulate(0.03, exports=1500, first=200, read_on_p=0.01, seed=2)
     assert small.lost > 0.1
+
+
+def test_a_leak_of_canaries_only_reads_no_marks_and_still_accuses(bank, verdict_for):
+    """No leak row links to a real customer, so no export holds any: mark
+    tallies are empty for every candidate (the reader must not index them)."""
+    source_header, source_rows = leaks.read(bank["source"])
+    real = {r[source_header.index("身份证号")] for r in source_rows}
+    header, rows = leaks.read(bank["outs"]["A"])
+    at = header.index("身份证号")
+    planted = [r for r in rows if r[at] not in real]
+    assert planted
+    v = verdict_for(bank, (header, planted), "canaries_only.csv")
+    assert [c.recipient for c in v.accused] == ["A"]
+    assert all(m.readable == 0 for c in v.candidates for m in c.marks)
