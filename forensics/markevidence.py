@@ -92,10 +92,10 @@ class MarkReader:
     def read(self, cands: dict[int, Candidate], rows: int | None = None) -> None:
         """Append each candidate's mark evidence (and erased columns), read on
         the rows of its ``rows`` smallest sampled keys (all of them: None)."""
-        for eno, c in cands.items():
-            c.marks_rows_read = self.sampled(eno) if rows is None else min(rows, self.sampled(eno))
         keyed = [eno for eno in cands if self.exports[eno].key_id in self.keyring
                  and self.exports[eno].params.get("mark_columns")]
+        for eno in keyed:
+            cands[eno].marks_rows_read = self.sampled(eno) if rows is None else min(rows, self.sampled(eno))
         if not keyed:
             return
         # Group exports by identical (mark column, leak column) so one pass serves many exports.
