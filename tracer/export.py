@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Sequence
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from canary.errors import SchemaError, TracerError, UsageError, safe_detail
 from canary.kinds import IDENTIFIERS, Kind
 from canary.prf import Key, export_key, identity_key
-from forensics import fastprf, markplan, markread, sqlprf
+from forensics import fastprf, markplan, markread, markwrite, sqlprf
 from forensics.codesize import code_parameters
 from forensics.coltypes import ColumnType, type_columns
 from forensics.duck import insert_rows
@@ -598,14 +599,23 @@ class _Export:
             arms.setdefault(m.name, []).append(f"WHEN __f{i} THEN {new}")
             flags.append(f"__f{i}")
         narrow = ", ".join(qident(c) for c in marked_names)
-        self.con.execute(f"CREATE TEMP TABLE mk2 AS SELECT {keys}, row_key, {narrow}, {', '.join(stage2)} "
-                         f"FROM mark_base")
         marked_exprs = {name: f"CASE {' '.join(a)} ELSE {qident(name)} END" for name, a in arms.items()}
         proj = [f"{marked_exprs[c]} AS {qident('__n_' + c)}, {qident(c)} AS {qident('__o_' + c)}"
                 for c in marked_names]
-        self.con.execute(f"CREATE TEMP TABLE marked AS SELECT {keys}, row_key, {', '.join(proj)}, "
-                         f"{', '.join(flags)} FROM (SELECT *, {', '.join(stage3)} FROM mk2)")
-        self.con.execute("DROP TABLE mk2")
+        types = dict(self.con.execute("SELECT column_name, column_type FROM (DESCRIBE mark_base)").fetchall())
+        if fastprf.available() and all(types[c] == "VARCHAR" for c in marked_names):
+            # Natively, with these very expressions for the few values the native
+            # parser leaves to them (forensics.markwrite).
+            fallback = (f"SELECT __i, {', '.join(proj)}, {', '.join(flags)} FROM (SELECT *, {', '.join(stage3)} "
+                        f"FROM (SELECT __i, {keys}, row_key, {narrow}, {', '.join(stage2)} FROM __mark_odd)) "
+                        f"ORDER BY __i")
+            self._mark_native(fallback)
+        else:
+            self.con.execute(f"CREATE TEMP TABLE mk2 AS SELECT {keys}, row_key, {narrow}, {', '.join(stage2)} "
+                             f"FROM mark_base")
+            self.con.execute(f"CREATE TEMP TABLE marked AS SELECT {keys}, row_key, {', '.join(proj)}, "
+                             f"{', '.join(flags)} FROM (SELECT *, {', '.join(stage3)} FROM mk2)")
+            self.con.execute("DROP TABLE mk2")
         # Re-check the filter on marked values; a row that would fall out keeps its originals.
         if self.where:
             full = ", ".join(f"m.{qident('__n_' + c)} AS {qident(c)}" if c in marked_exprs
@@ -633,10 +643,72 @@ class _Export:
         self._check_complete("marked_final")
         self._release_mark_inputs()
 
+    def _mark_native(self, fallback: str) -> None:
+        """The ``marked`` table the SQL above makes, computed in NumPy and
+        pyarrow.compute (forensics.markwrite) over ``mark_base`` in row ranges:
+        each channel parses, embeds and writes back the values of the cells it
+        selected. Rows with a value the native parser leaves to the SQL (odd
+        inputs) are computed by the SQL's own expressions (``fallback``)."""
+        names = self.mark_value_columns
+        chans = {name: [(i, m) for i, m in enumerate(self.mark_cols) if m.name == name] for name in names}
+        query = "SELECT * FROM mark_base WHERE __anchor >= $a AND __anchor < $b"
+        parts = []
+        for a in range(0, self.last_rowid + 1, IDENTITY_BATCH_ROWS):
+            batch = self.con.execute(query, {"a": a, "b": a + IDENTITY_BATCH_ROWS}).to_arrow_table()
+            n = batch.num_rows
+            odd = np.zeros(n, bool)
+            out = {k: batch.column(k) for k in ("__anchor", "__is_c", "__c", "row_key")}
+            flags = {}
+            for name in names:
+                original = markwrite.as_strings(batch.column(name))
+                new = original
+                for i, m in reversed(chans[name]):  # the first channel's CASE arm wins
+                    picked = pa.array(np.flatnonzero(batch.column(f"__s{i}").to_numpy(zero_copy_only=False)))
+                    plan = [batch.column(f"__{x}{i}").take(picked).to_numpy(zero_copy_only=False) for x in "dbp"]
+                    on, text, bad = markwrite.mark(original.take(picked), *plan, m)
+                    picked = picked.to_numpy()
+                    odd[picked[bad]] = True
+                    rows = picked[on]
+                    flag = np.zeros(n, bool)
+                    flag[rows] = True
+                    flags[i] = flag
+                    new = pc.replace_with_mask(new, pa.array(flag), text)
+                out[f"__n_{name}"] = new
+                out[f"__o_{name}"] = original
+            out.update({f"__f{i}": pa.array(flags[i]) for i in range(len(self.mark_cols))})
+            part = pa.table(out)
+            if odd.any():
+                part = self._mark_fallback(batch, part, np.flatnonzero(odd), fallback)
+            parts.append(part)
+        # Registered, not copied into a table: marked_final reads it once.
+        self.con.register("marked", pa.concat_tables(parts))
+        self._marked_registered = True
+
+    def _mark_fallback(self, batch: pa.Table, part: pa.Table, rows: np.ndarray, fallback: str) -> pa.Table:
+        """``part`` with ``rows`` recomputed by the SQL expressions."""
+        odd = batch.take(pa.array(rows))
+        self.con.register("__mark_odd", odd.append_column("__i", pa.array(np.arange(len(rows)))))
+        try:
+            fixed = self.con.execute(fallback).to_arrow_table()
+        finally:
+            self.con.unregister("__mark_odd")
+        mask = np.zeros(part.num_rows, bool)
+        mask[rows] = True
+        cols = {}
+        for name in part.column_names:
+            col = part.column(name).combine_chunks()
+            if name in fixed.column_names:
+                col = pc.replace_with_mask(col, pa.array(mask), fixed.column(name).combine_chunks().cast(col.type))
+            cols[name] = col
+        return pa.table(cols)
+
     def _release_mark_inputs(self) -> None:
         """What only the marking needed goes before the write, so memory
         (and spill) stays one copy of the list: the cell plans and marked
         values ``ids`` carried for it, and the unfiltered marked table."""
+        if getattr(self, "_marked_registered", False):  # the native marking's Arrow table
+            self.con.unregister("marked")
+            self._marked_registered = False
         self.con.execute("DROP VIEW IF EXISTS marked_rows; DROP VIEW IF EXISTS mark_base; "
                          "DROP TABLE IF EXISTS marked")
         plan_cols = [f"__{x}{i}" for i in range(len(self.mark_cols)) for x in "sdbp"]
