@@ -652,7 +652,6 @@ class _Export:
         names = self.mark_value_columns
         chans = {name: [(i, m) for i, m in enumerate(self.mark_cols) if m.name == name] for name in names}
         query = "SELECT * FROM mark_base WHERE __anchor >= $a AND __anchor < $b"
-        parts = []
         for a in range(0, self.last_rowid + 1, IDENTITY_BATCH_ROWS):
             batch = self.con.execute(query, {"a": a, "b": a + IDENTITY_BATCH_ROWS}).to_arrow_table()
             n = batch.num_rows
@@ -679,10 +678,12 @@ class _Export:
             part = pa.table(out)
             if odd.any():
                 part = self._mark_fallback(batch, part, np.flatnonzero(odd), fallback)
-            parts.append(part)
-        # Registered, not copied into a table: marked_final reads it once.
-        self.con.register("marked", pa.concat_tables(parts))
-        self._marked_registered = True
+            # Into a table range by range (not held in Python): DuckDB keeps it within
+            # the export's memory limit, spilling if it must, as for ``ids``.
+            self.con.register("__marked_part", part)
+            self.con.execute("CREATE TEMP TABLE marked AS SELECT * FROM __marked_part" if a == 0 else
+                             "INSERT INTO marked SELECT * FROM __marked_part")
+            self.con.unregister("__marked_part")
 
     def _mark_fallback(self, batch: pa.Table, part: pa.Table, rows: np.ndarray, fallback: str) -> pa.Table:
         """``part`` with ``rows`` recomputed by the SQL expressions."""
@@ -706,9 +707,6 @@ class _Export:
         """What only the marking needed goes before the write, so memory
         (and spill) stays one copy of the list: the cell plans and marked
         values ``ids`` carried for it, and the unfiltered marked table."""
-        if getattr(self, "_marked_registered", False):  # the native marking's Arrow table
-            self.con.unregister("marked")
-            self._marked_registered = False
         self.con.execute("DROP VIEW IF EXISTS marked_rows; DROP VIEW IF EXISTS mark_base; "
                          "DROP TABLE IF EXISTS marked")
         plan_cols = [f"__{x}{i}" for i in range(len(self.mark_cols)) for x in "sdbp"]
