@@ -141,7 +141,8 @@ def units_sql(value: str, col: MarkColumn, *, reading: bool = False) -> str:
         else:
             clean, mult = amount_clean_sql(value), "1"
         x = f"TRY_CAST({clean} AS DECIMAL(18, 6))"
-        scaled = f"({x} * {mult} * {10 ** col.decimals})"
+        # widened before scaling: 10^10 yuan in cents (or x 10,000 for 万) overflows DECIMAL(18)
+        scaled = f"(CAST({x} AS DECIMAL(38, 6)) * {mult} * {10 ** col.decimals})"
         ok = f"regexp_full_match({clean}, '[-+]?\\d+(\\.\\d+)?')"
         return f"(CASE WHEN {ok} AND {scaled} = round({scaled}) THEN CAST({scaled} AS BIGINT) END)"
     # strptime needs a constant format: one arm per format.

@@ -8,7 +8,7 @@ columns in NumPy and pyarrow.compute (the same RE2 patterns as the SQL),
 without a Python loop over the values. Where a value's result is not
 decided here exactly as DuckDB would decide it (odd inputs: more than six
 decimals, more than twelve integer digits, amounts of 10**12 units or
-more (the SQL raises), dates outside years 1000-9999),
+more, dates outside years 1000-9999),
 it is flagged ``odd`` and the caller computes that row with the SQL.
 Tests compare every function with the SQL on random values.
 """
@@ -189,8 +189,7 @@ def _amount_units(t: pa.Array, decimals: int):
         for whole, part in zip((numeric, decided, neg, micro), got):
             whole[rest] = part
     odd = numeric & ~decided  # more digits than DECIMAL(18, 6) holds: the cast's rounding or overflow
-    # DuckDB raises (DECIMAL(18, 6) overflow) when the value in units reaches
-    # 10**12: left to the SQL, so that such a value fails there as before.
+    # 10**12 units and more (ten billion yuan in cents): rare, left to the SQL.
     over = decided & (micro >= 10 ** (18 - decimals))
     odd |= over
     below = 10 ** (_MAX_DECIMALS - decimals)

@@ -222,6 +222,29 @@ def test_junk_given_to_attribute_accuses_nobody(exported, tmp_path, name):
         assert "Traceback" not in r.output
 
 
+def test_giant_amounts_are_marked_and_read_not_a_crash(exported, tmp_path):
+    """Ten billion yuan in cents overflowed the parse's DECIMAL(18, 6) when
+    scaled: the export failed, and so did attributing a leak holding such an
+    amount (or "5000000000万"). Such amounts now parse like any other."""
+    h = exported["home"]
+    header, rows = leaks.read(exported["root"] / "A.csv")
+    col = header.index("月日均存款")
+    source = [list(r) for r in rows[:120]]
+    for i, v in enumerate(("10000000000.00", "999999999999.99", "-12345678901.50")):
+        source[i][col] = v
+    src = tmp_path / "giants.csv"
+    leaks.write(src, (header, source))
+    out = tmp_path / "giants_out.csv"
+    receipt = export(ExportRequest(str(src), "C", "p", str(out)), home=h)
+    assert receipt.rows == 120
+    leak = [list(r) for r in rows[:200]]
+    leak[0][col], leak[1][col] = "5000000000万", "99999999999.99"
+    path = tmp_path / "giant_leak.csv"
+    leaks.write(path, (header, leak))
+    v = attribute(path, home=h)
+    assert [c.recipient for c in v.accused] == ["A"]
+
+
 # --- every reader survives random input ---------------------------------------------------------
 
 PREFIXES = [b"", codecs.BOM_UTF8, codecs.BOM_UTF16_LE, b"PK\x03\x04", b"PAR1", b"\xd0\xcf\x11\xe0", b"[", b"{",
