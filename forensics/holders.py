@@ -28,6 +28,7 @@ import pyarrow as pa
 from .duck import value_buffers
 
 BITMAP_CELLS = 1 << 29  # exports x distinct keys per sweep range: 64 MiB of bit strings (per DuckDB thread)
+BLOCK_BYTES = 1 << 21  # packed bits counted and sampled at a time (2 MiB)
 
 
 @dataclass
@@ -149,7 +150,7 @@ def _counts_and_sample(bits, pad, per_export, starts, key_rows, one_to_one):
     n, width = bits.shape
     held = np.zeros(n, np.int64)
     s_export, s_key = [np.zeros(0, np.int32)], [np.zeros(0, np.int32)]
-    block = max(1, (1 << 21) // max(1, width))  # 2 MiB of packed bits at a time
+    block = max(1, BLOCK_BYTES // max(1, width))
     for lo in range(0, n, block):
         part = bits[lo:lo + block].copy()
         part[:, 0] &= 0xFF >> pad  # the padding before key 0 is never a key
@@ -168,10 +169,10 @@ def _counts_and_sample(bits, pad, per_export, starts, key_rows, one_to_one):
         got = cum[:, words - 1]
         rows, pos = _set_bits(part[:, :8 * words], got)
         # each row's first per_export set bits: +1 where a row's run starts, -1 where its sample ends
-        starts = np.cumsum(got) - got
+        run_starts = np.cumsum(got) - got  # (not ``starts``: the key index, needed by the next block)
         edge = np.zeros(len(rows) + 1, np.int8)
-        np.add.at(edge, starts[got > 0], 1)
-        np.add.at(edge, (starts + np.minimum(got, per_export))[got > 0], -1)
+        np.add.at(edge, run_starts[got > 0], 1)
+        np.add.at(edge, (run_starts + np.minimum(got, per_export))[got > 0], -1)
         take = np.cumsum(edge[:-1], dtype=np.int8) > 0
         s_export.append((rows[take] + lo).astype(np.int32))
         s_key.append((pos[take] - pad).astype(np.int32))

@@ -81,6 +81,20 @@ def test_sweep_equals_the_sql_it_replaced(tangled, cells, per_export):
     assert _swept_sample(h) == want_sample
 
 
+@pytest.mark.parametrize("tangled", [False, True], ids=["one-to-one", "tangled"])
+def test_counting_in_small_blocks_equals_one_block(tangled, monkeypatch):
+    """Exports are counted and sampled a block at a time; every block must use
+    the same key index (a block once overwrote it for the next)."""
+    con, enos = _store(4, tangled=tangled)
+    want_held, want_sample = _reference(con, 17)
+    want_held.pop(10 ** 6, None)
+    want_sample = [s for s in want_sample if s[0] != 10 ** 6]
+    monkeypatch.setattr(holders, "BLOCK_BYTES", 1)  # one export per block
+    h = holders.sweep(con, "links", "export_rows", enos, per_export=17)
+    assert h.held_rows() == want_held
+    assert _swept_sample(h) == want_sample
+
+
 def test_covered_counts_distinct_leak_rows_of_a_set_of_exports():
     con, enos = _store(5, tangled=True)
     h = holders.sweep(con, "links", "export_rows", enos, per_export=10, cells=3000)
