@@ -44,10 +44,11 @@ class MarkReader:
         self.types, self.leak_rows = types, leak_rows
         self._parsed: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         self._holding_index = {eno: i for i, eno in enumerate(holdings.enos.tolist())}
+        self._leak_by_header = {normalise_header(t.name): t for t in types}
 
     def _pairs(self, e) -> list[tuple[markplan.MarkColumn, str, int]]:
         """(mark column, leak column, tries) pairs: by header, else by kind (counted for the correction)."""
-        leak_by_header = {normalise_header(t.name): t for t in self.types}
+        leak_by_header = self._leak_by_header
         taken_by_name = {normalise_header(n) for n in e.columns}
         out = []
         for md in e.params.get("mark_columns", []):
