@@ -146,13 +146,8 @@ class Stream:
     def below(self, n: int) -> int:
         """A uniform integer in [0, n) (rejection sampling, no modulo bias)."""
         limit = _LIMITS.get(n) or _limit(n)
-        while True:  # _next, inlined: this is the synthesis's innermost call
-            h = self._inner.copy()
-            h.update(str(self._counter).encode())
-            self._counter += 1
-            o = self._outer.copy()
-            o.update(h.digest())
-            x = int.from_bytes(o.digest()[:8], "big")
+        while True:
+            x = self._next()
             if x < limit:
                 return x % n
 
