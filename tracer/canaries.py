@@ -57,10 +57,12 @@ class Planted:
 
 class CanaryPlanter:
     """Makes canaries for one export. ``ex`` is the export's working state
-    (connection with tables src, sel, ids; types; filter; keys)."""
+    (connection with tables src, sel, ids; types; filter; keys); ``unique``
+    the number of unique canaries it will ask unique() for."""
 
-    def __init__(self, ex) -> None:
+    def __init__(self, ex, unique: int) -> None:
         self.ex = ex
+        self.unique_wanted = unique
         self.con = ex.con
         self.columns = [Column(t.name, t.kind) for t in ex.types]
         self.kinds = {t.name: t.kind for t in ex.types}
@@ -164,11 +166,9 @@ class CanaryPlanter:
 
     def _first_unique_positions(self) -> list[int]:
         """The positions unique() draws first: the first draws of its stream,
-        one per canary the export asks for. A wrong guess costs only a scan."""
-        want = getattr(getattr(self.ex, "req", None), "canaries", None)
-        want = default_canary_count(self.ex.n_rows) if want is None else want
+        one per canary the export asks for."""
         stream = Stream(self.ex.ekey, UNIQUE_STREAM)
-        return [stream.below(self.ex.n_rows) for _ in range(max(0, want))]
+        return [stream.below(self.ex.n_rows) for _ in range(max(0, self.unique_wanted))]
 
     def _selected_rowids(self, positions: list[int]) -> dict[int, int]:
         """Source rowids of selection positions (one narrow read of ``sel``)."""

@@ -502,7 +502,7 @@ class _Export:
         self.canary_rows: list[Planted] = []
         if want <= 0:
             return
-        planter = CanaryPlanter(self)
+        planter = CanaryPlanter(self, unique=want)
         if self.req.shared_canaries:
             self.canary_rows += planter.pooled(self.key, self.content_hash, self.info.rows, self._pool_today())
         self.canary_rows += planter.unique(want, self.now.date())
