@@ -2,7 +2,8 @@
 
 source -> read (all text) -> type columns -> select rows & columns
   -> identities (keyed digests: native PRF over Arrow row ranges, or SQL)
-  -> canaries (from the export's own rows) -> marks (lattice-v1, in SQL, narrow)
+  -> canaries (from the export's own rows) -> marks (lattice-v1 on a narrow table:
+     NumPy/Arrow by forensics.markwrite, or SQL)
   -> re-check the filter -> assemble in file order and write (tracer.assemble)
   -> one lineage transaction (export, rows, canaries, source identities)
 
@@ -392,12 +393,19 @@ class _Export:
                 out.update({f"__s{i}": plan["selected"], f"__d{i}": plan["dither"], f"__b{i}": plan["bit"],
                             f"__p{i}": plan["up"]})
             out.update({f"__v{k}": batch.column(f"__v{k}") for k in range(len(self.mark_value_columns))})
-            self.con.register("__ids_part", pa.table(out))
-            self.con.execute("CREATE TEMP TABLE ids AS SELECT * FROM __ids_part" if a == 0 else
-                             "INSERT INTO ids SELECT * FROM __ids_part")
-            self.con.unregister("__ids_part")
+            self._append("ids", pa.table(out), create=a == 0)
             done += batch.num_rows
             self.progress("keying identifiers", done, self.info.rows)
+
+    def _append(self, table: str, part: pa.Table, *, create: bool) -> None:
+        """One row range into a temp table (not held in Python: DuckDB keeps
+        the whole within the export's memory limit, spilling if it must)."""
+        self.con.register("__part", part)
+        try:
+            self.con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM __part" if create else
+                             f"INSERT INTO {table} SELECT * FROM __part")
+        finally:
+            self.con.unregister("__part")
 
     def _mark_values_sql(self) -> str:
         return "".join(f", {qident(c)} AS __v{k}" for k, c in enumerate(self.mark_value_columns))
@@ -678,12 +686,7 @@ class _Export:
             part = pa.table(out)
             if odd.any():
                 part = self._mark_fallback(batch, part, np.flatnonzero(odd), fallback)
-            # Into a table range by range (not held in Python): DuckDB keeps it within
-            # the export's memory limit, spilling if it must, as for ``ids``.
-            self.con.register("__marked_part", part)
-            self.con.execute("CREATE TEMP TABLE marked AS SELECT * FROM __marked_part" if a == 0 else
-                             "INSERT INTO marked SELECT * FROM __marked_part")
-            self.con.unregister("__marked_part")
+            self._append("marked", part, create=a == 0)
 
     def _mark_fallback(self, batch: pa.Table, part: pa.Table, rows: np.ndarray, fallback: str) -> pa.Table:
         """``part`` with ``rows`` recomputed by the SQL expressions."""
