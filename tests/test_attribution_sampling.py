@@ -82,7 +82,8 @@ def test_sampled_marks_count_what_the_sql_counted(bank, leak_with_repeats, monke
         got = {(c.export_no, ev.export_column, ev.channel): (ev.readable, ev.agree, ev.disagree)
                for c in v.candidates for ev in c.marks}
         assert got == want
-        assert sum(r[0] for r in got.values()) > 0
+        if per_export >= 30:  # one row per export is unreadable in every channel with a few % chance (random key)
+            assert sum(r[0] for r in got.values()) > 0
         held = dict(con.execute("SELECT export_no, count(DISTINCT __lr) FROM ref_holders GROUP BY 1").fetchall())
         assert {c.export_no: c.held_rows for c in v.candidates if c.held_rows} == held
     finally:

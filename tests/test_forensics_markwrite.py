@@ -4,6 +4,8 @@ the exporter accepts and on junk."""
 
 from __future__ import annotations
 
+import os
+
 import duckdb
 import numpy as np
 import pyarrow as pa
@@ -213,14 +215,14 @@ def test_export_with_odd_values_is_identical_natively(tmp_path, monkeypatch):
     import sys
 
     ex = sys.modules["tracer.export"]
-    fallback = ex._Export._mark_fallback
-    calls = []
+    by_sql = ex._Export._mark_sql_rows
+    calls = {"1": [], "0": []}
 
-    def counted(self, batch, part, rows, sql):
-        calls.append(len(rows))
-        return fallback(self, batch, part, rows, sql)
+    def counted(self, part):
+        calls[os.environ["TRACER_NATIVE"]].append(part.num_rows)
+        return by_sql(self, part)
 
-    monkeypatch.setattr(ex._Export, "_mark_fallback", counted)
+    monkeypatch.setattr(ex._Export, "_mark_sql_rows", counted)
     import shutil
 
     init(Home.at(tmp_path / "h1"))
@@ -234,4 +236,5 @@ def test_export_with_odd_values_is_identical_natively(tmp_path, monkeypatch):
                                        where='"月日均存款" >= 1000'), home=home)
         assert {c.name for c in receipt.columns if c.marked} == {"月日均存款", "开户日期"}
     assert outs["1"].read_bytes() == outs["0"].read_bytes()
-    assert calls and sum(calls) >= 5  # the native path did leave rows to the SQL
+    # The native path left the odd rows (and only those) to the SQL.
+    assert 5 <= sum(calls["1"]) < sum(calls["0"])

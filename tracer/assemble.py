@@ -6,8 +6,10 @@ pass to count formula cells ran them all again). Instead:
 
 * the source is read back in rowid ranges: a plain scan of a DuckDB table
   keeps insertion order (checked here, and sorted if it ever did not);
-* the marked values come from a narrow table sorted once by anchor row
-  (keys and marked columns only), aligned to the source rows and checked;
+* the marked values come from tracer.assemble.MarkedRanges (an Arrow file
+  the identities stage wrote, one record batch per row range), aligned to
+  the source rows and checked; under a filter, the filter is re-checked on
+  the marked values and a row that would fall out keeps its originals;
 * canaries (few) are spliced in after their anchor rows;
 * formula-like text is neutralised here, with NumPy on each value's first
   byte before any regex runs, counting the rows it touched.
@@ -21,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -86,6 +89,87 @@ def _ascending(table: pa.Table, key: str) -> pa.Table:
     return table.take(pa.array(np.argsort(k, kind="stable")))
 
 
+class MarkedRanges:
+    """The real rows' marked values (``__n_<column>``, with ``__o_<column>``,
+    the originals, under a filter) and channel flags (``__f<i>``), one Arrow
+    IPC record batch per range of ``rows_per_range`` source rows (``__r``
+    ascending), in the export's scratch folder.
+
+    Written as the identities stage keys each range, read back range by range
+    as the file is written. A file and not a DuckDB table: inserting the
+    values and sorting them back out cost more than computing them, and a
+    batch read from a file leaves nothing resident once it is used."""
+
+    def __init__(self, path: Path, rows_per_range: int):
+        self.path, self.rows_per_range = path, rows_per_range
+        self._writer: pa.ipc.RecordBatchFileWriter | None = None
+        self._sink = None
+        self._reader: pa.ipc.RecordBatchFileReader | None = None
+        self._cached: tuple[int, pa.RecordBatch] | None = None
+        self.ranges = 0
+        self.rows = 0
+
+    def append(self, start: int, part: pa.Table) -> None:
+        """The marks of source rows ``start .. start + rows_per_range - 1``;
+        every range in order, an empty one included."""
+        if start != self.ranges * self.rows_per_range:
+            raise ValueError(f"marked ranges out of order: {start} after {self.ranges} ranges")
+        part = _ascending(part, "__r")
+        if self._writer is None:
+            self.schema = part.schema
+            self._sink = pa.OSFile(str(self.path), "wb")
+            self._writer = pa.ipc.new_file(self._sink, part.schema)
+        elif part.schema != self.schema:
+            part = part.cast(self.schema)
+        self._writer.write_batch(pa.RecordBatch.from_arrays(
+            [c.combine_chunks() for c in part.columns], schema=part.schema))
+        self.ranges += 1
+        self.rows += part.num_rows
+
+    def finish(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._sink.close()
+            self._writer = None
+
+    def rows_for(self, r: np.ndarray, a: int, b: int) -> pa.Table:
+        """The marks of exactly the source rows ``r`` (ascending, within [a, b))."""
+        parts = []
+        last = min((max(b, a + 1) - 1) // self.rows_per_range, self.ranges - 1)  # ranges past the list's end: none
+        for k in range(a // self.rows_per_range, last + 1):
+            batch = self._batch(k)
+            have = batch.column(0).to_numpy()
+            lo, hi = np.searchsorted(have, [a, b])
+            parts.append(pa.Table.from_batches([batch.slice(lo, hi - lo)]))
+        if not parts:
+            raise TracerError("internal error: a range of rows has no marks; nothing was written")
+        got = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+        have = got.column("__r").to_numpy()
+        if len(have) != len(r):  # a filtered export: its rows among every source row's marks
+            at = np.minimum(np.searchsorted(have, r), max(len(have) - 1, 0))
+            got = got.take(pa.array(at)) if len(have) else got
+            have = got.column("__r").to_numpy()
+        if not np.array_equal(have, r):
+            raise TracerError("internal error: marked values do not line up with the source rows; "
+                              "nothing was written")
+        return got
+
+    def _batch(self, k: int) -> pa.RecordBatch:
+        if self._cached is None or self._cached[0] != k:
+            if self._reader is None:
+                self.finish()
+                self._reader = pa.ipc.open_file(pa.OSFile(str(self.path), "rb"))
+            if k >= self._reader.num_record_batches:
+                raise TracerError("internal error: a range of rows has no marks; nothing was written")
+            self._cached = (k, self._reader.get_batch(k))
+        return self._cached[1]
+
+    def close(self) -> None:
+        self.finish()
+        self._reader = self._cached = None
+        self.path.unlink(missing_ok=True)
+
+
 def _texts(table: pa.Table, columns: list[str]) -> pa.Table:
     return pa.table({c: table.column(c).cast(pa.string()) for c in columns})
 
@@ -98,56 +182,47 @@ class Assembly:
     neutralise_formulas: bool
     rows_written: int = 0
     neutralised_rows: int = 0
+    reverted: int = 0  # rows the filter's re-check gave back their original values
+    marked_counts: np.ndarray | None = None  # cells written marked, per channel
     canaries_written: dict[int, list] = field(default_factory=dict)  # canary no -> cells as written
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         ex, con = self.ex, self.ex.con
         cols = list(ex.out_cols)
         marked = ex.mark_value_columns  # every marked column is an output column
-        if marked:
-            # Narrow: anchors and marked values only; sorted once so each chunk is a range read.
-            con.execute(f"CREATE OR REPLACE TEMP TABLE marked_real AS SELECT __anchor, "
-                        f"{', '.join(qident(c) for c in marked)} FROM marked_final WHERE __is_c = 0 "
-                        f"ORDER BY __anchor")
-        # Canaries straight from their own (few) rows, not through the view of every row.
-        values = ", ".join(f"f.{qident(c)}" if c in marked else f"c.{qident(c)}" for c in cols)
-        join = " JOIN marked_final f ON f.__is_c = 1 AND f.__c = c.__c AND f.__anchor = c.__anchor" if marked else ""
-        canaries = con.execute(f"SELECT c.__anchor, c.__c, {values} FROM canary_rows c{join} "
-                               f"ORDER BY c.__anchor, c.__c").to_arrow_table()
+        self.marked_counts = np.zeros(len(ex.mark_cols), np.int64)
+        canaries = ex.canary_final  # marked and re-checked already, by anchor row
         if canaries.num_rows != len(ex.canary_rows):
             raise TracerError("internal error: canaries lost before writing; nothing was written", path=ex.info.path)
         can_anchor = canaries.column("__anchor").to_numpy()
         in_sel = " AND rowid IN (SELECT __r FROM sel WHERE __r >= $a AND __r < $b)" if ex.where else ""
-        select = (f"SELECT rowid AS __r, {', '.join(qident(c) for c in cols)} FROM src "
-                  f"WHERE rowid >= $a AND rowid < $b{in_sel}")
-        marked_select = (f"SELECT __anchor, {', '.join(qident(c) for c in marked)} FROM marked_real "
-                         f"WHERE __anchor >= $a AND __anchor < $b")
+        # The filter's re-check on marked values reads every column.
+        wanted = "*" if ex.where and marked else ", ".join(qident(c) for c in cols)
+        select = f"SELECT rowid AS __r, {wanted} FROM src WHERE rowid >= $a AND rowid < $b{in_sel}"
 
-        def fetch(a: int) -> tuple[pa.Table, pa.Table | None]:
-            bounds = {"a": a, "b": a + CHUNK_ROWS}
-            real = _ascending(con.execute(select, bounds).to_arrow_table(), "__r")
-            mv = _ascending(con.execute(marked_select, bounds).to_arrow_table(), "__anchor") if marked else None
-            return real, mv
+        def fetch(a: int) -> tuple[pa.Table, np.ndarray | None, int]:
+            real = _ascending(con.execute(select, {"a": a, "b": a + CHUNK_ROWS}).to_arrow_table(), "__r")
+            if not marked:
+                return real, None, 0
+            marks = ex.marks.rows_for(real.column("__r").to_numpy(), a, a + CHUNK_ROWS)
+            return ex.apply_marks(real, marks)
 
         starts = list(range(0, ex.last_rowid + 1, CHUNK_ROWS))
-        # The next range is read by DuckDB (in a helper thread, the only user of
-        # the connection meanwhile) while this one is encoded and written.
+        # The next range is read by DuckDB and marked (in a helper thread, the only
+        # user of the connection meanwhile) while this one is encoded and written.
         with ThreadPoolExecutor(max_workers=1) as reader:
             ahead = reader.submit(fetch, starts[0]) if starts else None
             for k, a in enumerate(starts):
-                real, mv = ahead.result()
+                real, counts, reverted = ahead.result()
                 ahead = reader.submit(fetch, starts[k + 1]) if k + 1 < len(starts) else None
-                yield from self._finish(real, mv, a, marked, cols, canaries, can_anchor)
+                if counts is not None:
+                    self.marked_counts += counts
+                    self.reverted += reverted
+                yield from self._finish(real, a, cols, canaries, can_anchor)
 
-    def _finish(self, real, mv, a, marked, cols, canaries, can_anchor) -> Iterator[pa.RecordBatch]:
-        """One range: marked values in place, canaries spliced in, formulas neutralised."""
+    def _finish(self, real, a, cols, canaries, can_anchor) -> Iterator[pa.RecordBatch]:
+        """One range: canaries spliced in, formulas neutralised."""
         r = real.column("__r").to_numpy()
-        if marked:
-            if not np.array_equal(mv.column("__anchor").to_numpy(), r):
-                raise TracerError("internal error: marked values do not line up with the source rows; "
-                                  "nothing was written", path=self.ex.info.path)
-            for c in marked:
-                real = real.set_column(real.column_names.index(c), c, mv.column(c))
         part = _texts(real, cols)
         here = np.flatnonzero((can_anchor >= a) & (can_anchor < a + CHUNK_ROWS))
         mine = canaries.take(pa.array(here)) if len(here) else None
@@ -163,12 +238,16 @@ class Assembly:
 
     @staticmethod
     def _splice(part: pa.Table, r: np.ndarray, can: pa.Table, cols: list[str]) -> pa.Table:
-        """Canaries go right after their anchor row, in canary order."""
-        both = pa.concat_tables([part, _texts(can, cols)])
-        anchor = np.concatenate([r, can.column("__anchor").to_numpy()])
-        is_c = np.concatenate([np.zeros(len(r), np.int64), np.ones(can.num_rows, np.int64)])
-        c_no = np.concatenate([np.zeros(len(r), np.int64), can.column("__c").to_numpy()])
-        return both.take(pa.array(np.lexsort((c_no, is_c, anchor))))
+        """Canaries go right after their anchor row, in canary order (``can``
+        is ordered so). Slices, not a gather: a take of every cell cost 6x more."""
+        at = np.searchsorted(r, can.column("__anchor").to_numpy(), side="right")
+        can = _texts(can, cols)
+        pieces, prev = [], 0
+        for j, pos in enumerate(at.tolist()):
+            pieces += [part.slice(prev, pos - prev), can.slice(j, 1)]
+            prev = pos
+        pieces.append(part.slice(prev))
+        return pa.concat_tables(pieces).combine_chunks()
 
     def _keep_canaries(self, part: pa.Table, r: np.ndarray, can: pa.Table) -> None:
         """The canaries' cells exactly as written (the lineage stores them whole)."""

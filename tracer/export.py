@@ -36,7 +36,7 @@ from forensics.duck import insert_rows
 from forensics.normalize import (IDNO15_NAME_CODE, IDNO15_NAME_LABEL, KIND_CODES, identity_label,
                                  idno15_name_message, sql_name, sql_normalise)
 
-from . import commit, journal, live, openlineage, store, writers
+from . import assemble, commit, journal, live, openlineage, store, writers
 from .canaries import CanaryPlanter, Planted, default_canary_count, load_rows
 from .filters import check_where, numeric_columns, qident, where_flag
 from .home import Home
@@ -220,6 +220,9 @@ class _Export:
         self._mark()
         say("writing the file")
         tmp, digest, nbytes = self._write()
+        self.mark_counts += self.assembly.marked_counts
+        self.reverted += self.assembly.reverted
+        self._count_marks()
         say("recording lineage")
         recipient_created = self._record(tmp, digest, nbytes)
         receipt = ExportReceipt(
@@ -319,10 +322,12 @@ class _Export:
         self.known_source = self._known_source()
         # The marked columns' values travel in ``ids`` too, so marking reads one narrow table.
         self.mark_value_columns = list(dict.fromkeys(m.name for m in self.mark_cols))
+        self.marks = assemble.MarkedRanges(self.pending.scratch / "marks.arrow", IDENTITY_BATCH_ROWS)
         if fastprf.available():
             self._identities_native(specs, priority, all_text)
         else:
             self._identities_sql(specs, priority, all_text)
+        self.marks.finish()
         if not self.id_cols:
             self.notes.append("no identifier column (ID number, phone, customer number, email): rows are "
                               "keyed by their whole content and a leak can only be linked by canaries")
@@ -342,6 +347,17 @@ class _Export:
         drop = ", ".join(f"__m{g}" for g in self.mark_groups)
         self.con.execute(f"CREATE TEMP TABLE ids AS SELECT *{f' EXCLUDE ({drop})' if drop else ''}"
                          f"{self._plan_sql_columns()} FROM ids1; DROP TABLE ids1")
+        if not self.mark_cols:
+            return
+        plans = ", ".join(f"__s{i}, __d{i}, __b{i}, __p{i}" for i in range(len(self.mark_cols)))
+        values = "".join(f", __v{k} AS {qident(c)}" for k, c in enumerate(self.mark_value_columns))
+        query = f"SELECT __r, row_key, {plans}{values} FROM ids WHERE __r >= $a AND __r < $b ORDER BY __r"
+        for a in range(0, self.last_rowid + 1, IDENTITY_BATCH_ROWS):
+            part = self.con.execute(query, {"a": a, "b": a + IDENTITY_BATCH_ROWS}).to_arrow_table()
+            self.marks.append(a, self._mark_part(part.drop_columns(["__r"])).add_column(0, "__r", part.column("__r")))
+        for col in [f"__{x}{i}" for i in range(len(self.mark_cols)) for x in "sdbp"] + \
+                [f"__v{k}" for k in range(len(self.mark_value_columns))]:
+            self.con.execute(f"ALTER TABLE ids DROP COLUMN {col}")
 
     def _plan_sql_columns(self) -> str:
         """Each mark channel's cell plan (selected, dither, bit, up) from the
@@ -386,13 +402,15 @@ class _Export:
                     out[alias] = fastprf.digest64(ikeys, label, batch.column(f"__x{i}"))
             row_key = fastprf.digest64(ikeys, "identity/row", batch.column("__row"))
             out["row_key"] = pc.coalesce(*prio, row_key) if prio else row_key
-            # The marks' cell plans, not their material, are what ids keeps.
-            material = markplan.material_bytes(ekeys, out["row_key"], self.mark_groups)
-            for i, m in enumerate(self.mark_cols):
-                plan = markread.cell_plans(material[m.group], m)
-                out.update({f"__s{i}": plan["selected"], f"__d{i}": plan["dither"], f"__b{i}": plan["bit"],
-                            f"__p{i}": plan["up"]})
-            out.update({f"__v{k}": batch.column(f"__v{k}") for k in range(len(self.mark_value_columns))})
+            if self.mark_cols:  # the range's marks, from its rows' keyed material, straight to the marks file
+                material = markplan.material_bytes(ekeys, out["row_key"], self.mark_groups)
+                part = {"row_key": out["row_key"]}
+                for i, m in enumerate(self.mark_cols):
+                    plan = markread.cell_plans(material[m.group], m)
+                    part.update({f"__s{i}": plan["selected"], f"__d{i}": plan["dither"], f"__b{i}": plan["bit"],
+                                 f"__p{i}": plan["up"]})
+                part.update({c: batch.column(f"__v{k}") for k, c in enumerate(self.mark_value_columns)})
+                self.marks.append(a, self._mark_part(pa.table(part)).add_column(0, "__r", batch.column("__r")))
             self._append("ids", pa.table(out), create=a == 0)
             done += batch.num_rows
             self.progress("keying identifiers", done, self.info.rows)
@@ -529,12 +547,13 @@ class _Export:
     # -- marks and output -----------------------------------------------------
 
     def _mark(self) -> None:
-        """Union real rows and canaries, mark, re-check the filter.
-
-        Only the marked columns travel through the staged tables (narrow):
-        ``marked_final`` holds their final values, and tracer.assemble puts
-        them back beside every other column, in file order, as it writes."""
+        """The canaries, marked like real rows (their final cells in
+        ``canary_final``, an Arrow table by anchor row). Real rows were marked
+        as their identities were keyed (``self.marks``); tracer.assemble
+        puts their values in place, and re-checks the filter, as it writes."""
         cols = self.info.columns
+        self.mark_counts = np.zeros(len(self.mark_cols), np.int64)
+        self.reverted = 0
         load_rows(self.con, self.info.columns, "canary_src", [(i, c.row) for i, c in enumerate(self.canary_rows)])
         anchors = [(i, c.anchor_pos) for i, c in enumerate(self.canary_rows)]
         insert_rows(self.con, "canary_anchor", ["__c", "__pos"], anchors, [pa.int32(), pa.int64()])
@@ -547,45 +566,87 @@ class _Export:
         c_key = f"coalesce({', '.join(id_exprs + [row_digest])})"
         canary_mats = "".join(f", {markplan.material_sql('row_key', g, var='ek')} AS __m{g}"
                               for g in self.mark_groups)
-        self.con.execute(f"""
-            CREATE TEMP TABLE canary_rows AS
-            SELECT __anchor, __c, row_key{canary_mats}, * EXCLUDE (__anchor, __c, row_key) FROM (
-                SELECT sel.__r AS __anchor, c.__c, {c_key} AS row_key, {', '.join('c.' + qident(c) for c in cols)}
-                FROM canary_src c JOIN canary_anchor a USING (__c) JOIN sel ON sel.__pos = a.__pos)""")
-        src_cols = ", ".join("src." + qident(c) for c in cols)
-        self.con.execute(f"""
-            CREATE TEMP VIEW rows_base AS
-            SELECT sel.__r AS __anchor, 0 AS __is_c, 0 AS __c, ids.row_key, {src_cols}
-            FROM sel JOIN src ON src.rowid = sel.__r JOIN ids ON ids.__r = sel.__r
-            UNION ALL
-            SELECT __anchor, 1, __c, row_key, {', '.join(qident(c) for c in cols)} FROM canary_rows""")
-        keys = "__anchor, __is_c, __c"
-        marked_names = self.mark_value_columns
-        # What marking reads: keys, cell plans and marked values only, from ``ids``
-        # (every source row; joined to the selection only under a filter).
-        values = "".join(f", ids.__v{k} AS {qident(c)}" for k, c in enumerate(marked_names))
-        plan_cols = "".join(f", ids.__s{i}, ids.__d{i}, ids.__b{i}, ids.__p{i}" for i in range(len(self.mark_cols)))
-        self.con.execute(f"""
-            CREATE TEMP VIEW mark_base AS
-            SELECT ids.__r AS __anchor, 0 AS __is_c, 0 AS __c, ids.row_key{plan_cols}{values}
-            FROM ids{' JOIN sel USING (__r)' if self.where else ''}
-            UNION ALL
-            SELECT __anchor, 1, __c, row_key{self._plan_sql_columns()}{''.join(', ' + qident(c) for c in marked_names)}
-            FROM canary_rows""")
-        if not self.mark_cols:
-            self.reverted = 0
-            self._check_complete("rows_base")
-            self._release_mark_inputs()
-            return
+        canaries = self.con.execute(f"""
+            SELECT __anchor, __c, row_key{self._plan_sql_columns()}, * EXCLUDE (__anchor, __c, row_key) FROM (
+                SELECT __anchor, __c, row_key{canary_mats}, * EXCLUDE (__anchor, __c, row_key) FROM (
+                    SELECT sel.__r AS __anchor, c.__c, {c_key} AS row_key, {', '.join('c.' + qident(c) for c in cols)}
+                    FROM canary_src c JOIN canary_anchor a USING (__c) JOIN sel ON sel.__pos = a.__pos))
+            ORDER BY __anchor, __c""").to_arrow_table()
+        self.con.execute("DROP TABLE canary_src; DROP TABLE canary_anchor")
+        rows = canaries.select(["__anchor", "__c", *cols])
+        if self.mark_cols:
+            plans = [f"__{x}{i}" for i in range(len(self.mark_cols)) for x in "sdbp"]
+            marks = self._mark_part(canaries.select(["row_key", *plans, *self.mark_value_columns]))
+            rows, counts, self.reverted = self.apply_marks(rows, marks)
+            self.mark_counts += counts
+        self.canary_final = rows
 
-        # Staged and materialised (narrow: keys and the marked columns only):
-        # DuckDB would otherwise inline the parsing into every use of a value.
+    def _mark_part(self, part: pa.Table) -> pa.Table:
+        """Marks of the rows of ``part`` (``row_key``, every channel's cell
+        plan ``__s/__d/__b/__p<i>`` and the marked columns' values), in its
+        row order: ``__n_<column>`` (the value to write), ``__o_<column>``
+        (the original, kept only under a filter, whose re-check may restore
+        it) and ``__f<i>`` (channel i marked the cell).
+
+        Natively in NumPy and pyarrow.compute (forensics.markwrite) where
+        the values are text; rows with a value the native parser leaves to
+        SQL (odd inputs), and every row without the native core, by the SQL
+        expressions of forensics.markplan (``_mark_sql``)."""
+        names = self.mark_value_columns
+        native = fastprf.available() and all(pa.types.is_string(part.column(c).type) or
+                                             pa.types.is_large_string(part.column(c).type) for c in names)
+        if not native:
+            return self._mark_sql_rows(part)
+        n = part.num_rows
+        odd = np.zeros(n, bool)
+        out, flags = {}, {}
+        for name in names:
+            original = markwrite.as_strings(part.column(name))
+            new = original
+            chans = [(i, m) for i, m in enumerate(self.mark_cols) if m.name == name]
+            for i, m in reversed(chans):  # the first channel's CASE arm wins
+                picked = pa.array(np.flatnonzero(part.column(f"__s{i}").to_numpy(zero_copy_only=False)))
+                plan = [part.column(f"__{x}{i}").take(picked).to_numpy(zero_copy_only=False) for x in "dbp"]
+                on, text, bad = markwrite.mark(original.take(picked), *plan, m)
+                picked = picked.to_numpy()
+                odd[picked[bad]] = True
+                flag = np.zeros(n, bool)
+                flag[picked[on]] = True
+                flags[i] = flag
+                new = pc.replace_with_mask(new, pa.array(flag), text)
+            out[f"__n_{name}"] = new
+            if self.where:
+                out[f"__o_{name}"] = original
+        out.update({f"__f{i}": pa.array(flags[i]) for i in range(len(self.mark_cols))})
+        marked = pa.table(out)
+        if odd.any():  # recomputed by the SQL expressions
+            rows = np.flatnonzero(odd)
+            fixed = self._mark_sql_rows(part.take(pa.array(rows)))
+            mask = pa.array(odd)
+            marked = pa.table({c: pc.replace_with_mask(marked.column(c).combine_chunks(), mask,
+                                                       fixed.column(c).combine_chunks().cast(marked.column(c).type))
+                               for c in marked.column_names})
+        return marked
+
+    def _mark_sql_rows(self, part: pa.Table) -> pa.Table:
+        """``_mark_part`` by the SQL expressions (forensics.markplan)."""
+        self.con.register("__mark_part", part.append_column("__i", pa.array(np.arange(part.num_rows))))
+        try:
+            got = self.con.execute(self._mark_sql("__mark_part")).to_arrow_table()
+        finally:
+            self.con.unregister("__mark_part")
+        return got.drop_columns(["__i"])
+
+    def _mark_sql(self, table: str) -> str:
+        """SQL marking ``table`` (``__i``, ``row_key``, the cell plans, the
+        marked values), staged so that a value is parsed once per column (its
+        channels share the parse), and only where some channel selected the
+        cell: most cells never are."""
         stage2, stage3, flags = [], [], []
         arms: dict[str, list[str]] = {}
-        # A value is parsed once per column (its channels share the parse), and
-        # only where some channel selected the cell: most cells never are.
         units_of: dict[int, str] = {}  # channel -> its units column
-        for name in marked_names:
+        names = self.mark_value_columns
+        for name in names:
             chans = [(i, m) for i, m in enumerate(self.mark_cols) if m.name == name]
             units = {markplan.units_sql(qident(name), m) for _, m in chans}
             if len(units) == 1:
@@ -595,8 +656,7 @@ class _Export:
             else:  # channels parsing differently: each its own
                 for i, m in chans:
                     units_of[i] = f"__u{i}"
-                    stage2.append(f"CASE WHEN __s{i} THEN {markplan.units_sql(qident(name), m)} "
-                                  f"END AS __u{i}")
+                    stage2.append(f"CASE WHEN __s{i} THEN {markplan.units_sql(qident(name), m)} END AS __u{i}")
         for i, m in enumerate(self.mark_cols):
             u = units_of[i]
             stage2.append(f"__s{i}, __d{i}, __b{i}, __p{i}")
@@ -606,123 +666,52 @@ class _Export:
             new = markplan.format_units_sql(f"__n{i}", qident(m.name), m)
             arms.setdefault(m.name, []).append(f"WHEN __f{i} THEN {new}")
             flags.append(f"__f{i}")
-        narrow = ", ".join(qident(c) for c in marked_names)
-        marked_exprs = {name: f"CASE {' '.join(a)} ELSE {qident(name)} END" for name, a in arms.items()}
-        proj = [f"{marked_exprs[c]} AS {qident('__n_' + c)}, {qident(c)} AS {qident('__o_' + c)}"
-                for c in marked_names]
-        types = dict(self.con.execute("SELECT column_name, column_type FROM (DESCRIBE mark_base)").fetchall())
-        if fastprf.available() and all(types[c] == "VARCHAR" for c in marked_names):
-            # Natively, with these very expressions for the few values the native
-            # parser leaves to them (forensics.markwrite).
-            fallback = (f"SELECT __i, {', '.join(proj)}, {', '.join(flags)} FROM (SELECT *, {', '.join(stage3)} "
-                        f"FROM (SELECT __i, {keys}, row_key, {narrow}, {', '.join(stage2)} FROM __mark_odd)) "
-                        f"ORDER BY __i")
-            self._mark_native(fallback)
-        else:
-            self.con.execute(f"CREATE TEMP TABLE mk2 AS SELECT {keys}, row_key, {narrow}, {', '.join(stage2)} "
-                             f"FROM mark_base")
-            self.con.execute(f"CREATE TEMP TABLE marked AS SELECT {keys}, row_key, {', '.join(proj)}, "
-                             f"{', '.join(flags)} FROM (SELECT *, {', '.join(stage3)} FROM mk2)")
-            self.con.execute("DROP TABLE mk2")
-        # Re-check the filter on marked values; a row that would fall out keeps its originals.
+        # The original under a filter: a CASE with the same arms, none taken, so that
+        # it has the marked value's type (a typed database column reads as text).
+        proj = [f"CASE {' '.join(arms[c])} ELSE {qident(c)} END AS {qident('__n_' + c)}" +
+                (f", CASE {' '.join(a.replace(' THEN ', ' AND false THEN ', 1) for a in arms[c])} "
+                 f"ELSE {qident(c)} END AS {qident('__o_' + c)}" if self.where else "") for c in names]
+        narrow = ", ".join(qident(c) for c in names)
+        return (f"SELECT __i, {', '.join(proj)}, {', '.join(flags)} FROM (SELECT *, {', '.join(stage3)} "
+                f"FROM (SELECT __i, row_key, {narrow}, {', '.join(stage2)} FROM {table})) ORDER BY __i")
+
+    def apply_marks(self, rows: pa.Table, marks: pa.Table) -> tuple[pa.Table, np.ndarray, int]:
+        """``rows`` (aligned with ``marks``) with their marked values in
+        place; under a filter, re-checked on those values: a row that would
+        fall out keeps its originals and counts as reverted. Returns the rows,
+        the cells each channel marked, and the rows reverted."""
+        flags = [marks.column(f"__f{i}").to_numpy(zero_copy_only=False) for i in range(len(self.mark_cols))]
+        for c in self.mark_value_columns:
+            rows = rows.set_column(rows.column_names.index(c), c, marks.column("__n_" + c))
+        reverted = 0
         if self.where:
-            full = ", ".join(f"m.{qident('__n_' + c)} AS {qident(c)}" if c in marked_exprs
-                             else f"b.{qident(c)}" for c in cols)
-            self.con.execute(f"CREATE TEMP VIEW marked_rows AS SELECT b.__anchor, b.__is_c, b.__c, {full} "
-                             f"FROM rows_base b JOIN marked m USING ({keys})")
-            ok_sql = where_flag(self.where, self.types, self.numeric, "marked_rows", keys)
-            ok_join, ok = f"JOIN ({ok_sql}) k USING ({keys})", "k.__ok"
-        else:
-            ok_join, ok = "", "true"
-        final_vals = ", ".join(f"CASE WHEN {ok} THEN m.{qident('__n_' + c)} ELSE m.{qident('__o_' + c)} END "
-                               f"AS {qident(c)}" for c in marked_names)
-        final_flags = "".join(f", m.__f{i} AND {ok} AS __f{i}" for i in range(len(self.mark_cols)))
-        self.con.execute(f"""
-            CREATE TEMP TABLE marked_final AS
-            SELECT m.__anchor, m.__is_c, m.__c, {final_vals}{final_flags}, NOT {ok} AS __reverted
-            FROM marked m {ok_join}""")
-        agg = ", ".join(f"count(*) FILTER (WHERE __f{i})" for i in range(len(self.mark_cols)))
-        counts = self.con.execute(f"SELECT {agg}, count(*) FILTER (WHERE __reverted) FROM marked_final").fetchone()
+            ok = self._where_holds(rows)
+            if not ok.all():
+                keep = pa.array(ok)
+                for c in self.mark_value_columns:
+                    rows = rows.set_column(rows.column_names.index(c), c,
+                                           pc.if_else(keep, rows.column(c), marks.column("__o_" + c)))
+                flags = [f & ok for f in flags]
+                reverted = int((~ok).sum())
+        return rows, np.array([int(f.sum()) for f in flags], np.int64), reverted
+
+    def _where_holds(self, rows: pa.Table) -> np.ndarray:
+        """Where the export's filter holds on ``rows`` (every source column)."""
+        self.con.register("__recheck", rows.append_column("__i", pa.array(np.arange(rows.num_rows))))
+        try:
+            ok = self.con.execute(f"SELECT __ok FROM ({where_flag(self.where, self.types, self.numeric, '__recheck', '__i')}) "
+                                  f"ORDER BY __i").to_arrow_table()
+        finally:
+            self.con.unregister("__recheck")
+        return ok.column(0).to_numpy(zero_copy_only=False).astype(bool)
+
+    def _count_marks(self) -> None:
+        """The receipt's cells marked per column and channel (canaries' and
+        the written rows', after the filter's re-check)."""
         by_name = {r.name: r for r in self.receipts}
-        for m, n in zip(self.mark_cols, counts[:-1]):
+        for m, n in zip(self.mark_cols, self.mark_counts):
             by_name[m.name].marked += int(n)
             by_name[m.name].channels.append({"channel": m.channel, "marked": int(n), "tolerance": m.tolerance})
-        self.reverted = int(counts[-1])
-        self._check_complete("marked_final")
-        self._release_mark_inputs()
-
-    def _mark_native(self, fallback: str) -> None:
-        """The ``marked`` table the SQL above makes, computed in NumPy and
-        pyarrow.compute (forensics.markwrite) over ``mark_base`` in row ranges:
-        each channel parses, embeds and writes back the values of the cells it
-        selected. Rows with a value the native parser leaves to the SQL (odd
-        inputs) are computed by the SQL's own expressions (``fallback``)."""
-        names = self.mark_value_columns
-        chans = {name: [(i, m) for i, m in enumerate(self.mark_cols) if m.name == name] for name in names}
-        query = "SELECT * FROM mark_base WHERE __anchor >= $a AND __anchor < $b"
-        for a in range(0, self.last_rowid + 1, IDENTITY_BATCH_ROWS):
-            batch = self.con.execute(query, {"a": a, "b": a + IDENTITY_BATCH_ROWS}).to_arrow_table()
-            n = batch.num_rows
-            odd = np.zeros(n, bool)
-            out = {k: batch.column(k) for k in ("__anchor", "__is_c", "__c", "row_key")}
-            flags = {}
-            for name in names:
-                original = markwrite.as_strings(batch.column(name))
-                new = original
-                for i, m in reversed(chans[name]):  # the first channel's CASE arm wins
-                    picked = pa.array(np.flatnonzero(batch.column(f"__s{i}").to_numpy(zero_copy_only=False)))
-                    plan = [batch.column(f"__{x}{i}").take(picked).to_numpy(zero_copy_only=False) for x in "dbp"]
-                    on, text, bad = markwrite.mark(original.take(picked), *plan, m)
-                    picked = picked.to_numpy()
-                    odd[picked[bad]] = True
-                    rows = picked[on]
-                    flag = np.zeros(n, bool)
-                    flag[rows] = True
-                    flags[i] = flag
-                    new = pc.replace_with_mask(new, pa.array(flag), text)
-                out[f"__n_{name}"] = new
-                out[f"__o_{name}"] = original
-            out.update({f"__f{i}": pa.array(flags[i]) for i in range(len(self.mark_cols))})
-            part = pa.table(out)
-            if odd.any():
-                part = self._mark_fallback(batch, part, np.flatnonzero(odd), fallback)
-            self._append("marked", part, create=a == 0)
-
-    def _mark_fallback(self, batch: pa.Table, part: pa.Table, rows: np.ndarray, fallback: str) -> pa.Table:
-        """``part`` with ``rows`` recomputed by the SQL expressions."""
-        odd = batch.take(pa.array(rows))
-        self.con.register("__mark_odd", odd.append_column("__i", pa.array(np.arange(len(rows)))))
-        try:
-            fixed = self.con.execute(fallback).to_arrow_table()
-        finally:
-            self.con.unregister("__mark_odd")
-        mask = np.zeros(part.num_rows, bool)
-        mask[rows] = True
-        cols = {}
-        for name in part.column_names:
-            col = part.column(name).combine_chunks()
-            if name in fixed.column_names:
-                col = pc.replace_with_mask(col, pa.array(mask), fixed.column(name).combine_chunks().cast(col.type))
-            cols[name] = col
-        return pa.table(cols)
-
-    def _release_mark_inputs(self) -> None:
-        """What only the marking needed goes before the write, so memory
-        (and spill) stays one copy of the list: the cell plans and marked
-        values ``ids`` carried for it, and the unfiltered marked table."""
-        self.con.execute("DROP VIEW IF EXISTS marked_rows; DROP VIEW IF EXISTS mark_base; "
-                         "DROP TABLE IF EXISTS marked")
-        plan_cols = [f"__{x}{i}" for i in range(len(self.mark_cols)) for x in "sdbp"]
-        for col in plan_cols + [f"__v{k}" for k in range(len(self.mark_value_columns))]:
-            self.con.execute(f"ALTER TABLE ids DROP COLUMN {col}")
-
-    def _check_complete(self, table: str) -> None:
-        """Every selected row and canary is about to be written, once: never a short file."""
-        n = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        if n != self.n_rows + len(self.canary_rows):
-            raise TracerError(f"internal error: {n:,} rows ready to write, expected "
-                              f"{self.n_rows:,} rows and {len(self.canary_rows)} canaries; nothing was written",
-                              path=self.info.path)
 
     def _write(self) -> tuple[Path, str, int]:
         """Write to a temporary name beside the output, synced (tracer.commit)."""
@@ -735,6 +724,7 @@ class _Export:
         # Inserting and sorting for the ledger spill in long sequential runs,
         # so the record stage gives up memory at little cost.
         limit = os.environ.get("TRACER_RECORD_MEMORY_LIMIT", RECORD_MEMORY_LIMIT)
+        self.marks.close()
         self._release_written()
         self.con.execute("SET memory_limit = " + store._sql_str(limit))
         return commit.record(self, tmp, digest, nbytes)

@@ -19,6 +19,7 @@ import codecs
 import hashlib
 import os
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -137,21 +138,32 @@ def csv_lines(arrays: Sequence[pa.Array | pa.ChunkedArray]) -> memoryview:
 def _write_csv(batches: Iterable[pa.RecordBatch], columns: list[str], gbk: bool, tmp: Path) -> tuple[str, int]:
     h = hashlib.sha256()
     nbytes = 0
-    with open(tmp, "wb") as dst:
+    # Writing and hashing (both release the GIL) run in a helper thread while
+    # the next batch is encoded; one batch waits at most, so memory stays flat.
+    with open(tmp, "wb") as dst, ThreadPoolExecutor(max_workers=1) as writer:
         def put(data) -> None:
-            nonlocal nbytes
             dst.write(data)
             h.update(data)
+
+        pending = None
+
+        def send(data) -> None:
+            nonlocal pending, nbytes
+            if pending is not None:
+                pending.result()
+            pending = writer.submit(put, data)
             nbytes += len(data)
 
         if not gbk:
-            put(codecs.BOM_UTF8)
+            send(codecs.BOM_UTF8)
         header = csv_lines([pa.array([c], pa.string()) for c in columns])
-        put(_gbk(header, columns, None) if gbk else header)
+        send(_gbk(header, columns, None) if gbk else header)
         for batch in batches:
             if batch.num_rows:
                 lines = csv_lines(batch.columns)
-                put(_gbk(lines, columns, batch) if gbk else lines)
+                send(_gbk(lines, columns, batch) if gbk else lines)
+        if pending is not None:
+            pending.result()
         dst.flush()
         os.fsync(dst.fileno())
     return h.hexdigest(), nbytes
