@@ -16,6 +16,7 @@ import json
 import os
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -155,9 +156,12 @@ def export(request: ExportRequest, *, home: Home | str | None = None,
         try:
             journal.recover(home, con)
             job = _Export(con, home, key, request, export_id, out, now, t0)
-            job.pending = pending
-            job.progress = progress or noop
-            return job.run()
+            try:
+                job.pending = pending
+                job.progress = progress or noop
+                return job.run()
+            finally:
+                job.side.close()
         finally:
             con.close()
     finally:
@@ -192,6 +196,9 @@ class _Export:
         self.ekey = export_key(key, export_id)
         self.ikey = identity_key(key)
         self.notes: list[str] = []
+        # A second connection to the same database, for the SQL that marking and
+        # the filter's re-check run while a helper thread uses ``con``.
+        self.side = con.cursor()
         sqlprf.set_key(con, "ik", self.ikey)
         sqlprf.set_key(con, "ek", self.ekey)
 
@@ -389,31 +396,46 @@ class _Export:
                   f"{''.join(f', {msg} AS __x{i}' for i, (_, _, msg) in enumerate(others))}, "
                   f"CASE WHEN {no_id} THEN {all_text} END AS __row{self._mark_values_sql()} FROM ({query})")
         # Read in rowid ranges, each fully fetched (DuckDB runs it in parallel),
-        # keyed, and appended to ``ids``: memory stays one range, however long the list.
+        # keyed, marked, and appended to ``ids``: memory stays a few ranges,
+        # however long the list. The connection's work (reading the next range,
+        # appending the last) runs in a helper thread, its only user meanwhile,
+        # while this thread keys and marks (the PRF core and NumPy release the GIL).
+        def fetch(a: int) -> pa.Table:
+            return self.con.execute(select, {"a": a, "b": a + IDENTITY_BATCH_ROWS}).to_arrow_table()
+
+        starts = list(range(0, self.last_rowid + 1, IDENTITY_BATCH_ROWS))
         done = 0
-        for a in range(0, self.last_rowid + 1, IDENTITY_BATCH_ROWS):
-            batch = self.con.execute(select, {"a": a, "b": a + IDENTITY_BATCH_ROWS}).to_arrow_table()
-            out = {"__r": batch.column("__r")}
-            prio = [fastprf.digest64(ikeys, first[alias][0], batch.column(f"__k{j}"))
-                    for j, alias in enumerate(priority)]
-            if not chain:  # every digest, for the store's source identities
-                out.update(zip(priority, prio))
-                for i, (alias, label, _) in enumerate(others):
-                    out[alias] = fastprf.digest64(ikeys, label, batch.column(f"__x{i}"))
-            row_key = fastprf.digest64(ikeys, "identity/row", batch.column("__row"))
-            out["row_key"] = pc.coalesce(*prio, row_key) if prio else row_key
-            if self.mark_cols:  # the range's marks, from its rows' keyed material, straight to the marks file
-                material = markplan.material_bytes(ekeys, out["row_key"], self.mark_groups)
-                part = {"row_key": out["row_key"]}
-                for i, m in enumerate(self.mark_cols):
-                    plan = markread.cell_plans(material[m.group], m)
-                    part.update({f"__s{i}": plan["selected"], f"__d{i}": plan["dither"], f"__b{i}": plan["bit"],
-                                 f"__p{i}": plan["up"]})
-                part.update({c: batch.column(f"__v{k}") for k, c in enumerate(self.mark_value_columns)})
-                self.marks.append(a, self._mark_part(pa.table(part)).add_column(0, "__r", batch.column("__r")))
-            self._append("ids", pa.table(out), create=a == 0)
-            done += batch.num_rows
-            self.progress("keying identifiers", done, self.info.rows)
+        with ThreadPoolExecutor(max_workers=1) as duck:
+            ahead, appended = duck.submit(fetch, starts[0]), None
+            for k, a in enumerate(starts):
+                batch = ahead.result()
+                if k + 1 < len(starts):
+                    ahead = duck.submit(fetch, starts[k + 1])
+                out = {"__r": batch.column("__r")}
+                prio = [fastprf.digest64(ikeys, first[alias][0], batch.column(f"__k{j}"))
+                        for j, alias in enumerate(priority)]
+                if not chain:  # every digest, for the store's source identities
+                    out.update(zip(priority, prio))
+                    for i, (alias, label, _) in enumerate(others):
+                        out[alias] = fastprf.digest64(ikeys, label, batch.column(f"__x{i}"))
+                row_key = fastprf.digest64(ikeys, "identity/row", batch.column("__row"))
+                out["row_key"] = pc.coalesce(*prio, row_key) if prio else row_key
+                if self.mark_cols:  # the range's marks, from its rows' keyed material, straight to the marks file
+                    material = markplan.material_bytes(ekeys, out["row_key"], self.mark_groups)
+                    part = {"row_key": out["row_key"]}
+                    for i, m in enumerate(self.mark_cols):
+                        plan = markread.cell_plans(material[m.group], m)
+                        part.update({f"__s{i}": plan["selected"], f"__d{i}": plan["dither"],
+                                     f"__b{i}": plan["bit"], f"__p{i}": plan["up"]})
+                    part.update({c: batch.column(f"__v{j}") for j, c in enumerate(self.mark_value_columns)})
+                    marks = self._mark_part(pa.table(part))
+                    self.marks.append(a, marks.add_column(0, "__r", batch.column("__r")))
+                if appended is not None:
+                    appended.result()
+                appended = duck.submit(self._append, "ids", pa.table(out), create=k == 0)
+                done += batch.num_rows
+                self.progress("keying identifiers", done, self.info.rows)
+            appended.result()
 
     def _append(self, table: str, part: pa.Table, *, create: bool) -> None:
         """One row range into a temp table (not held in Python: DuckDB keeps
@@ -630,11 +652,11 @@ class _Export:
 
     def _mark_sql_rows(self, part: pa.Table) -> pa.Table:
         """``_mark_part`` by the SQL expressions (forensics.markplan)."""
-        self.con.register("__mark_part", part.append_column("__i", pa.array(np.arange(part.num_rows))))
+        self.side.register("__mark_part", part.append_column("__i", pa.array(np.arange(part.num_rows))))
         try:
-            got = self.con.execute(self._mark_sql("__mark_part")).to_arrow_table()
+            got = self.side.execute(self._mark_sql("__mark_part")).to_arrow_table()
         finally:
-            self.con.unregister("__mark_part")
+            self.side.unregister("__mark_part")
         return got.drop_columns(["__i"])
 
     def _mark_sql(self, table: str) -> str:
@@ -697,12 +719,12 @@ class _Export:
 
     def _where_holds(self, rows: pa.Table) -> np.ndarray:
         """Where the export's filter holds on ``rows`` (every source column)."""
-        self.con.register("__recheck", rows.append_column("__i", pa.array(np.arange(rows.num_rows))))
+        self.side.register("__recheck", rows.append_column("__i", pa.array(np.arange(rows.num_rows))))
         try:
-            ok = self.con.execute(f"SELECT __ok FROM ({where_flag(self.where, self.types, self.numeric, '__recheck', '__i')}) "
+            ok = self.side.execute(f"SELECT __ok FROM ({where_flag(self.where, self.types, self.numeric, '__recheck', '__i')}) "
                                   f"ORDER BY __i").to_arrow_table()
         finally:
-            self.con.unregister("__recheck")
+            self.side.unregister("__recheck")
         return ok.column(0).to_numpy(zero_copy_only=False).astype(bool)
 
     def _count_marks(self) -> None:
