@@ -9,14 +9,17 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 
+from typing import TYPE_CHECKING
+
 from canary.errors import KeyProblem
 from canary.prf import Key
-from forensics.attribute import attribute as _attribute
-from forensics.evidence import Verdict
 
 from . import ledger, store
 from .home import Home
 from .integrity import require_keys
+
+if TYPE_CHECKING:
+    from forensics.evidence import Verdict
 
 
 @dataclass
@@ -81,6 +84,8 @@ def attribute(leak: str | os.PathLike, *, home: Home | str | os.PathLike | None 
     try:
         require_keys(con, h, keyring)
         store.lineage_views(con)
+        from forensics.attribute import attribute as _attribute  # imported here: exports never need it
+
         return _attribute(con, leak, keyring, alpha=alpha, now=now, tmpdir=str(h.work_dir), progress=progress)
     finally:
         con.close()

@@ -74,6 +74,7 @@ def neutralise(table: pa.Table) -> tuple[pa.Table, int]:
         col = table.column(i).combine_chunks()
         mask = formula_mask(col)
         if mask is None:
+            table = table.set_column(i, name, col)  # combined once here, not again by the writer
             continue
         touched |= mask
         fixed = pc.if_else(pa.array(mask), pc.binary_join_element_wise("'", col, ""), col)
@@ -229,8 +230,10 @@ class Assembly:
         if mine is not None:
             part = self._splice(part, r, mine, cols)
         if self.neutralise_formulas:
-            part, n = neutralise(part)
+            part, n = neutralise(part)  # also leaves every column in one chunk
             self.neutralised_rows += n
+        else:
+            part = part.combine_chunks()
         if mine is not None:
             self._keep_canaries(part, r, mine)
         self.rows_written += part.num_rows
@@ -247,7 +250,7 @@ class Assembly:
             pieces += [part.slice(prev, pos - prev), can.slice(j, 1)]
             prev = pos
         pieces.append(part.slice(prev))
-        return pa.concat_tables(pieces).combine_chunks()
+        return pa.concat_tables(pieces)  # chunked: neutralise or the writer combines each column once
 
     def _keep_canaries(self, part: pa.Table, r: np.ndarray, can: pa.Table) -> None:
         """The canaries' cells exactly as written (the lineage stores them whole)."""

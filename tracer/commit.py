@@ -114,7 +114,8 @@ def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
             ex.req.retain_until, ex.now, sid, ex.out_cols,
             store.redact_digits(ex.where), ex.n_rows, len(ex.canary_rows), str(ex.out), digest, nbytes,
             ex.key.key_id, SCHEME, json.dumps(params, ensure_ascii=False)])
-        con.execute("INSERT INTO store.export_rows SELECT DISTINCT ?, ids.row_key FROM sel JOIN ids USING (__r)", [eno])
+        held = "ids JOIN sel USING (__r)" if ex.where else "ids"  # unfiltered: every source row is held
+        con.execute(f"INSERT INTO store.export_rows SELECT DISTINCT ?, ids.row_key FROM {held}", [eno])
         canary_recs = []
         out_kinds = {c: ex.kind_of[c] for c in ex.out_cols}
         for i, c in enumerate(ex.canary_rows):
