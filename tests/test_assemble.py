@@ -52,3 +52,46 @@ def test_rows_keep_source_order_and_chunks_do_not_change_a_byte(tmp_path, monkey
     # Every canary sits right after a real row, never first.
     first_canary = next(i for i, row in enumerate(body) if tuple(row) in canary_lines)
     assert first_canary > 0
+
+
+def test_marks_ranges_and_write_chunks_need_not_line_up(tmp_path, monkeypatch):
+    """Real rows are marked in ranges of IDENTITY_BATCH_ROWS, kept in an Arrow
+    file, and read back by the writer's chunks: a chunk that spans several
+    ranges, or a part of one, under a filter, gives the same bytes."""
+    export_module = importlib.import_module("tracer.export")  # tracer.export is also a function
+    src = tmp_path / "customers.csv"
+    write_csv(make_customers(900, seed=45), src)
+    init(Home.at(tmp_path / "h0"))
+    outs = []
+    for k, (ranges, chunk) in enumerate(((export_module.IDENTITY_BATCH_ROWS, assemble.CHUNK_ROWS), (50, 13),
+                                         (7, 100))):
+        shutil.copytree(tmp_path / "h0", tmp_path / f"h{k + 1}")
+        monkeypatch.setattr(export_module, "IDENTITY_BATCH_ROWS", ranges)
+        monkeypatch.setattr(assemble, "CHUNK_ROWS", chunk)
+        out = tmp_path / f"out{k}.csv"
+        r = export(ExportRequest(str(src), "R", "p", str(out), export_id="ex-ranges01", canaries=20,
+                                 where='"月日均存款" >= 1000'), home=Home.at(tmp_path / f"h{k + 1}"))
+        assert sum(c.marked for c in r.columns) > 0
+        outs.append(out.read_bytes())
+    assert outs[1] == outs[0] and outs[2] == outs[0]
+
+
+def test_marked_ranges_refuse_rows_they_do_not_hold(tmp_path):
+    import numpy as np
+    import pyarrow as pa
+    import pytest
+
+    from canary.errors import TracerError
+
+    ranges = assemble.MarkedRanges(tmp_path / "marks.arrow", 4)
+    ranges.append(0, pa.table({"__r": [2, 0, 1, 3], "__n_x": ["c", "a", "b", "d"]}))  # sorted on the way in
+    with pytest.raises(ValueError):
+        ranges.append(8, pa.table({"__r": [8], "__n_x": ["i"]}))  # a range skipped
+    ranges.append(4, pa.table({"__r": [4, 6], "__n_x": ["e", "g"]}))  # row 5 not selected
+    ranges.finish()
+    got = ranges.rows_for(np.array([1, 3, 4, 6]), 1, 7)  # across both ranges, a filtered subset
+    assert got.column("__n_x").to_pylist() == ["b", "d", "e", "g"]
+    with pytest.raises(TracerError, match="do not line up"):
+        ranges.rows_for(np.array([4, 5]), 4, 6)  # row 5 has no marks
+    ranges.close()
+    assert not (tmp_path / "marks.arrow").exists()

@@ -226,6 +226,9 @@ class _Export:
         say("marking")
         self._mark()
         say("writing the file")
+        # From here DuckDB only streams the source's ranges to the writer: the
+        # smaller limit keeps the writer's own buffers inside the export's budget.
+        self._lower_memory_limit()
         tmp, digest, nbytes = self._write()
         self.mark_counts += self.assembly.marked_counts
         self.reverted += self.assembly.reverted
@@ -745,11 +748,14 @@ class _Export:
         """One transaction: records + ledger entry; then the file goes in place."""
         # Inserting and sorting for the ledger spill in long sequential runs,
         # so the record stage gives up memory at little cost.
-        limit = os.environ.get("TRACER_RECORD_MEMORY_LIMIT", RECORD_MEMORY_LIMIT)
         self.marks.close()
         self._release_written()
-        self.con.execute("SET memory_limit = " + store._sql_str(limit))
+        self._lower_memory_limit()
         return commit.record(self, tmp, digest, nbytes)
+
+    def _lower_memory_limit(self) -> None:
+        limit = os.environ.get("TRACER_RECORD_MEMORY_LIMIT", RECORD_MEMORY_LIMIT)
+        self.con.execute("SET memory_limit = " + store._sql_str(limit))
 
     def _release_written(self) -> None:
         """Once the file is written, recording needs only ``ids`` and ``sel``:
