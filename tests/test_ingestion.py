@@ -180,3 +180,25 @@ def test_arrow_utf8_check_agrees_with_pythons_strict_decoder(data, chunk, tmp_pa
         assert readers._valid_utf8(p) is expected
     finally:
         readers._BIG_CHUNK = old
+
+
+def test_a_file_utf8_only_at_its_head_is_read_as_gb18030(tmp_path):
+    """The whole-file UTF-8 check runs beside the load when the first
+    megabyte reads as UTF-8; a file that turns to GBK further down is
+    reloaded as GB18030, as if the check had come first."""
+    import duckdb
+
+    from forensics.readers import read_table
+
+    ascii_rows = [f"{i:08d},customer-{i:08d},1{i % 9}0000.00" for i in range(45_000)]  # ~1.3 MB of ASCII
+    gbk_rows = [f"{i:08d},张伟{i},5000.00" for i in range(45_000, 45_100)]
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(("custno,name,balance\n" + "\n".join(ascii_rows + gbk_rows) + "\n").encode("gbk"))
+    assert len("\n".join(ascii_rows).encode()) > 1 << 20
+    from forensics import readers
+
+    assert readers._utf8_by_its_head(path) == "utf-8"  # the guess is made, and proves wrong
+    con = duckdb.connect()
+    info = read_table(con, path, "t", tmpdir=str(tmp_path))
+    assert info.encoding == "gb18030" and info.columns == ["custno", "name", "balance"] and info.rows == 45_100
+    assert con.execute("SELECT name FROM t WHERE custno = '00045001'").fetchone()[0] == "张伟45001"
