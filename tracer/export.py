@@ -1,11 +1,13 @@
 """tracer export: one fingerprinted copy of a source for one recipient.
 
 source -> read (all text) -> type columns -> select rows & columns
-  -> identities (keyed digests: native PRF over Arrow row ranges, or SQL)
-  -> canaries (from the export's own rows) -> marks (lattice-v1 on a narrow table:
-     NumPy/Arrow by forensics.markwrite, or SQL)
-  -> re-check the filter -> assemble in file order and write (tracer.assemble)
-  -> one lineage transaction (export, rows, canaries, source identities)
+  -> identities and marks, one pass over row ranges (keyed digests by the
+     native PRF, or SQL; lattice-v1 marks by forensics.markwrite in NumPy/Arrow,
+     or SQL) -> the marks to an Arrow file (tracer.assemble.MarkedRanges)
+  -> canaries (from the export's own rows), marked the same way
+  -> assemble in file order, marks in place, filter re-checked, and write
+     (tracer.assemble) -> one lineage transaction (export, rows, canaries,
+     source identities)
 
 Everything per row runs in DuckDB, Arrow or NumPy; Python loops only over
 row ranges and canaries."""
@@ -311,10 +313,11 @@ class _Export:
         return found
 
     def _identities(self) -> None:
-        """Table ``ids``: every source row's keyed identifier digests, its
-        row key (the first identifier it has, else its whole content) and the
-        plan of each mark channel's cell (from the keyed material). Computed by the native PRF core
-        over Arrow batches where it is built, else by the same HMAC in SQL."""
+        """Table ``ids``: every source row's keyed identifier digests and its
+        row key (the first identifier it has, else its whole content); and
+        ``self.marks``: every source row's marks, from its row key's keyed
+        material. Computed by the native PRF core over Arrow batches where it
+        is built, else by the same HMAC in SQL."""
         self.id_cols = self._identity_columns()
         # (alias, PRF label, SQL of the message) for every digest kept for linkage.
         specs = [(f"d_{k.value}", identity_label(k), sql_normalise(k, qident(c))) for k, c in self.id_cols.items()]
@@ -330,7 +333,7 @@ class _Export:
         all_text = " || '\x1f' || ".join(f"coalesce({qident(c)}, '')" for c in self.info.columns)
         self.mark_groups = sorted({m.group for m in self.mark_cols})
         self.known_source = self._known_source()
-        # The marked columns' values travel in ``ids`` too, so marking reads one narrow table.
+        # The marked columns' values are read with the identifiers: each range is marked as it is keyed.
         self.mark_value_columns = list(dict.fromkeys(m.name for m in self.mark_cols))
         self.marks = assemble.MarkedRanges(self.pending.scratch / "marks.arrow", IDENTITY_BATCH_ROWS)
         if fastprf.available():
