@@ -198,11 +198,11 @@ class _Export:
         self.ekey = export_key(key, export_id)
         self.ikey = identity_key(key)
         self.notes: list[str] = []
-        # A second connection to the same database, for the SQL that marking and
-        # the filter's re-check run while a helper thread uses ``con``.
-        self.side = con.cursor()
         sqlprf.set_key(con, "ik", self.ikey)
         sqlprf.set_key(con, "ek", self.ekey)
+        # A second connection to the same database, for the SQL that marking and
+        # the filter's re-check run while a helper thread uses ``con`` (last: export() closes it).
+        self.side = con.cursor()
 
     # -- stages ---------------------------------------------------------------
 
