@@ -108,7 +108,6 @@ class MarkedRanges:
         self._reader: pa.ipc.RecordBatchFileReader | None = None
         self._cached: tuple[int, pa.RecordBatch] | None = None
         self.ranges = 0
-        self.rows = 0
 
     def append(self, start: int, part: pa.Table) -> None:
         """The marks of source rows ``start .. start + rows_per_range - 1``;
@@ -125,7 +124,6 @@ class MarkedRanges:
         self._writer.write_batch(pa.RecordBatch.from_arrays(
             [c.combine_chunks() for c in part.columns], schema=part.schema))
         self.ranges += 1
-        self.rows += part.num_rows
 
     def finish(self) -> None:
         if self._writer is not None:
@@ -139,18 +137,14 @@ class MarkedRanges:
         last = min((max(b, a + 1) - 1) // self.rows_per_range, self.ranges - 1)  # ranges past the list's end: none
         for k in range(a // self.rows_per_range, last + 1):
             batch = self._batch(k)
-            have = batch.column(0).to_numpy()
-            lo, hi = np.searchsorted(have, [a, b])
+            lo, hi = np.searchsorted(batch.column("__r").to_numpy(), [a, b])
             parts.append(pa.Table.from_batches([batch.slice(lo, hi - lo)]))
-        if not parts:
-            raise TracerError("internal error: a range of rows has no marks; nothing was written")
-        got = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
-        have = got.column("__r").to_numpy()
-        if len(have) != len(r):  # a filtered export: its rows among every source row's marks
-            at = np.minimum(np.searchsorted(have, r), max(len(have) - 1, 0))
-            got = got.take(pa.array(at)) if len(have) else got
-            have = got.column("__r").to_numpy()
-        if not np.array_equal(have, r):
+        got = pa.concat_tables(parts) if parts else None
+        have = got.column("__r").to_numpy() if got is not None else np.zeros(0, np.int64)
+        if len(have) != len(r) and len(have):  # a filtered export: its rows among every source row's marks
+            at = np.minimum(np.searchsorted(have, r), len(have) - 1)  # a row not held shows as a mismatch below
+            got, have = got.take(pa.array(at)), have[at]
+        if got is None or not np.array_equal(have, r):
             raise TracerError("internal error: marked values do not line up with the source rows; "
                               "nothing was written")
         return got
@@ -160,8 +154,6 @@ class MarkedRanges:
             if self._reader is None:
                 self.finish()
                 self._reader = pa.ipc.open_file(pa.OSFile(str(self.path), "rb"))
-            if k >= self._reader.num_record_batches:
-                raise TracerError("internal error: a range of rows has no marks; nothing was written")
             self._cached = (k, self._reader.get_batch(k))
         return self._cached[1]
 

@@ -228,9 +228,11 @@ class _Export:
         say("marking")
         self._mark()
         say("writing the file")
-        # From here DuckDB only streams the source's ranges to the writer: the
-        # smaller limit keeps the writer's own buffers inside the export's budget.
-        self._lower_memory_limit()
+        # From here DuckDB only streams the source's ranges to the writer, then
+        # records (inserts and the ledger's sort spill in long sequential runs):
+        # the smaller limit keeps the writer's own buffers inside the export's budget.
+        limit = os.environ.get("TRACER_RECORD_MEMORY_LIMIT", RECORD_MEMORY_LIMIT)
+        self.con.execute("SET memory_limit = " + store._sql_str(limit))
         tmp, digest, nbytes = self._write()
         self.mark_counts += self.assembly.marked_counts
         self.reverted += self.assembly.reverted
@@ -671,7 +673,7 @@ class _Export:
         channels share the parse), and only where some channel selected the
         cell: most cells never are."""
         stage2, stage3, flags = [], [], []
-        arms: dict[str, list[str]] = {}
+        arms: dict[str, list[tuple[str, str]]] = {}  # column -> (flag, marked value) per channel
         units_of: dict[int, str] = {}  # channel -> its units column
         names = self.mark_value_columns
         for name in names:
@@ -691,14 +693,16 @@ class _Export:
             on = f"coalesce(__s{i} AND {markplan.eligible_sql(u, m, embedding=True)}, false)"
             stage_plan = {"dither": f"__d{i}", "bit": f"__b{i}", "up": f"__p{i}"}
             stage3.append(f"{on} AS __f{i}, {markplan.embed_sql(u, stage_plan, m)} AS __n{i}")
-            new = markplan.format_units_sql(f"__n{i}", qident(m.name), m)
-            arms.setdefault(m.name, []).append(f"WHEN __f{i} THEN {new}")
+            arms.setdefault(m.name, []).append((f"__f{i}", markplan.format_units_sql(f"__n{i}", qident(m.name), m)))
             flags.append(f"__f{i}")
-        # The original under a filter: a CASE with the same arms, none taken, so that
-        # it has the marked value's type (a typed database column reads as text).
-        proj = [f"CASE {' '.join(arms[c])} ELSE {qident(c)} END AS {qident('__n_' + c)}" +
-                (f", CASE {' '.join(a.replace(' THEN ', ' AND false THEN ', 1) for a in arms[c])} "
-                 f"ELSE {qident(c)} END AS {qident('__o_' + c)}" if self.where else "") for c in names]
+
+        def value(c: str, taken: str = "") -> str:
+            return f"CASE {' '.join(f'WHEN {f}{taken} THEN {new}' for f, new in arms[c])} ELSE {qident(c)} END"
+
+        # The original under a filter: the same CASE with no arm taken, so that it
+        # has the marked value's type (a typed database column reads as text).
+        proj = [f"{value(c)} AS {qident('__n_' + c)}" +
+                (f", {value(c, ' AND false')} AS {qident('__o_' + c)}" if self.where else "") for c in names]
         narrow = ", ".join(qident(c) for c in names)
         return (f"SELECT __i, {', '.join(proj)}, {', '.join(flags)} FROM (SELECT *, {', '.join(stage3)} "
                 f"FROM (SELECT __i, row_key, {narrow}, {', '.join(stage2)} FROM {table})) ORDER BY __i")
@@ -749,24 +753,14 @@ class _Export:
 
     def _record(self, tmp: Path, digest: str, nbytes: int) -> bool:
         """One transaction: records + ledger entry; then the file goes in place."""
-        # Inserting and sorting for the ledger spill in long sequential runs,
-        # so the record stage gives up memory at little cost.
         self.marks.close()
         self._release_written()
-        self._lower_memory_limit()
         return commit.record(self, tmp, digest, nbytes)
-
-    def _lower_memory_limit(self) -> None:
-        limit = os.environ.get("TRACER_RECORD_MEMORY_LIMIT", RECORD_MEMORY_LIMIT)
-        self.con.execute("SET memory_limit = " + store._sql_str(limit))
 
     def _release_written(self) -> None:
         """Once the file is written, recording needs only ``ids`` and ``sel``:
-        the source copy and the marking tables go first, so lowering the
-        memory limit frees their memory instead of spilling them to disk."""
-        for (name,) in self.con.execute(
-                "SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal").fetchall():
-            self.con.execute(f"DROP VIEW IF EXISTS temp.{qident(name)}")
+        the source copy goes first, so its memory is freed for the record's
+        inserts instead of being spilled to disk under the lowered limit."""
         for (name,) in self.con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall():
             if name not in ("ids", "sel"):
                 self.con.execute(f"DROP TABLE IF EXISTS temp.{qident(name)}")
