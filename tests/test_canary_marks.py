@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import re
+from decimal import Decimal, InvalidOperation
 
 import duckdb
 from hypothesis import given, settings
@@ -157,3 +159,49 @@ def test_numpy_cell_plans_match_the_sql_plans(materials, slot, q, lo, hi):
 
     nat = markread.cell_plans(markread.from_hex(t.column("m")), col)
     assert [tuple(r) for r in rows] == list(zip(*(nat[k].to_pylist() for k in ("selected", "dither", "bit", "up"))))
+
+
+def _units_reference(text: str, decimals: int) -> int | None:
+    """units_sql(reading=True) by the book, in exact decimals: the amount in
+    10^-decimals units if it is a whole number of them (after the leak clean-up)."""
+    t = text.strip().translate(str.maketrans("０１２３４５６７８９．，－", "0123456789.,-"))
+    t = "".join(ch for ch in t if not ch.isspace() and ch not in "¥￥,元")
+    wan = t.endswith("万")
+    t = t.rstrip("万")
+    if not re.fullmatch(r"[-+]?\d+(\.\d+)?", t):
+        return None
+    try:
+        x = Decimal(t)
+    except InvalidOperation:
+        return None
+    # DuckDB's DECIMAL(18, 6): at most 12 integer digits, rounded to 6 decimals
+    x = x.quantize(Decimal("0.000001"), rounding="ROUND_HALF_UP")
+    if abs(x) >= 10 ** 12:
+        return None
+    scaled = x * 10 ** (decimals + (4 if wan else 0))
+    if scaled != scaled.to_integral_value() or abs(scaled) >= 9 * 10 ** 18:  # not whole, or beyond BIGINT
+        return None
+    return int(scaled)
+
+
+_CON = duckdb.connect()
+_AMOUNT_TEXT = st.builds(
+    lambda sign, whole, frac, style: style(sign + str(whole) + ("." + frac if frac else "")),
+    st.sampled_from(["", "-", "+"]),
+    st.one_of(st.integers(0, 999), st.integers(0, 10**13)),
+    st.text("0123456789", max_size=8),
+    st.sampled_from([lambda s: s, lambda s: f" {s} ", lambda s: s + "万", lambda s: "¥" + s,
+                     lambda s: s.translate(str.maketrans("0123456789.", "０１２３４５６７８９．")),
+                     lambda s: f"{s}元"]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(texts=st.lists(_AMOUNT_TEXT, min_size=1, max_size=40), decimals=st.integers(0, 4))
+def test_reading_an_amount_gives_exact_units(texts, decimals):
+    """The reading SQL (a fast arm for plain decimals, the clean-up for the
+    rest) turns every form into the exact number of units, or NULL."""
+    col = markplan.MarkColumn("v", "amount", 0, 10, decimals)
+    got = [r[0] for r in _CON.execute(f"SELECT {markplan.units_sql('v', col, reading=True)} "
+                                     "FROM (SELECT unnest(?) AS v, generate_subscripts(?, 1) AS i) ORDER BY i",
+                                     [texts, texts]).fetchall()]
+    assert got == [_units_reference(t, decimals) for t in texts]
