@@ -199,11 +199,21 @@ def read_bit_sql(units: str, dither: str, q: int) -> str:
     return f"(CASE {r} WHEN 0 THEN 0 WHEN {q // 2} THEN 1 END)"
 
 
+# Dates a mark may move, in days since 1970-01-01: from 1900-01-01 up to (not
+# including) 9999-01-01, less a period at each end. Placeholders such as
+# 1900-01-01, 0000-01-01 and 9999-12-31 keep their meaning (a system may test
+# for them), and no mark writes a year outside 1900-9999.
+MARKABLE_DAYS = (-25567, 2932532)
+
+
 def eligible_sql(units: str, col: MarkColumn, *, embedding: bool) -> str:
     """Whether a value may carry a mark. Depends on the value only, never on
     the key, so it cannot bias the test of an innocent export."""
     if col.kind != Kind.AMOUNT.value:
-        return f"({units} IS NOT NULL)"
+        if not embedding:
+            return f"({units} IS NOT NULL)"
+        lo, hi = MARKABLE_DAYS
+        return f"({units} IS NOT NULL AND {units} BETWEEN {lo + col.q} AND {hi - 1 - col.q})"
     step = col.q * (col.per_unit if col.channel == "coarse" else 1)
     floor = col.min_units + (step if embedding else 0)
     return f"({units} IS NOT NULL AND abs({units}) >= {floor})"

@@ -8,7 +8,7 @@ columns in NumPy and pyarrow.compute (the same RE2 patterns as the SQL),
 without a Python loop over the values. Where a value's result is not
 decided here exactly as DuckDB would decide it (odd inputs: more than six
 decimals, more than twelve integer digits, amounts of 10**12 units or
-more, dates outside years 1000-9999),
+more, dates in year 0),
 it is flagged ``odd`` and the caller computes that row with the SQL.
 Tests compare every function with the SQL on random values.
 """
@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .duck import value_buffers
-from .markplan import DATE_FORMATS, MarkColumn
+from .markplan import DATE_FORMATS, MARKABLE_DAYS, MarkColumn
 
 _AMOUNT_CLEAN = "^[¥￥]\\s?|\\s?元$|,"  # markplan.amount_clean_sql
 _AMOUNT_PARTS = "^(?P<s>[-+]?)(?P<i>\\d+)(?P<f>(?:\\.\\d+)?)$"  # units_sql's '[-+]?\d+(\.\d+)?'
@@ -267,7 +267,8 @@ def civil_from_days(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def eligible(u: np.ndarray, valid: np.ndarray, col: MarkColumn) -> np.ndarray:
     """markplan.eligible_sql(embedding=True)."""
     if col.kind != "amount":
-        return valid.copy()
+        lo, hi = MARKABLE_DAYS
+        return valid & (u >= lo + col.q) & (u <= hi - 1 - col.q)
     step = col.q * (col.per_unit if col.channel == "coarse" else 1)
     return valid & (np.abs(u) >= col.min_units + step)
 

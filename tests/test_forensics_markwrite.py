@@ -148,6 +148,24 @@ def test_format_equals_format_units_sql(col, vals, data):
             assert got[i] == want["t"][i], (originals[i], int(moved[i]))
 
 
+def test_placeholder_dates_are_never_marked():
+    """1900-01-01, 0000-01-01, 9999-12-31 and the like stay as they are, on
+    the native path and in the SQL: a mark never moves a date out of 1900-9998."""
+    col = COLUMNS[-1]  # q = 4
+    vals = ["1900-01-01", "1900-01-04", "1900-01-05", "9998-12-27", "9998-12-28", "9999-12-31", "0000-01-01",
+            "2020-06-01"]
+    want = [False, False, True, True, False, False, False, True]
+    u, valid, odd = markwrite.units(pa.array(vals), col)
+    assert (markwrite.eligible(u, valid, col) & ~odd).tolist() == want
+    got = _sql(vals, {"f": f"coalesce({markplan.eligible_sql(_units_sql(col), col, embedding=True)}, false)"})
+    assert got["f"] == want
+    n = len(vals)
+    for bit in (0, 1):
+        for up in (0, 1):
+            on, text, _ = markwrite.mark(pa.array(vals), np.zeros(n, np.int64), np.full(n, bit), np.full(n, up), col)
+            assert all("1900-01-01" <= t <= "9998-12-31" for t in text.to_pylist())
+
+
 def test_odd_values_are_only_the_documented_ones():
     col = COLUMNS[0]
     vals = ["1.1234567", "1234567890123", "0001.5", "12.50", None, "x"]
@@ -236,5 +254,12 @@ def test_export_with_odd_values_is_identical_natively(tmp_path, monkeypatch):
                                        where='"月日均存款" >= 1000'), home=home)
         assert {c.name for c in receipt.columns if c.marked} == {"月日均存款", "开户日期"}
     assert outs["1"].read_bytes() == outs["0"].read_bytes()
+    # Placeholder dates pass through as they were; no marked date leaves 1900-9998.
+    from tracer import leaks
+    header, out_rows = leaks.read(outs["1"])
+    years = {r[header.index("开户日期")][:4] for r in out_rows}
+    written = {r[header.index("开户日期")] for r in out_rows}
+    assert {"0000-01-01", "1000-01-01", "9999-12-31"} <= written
+    assert all(y.isdigit() and ("1900" <= y <= "9998" or y in ("0000", "1000", "9999")) for y in years)
     # The native path left the odd rows (and only those) to the SQL.
     assert 5 <= sum(calls["1"]) < sum(calls["0"])
