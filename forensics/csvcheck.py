@@ -19,16 +19,19 @@ MAX_LINE_BYTES = 2_000_000  # DuckDB's default max_line_size: no sane customer r
 _CHUNK = 1 << 20
 
 
-def diagnose(text_path: Path, shown: Path, delim: str, header: bool) -> UnreadableFile | None:
-    """The first defect of a delimited UTF-8 file, or None if none is found."""
+def diagnose(text_path: Path, shown: Path, delim: str, header: bool, skip: int = 0) -> UnreadableFile | None:
+    """The first defect of a delimited UTF-8 file whose table starts after
+    ``skip`` lines (a title), or None if none is found."""
     old_limit = csv.field_size_limit()
     csv.field_size_limit(1 << 30)
     try:
         with open(text_path, "r", encoding="utf-8-sig", newline="") as f:
+            for _ in range(skip):
+                f.readline()
             reader = csv.reader(f, delimiter=delim, strict=True)
             names: list[str] | None = None
             width = None
-            n = 0
+            n = skip  # rows numbered as in the file (and a spreadsheet)
             try:
                 for row in reader:
                     n += 1

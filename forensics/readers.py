@@ -27,6 +27,7 @@ from .duck import qident
 _CHUNK = 1 << 20
 _BIG_CHUNK = 1 << 24  # UTF-8 validation reads this much at a time
 _DATA_KINDS = (Kind.IDNO, Kind.PHONE, Kind.EMAIL, Kind.DATE, Kind.AMOUNT)
+MAX_TITLE_LINES = 3  # lines above a delimited file's header that hold no delimiter (a report's title, a date)
 
 
 @dataclass
@@ -45,6 +46,7 @@ class TableInfo:
     # Why a strict parse failed (ragged rows...): a leak is still read
     # leniently, an export source is refused with this error.
     malformed: TracerError | None = field(default=None, repr=False, compare=False)
+    skipped_lines: int = 0  # lines above the header that are not part of the table (a title)
 
     def to_dict(self) -> dict:
         return {"path": self.path, "format": self.format, "encoding": self.encoding,
@@ -157,21 +159,50 @@ def _transcode(path: Path, encoding: str, tmpdir: str) -> Path:
 
 
 def _sniff_delimiter(text_path: Path, shown: Path) -> str | None:
+    """The delimiter most of the first lines agree on, among those the first
+    line holds; only if it holds none, up to MAX_TITLE_LINES lines may come
+    before the table (a report's title)."""
     with open(text_path, "r", encoding="utf-8-sig", newline="") as f:
         head = f.read(64 * 1024)
     lines = [ln for ln in head.splitlines()[:50] if ln.strip()]
     if not lines:
         raise UnreadableFile("no rows", path=str(shown))
-    best, best_score = None, -1.0
-    for d in (",", "\t", ";", "|"):
-        counts = [ln.count(d) for ln in lines]
-        if counts[0] == 0:
-            continue
-        consistent = sum(1 for c in counts if c == counts[0]) / len(counts)
-        score = consistent * 10 + min(counts[0], 50) / 50
-        if score > best_score:
-            best, best_score = d, score
-    return best
+    for most_titles in (0, MAX_TITLE_LINES):
+        best, best_score = None, -1.0
+        for d in (",", "\t", ";", "|"):
+            counts = [ln.count(d) for ln in lines]
+            titles = next((i for i, c in enumerate(counts) if c), len(counts))
+            if titles > most_titles or titles == len(counts):
+                continue
+            rest = counts[titles:]
+            consistent = sum(1 for c in rest if c == rest[0]) / len(rest)
+            if titles and (consistent < 0.8 or rest[0] < 2):
+                continue  # lines without it, then no clear table of 3+ columns: not this delimiter
+            score = consistent * 10 + min(rest[0], 50) / 50 - titles
+            if score > best_score:
+                best, best_score = d, score
+        if best is not None:
+            return best
+    return None
+
+
+def _delimiter_name(delim: str) -> str:
+    return {",": "comma", "\t": "tab", ";": "semicolon", "|": "vertical bar"}.get(delim, repr(delim))
+
+
+def _lines_above_header(text_path: Path, delim: str) -> int:
+    """Lines before the first that holds ``delim``: blank ones and at most
+    MAX_TITLE_LINES titles (no more: those are left to the strict parse)."""
+    with open(text_path, "r", encoding="utf-8-sig", newline="") as f:
+        skipped = titles = 0
+        while line := f.readline():
+            if delim in line:
+                return skipped
+            titles += bool(line.strip())
+            if titles > MAX_TITLE_LINES:
+                return 0
+            skipped += 1
+    return 0
 
 
 def sniff_format(path: Path) -> str:
@@ -277,7 +308,10 @@ def _read_csv(con, p: Path, text_path: Path, table: str, encoding: str) -> Table
             delim = ","
         else:
             return _read_whitespace(con, p, text_path, table, encoding)
-    first_rows = _first_rows(text_path, delim)
+    # DuckDB's sniffer would pick lines to skip itself, and can take a ragged
+    # row for the header and drop every line above it: tracer says how many.
+    skip = _lines_above_header(text_path, delim)
+    first_rows = _first_rows(text_path, delim, skip)
     header = has_header(first_rows)
     names = None if header else [f"column{i + 1}" for i in range(max(len(r) for r in first_rows))]
     opts = f"names = {_sql_list(names)}, " if names else ""
@@ -286,8 +320,8 @@ def _read_csv(con, p: Path, text_path: Path, table: str, encoding: str) -> Table
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_csv({_sql_str(str(text_path))}, "
             f"all_varchar = true, header = {str(header).lower()}, {opts}delim = {_sql_str(delim)}, quote = '\"', "
-            f"escape = '\"', null_padding = {str(not strict).lower()}, strict_mode = {str(strict).lower()}, "
-            f"max_line_size = {MAX_LINE_BYTES})")
+            f"escape = '\"', skip = {skip}, null_padding = {str(not strict).lower()}, "
+            f"strict_mode = {str(strict).lower()}, max_line_size = {MAX_LINE_BYTES})")
 
     # Strictly first (an export source must be well formed); a leak that is
     # not is read leniently, with the defect noted.
@@ -297,7 +331,7 @@ def _read_csv(con, p: Path, text_path: Path, table: str, encoding: str) -> Table
     except duckdb.Error as e:
         # Only a defect we can point at counts (DuckDB's strict mode also
         # balks at, e.g., a carriage return inside quotes).
-        malformed = diagnose(text_path, p, delim, header)
+        malformed = diagnose(text_path, p, delim, header, skip)
         try:
             load(False)
         except duckdb.Error:
@@ -307,9 +341,13 @@ def _read_csv(con, p: Path, text_path: Path, table: str, encoding: str) -> Table
     rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     fmt = "tsv" if delim == "\t" else "csv"
     notes = [] if header else ["no header row: columns typed by content alone"]
+    if skip:
+        notes.insert(0, f"skipped the first {skip} line(s) of the file: a title above the table, not rows of it "
+                        f"(no {_delimiter_name(delim)})")
     if malformed is not None:
         notes.append(f"read leniently: {malformed}")
-    return TableInfo(table, str(p), cols, rows, fmt, encoding, delim, header, notes, malformed=malformed)
+    return TableInfo(table, str(p), cols, rows, fmt, encoding, delim, header, notes, malformed=malformed,
+                     skipped_lines=skip)
 
 
 def _single_column(text_path: Path) -> bool:
@@ -319,10 +357,12 @@ def _single_column(text_path: Path) -> bool:
     return all(" " not in ln and "\t" not in ln for ln in lines)
 
 
-def _first_rows(text_path: Path, delim: str, n: int = 50) -> list[list[str]]:
+def _first_rows(text_path: Path, delim: str, skip: int = 0, n: int = 50) -> list[list[str]]:
     import csv
 
     with open(text_path, "r", encoding="utf-8-sig", newline="") as f:
+        for _ in range(skip):
+            f.readline()
         head = f.read(256 * 1024)
     lines = head.splitlines()[:n]
     old_limit = csv.field_size_limit(1 << 30)  # a huge cell is diagnosed later, not here

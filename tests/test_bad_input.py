@@ -55,6 +55,10 @@ def bad_files(world) -> dict[str, bytes]:
     data = codecs.BOM_UTF8 + text.encode()
     lines = text.splitlines(keepends=True)
     ragged = lines[:40] + [lines[40].rstrip("\n") + ",extra,fields\n"] + lines[41:]
+    # Every row from the second on is ragged: DuckDB's sniffer would take row 3
+    # for the header and drop the two lines above it.
+    ragged_from_3 = lines[:2] + [ln.rstrip("\n") + ",extra\n" for ln in lines[2:]]
+    titled_ragged = ["客户名单 2024年3月\n"] + ragged  # a title line: rows keep the file's numbering
     nul = lines[:7] + [lines[7].replace(",", ",\x00", 1)] + lines[8:]
     big = [lines[0].rstrip("\n") + ",备注\n"] + [ln.rstrip("\n") + ",\n" for ln in lines[1:]]
     big[12] = big[12].rstrip("\n") + "A" * (10 * 1024 * 1024) + "\n"
@@ -67,6 +71,8 @@ def bad_files(world) -> dict[str, bytes]:
         "truncated-mid-row": cut_row,
         "truncated-in-quotes": data + b'123,"never closed',
         "ragged": "".join(ragged).encode(),
+        "ragged-from-row-3": "".join(ragged_from_3).encode(),
+        "titled-ragged": "".join(titled_ragged).encode(),
         "nul-bytes": "".join(nul).encode(),
         "10-mb-field": "".join(big).encode(),
         "header-only": lines[0].encode(),
@@ -78,7 +84,8 @@ def bad_files(world) -> dict[str, bytes]:
 # file: (row, column) the error must name, None where no row applies
 WHERE = {
     "empty": None, "binary": None, "truncated-mid-character": (None, None), "truncated-mid-row": (301, None),
-    "truncated-in-quotes": (302, None), "ragged": (41, None), "nul-bytes": (8, None),
+    "truncated-in-quotes": (302, None), "ragged": (41, None), "ragged-from-row-3": (3, None),
+    "titled-ragged": (42, None), "nul-bytes": (8, None),
     "10-mb-field": (13, "备注"), "header-only": None, "broken-xlsx": None, "broken-json": None,
 }
 
@@ -125,6 +132,37 @@ def test_a_bad_source_is_one_line_naming_file_row_and_column(world, tmp_path, na
         if column is not None:
             assert f"column '{column}'" in line
     assert_nothing_recorded(world, out)
+
+
+def test_a_title_above_the_table_is_skipped_and_said(world, tmp_path):
+    """A report's title (and a blank line) above the header: every row is
+    exported, the receipt says what was skipped, and a leak of it links."""
+    src = tmp_path / "titled.csv"
+    src.write_text("客户名单 2024年3月\n\n" + text_of(world), encoding="utf-8")
+    out = tmp_path / "x.csv"
+    home = Home.at(tmp_path / "home")  # its own: the world's home must stay empty of exports
+    init(home)
+    r = export(ExportRequest(str(src), "Titled", "p", str(out)), home=home)
+    assert r.rows == len(world["rows"])
+    assert any("first 2 line(s) were a title" in n for n in r.notes)
+    header, rows = leaks.read(out)
+    assert header == world["header"] and len(rows) == len(world["rows"]) + r.canaries
+    leak = tmp_path / "leak.csv"
+    leak.write_text("泄露数据\n" + "".join(ln for ln in out.read_text(encoding="utf-8-sig").splitlines(True)[:101]),
+                    encoding="utf-8")
+    v = attribute(leak, home=home)
+    assert v.leak["parsed"]["rows"] == 100 and any("title" in n for n in v.leak["parsed"]["notes"])
+    assert [c.recipient for c in v.accused] == ["Titled"]
+
+
+def test_a_title_needs_a_table_of_three_columns_below_it(tmp_path):
+    """Space-separated lines whose addresses hold one comma are not a comma
+    table under a one-line title: they are still read by spaces."""
+    src = tmp_path / "spaced.txt"
+    src.write_text("name phone address\n张三 13800138000 北京市,朝阳区\n李四 13900139000 上海市,浦东新区\n",
+                   encoding="utf-8")
+    info = read_table(duckdb.connect(), src, "t")
+    assert info.columns == ["name", "phone", "address"] and info.rows == 2 and info.skipped_lines == 0
 
 
 @pytest.mark.parametrize("case", ["missing", "directory", "out-is-directory", "no-out-folder", "unwritable",
