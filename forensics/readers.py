@@ -245,9 +245,11 @@ def _read_table(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, table: 
     if kind in ("xlsx", "xls"):
         from .spreadsheets import read_spreadsheet
 
-        header, rows, notes = read_spreadsheet(p, kind)
+        header, rows, notes, titles = read_spreadsheet(p, kind)
         headed = not any(n.startswith("no header") for n in notes)
-        return _load_rows(con, p, table, header, rows, kind, "binary", None, notes, header=headed)
+        info = _load_rows(con, p, table, header, rows, kind, "binary", None, notes, header=headed)
+        info.skipped_lines = titles
+        return info
     if kind == "parquet":
         return _read_parquet(con, p, table)
     tmpdir = tmpdir or tempfile.gettempdir()

@@ -41,8 +41,18 @@ def cell_text(v) -> str | None:
     return s if s.strip() else None
 
 
-def read_spreadsheet(path: Path, kind: str) -> tuple[list[str], list[list[str | None]], list[str]]:
-    """(header, rows, notes) of the first sheet that holds data."""
+def _title_rows(rows: list[list[str | None]]) -> int:
+    """Leading rows of one filled cell (a report's title, a date) above a
+    table of three or more filled cells: up to readers.MAX_TITLE_LINES."""
+    from .readers import MAX_TITLE_LINES
+
+    filled = [sum(c is not None for c in r) for r in rows[:MAX_TITLE_LINES + 1]]
+    titles = next((i for i, n in enumerate(filled) if n != 1), len(filled))
+    return titles if 0 < titles <= MAX_TITLE_LINES and titles < len(filled) and filled[titles] >= 3 else 0
+
+
+def read_spreadsheet(path: Path, kind: str) -> tuple[list[str], list[list[str | None]], list[str], int]:
+    """(header, rows, notes, title rows skipped) of the first sheet that holds data."""
     from python_calamine import CalamineWorkbook
 
     from .readers import has_header
@@ -63,9 +73,14 @@ def read_spreadsheet(path: Path, kind: str) -> tuple[list[str], list[list[str | 
         raise UnreadableFile("the workbook has no data", path=str(path))
     rows = [[cell_text(c) for c in r] for r in raw]
     notes = [f"sheet {chosen!r} of {len(sheets)}"]
+    titles = _title_rows(rows)
+    if titles:
+        rows = rows[titles:]
+        notes.append(f"skipped the first {titles} row(s) of the sheet: a title above the table, not rows of it "
+                     "(one cell each)")
     width = max(len(r) for r in rows)
     rows = [r + [None] * (width - len(r)) for r in rows]
     if has_header([[c or "" for c in r] for r in rows[:50]]):
-        return [c or f"column{i + 1}" for i, c in enumerate(rows[0])], rows[1:], notes
+        return [c or f"column{i + 1}" for i, c in enumerate(rows[0])], rows[1:], notes, titles
     notes.append("no header row: columns typed by content alone")
-    return [f"column{i + 1}" for i in range(width)], rows, notes
+    return [f"column{i + 1}" for i in range(width)], rows, notes, titles

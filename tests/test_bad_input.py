@@ -155,6 +155,22 @@ def test_a_title_above_the_table_is_skipped_and_said(world, tmp_path):
     assert [c.recipient for c in v.accused] == ["Titled"]
 
 
+def test_a_title_row_above_a_sheet_is_skipped_and_said(world, tmp_path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["客户名单 2024年3月"])
+    ws.append(world["header"])
+    for r in world["rows"]:
+        ws.append(r)  # as text: IDs keep their digits
+    src = tmp_path / "titled.xlsx"
+    wb.save(src)
+    info = read_table(duckdb.connect(), src, "t")
+    assert info.columns == world["header"] and info.rows == len(world["rows"]) and info.skipped_lines == 1
+    assert any("a title above the table" in n for n in info.notes)
+
+
 def test_a_title_needs_a_table_of_three_columns_below_it(tmp_path):
     """Space-separated lines whose addresses hold one comma are not a comma
     table under a one-line title: they are still read by spaces."""
