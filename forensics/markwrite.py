@@ -193,7 +193,7 @@ def _amount_units(t: pa.Array, decimals: int):
     over = decided & (micro >= 10 ** (18 - decimals))
     odd |= over
     below = 10 ** (_MAX_DECIMALS - decimals)
-    valid = decided & ~over & (micro % below == 0)  # scaled = round(scaled)
+    valid = decided & ~over & (micro % below == 0)  # units_sql: x = round(x, decimals)
     u = micro // below
     return np.where(valid, np.where(neg, -u, u), 0).astype(np.int64), valid, odd
 

@@ -367,15 +367,19 @@ class _Export:
                          f"{self._plan_sql_columns()} FROM ids1; DROP TABLE ids1")
         if not self.mark_cols:
             return
-        plans = ", ".join(f"__s{i}, __d{i}, __b{i}, __p{i}" for i in range(len(self.mark_cols)))
+        plans = ", ".join(self._plan_columns())
         values = "".join(f", __v{k} AS {qident(c)}" for k, c in enumerate(self.mark_value_columns))
         query = f"SELECT __r, row_key, {plans}{values} FROM ids WHERE __r >= $a AND __r < $b ORDER BY __r"
         for a in range(0, self.last_rowid + 1, IDENTITY_BATCH_ROWS):
             part = self.con.execute(query, {"a": a, "b": a + IDENTITY_BATCH_ROWS}).to_arrow_table()
             self.marks.append(a, self._mark_part(part.drop_columns(["__r"])).add_column(0, "__r", part.column("__r")))
-        for col in [f"__{x}{i}" for i in range(len(self.mark_cols)) for x in "sdbp"] + \
-                [f"__v{k}" for k in range(len(self.mark_value_columns))]:
+        for col in self._plan_columns() + [f"__v{k}" for k in range(len(self.mark_value_columns))]:
             self.con.execute(f"ALTER TABLE ids DROP COLUMN {col}")
+
+    def _plan_columns(self) -> list[str]:
+        """Each mark channel's cell plan columns: __s<i> (selected), __d<i>
+        (dither), __b<i> (bit), __p<i> (up)."""
+        return [f"__{x}{i}" for i in range(len(self.mark_cols)) for x in "sdbp"]
 
     def _plan_sql_columns(self) -> str:
         """Each mark channel's cell plan (selected, dither, bit, up) from the
@@ -608,8 +612,7 @@ class _Export:
         self.con.execute("DROP TABLE canary_src; DROP TABLE canary_anchor")
         rows = canaries.select(["__anchor", "__c", *cols])
         if self.mark_cols:
-            plans = [f"__{x}{i}" for i in range(len(self.mark_cols)) for x in "sdbp"]
-            marks = self._mark_part(canaries.select(["row_key", *plans, *self.mark_value_columns]))
+            marks = self._mark_part(canaries.select(["row_key", *self._plan_columns(), *self.mark_value_columns]))
             rows, counts, self.reverted = self.apply_marks(rows, marks)
             self.mark_counts += counts
         self.canary_final = rows
