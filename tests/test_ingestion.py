@@ -8,6 +8,7 @@ import zipfile
 import pytest
 from typer.testing import CliRunner
 
+from canary.errors import UnreadableFile
 from tracer import attribute, leaks
 from tracer.cli import app
 from tracer.export import COARSE_MIN_WHOLE
@@ -209,3 +210,57 @@ def test_a_file_utf8_only_at_its_head_is_read_as_gb18030(tmp_path):
     info = read_table(con, path, "t", tmpdir=str(tmp_path))
     assert info.encoding == "gb18030" and info.columns == ["custno", "name", "balance"] and info.rows == 45_100
     assert con.execute("SELECT name FROM t WHERE custno = '00045001'").fetchone()[0] == "张伟45001"
+
+
+
+def _past_the_head(tmp_path, last: bytes):
+    """A UTF-8 list whose first megabyte is clean ASCII, then ``last``."""
+    from forensics import readers
+
+    rows = [f"{i:08d},customer-{i:08d},1{i % 9}0000.00" for i in range(45_000)]
+    path = tmp_path / "late.csv"
+    path.write_bytes(b"custno,name,balance\n" + "\n".join(rows).encode() + b"\n" + last + b"\n")
+    assert readers._utf8_by_its_head(path) == "utf-8"  # the guess is made
+    return path
+
+
+@pytest.mark.parametrize("where", ["value", "quoted value", "short row"])
+@pytest.mark.parametrize("bad", [b"\xd5\xc5", b"\xed\xa0\x80", b"\xc0\xaf", b"\x80", b"\xf5\x80\x80\x80"],
+                         ids=["gbk", "surrogate", "overlong", "stray continuation", "beyond U+10FFFF"])
+def test_a_delimited_file_is_checked_for_utf8_by_duckdbs_own_load(tmp_path, where, bad):
+    """read_table trusts DuckDB's CSV load to reject invalid UTF-8 (it skips
+    its own whole-file pass for delimited text): every kind of bad byte,
+    past the first megabyte, fails DuckDB's strict and lenient parses alike,
+    so the file is never taken for UTF-8. (DuckDB checks the values it
+    materialises, as read_table's CREATE TABLE ... SELECT * does: a bare
+    count(*) would not look at them.)"""
+    import duckdb
+
+    from forensics import readers
+
+    path = _past_the_head(tmp_path, {"value": b"1," + bad + b",2", "quoted value": b'1,"' + bad + b' x",2',
+                                     "short row": b"1," + bad}[where])
+    for strict in (True, False):
+        with pytest.raises(duckdb.Error, match="(?i)invalid unicode"):
+            duckdb.connect().execute(
+                f"CREATE TABLE t AS SELECT * FROM read_csv('{path}', all_varchar = true, header = true, delim = ',', "
+                f"quote = '\"', escape = '\"', null_padding = {str(not strict).lower()}, "
+                f"strict_mode = {str(strict).lower()})")
+    try:
+        info = readers.read_table(duckdb.connect(), path, "t", tmpdir=str(tmp_path))
+    except UnreadableFile as e:
+        assert "not text in UTF-8" in str(e) or "GB18030" in str(e)
+    else:
+        assert info.encoding == "gb18030"
+
+
+def test_a_nul_byte_past_the_head_is_not_read_as_utf8(tmp_path):
+    """DuckDB keeps a NUL inside a value, so read_table looks for NUL itself:
+    a file with one is refused as text, never loaded as UTF-8."""
+    import duckdb
+
+    from forensics import readers
+
+    path = _past_the_head(tmp_path, b"1,ab\x00c,2")
+    with pytest.raises(UnreadableFile, match="not text"):
+        readers.read_table(duckdb.connect(), path, "t", tmpdir=str(tmp_path))
