@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
+from array import array
 
 SCHEME = "hmac-sha256/v1"
 _BLOCK = 64  # SHA-256 block size, for the HMAC pads
@@ -116,14 +118,27 @@ def _limit(n: int) -> int:
     return limit
 
 
+def _native_core():
+    """canary._prfcore where it was built and not turned off (TRACER_NATIVE=0)."""
+    if os.environ.get("TRACER_NATIVE", "1") == "0":
+        return None
+    try:
+        from canary import _prfcore
+    except ImportError:  # pragma: no cover - machines without a C compiler
+        return None
+    return _prfcore
+
+
 class Stream:
     """Deterministic keyed randomness for the few places a loop is fine
     (canary synthesis): integers and choices drawn from the PRF.
 
-    Draw i is the first 8 bytes of ``key.mac(label, str(i))``; the inner
-    state is kept past ``label|``, so a draw hashes only its counter."""
+    Draw i is the first 8 bytes of ``key.mac(label, str(i))``. The native
+    PRF core computes draws a block at a time (blocks grow from 16 to 512:
+    a stream used for one canary wastes little); without it the inner state
+    is kept past ``label|``, so a draw hashes only its counter."""
 
-    __slots__ = ("_counter", "_inner", "_key", "_label", "_outer")
+    __slots__ = ("_block", "_core", "_counter", "_inner", "_key", "_label", "_mids", "_outer", "_ready")
 
     def __init__(self, key: Key, label: str) -> None:
         if "|" in label:
@@ -131,17 +146,40 @@ class Stream:
         self._key = key
         self._label = label
         self._counter = 0
-        inner, self._outer = key._pad_states()
-        self._inner = inner.copy()
-        self._inner.update(f"{label}|".encode("utf-8"))
+        self._core = _native_core()
+        self._ready: list[int] = []  # drawn ahead, last first
+        self._block = 16
+        if self._core is not None:
+            self._mids = self._core.midstates(b"".join(key.hmac_pads()))
+        else:
+            inner, self._outer = key._pad_states()
+            self._inner = inner.copy()
+            self._inner.update(f"{label}|".encode("utf-8"))
 
     def _next(self) -> int:
+        if self._core is not None:
+            if not self._ready:
+                self._draw_block()
+            return self._ready.pop()
         h = self._inner.copy()
         h.update(str(self._counter).encode())
         self._counter += 1
         o = self._outer.copy()
         o.update(h.digest())
         return int.from_bytes(o.digest()[:8], "big")
+
+    def _draw_block(self) -> None:
+        n, first = self._block, self._counter
+        counters = [str(i).encode() for i in range(first, first + n)]
+        offsets = array("i", [0])
+        for c in counters:
+            offsets.append(offsets[-1] + len(c))
+        out = array("Q", bytes(8 * n))
+        self._core.hmac(self._mids, None, None, f"{self._label}|".encode("utf-8"), offsets, False,
+                        b"".join(counters), n, n, 0, out, 1)
+        self._ready = out.tolist()[::-1]
+        self._counter += n
+        self._block = min(2 * n, 512)
 
     def below(self, n: int) -> int:
         """A uniform integer in [0, n) (rejection sampling, no modulo bias)."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from canary.prf import Key, Stream, export_key, identity_key
@@ -85,17 +85,24 @@ def reference_below(key: Key, label: str, counter: int, n: int) -> tuple[int, in
             return x % n, counter
 
 
-@settings(max_examples=30, deadline=None)
+@pytest.mark.parametrize("native", ["1", "0"], ids=["native blocks", "python"])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(secret=st.binary(min_size=32, max_size=64),
+       label=st.sampled_from(["pool/7", "canary/v1", "池/7"]),
        sizes=st.lists(st.one_of(st.integers(1, 1000), st.integers(1, 1 << 64), st.just((1 << 63) + 1)),
-                      min_size=1, max_size=30))
-def test_stream_draws_are_the_prf_of_their_counter(secret, sizes):
+                      min_size=1, max_size=120))
+def test_stream_draws_are_the_prf_of_their_counter(native, secret, label, sizes, monkeypatch):
     # Pooled canaries are the same people in every export of a source only
-    # while this never changes, whatever makes the stream faster.
+    # while this never changes, whatever makes the stream faster (the native
+    # core draws blocks of 16, 32, ... ahead: up to 120 sizes cross several).
+    import canary.prf as prf
+
+    monkeypatch.setenv("TRACER_NATIVE", native)
     key = Key(secret)
-    stream, counter, want = Stream(key, "pool/7"), 0, []
+    stream, counter, want = Stream(key, label), 0, []
+    assert (stream._core is not None) == (native == "1" and prf._native_core() is not None)
     for n in sizes:
-        x, counter = reference_below(key, "pool/7", counter, n)
+        x, counter = reference_below(key, label, counter, n)
         want.append(x)
     assert [stream.below(n) for n in sizes] == want
     with pytest.raises(ValueError):
