@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,13 +163,24 @@ def _transcode(path: Path, encoding: str, tmpdir: str) -> Path:
     return Path(out)
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _lines(text: str) -> list[str]:
+    """``text`` cut at the line breaks a CSV parser and readline() know (not
+    str.splitlines, which also cuts at U+2028, form feeds and the like that
+    a pasted address may hold inside a cell)."""
+    lines = _LINE_BREAK.split(text)
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
 def _sniff_delimiter(text_path: Path, shown: Path) -> str | None:
     """The delimiter most of the first lines agree on, among those the first
     line holds; only if it holds none, up to MAX_TITLE_LINES lines may come
     before the table (a report's title)."""
     with open(text_path, "r", encoding="utf-8-sig", newline="") as f:
         head = f.read(64 * 1024)
-    lines = [ln for ln in head.splitlines()[:50] if ln.strip()]
+    lines = [ln for ln in _lines(head)[:50] if ln.strip()]
     if not lines:
         raise UnreadableFile("no rows", path=str(shown))
     for most_titles in (0, MAX_TITLE_LINES):
@@ -360,7 +372,7 @@ def _read_csv(con, p: Path, text_path: Path, table: str, encoding: str) -> Table
 def _single_column(text_path: Path) -> bool:
     """One value per line (a bare list of phone numbers, say)."""
     with open(text_path, "r", encoding="utf-8-sig", newline="") as f:
-        lines = [ln.strip() for ln in f.read(64 * 1024).splitlines()[:50] if ln.strip()]
+        lines = [ln.strip() for ln in _lines(f.read(64 * 1024))[:50] if ln.strip()]
     return all(" " not in ln and "\t" not in ln for ln in lines)
 
 
@@ -371,7 +383,7 @@ def _first_rows(text_path: Path, delim: str, skip: int = 0, n: int = 50) -> list
         for _ in range(skip):
             f.readline()
         head = f.read(256 * 1024)
-    lines = head.splitlines()[:n]
+    lines = _lines(head)[:n]
     old_limit = csv.field_size_limit(1 << 30)  # a huge cell is diagnosed later, not here
     try:
         return [r for r in csv.reader(lines, delimiter=delim) if any(c.strip() for c in r)] or [[""]]
@@ -407,10 +419,9 @@ def _looks_numeric(v: str) -> bool:
 
 def _read_whitespace(con, p: Path, text_path: Path, table: str, encoding: str) -> TableInfo:
     """Text pasted from a chat or a web page: columns separated by runs of spaces."""
-    import re
 
     with open(text_path, "r", encoding="utf-8-sig", newline="") as f:
-        lines = [ln for ln in f.read().splitlines() if ln.strip()]
+        lines = [ln for ln in _lines(f.read()) if ln.strip()]
     for splitter in (re.compile(r"\s{2,}"), re.compile(r"\s+")):
         rows = [splitter.split(ln.strip()) for ln in lines]
         widths = {len(r) for r in rows}

@@ -181,6 +181,21 @@ def test_a_title_needs_a_table_of_three_columns_below_it(tmp_path):
     assert info.columns == ["name", "phone", "address"] and info.rows == 2 and info.skipped_lines == 0
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x0c", "\x85", "\x1e"])
+def test_line_separators_inside_cells_are_not_line_breaks(tmp_path, separator):
+    """An address pasted from a web page may hold U+2028 or a form feed,
+    which str.splitlines cuts at and a CSV parser does not: the sniffing
+    must see the lines the parser sees (a titled list used to go to the
+    whitespace reader and come out as two columns of fragments)."""
+    rows = [f"张伟{i},1380013800{i},北京市{separator}朝阳区{i}号{separator}二单元,{i}000.00" for i in range(4)]
+    src = tmp_path / "pasted.csv"
+    src.write_text("客户名单 2026年11月\n姓名,手机号,地址,余额\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    con = duckdb.connect()
+    info = read_table(con, src, "t")
+    assert (info.format, info.columns, info.rows, info.skipped_lines) == ("csv", ["姓名", "手机号", "地址", "余额"], 4, 1)
+    assert con.execute("SELECT 地址 FROM t WHERE 姓名 = '张伟2'").fetchone()[0] == f"北京市{separator}朝阳区2号{separator}二单元"
+
+
 @pytest.mark.parametrize("case", ["missing", "directory", "out-is-directory", "no-out-folder", "unwritable",
                                   "unknown-column", "where-syntax", "where-runtime", "where-stacked",
                                   "where-unknown-column", "bad-option-value"])
