@@ -7,6 +7,11 @@ command on a realistic synthetic bank list (10 text columns, UTF-8 with BOM,
 made by :mod:`tracer.synthdata`):
 
 * baseline: DuckDB copies the CSV to CSV, every column read as text;
+* floor:    DuckDB loads the CSV into a table in file order, then writes
+            the table: the I/O alone of any export that holds the whole
+            list before it writes (tracer types each column from all its
+            values before it marks a cell), so "tracer/floor" is what
+            tracer's own work costs;
 * tracer:   ``tracer export`` of the same file (typing, identity digests,
             marks, canaries, the CSV write and the lineage record).
 
@@ -140,6 +145,16 @@ def baseline_argv(src: Path, out: Path) -> list[str]:
     return [sys.executable, "-c", f"import duckdb; duckdb.sql({sql!r})"]
 
 
+def floor_argv(src: Path, out: Path) -> list[str]:
+    """Plain DuckDB doing the I/O any export that holds the whole list before
+    writing it must do (tracer types a column from all its values before it
+    marks a cell): load the CSV into a table in file order, then write the
+    table out. What tracer adds is measured against this too."""
+    load = (f"CREATE TEMP TABLE t AS SELECT * FROM read_csv({sql_str(str(src))}, all_varchar=true, header=true)")
+    copy = f"COPY t TO {sql_str(str(out))} (FORMAT csv, HEADER true)"
+    return [sys.executable, "-c", f"import duckdb; con = duckdb.connect(); con.execute({load!r}); con.execute({copy!r})"]
+
+
 def tracer_argv(src: Path, out: Path, home: Path) -> list[str]:
     return [str(tracer_exe()), "export", str(src), "--recipient", RECIPIENT, "--purpose", PURPOSE,
             "--out", str(out), "--home", str(home), "--quiet"]
@@ -168,19 +183,20 @@ def exported_rows(home: Path) -> int:
     return sum(e["rows"] + e["canaries"] for e in list_exports(home=home))
 
 
-def time_both(src: Path, work: Path, home: Path, reps: int) -> tuple[Side, Side]:
-    baseline, tracer = Side("baseline"), Side("tracer")
+def time_sides(src: Path, work: Path, home: Path, reps: int) -> tuple[Side, Side, Side]:
+    baseline, floor, tracer = Side("baseline"), Side("floor"), Side("tracer")
     out = work / "out.csv"
     for i in range(reps):
         # Alternate the two sides so drift (thermal, cache, neighbours) hits both alike.
-        for side, argv in ((baseline, baseline_argv(src, out)), (tracer, tracer_argv(src, out, home))):
+        for side, argv in ((baseline, baseline_argv(src, out)), (floor, floor_argv(src, out)),
+                           (tracer, tracer_argv(src, out, home))):
             out.unlink(missing_ok=True)
             run = run_measured(argv, work / f"{side.name}-{i}.log")
             side.runs.append(run)
             print(f"  rep {i + 1}/{reps} {side.name:8s} {run.seconds:7.2f} s wall {run.cpu_seconds:7.2f} s CPU "
                   f"{run.peak_rss_mib:7.1f} MiB", flush=True)
     out.unlink(missing_ok=True)
-    return baseline, tracer
+    return baseline, floor, tracer
 
 
 def machine() -> dict:
@@ -223,12 +239,12 @@ def load_average() -> float | None:
 
 
 def print_table(r: dict) -> None:
-    b, t = r["baseline"], r["tracer"]
-    head = ("rows", "baseline s", "tracer s", "tracer/base", "CPU ratio", "base MiB", "tracer MiB",
-            "store B/row")
-    vals = (f"{r['rows']:,}", f"{b['median_s']:.2f}", f"{t['median_s']:.2f}", f"{r['ratio']:.2f}x",
-            f"{r['cpu_ratio']:.2f}x", f"{b['peak_rss_mib']:.0f}", f"{t['peak_rss_mib']:.0f}",
-            f"{r['store_bytes_per_row']:.1f}")
+    b, f, t = r["baseline"], r["floor"], r["tracer"]
+    head = ("rows", "baseline s", "floor s", "tracer s", "tracer/base", "CPU ratio", "floor/base", "tracer/floor",
+            "base MiB", "tracer MiB", "store B/row")
+    vals = (f"{r['rows']:,}", f"{b['median_s']:.2f}", f"{f['median_s']:.2f}", f"{t['median_s']:.2f}",
+            f"{r['ratio']:.2f}x", f"{r['cpu_ratio']:.2f}x", f"{r['floor_ratio']:.2f}x", f"{r['tracer_over_floor']:.2f}x",
+            f"{b['peak_rss_mib']:.0f}", f"{t['peak_rss_mib']:.0f}", f"{r['store_bytes_per_row']:.1f}")
     widths = [max(len(h), len(v)) for h, v in zip(head, vals)]
     print()
     print("  ".join(h.rjust(w) for h, w in zip(head, widths)))
@@ -236,7 +252,9 @@ def print_table(r: dict) -> None:
     m = r["machine"]
     print(f"\nmedian of {r['reps']} (min: baseline {b['min_s']:.2f} s, tracer {t['min_s']:.2f} s); "
           f"peak RSS is the largest over the runs; store {r['store_bytes']:,} B over "
-          f"{r['exported_rows']:,} exported rows ({r['store_bytes_empty']:,} B when empty)")
+          f"{r['exported_rows']:,} exported rows ({r['store_bytes_empty']:,} B when empty); floor: DuckDB loads "
+          "the CSV into a table in file order and writes the table (the I/O of any export that reads the whole "
+          "list before writing it)")
     print(f"machine: {m['nproc']} CPUs, {m['mem_total_gib']} GiB, Python {m['python']}, duckdb {m['duckdb']}; "
           f"load average {r['load_before']} before, {r['load_after']} after; "
           f"code {r['code']['commit']}{' + uncommitted changes' if r['code']['dirty'] else ''}")
@@ -250,13 +268,15 @@ def benchmark(args: argparse.Namespace, work: Path, src: Path) -> dict:
     run_measured([str(tracer_exe()), "init", "--home", str(home)], work / "init.log")
     empty = store_bytes(home)
     load_before = load_average()
-    baseline, tracer = time_both(src, work, home, args.reps)
+    baseline, floor, tracer = time_sides(src, work, home, args.reps)
     load_after = load_average()
     size, rows = store_bytes(home), exported_rows(home)
     return {"rows": args.rows, "seed": args.seed, "reps": args.reps,
             "source_bytes": src.stat().st_size,
-            "baseline": baseline.summary(), "tracer": tracer.summary(),
+            "baseline": baseline.summary(), "floor": floor.summary(), "tracer": tracer.summary(),
             "ratio": round(tracer.median_s / baseline.median_s, 2),
+            "floor_ratio": round(floor.median_s / baseline.median_s, 2),
+            "tracer_over_floor": round(tracer.median_s / floor.median_s, 2),
             "cpu_ratio": round(tracer.median_cpu_s / baseline.median_cpu_s, 2),
             "store_bytes": size, "store_bytes_empty": empty, "exported_rows": rows,
             "store_bytes_per_row": round(size / rows, 2) if rows else None,
