@@ -145,6 +145,7 @@ class _Attribution:
         self._mark_evidence(cands)
         say("scoring")
         self._score(cands)
+        self._explain_by_later_copies(cands)
         canary_rows = len({h.leak_row for c in cands.values() for h in c.hits})
         return self._verdict(list(cands.values()), linked, canary_rows, sources)
 
@@ -356,6 +357,45 @@ class _Attribution:
             c.log_p = stats.bonferroni(c.log_p_raw, max(1, self.n_exports))
             c.accused = c.log_p <= math.log(self.alpha)
             c.excluded = None if c.accused else self._exclusion(c)
+
+    def _ancestors(self, export_no: int) -> set[int]:
+        """Exports this one was made from, directly or through others (recorded
+        at export time as ``params.derived_from``: its source was their copy)."""
+        by_id = {e.export_id: n for n, e in self.exports.items()}
+        seen: set[int] = set()
+        todo = [export_no]
+        while todo:
+            e = self.exports.get(todo.pop())
+            for parent in (e.params.get("derived_from", []) if e else []):
+                n = by_id.get(parent)
+                if n is not None and n not in seen:
+                    seen.add(n)
+                    todo.append(n)
+        return seen
+
+    def _explain_by_later_copies(self, cands: dict[int, Candidate]) -> None:
+        """A copy made from another export's copy carries that export's
+        fingerprints: the earlier recipient is accused only if no later copy
+        made from theirs can explain the leak. Accused later copy: the earlier
+        one is excluded (its fingerprints came with it). A later copy that is
+        merely not excluded: the earlier one is not accused either (ambiguous)."""
+        heirs: dict[int, list[Candidate]] = {}
+        for d in cands.values():
+            for a in self._ancestors(d.export_no):
+                heirs.setdefault(a, []).append(d)
+        was_accused = {n for n, c in cands.items() if c.accused}  # fingerprints present, judged before any change
+        for c in cands.values():
+            if not c.accused:
+                continue
+            later = [d for d in heirs.get(c.export_no, []) if d.export_no in was_accused or d.excluded is None]
+            if not later:
+                continue
+            c.accused = False
+            c.explained_by = [d.export_id for d in later]
+            carriers = [d for d in later if d.export_no in was_accused]
+            via = ", ".join(f"export {d.export_id} to {d.recipient}" for d in carriers)
+            c.excluded = (f"its fingerprints are in the leak because {via} was made from its copy (recorded at "
+                          f"that export), and that later copy carries its own fingerprints" if carriers else None)
 
     def _fingerprint_absent(self, c: Candidate) -> bool:
         """Enough of its marks were readable, and they agree no more than chance

@@ -77,6 +77,7 @@ class Candidate:
     log_p: float = 0.0  # corrected for every export tested
     accused: bool = False
     excluded: str | None = None  # why this export cannot be the (sole) origin
+    explained_by: list[str] = field(default_factory=list)  # later exports made from its copy that explain the leak
 
     @property
     def p_value(self) -> float:
@@ -95,6 +96,7 @@ class Candidate:
             "recipient": self.recipient, "export_id": self.export_id, "accused": self.accused,
             "p_value": self.p_value, "log10_p_value": _r(stats.log10(self.log_p)),
             "excluded": self.excluded,
+            "explained_by": self.explained_by,
             "evidence": {
                 "canaries": {"planted": self.planted, "found": len({h.canary_no for h in self.hits}),
                              "hits": [h.to_dict() for h in self.hits], "expected_by_chance": self.canary_lambda,

@@ -106,6 +106,8 @@ def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
             "shared_canaries": sum(1 for c in ex.canary_rows if c.shared_id is not None),
             "share_probability": SHARE_PROBABILITY,
         }
+        if getattr(ex, "derived_from", None):  # made from these exports' copies (tracer.export._derived_from)
+            params["derived_from"] = ex.derived_from
         con.execute("""INSERT INTO store.exports (export_no, export_id, recipient_id, purpose, approver,
                 authorization_ref, retain_until, created_at, source_id, columns, where_sql, rows, canaries, out_path,
                 sha256, bytes, key_id, scheme, params)

@@ -225,6 +225,7 @@ class _Export:
         self._plan_marks()  # first: the identities stage also makes the marks' keyed material
         say("keying identifiers", 0, self.info.rows)
         self._identities()
+        self._derived_from()
         say("making canaries")
         self._canaries()
         store.detach(self.con)  # the rest works on this export's own tables
@@ -475,6 +476,43 @@ class _Export:
         held = {r[0] for r in self.con.execute(
             "SELECT DISTINCT kind FROM store.source_identities WHERE source_id = ?", [row[0]]).fetchall()}
         return row[0] if {KIND_CODES[k] for k in self.id_cols} <= held else None
+
+    def _derived_from(self) -> None:
+        """Is this source a copy of an earlier export? Then the new copy carries
+        that export's fingerprints too, and a leak of it must not be blamed on
+        the earlier recipient: the chain is recorded (``params.derived_from``,
+        read by forensics.attribute). Recognised by the file's bytes (the
+        earlier output itself, whatever --where or --columns take of it) or
+        by its rows (an earlier export's unique canaries among them, whatever
+        format it was turned into)."""
+        found: dict[str, str] = {}
+        path = Path(self.info.path)
+        if self.source_kind == "file" and path.is_file():
+            size = path.stat().st_size
+            same_size = self.con.execute("SELECT export_id, recipient_id, sha256 FROM store.exports WHERE bytes = ?",
+                                         [size]).fetchall()
+            if same_size:
+                digest = journal.sha256_file(path)
+                found.update({e: "its file" for e, _, h in same_size if h == digest})
+        # Unique canaries only: a pooled one is shared by several exports of a source.
+        digests = ("idno", "phone", "email", "custno", "account")
+        hit = " OR ".join(f"c.{d}_digest IN (SELECT row_key FROM ids)" for d in digests)
+        for export_id, n in self.con.execute(f"""
+                SELECT e.export_id, count(DISTINCT c.canary_no) FROM store.canaries c
+                JOIN store.exports e USING (export_no)
+                WHERE c.shared_id IS NULL AND e.key_id = ? AND ({hit}) GROUP BY e.export_id ORDER BY e.export_id""",
+                                             [self.key.key_id]).fetchall():
+            found.setdefault(export_id, f"{n} of its canaries among the rows")
+        self.derived_from = sorted(found)
+        if found:
+            names = dict(self.con.execute(
+                "SELECT e.export_id, r.name FROM store.exports e JOIN store.recipients r USING (recipient_id) "
+                "WHERE list_contains(?, e.export_id)", [self.derived_from]).fetchall())
+            which = "; ".join(f"{e} to {names.get(e, '?')} ({why})" for e, why in sorted(found.items()))
+            self.notes.append(f"this source is a copy of an earlier export, not the source of record: {which}. "
+                              "The new copy carries its fingerprints too; the chain is recorded, so a leak of the "
+                              "new copy is not blamed on that recipient (export from the source of record where "
+                              "you can)")
 
     def source_digests(self) -> str:
         """SQL of (kind, digest): every identifier of every source row, from

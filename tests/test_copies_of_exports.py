@@ -1,0 +1,103 @@
+"""An export made from another export's copy (a data warehouse re-exporting
+what it received) carries the earlier copy's fingerprints. A leak of the
+later copy must not accuse the earlier recipient: the chain is recognised at
+export time (the file's bytes, or the earlier export's canaries among the
+rows) and attribution explains the earlier fingerprints by the later copy."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from forensics.attribute import _Attribution, _Export
+from forensics.evidence import Candidate
+from tracer import ExportRequest, Home, attribute, export, init
+from tracer.synthdata import make_customers, write_csv
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    d = tmp_path_factory.mktemp("chain")
+    home = Home.at(d / "home")
+    init(home)
+    src = d / "customers.csv"
+    write_csv(make_customers(1500, seed=21), src)
+    dw = export(ExportRequest(str(src), "Data warehouse", "analytics", str(d / "dw.csv")), home=home)
+    vx = export(ExportRequest(str(src), "Vendor X", "outreach", str(d / "x.csv")), home=home)
+    cc = export(ExportRequest(str(d / "dw.csv"), "Call centre", "outreach", str(d / "cc.csv")), home=home)
+    # The warehouse's copy, turned into Parquet and cut to 1,200 of its ~1,508 rows: only its canaries
+    # say what it is (at least one of its ~8 is among them but with probability ~3e-6).
+    names = pacsv.read_csv(d / "dw.csv").column_names
+    table = pacsv.read_csv(d / "dw.csv", convert_options=pacsv.ConvertOptions(
+        column_types={n: pa.string() for n in names}))
+    pq.write_table(table.slice(0, 1200), d / "dw_part.parquet")
+    br = export(ExportRequest(str(d / "dw_part.parquet"), "Branch", "review", str(d / "br.csv")), home=home)
+    return SimpleNamespace(d=d, home=home, dw=dw, vx=vx, cc=cc, br=br)
+
+
+def params(home: Home, export_id: str) -> dict:
+    con = duckdb.connect(str(home.store_path), read_only=True)
+    try:
+        return json.loads(con.execute("SELECT params FROM exports WHERE export_id = ?", [export_id]).fetchone()[0])
+    finally:
+        con.close()
+
+
+def test_a_copy_of_an_export_is_recognised_and_recorded(chain):
+    assert not any("copy of an earlier export" in n for n in chain.dw.notes)
+    assert "derived_from" not in params(chain.home, chain.dw.export_id)
+    for later, why in ((chain.cc, "(its file)"), (chain.br, "of its canaries among the rows")):
+        note = next(n for n in later.notes if "copy of an earlier export" in n)
+        assert chain.dw.export_id in note and "Data warehouse" in note and why in note
+        assert chain.vx.export_id not in note  # a sibling export of the same source is no parent
+        assert params(chain.home, later.export_id)["derived_from"] == [chain.dw.export_id]
+
+
+@pytest.mark.parametrize("leaked, origin", [("cc.csv", "Call centre"), ("br.csv", "Branch")])
+def test_a_leak_of_the_later_copy_accuses_only_its_recipient(chain, leaked, origin):
+    v = attribute(chain.d / leaked, home=chain.home)
+    assert v.verdict == "accused" and [c.recipient for c in v.accused] == [origin]
+    dw = next(c for c in v.candidates if c.recipient == "Data warehouse")
+    assert not dw.accused and "was made from its copy" in dw.excluded
+    assert dw.explained_by == [v.accused[0].export_id]
+    assert dw.log_p < -50  # its fingerprints are there, and the verdict says why they do not count
+
+
+def test_a_leak_of_the_earlier_copy_still_accuses_its_recipient(chain):
+    v = attribute(chain.d / "dw.csv", home=chain.home)
+    assert [c.recipient for c in v.accused] == ["Data warehouse"]
+    later = [c for c in v.candidates if c.recipient in ("Call centre", "Branch")]
+    assert later and all(not c.accused and "fingerprint is absent" in c.excluded for c in later)
+
+
+def _candidate(no: int, name: str, *, accused: bool, excluded: str | None = None) -> Candidate:
+    c = Candidate(no, f"ex-{no}", name, "2026-01-01")
+    c.accused, c.excluded, c.log_p = accused, excluded, -100.0 if accused else -1.0
+    return c
+
+
+def test_a_later_copy_that_is_not_excluded_leaves_the_earlier_one_unaccused():
+    """Copy 1 (of 0) shows its fingerprints, copy 2 (of 1) is plausible but
+    not accused: 0 is excluded (1's copy carried its marks), 1 is not
+    accused (2's copy may be the origin), and a later copy whose fingerprint
+    is absent (3) explains nothing."""
+    exports = {0: _Export(0, "ex-0", "A", "k", {}, [], ""),
+               1: _Export(1, "ex-1", "B", "k", {"derived_from": ["ex-0"]}, [], ""),
+               2: _Export(2, "ex-2", "C", "k", {"derived_from": ["ex-1"]}, [], ""),
+               3: _Export(3, "ex-3", "D", "k", {"derived_from": ["ex-0"]}, [], "")}
+    job = SimpleNamespace(exports=exports)
+    job._ancestors = lambda n: _Attribution._ancestors(job, n)
+    assert job._ancestors(2) == {0, 1} and job._ancestors(0) == set()
+    cands = {0: _candidate(0, "A", accused=True), 1: _candidate(1, "B", accused=True),
+             2: _candidate(2, "C", accused=False), 3: _candidate(3, "D", accused=False, excluded="absent")}
+    _Attribution._explain_by_later_copies(job, cands)
+    assert not any(c.accused for c in cands.values())
+    assert "export ex-1 to B was made from its copy" in cands[0].excluded  # B's own fingerprints are there
+    assert cands[1].excluded is None  # C's copy may be the origin: ambiguous between B and C
+    assert cands[0].explained_by == ["ex-1", "ex-2"] and cands[1].explained_by == ["ex-2"]
