@@ -245,6 +245,60 @@ def test_bad_paths_and_options_are_one_line(world, tmp_path, case):
         assert_nothing_recorded(world, out if not out.is_dir() else out / "x.csv")
 
 
+@pytest.mark.parametrize("case", ["store", "key-file", "journal", "fifo", "device", "export-id-path"])
+def test_outputs_that_would_destroy_something_are_refused(world, tmp_path, case):
+    """--out over tracer's own store or keys used to succeed and lose the
+    whole lineage; over a FIFO or /dev/null, the rename replaced the special
+    file itself; an --export-id names files under the home."""
+    h = world["home"]
+    key_file = next(h.key_dir.glob("*.key"))
+    before = {f: f.read_bytes() for f in (h.store_path, key_file)}
+    out, extra, needle = tmp_path / "x.csv", [], None
+    if case == "store":
+        out, needle = h.store_path, "--out would overwrite the lineage store"
+    elif case == "key-file":
+        out, needle = key_file, "--out would write into the key folder"
+    elif case == "journal":
+        out, needle = h.pending_dir / "x.csv", "--out would write into the export journal"
+        h.pending_dir.mkdir(exist_ok=True)
+    elif case == "fifo":
+        out, needle = tmp_path / "pipe.csv", "not a regular file"
+        os.mkfifo(out)
+    elif case == "device":
+        out, needle = Path("/dev/null"), "not a regular file"
+    elif case == "export-id-path":
+        extra, needle = ["--export-id", "../../x"], "--export-id may hold only"
+    r = run("export", world["good"], "--recipient", "R", "--purpose", "p", "--out", out, "--home", h.root, *extra)
+    assert_one_line_error(r, world, code=2, needle=needle)
+    assert all(f.read_bytes() == b for f, b in before.items())
+    if case in ("fifo", "device"):
+        assert out.is_fifo() if case == "fifo" else out.is_char_device()
+    assert_nothing_recorded(world, tmp_path / "x.csv")
+
+
+def test_an_export_id_names_one_copy(world, tmp_path):
+    home = Home.at(tmp_path / "home")  # its own: the world's home must stay empty of exports
+    init(home)
+    first = run("export", world["good"], "--recipient", "R", "--purpose", "p", "--out", tmp_path / "a.csv",
+                "--home", home.root, "--export-id", "ex-fixed", "-q")
+    assert first.exit_code == 0, first.output
+    r = run("export", world["good"], "--recipient", "R", "--purpose", "p", "--out", tmp_path / "b.csv",
+            "--home", home.root, "--export-id", "ex-fixed")
+    assert_one_line_error(r, world, code=2, needle="export id ex-fixed is already in the lineage store")
+    assert not (tmp_path / "b.csv").exists() and len(list_exports(home=home)) == 1
+
+
+def test_an_evidence_report_never_overwrites_the_leak(world, tmp_path):
+    leak = tmp_path / "leak.json"
+    leak.write_bytes(Path(world["good"]).read_bytes())
+    before = leak.read_bytes()
+    r = run("attribute", leak, "--report", leak, "--home", world["home"].root)
+    assert_one_line_error(r, world, code=2, needle="--report would overwrite the leak")
+    assert leak.read_bytes() == before
+    r = run("attribute", leak, "--report", tmp_path / "missing" / "r.html", "--home", world["home"].root)
+    assert_one_line_error(r, world, code=1, needle="output folder does not exist")
+
+
 def test_debug_shows_the_traceback(world, tmp_path, monkeypatch):
     from tracer.cli.common import DEBUG
 

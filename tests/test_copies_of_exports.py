@@ -101,3 +101,4 @@ def test_a_later_copy_that_is_not_excluded_leaves_the_earlier_one_unaccused():
     assert "export ex-1 to B was made from its copy" in cands[0].excluded  # B's own fingerprints are there
     assert cands[1].excluded is None  # C's copy may be the origin: ambiguous between B and C
     assert cands[0].explained_by == ["ex-1", "ex-2"] and cands[1].explained_by == ["ex-2"]
+

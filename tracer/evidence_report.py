@@ -20,6 +20,7 @@ from forensics.evidence import Candidate, Verdict
 from . import store
 from .home import Home
 from .report import fmt_p
+from .writers import check_output_path
 
 SHOW = 12  # candidates shown in full; the plot shows up to 40
 
@@ -83,10 +84,12 @@ def report_dict(verdict: Verdict, home: Home) -> dict:
 
 def write_report(verdict: Verdict, path: str | Path, home: Home) -> Path:
     """Write the report; the format follows the extension (.html, .md, .json)."""
-    p = Path(path)
+    p = Path(path).expanduser().resolve()
     fmt = p.suffix.lower().lstrip(".")
     if fmt not in ("html", "htm", "md", "json"):
         raise UsageError("--report must end in .html, .md or .json", path=str(p))
+    leak = verdict.leak.get("path")
+    check_output_path(p, "--report", inputs={"the leak": leak} if leak else None, home=home)
     data = report_dict(verdict, home)
     if fmt == "json":
         text = json.dumps(data, ensure_ascii=False, indent=2, default=str)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -58,8 +59,10 @@ PLAN_SAMPLE_ROWS = 100_000  # rows an amount column's mark plan looks at
 EXPORT_MEMORY_LIMIT = "400MB"
 RECORD_MEMORY_LIMIT = "300MB"
 IDENTITY_BATCH_ROWS = 1 << 18  # rows a batch through the native PRF (bounded memory)
+EXPORT_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,63}")  # names files under the home: no path parts
 # Dates a recipient acts on to the day (contractual) are never marked.
-_CONTRACT_DATE_HINTS = ("到期", "还款", "maturity", "due", "expiry", "expire")
+_CONTRACT_DATE_HINTS = ("到期", "还款", "有效期", "失效", "截止", "终止", "maturity", "due", "expiry", "expire",
+                        "valid", "deadline")
 
 
 @dataclass
@@ -146,7 +149,7 @@ def export(request: ExportRequest, *, home: Home | str | None = None,
     now = request.now or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     export_id = request.export_id or "ex-" + secrets.token_hex(5)
     out = Path(request.out).expanduser().resolve()
-    _check_request(request, out)
+    _check_request(request, out, home)
 
     # Crash safety (see tracer.journal): announce the export, finish or roll
     # back any export whose process died, and read the store without holding
@@ -170,23 +173,19 @@ def export(request: ExportRequest, *, home: Home | str | None = None,
         pending.close()
 
 
-def _check_request(req: ExportRequest, out: Path) -> None:
+def _check_request(req: ExportRequest, out: Path, home: Home) -> None:
     if not req.recipient or not req.recipient.strip():
         raise UsageError("--recipient must name someone")
     if not 0.0 <= req.mark_fraction <= 1.0:
         raise UsageError("--mark-fraction must be between 0 and 1")
     if req.colluders < 1 or not 0.0 < req.epsilon < 1.0:
         raise UsageError("--colluders must be at least 1 and --epsilon between 0 and 1")
-    if out.exists() and out.is_dir():
-        raise UsageError("--out is a directory; give a file name", path=str(out))
-    if not out.parent.exists():
-        raise TracerError("output folder does not exist", path=str(out.parent))
-    if not os.access(out.parent, os.W_OK):
-        raise TracerError("output folder is not writable", path=str(out.parent))
+    if req.export_id is not None and not EXPORT_ID.fullmatch(req.export_id):
+        raise UsageError("--export-id may hold only letters, digits, '.', '_' and '-' (at most 64, not starting "
+                         "with '.' or '-'): it names files in the tracer home")
+    writers.check_output_path(out, "--out", home=home,
+                              inputs={} if is_database_url(req.source) else {"the source": req.source})
     writers.resolve(req.format, req.encoding, out)
-    src = Path(req.source).expanduser()
-    if not is_database_url(req.source) and src.exists() and src.resolve() == out:
-        raise UsageError("--out would overwrite the source", path=str(out))
 
 
 class _Export:
@@ -208,6 +207,9 @@ class _Export:
 
     def run(self) -> ExportReceipt:
         say = self.progress
+        if self.con.execute("SELECT count(*) FROM store.exports WHERE export_id = ?", [self.export_id]).fetchone()[0]:
+            raise UsageError(f"export id {self.export_id} is already in the lineage store: an id names one copy "
+                             "(reproduce an export into another home, or leave --export-id out)")
         say("reading the source")
         spec = SourceSpec(self.req.source, self.req.table, self.req.query)
         self.info, self.source_kind, self.content_hash = load_source(self.con, spec, "src",

@@ -54,6 +54,20 @@ class Home:
         """The journal of running exports (see tracer.journal)."""
         return self.root / "pending"
 
+    def protected(self, path: Path) -> str | None:
+        """What writing ``path`` would do to tracer's own state ("overwrite the
+        lineage store", "write into the key folder"), or None."""
+        p = path.expanduser().resolve()
+        store = self.store_path.resolve()
+        if p in (store, store.with_name(store.name + ".wal")):
+            return "overwrite the lineage store"
+        for folder, what in ((self.key_dir, "the key folder"), (self.pending_dir, "the export journal"),
+                             (self.work_dir, "tracer's scratch folder"), (self.root / "receipts", "the receipts folder")):
+            f = folder.expanduser().resolve()
+            if p == f or f in p.parents:
+                return f"write into {what}"
+        return None
+
     def exists(self) -> bool:
         return self.store_path.exists()
 

@@ -35,6 +35,30 @@ CHUNK = 1 << 20
 XLSX_BATCH = 10_000
 
 
+def check_output_path(out: Path, flag: str, *, inputs: dict[str, str] | None = None, home=None) -> None:
+    """Refuse, before any work, an output that could not be written safely or
+    would destroy something: a folder, a device or pipe (tracer writes a new
+    file and renames it into place, which would replace /dev/null itself), a
+    missing or read-only folder, one of the inputs, or tracer's own store,
+    keys or journal. ``inputs``: {what: path}, e.g. {"the source": src}."""
+    if out.exists() and out.is_dir():
+        raise UsageError(f"{flag} is a directory; give a file name", path=str(out))
+    if out.exists() and not out.is_file():
+        raise UsageError(f"{flag} is not a regular file (a device, pipe or socket): give a file name",
+                         path=str(out))
+    if not out.parent.exists():
+        raise TracerError("output folder does not exist", path=str(out.parent))
+    if not os.access(out.parent, os.W_OK):
+        raise TracerError("output folder is not writable", path=str(out.parent))
+    for what, given in (inputs or {}).items():
+        src = Path(given).expanduser()
+        if src.exists() and src.resolve() == out.resolve():
+            raise UsageError(f"{flag} would overwrite {what}", path=str(out))
+    harm = home.protected(out) if home is not None else None
+    if harm:
+        raise UsageError(f"{flag} would {harm}", path=str(out))
+
+
 class OutputFormat(str, Enum):
     CSV = "csv"
     XLSX = "xlsx"

@@ -127,12 +127,15 @@ def attribute(
     from canary.errors import UsageError
 
     from ..evidence_report import write_report
+    from ..writers import check_output_path
 
     if not 0 < alpha < 1:
         raise UsageError("--alpha must be between 0 and 1")
     if report is not None and report.suffix.lower() not in (".html", ".htm", ".md", ".json"):
         raise UsageError("--report must end in .html, .md or .json", path=str(report))
     h = home_of(home)
+    if report is not None:  # before the work: never after it, and never over the evidence itself
+        check_output_path(report.expanduser().resolve(), "--report", inputs={"the leak": leak}, home=h)
     with progress_for("attribute", json_out=json_out) as progress:
         v = api.attribute(leak, home=h, alpha=alpha, progress=progress)
     if report is not None:
