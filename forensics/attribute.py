@@ -33,6 +33,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from canary.errors import UnreadableFile
 from canary.kinds import IDENTIFIERS, Kind
 from canary.prf import Key, identity_key
 
@@ -127,6 +128,8 @@ class _Attribution:
         con, say = self.con, self.progress
         say("reading the leak")
         self.info = read_table(con, leak_path, "leak", tmpdir=self.tmpdir)
+        if self.info.rows == 0:  # "unrelated" would be a finding; there is nothing to find
+            raise UnreadableFile("the leak has no rows: nothing to attribute", path=str(leak_path))
         facts = _file_facts(str(leak_path))
         facts.update({"examined_at": self.now.isoformat(), "parsed": self.info.to_dict()})
         self.leak_facts = facts

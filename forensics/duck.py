@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -37,3 +38,10 @@ def insert_rows(con, table: str, names: list[str], rows: list, types: list, *, i
             con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM __tracer_rows")
     finally:
         con.unregister("__tracer_rows")
+
+
+def is_interrupt(e: BaseException) -> bool:
+    """Ctrl-C as DuckDB reports it when it arrives inside a query (not a
+    defect of the file or the store, whatever the query was doing)."""
+    return isinstance(e, (KeyboardInterrupt, duckdb.InterruptException)) or (
+        isinstance(e, RuntimeError) and "interrupted" in str(e).lower())

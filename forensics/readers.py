@@ -22,7 +22,7 @@ from canary.errors import TracerError, UnreadableFile, safe_detail
 from canary.kinds import Kind
 
 from .csvcheck import MAX_LINE_BYTES, diagnose, invalid_text
-from .duck import qident
+from .duck import is_interrupt, qident
 
 _CHUNK = 1 << 20
 _BIG_CHUNK = 1 << 24  # UTF-8 validation reads this much at a time
@@ -47,6 +47,7 @@ class TableInfo:
     # leniently, an export source is refused with this error.
     malformed: TracerError | None = field(default=None, repr=False, compare=False)
     skipped_lines: int = 0  # lines above the header that are not part of the table (a title)
+    renamed: dict[str, str] = field(default_factory=dict)  # column as the file names it -> as read
 
     def to_dict(self) -> dict:
         return {"path": self.path, "format": self.format, "encoding": self.encoding,
@@ -244,14 +245,35 @@ def read_table(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, table: s
     where they apply), never another exception.
     """
     try:
-        return _read_table(con, path, table, tmpdir)
+        return _rename_reserved(con, _read_table(con, path, table, tmpdir))
     except TracerError:
         raise
     except OSError as e:
         raise UnreadableFile(f"cannot read ({e.strerror or type(e).__name__})", path=str(path)) from None
     except Exception as e:  # a parser's own error on junk: one line, no value echoed
+        if is_interrupt(e):
+            raise KeyboardInterrupt from None
         raise UnreadableFile(f"cannot read as a table ({type(e).__name__}: {safe_detail(e)})",
                              path=str(path)) from None
+
+
+def _rename_reserved(con: duckdb.DuckDBPyConnection, info: TableInfo) -> TableInfo:
+    """A column named ROWID (an Oracle dump has one) would hide DuckDB's row
+    number, which keeps the file's order: it is renamed, and the notes say so."""
+    taken = {c.lower() for c in info.columns}
+    for i, name in enumerate(info.columns):
+        if name.lower() != "rowid":
+            continue
+        k = 1
+        while f"{name}_{k}".lower() in taken:
+            k += 1
+        new = f"{name}_{k}"
+        con.execute(f"ALTER TABLE {info.table} RENAME COLUMN {qident(name)} TO {qident(new)}")
+        taken.add(new.lower())
+        info.columns[i] = new
+        info.renamed[name] = new
+        info.notes.append(f"column {name!r} is read as {new!r}: DuckDB's row number has that name")
+    return info
 
 
 def _read_table(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, table: str,

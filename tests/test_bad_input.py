@@ -288,6 +288,36 @@ def test_an_export_id_names_one_copy(world, tmp_path):
     assert not (tmp_path / "b.csv").exists() and len(list_exports(home=home)) == 1
 
 
+@pytest.mark.parametrize("content", ["header only", "[]"])
+def test_a_leak_without_rows_is_an_error_not_a_verdict(world, tmp_path, content):
+    leak = tmp_path / ("empty.json" if content == "[]" else "empty.csv")
+    leak.write_text(",".join(world["header"]) + "\n" if content == "header only" else content, encoding="utf-8")
+    r = run("attribute", leak, "--home", world["home"].root)
+    assert_one_line_error(r, world, code=1, needle=f"{leak.name}: the leak has no rows")
+
+
+def test_a_column_named_rowid_is_renamed_and_said(world, tmp_path):
+    """An Oracle dump's ROWID column used to hide DuckDB's row number (an
+    internal error); it is exported as ROWID_1, the receipt says so, and a
+    leak of the copy, ROWID_1 or ROWID, is attributed."""
+    src = tmp_path / "oracle.csv"
+    lines = text_of(world).splitlines(True)
+    src.write_text("ROWID," + lines[0] + "".join(f"AAAR{i:06d},{ln}" for i, ln in enumerate(lines[1:])),
+                   encoding="utf-8")
+    home = Home.at(tmp_path / "home")
+    init(home)
+    out = tmp_path / "x.csv"
+    r = export(ExportRequest(str(src), "Oracle", "p", str(out)), home=home)
+    assert any("'ROWID' is written as 'ROWID_1'" in n for n in r.notes)
+    header, rows = leaks.read(out)
+    assert header == ["ROWID_1"] + world["header"] and len(rows) == len(world["rows"]) + r.canaries
+    leak = tmp_path / "leak.csv"
+    leak.write_text("ROWID" + out.read_text(encoding="utf-8-sig")[len("ROWID_1"):], encoding="utf-8")
+    v = attribute(leak, home=home)
+    assert [c.recipient for c in v.accused] == ["Oracle"]
+    assert any("'ROWID' is read as 'ROWID_1'" in n for n in v.leak["parsed"]["notes"])
+
+
 def test_an_evidence_report_never_overwrites_the_leak(world, tmp_path):
     leak = tmp_path / "leak.json"
     leak.write_bytes(Path(world["good"]).read_bytes())

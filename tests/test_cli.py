@@ -150,3 +150,47 @@ def test_every_command_has_help_with_an_example():
     for cmd in commands:
         r = run(*cmd, "--help")
         assert r.exit_code == 0 and "Example:" in r.stdout, cmd
+
+
+def test_an_interrupt_or_a_closed_pipe_is_not_an_internal_error(capsys):
+    """Ctrl-C inside a DuckDB query arrives as its InterruptException (or a
+    RuntimeError 'Query interrupted'), not as a defect of the file; a reader
+    that closed the pipe (`| head`) ends the command quietly."""
+    import duckdb
+    import pytest
+
+    from tracer.cli.common import handles_errors
+
+    def raising(e):
+        @handles_errors
+        def command():
+            raise e
+        return command
+
+    import typer
+
+    for e in (KeyboardInterrupt(), duckdb.InterruptException("INTERRUPT Error: Interrupted!"),
+              RuntimeError("Query interrupted")):
+        with pytest.raises(typer.Exit) as stop:
+            raising(e)()
+        assert stop.value.exit_code == 130 and capsys.readouterr().err.strip() == "Error: interrupted"
+    with pytest.raises(SystemExit) as stop:
+        raising(BrokenPipeError())()
+    assert stop.value.code == 141 and capsys.readouterr().err == ""
+
+
+def test_an_interrupt_while_reading_is_not_blamed_on_the_file(tmp_path, monkeypatch):
+    import duckdb
+    import pytest
+
+    from forensics import readers
+
+    src = tmp_path / "a.csv"
+    src.write_text("a,b,c\n1,2,3\n", encoding="utf-8")
+
+    def interrupted(*a, **k):
+        raise duckdb.InterruptException("INTERRUPT Error: Interrupted!")
+
+    monkeypatch.setattr(readers, "_read_csv", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        readers.read_table(duckdb.connect(), src, "t")

@@ -100,3 +100,23 @@ def test_database_errors_are_one_line(home, tmp_path):
                                 "--home", str(home.root)])
         assert r.exit_code in (1, 2) and needle in r.stderr, r.output
         assert len([ln for ln in r.stderr.splitlines() if ln.strip()]) == 1
+
+
+def test_a_blob_column_is_written_as_duckdb_writes_a_blob(home, tmp_path):
+    """Bytes that are not text (a scanned signature, a hash) are exported as
+    DuckDB's \\xFF escapes, as a Parquet source's binary column is, not an
+    internal error; bytes that are UTF-8 text stay text."""
+    url = f"sqlite:///{tmp_path / 'bank.db'}"
+    load_customers(url, 300, seed=63)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE customers ADD COLUMN sig BLOB"))
+        conn.execute(text("ALTER TABLE customers ADD COLUMN note BLOB"))
+        conn.execute(text("UPDATE customers SET sig = X'FF00D8', note = CAST('备注' AS BLOB)"))
+    out = tmp_path / "b.csv"
+    r = runner.invoke(app, ["export", url, "--table", "customers", "--recipient", "S", "--purpose", "p",
+                            "--out", str(out), "--home", str(home.root)])
+    assert r.exit_code == 0, r.output
+    header, rows = leaks.read(out)
+    sig, note = header.index("sig"), header.index("note")
+    assert len(rows) >= 300 and all(row[sig] == "\\xFF\\x00\\xD8" and row[note] == "备注" for row in rows)

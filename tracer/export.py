@@ -218,6 +218,8 @@ class _Export:
             raise self.info.malformed  # a ragged or damaged source would be exported misaligned
         if self.info.rows == 0:
             raise TracerError("the source has a header but no rows", path=self.info.path)
+        for name, new in getattr(self.info, "renamed", {}).items():
+            self.notes.append(f"column {name!r} is written as {new!r}: DuckDB's row number has that name")
         if getattr(self.info, "skipped_lines", 0):
             self.notes.append(f"the source's first {self.info.skipped_lines} line(s) were a title above the "
                               "table, not rows: they are not in the export")

@@ -78,7 +78,11 @@ def _text_column(col: pa.ChunkedArray | pa.Array) -> pa.Array:
     if pa.types.is_null(col.type):
         return pa.array([None] * len(col), type=pa.string())
     if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
-        return pc.cast(col, pa.string())
+        try:
+            return pc.cast(col, pa.string())  # text stored as bytes
+        except pa.ArrowInvalid:  # real bytes: written as DuckDB writes a BLOB (\xFF escapes), as Parquet's are
+            blob = pa.table({"b": col})
+            return duckdb.connect().execute("SELECT CAST(b AS VARCHAR) AS b FROM blob").to_arrow_table().column(0)
     return pc.cast(col, pa.string())
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 
 from canary.errors import TracerError
+from forensics.duck import is_interrupt
 
 from ..home import Home
 
@@ -49,12 +50,26 @@ def handles_errors(fn: Callable) -> Callable:
             fail(str(e), e.exit_code)
         except KeyboardInterrupt:
             fail("interrupted", 130)
+        except BrokenPipeError:  # `tracer lineage ... | head`: the reader has all it wants
+            _quiet_stdout()
+            raise SystemExit(141) from None
         except Exception as e:  # a bug: still one line, and how to see more
+            if is_interrupt(e):
+                fail("interrupted", 130)
             if DEBUG["on"]:
                 raise
             fail(f"internal error ({type(e).__name__}); rerun with --debug for details")
 
     return wrapper
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so that flushing it at exit does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def print_json(obj: Any) -> None:
