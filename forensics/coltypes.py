@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -34,7 +35,8 @@ HEADER_HINTS: dict[Kind, tuple[str, ...]] = {
     Kind.AGE: ("年龄", "age", "nl"),
     Kind.ADDRESS: ("地址", "住址", "家庭住址", "联系地址", "通讯地址", "address", "addr", "dz", "jtzz", "dizhi"),
     Kind.EMAIL: ("邮箱", "电子邮箱", "电子邮件", "email", "e-mail", "mail", "yx"),
-    Kind.CUSTNO: ("客户号", "客户编号", "客户代码", "custno", "customerid", "customerno", "cif", "khh", "khbh"),
+    Kind.CUSTNO: ("客户号", "客户编号", "客户代码", "客户编码", "客户id", "会员", "custno", "customerid", "customerno",
+                  "custid", "memberid", "memberno", "cif", "khh", "khbh", "khid", "hyh"),
     Kind.ACCOUNT: ("账号", "帐号", "卡号", "账户", "银行卡号", "account", "accountno", "cardno", "zh", "kh"),
     Kind.AMOUNT: ("余额", "金额", "存款", "日均", "资产", "额度", "收入", "授信", "balance", "amount",
                   "deposit", "limit", "income", "asset", "assets", "ye", "je", "ckye", "yrj", "rjye"),
@@ -111,9 +113,17 @@ def _tier(vals: list[str]) -> float:
     return 0.0
 
 
-def _same_length_digits(vals: list[str]) -> float:
-    if len({len(v) for v in vals}) == 1 and len(set(vals)) >= 0.9 * len(vals):
-        return _share(vals, lambda v: v.isdigit() and len(v) >= 8)
+_CODE_RE = re.compile(r"^[A-Za-z]{0,4}-?\d{8,24}$")
+
+
+def _unique_codes(vals: list[str]) -> float:
+    """Share of values that are codes (8+ digits, up to four letters before
+    them) when nearly all are distinct and of one length: a record's key
+    (a customer, member or contract number) whatever the header calls it.
+    A stray value of another length does not hide it."""
+    lengths = Counter(len(v) for v in vals)
+    if lengths.most_common(1)[0][1] >= 0.9 * len(vals) and len(set(vals)) >= 0.9 * len(vals):
+        return _share(vals, lambda v: bool(_CODE_RE.match(v)))
     return 0.0
 
 
@@ -131,7 +141,7 @@ _SCORERS = {
     Kind.BRANCH: lambda vals, s: _share(vals, lambda v: bool(_BRANCH_RE.search(v))),
     "idno_mangled": lambda vals, s: _share(vals, _mangled_id),
     Kind.TIER: lambda vals, s: _tier(vals),
-    "same_length_digits": lambda vals, s: _same_length_digits(vals),
+    "unique_codes": lambda vals, s: _unique_codes(vals),
     "numeric": lambda vals, s: _share(vals, lambda v: bool(_AMOUNT_RE.match(v))),
     "with_cents": lambda vals, s: _share(vals, lambda v: bool(re.search(r"\.\d{2}$", v)) and bool(_AMOUNT_RE.match(v))),
     Kind.AMOUNT: lambda vals, s: s["numeric"] if s["with_cents"] >= 0.5 else 0.0,
@@ -213,8 +223,8 @@ def type_column(name: str, values: Sequence[str]) -> ColumnType:
         return ColumnType(name, Kind.IDNO, 0.7, "values look like ID numbers damaged by a spreadsheet")
     if hinted is None and scores.get(Kind.TIER, 0.0) >= 0.8:
         return ColumnType(name, Kind.TIER, 0.7, "a few repeated values naming customer tiers")
-    if hinted is None and scores.get("same_length_digits", 0.0) >= 0.9:
-        return ColumnType(name, Kind.CUSTNO, 0.6, "unique digit strings of one length: a customer number")
+    if hinted is None and scores.get("unique_codes", 0.0) >= 0.9:
+        return ColumnType(name, Kind.CUSTNO, 0.6, "distinct codes of one length: a customer (or record) number")
     if hinted is not None:
         return ColumnType(name, hinted, 0.4, "header hint only; values do not confirm it")
     return ColumnType(name, Kind.OTHER, 0.5, "no header hint and no distinctive content")

@@ -32,3 +32,50 @@ def test_contractual_dates_are_never_marked(tmp_path, header):
     assert any(moved)  # the same dates, marked in 开户日期 only
     by_id = dict(zip(table.column("客户号").to_pylist(), opened.to_pylist()))
     assert all(by_id[k] == v for k, v in zip(real.column("客户号").to_pylist(), real.column(header).to_pylist()))
+
+
+@pytest.mark.parametrize("header", ["客户ID", "会员号", "编号X"])
+def test_a_record_key_column_gets_new_values_in_canaries(tmp_path, header):
+    """A column of distinct codes is a record's key whatever its header says
+    (and whatever one stray value's length): canaries must not copy a real
+    customer's, which would name the donor and show up as a duplicate key."""
+    from forensics.coltypes import type_column
+
+    table = make_customers(800, seed=9)
+    keys = [str(10**11 + 7919 * i) for i in range(800)]
+    keys[3] = keys[3][:-1]  # one value of another length
+    table = table.set_column(0, header, pa.array(keys))
+    assert type_column(header, keys).kind.value == "custno"
+    src = tmp_path / "c.csv"
+    write_csv(table, src)
+    home = Home.at(tmp_path / "home")
+    init(home)
+    r = export(ExportRequest(str(src), "R", "p", str(tmp_path / "o.csv")), home=home)
+    out = pacsv.read_csv(tmp_path / "o.csv", convert_options=pacsv.ConvertOptions(column_types={header: pa.string()}))
+    written = out.column(header).to_pylist()
+    assert r.canaries > 0 and len(written) == 800 + r.canaries
+    assert len(set(written)) == len(written)  # no key twice: every canary's is new
+    assert len(set(written) - set(keys)) == r.canaries
+
+
+@pytest.mark.parametrize("header, marked", [("授信额度(万元)", False), ("余额（单位：千元）", False),
+                                            ("credit limit (thousands)", False), ("授信额度(元)", True)])
+def test_amounts_in_units_above_the_yuan_are_never_marked(tmp_path, header, marked):
+    """A credit limit given in 万元 would move by 10,000 yuan per unit of a mark."""
+    table = make_customers(600, seed=6)
+    table = table.append_column(header, table.column("月日均存款"))
+    src = tmp_path / "c.csv"
+    write_csv(table, src)
+    home = Home.at(tmp_path / "home")
+    init(home)
+    r = export(ExportRequest(str(src), "R", "p", str(tmp_path / "o.csv")), home=home)
+    col = next(c for c in r.columns if c.name == header)
+    if marked:
+        assert col.tolerance and col.kind == "amount"
+    else:
+        assert not col.tolerance and "never marked" in col.note and "units of" in col.note
+        out = pacsv.read_csv(tmp_path / "o.csv", convert_options=pacsv.ConvertOptions(
+            column_types={header: pa.string(), "客户号": pa.string()}))
+        by_id = dict(zip(table.column("客户号").to_pylist(), table.column(header).to_pylist()))
+        real = [(k, v) for k, v in zip(out.column("客户号").to_pylist(), out.column(header).to_pylist()) if k in by_id]
+        assert len(real) == 600 and all(by_id[k] == v for k, v in real)

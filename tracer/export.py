@@ -60,6 +60,10 @@ EXPORT_MEMORY_LIMIT = "400MB"
 RECORD_MEMORY_LIMIT = "300MB"
 IDENTITY_BATCH_ROWS = 1 << 18  # rows a batch through the native PRF (bounded memory)
 EXPORT_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,63}")  # names files under the home: no path parts
+# A header that gives amounts in units above the yuan (授信额度(万元)): a mark
+# of ±1.00 there would move a credit limit by 10,000 yuan.
+_AMOUNT_UNIT = re.compile(r"(?<=[(（\[【])\s*(?:单位[:：]?\s*)?(?:十万|百万|千万)?[万千亿](?:元)?(?=\s*[)）\]】])"
+                          r"|(?:万元|千元|亿元)$|(?<=\()\s*(?:thousands?|millions?|k|10k|'000)(?=\s*\))", re.I)
 # Dates a recipient acts on to the day (contractual) are never marked.
 _CONTRACT_DATE_HINTS = ("到期", "还款", "有效期", "失效", "截止", "终止", "maturity", "due", "expiry", "expire",
                         "valid", "deadline")
@@ -540,7 +544,11 @@ class _Export:
             self.receipts.append(rec)
             cols: list[markplan.MarkColumn] = []
             note = None
-            if kind is Kind.AMOUNT:
+            if kind is Kind.AMOUNT and (unit := _AMOUNT_UNIT.search(name)):
+                unit_name = re.split(r"[:：]", unit.group(0))[-1].strip()
+                note = (f"amounts in units of {unit_name} (header): never marked, as a mark's ±1.00 "
+                        "would be that unit, not a yuan")
+            elif kind is Kind.AMOUNT:
                 cols, note = self._amount_plan(name, slot, f)
             elif kind is Kind.DATE and self.req.mark_dates:
                 if any(h in name.lower() for h in _CONTRACT_DATE_HINTS):
