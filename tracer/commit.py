@@ -114,7 +114,7 @@ def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", [
             eno, ex.export_id, rid, ex.req.purpose, ex.req.approver, ex.req.authorization,
             ex.req.retain_until, ex.now, sid, ex.out_cols,
-            store.redact_digits(ex.where), ex.n_rows, len(ex.canary_rows), str(ex.out), digest, nbytes,
+            store.redact_where(ex.where), ex.n_rows, len(ex.canary_rows), str(ex.out), digest, nbytes,
             ex.key.key_id, SCHEME, json.dumps(params, ensure_ascii=False)])
         held = "ids JOIN sel USING (__r)" if ex.where else "ids"  # unfiltered: every source row is held
         con.execute(f"INSERT INTO store.export_rows SELECT DISTINCT ?, ids.row_key FROM {held}", [eno])

@@ -117,12 +117,36 @@ CREATE TABLE IF NOT EXISTS sightings (
 );
 """
 
-_DIGITS = re.compile(r"\d{6,}")
+_DIGITS = re.compile(r"\d(?:[\s-]?\d){5,}")  # 6+ digits, spaced or dashed as phones are written
+_SQL_TEXT = re.compile(r"'((?:[^']|'')*)'")
 
 
 def redact_digits(text: str | None) -> str | None:
     """Long digit runs in free text (a --where, a purpose) may be identifiers."""
     return None if text is None else _DIGITS.sub("<digits>", text)
+
+
+def redact_where(where: str | None) -> str | None:
+    """A --where as the lineage may keep it: a quoted value that reads as a
+    person's name, ID number, phone, email or address becomes <name>, <idno>...
+    (a tier or a branch stays: the audit wants to see what was selected),
+    and every long digit run goes."""
+    if where is None:
+        return None
+    from canary.kinds import Kind
+    from forensics.coltypes import content_scores
+
+    personal = (Kind.IDNO, Kind.PHONE, Kind.EMAIL, Kind.NAME, Kind.ADDRESS)
+
+    def literal(m: re.Match) -> str:
+        value = m.group(1).replace("''", "'")
+        scores = content_scores([value])
+        kind = next((k for k in personal if scores.get(k) == 1.0), None)
+        if kind is None or scores.get(Kind.BRANCH) == 1.0:
+            return m.group(0)
+        return f"'<{kind.value}>'"
+
+    return redact_digits(_SQL_TEXT.sub(literal, where))
 
 
 DEFAULT_LOCK_WAIT = 30.0  # seconds; TRACER_LOCK_WAIT overrides
