@@ -155,12 +155,13 @@ def _looks_utf16(path: Path) -> str | None:
     return None
 
 
-def _transcode(path: Path, encoding: str, tmpdir: str) -> Path:
+def _transcode(path: Path, encoding: str, tmpdir: str, errors: str = "strict") -> Path:
+    """The file as UTF-8 in ``tmpdir``; with errors="replace", bad bytes and NULs become U+FFFD."""
     fd, out = tempfile.mkstemp(suffix=path.suffix or ".txt", dir=tmpdir)
-    with open(path, "r", encoding=encoding, newline="") as src, os.fdopen(fd, "w", encoding="utf-8",
-                                                                         newline="") as dst:
+    with open(path, "r", encoding=encoding, errors=errors, newline="") as src, \
+            os.fdopen(fd, "w", encoding="utf-8", newline="") as dst:
         while chunk := src.read(_CHUNK):
-            dst.write(chunk)
+            dst.write(chunk.replace("\x00", "\ufffd") if errors == "replace" else chunk)
     return Path(out)
 
 
@@ -307,13 +308,54 @@ def _read_table(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, table: 
         else:
             if (not _has_nul(p)) if info.format in ("csv", "tsv") else _valid_utf8(p):
                 return info
-    encoding = detect_encoding(p)
-    text_path = p if encoding in ("utf-8", "utf-8-sig") else _transcode(p, encoding, tmpdir)
+    damaged = None
     try:
-        return _read_text(con, p, text_path, table, encoding)
+        encoding = detect_encoding(p)
+    except UnreadableFile as e:
+        # A few bad bytes in a text file (a leak cut or mangled in transit): read
+        # with them replaced, and say so. A source is still refused (malformed).
+        near = _nearly_text(p)
+        if near is None:
+            raise
+        encoding, bad = near
+        damaged = (e, bad)
+    if damaged is None and encoding in ("utf-8", "utf-8-sig"):
+        text_path = p
+    else:
+        text_path = _transcode(p, encoding, tmpdir, errors="replace" if damaged else "strict")
+    try:
+        info = _read_text(con, p, text_path, table, encoding)
     finally:
         if text_path != p:
             text_path.unlink(missing_ok=True)
+    if damaged is not None:
+        error, bad = damaged
+        info.notes.append(f"{bad:,} byte sequence(s) that are not {_encoding_name(encoding)} (or NUL) were read as "
+                          f"U+FFFD: {error.message}" + (f", row {error.row}" if error.row else ""))
+        info.malformed = info.malformed or error
+    return info
+
+
+_MOST_DAMAGE = 0.01  # replaced characters per character, at most, for a file still to count as text
+_CONTROLS = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _nearly_text(path: Path) -> tuple[str, int] | None:
+    """(encoding, bad sequences) if the file is UTF-8 or GB18030 text with a
+    few undecodable bytes or NULs (at most 1% of its characters), else None."""
+    data = path.read_bytes()
+    best = None
+    for encoding in ("utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8", "gb18030"):
+        text = data.decode(encoding, errors="replace")
+        bad = text.count("\ufffd") + text.count("\x00")
+        controls = len(_CONTROLS.findall(text))  # random bytes decode as GB18030 too, but not as text
+        if text and bad + controls <= _MOST_DAMAGE * len(text) and (best is None or bad < best[1]):
+            best = (encoding, bad)
+    return best
+
+
+def _encoding_name(encoding: str) -> str:
+    return "UTF-8" if encoding.startswith("utf-8") else encoding.upper()
 
 
 def _read_text(con, p: Path, text_path: Path, table: str, encoding: str) -> TableInfo:

@@ -318,6 +318,32 @@ def test_a_column_named_rowid_is_renamed_and_said(world, tmp_path):
     assert any("'ROWID' is read as 'ROWID_1'" in n for n in v.leak["parsed"]["notes"])
 
 
+@pytest.mark.parametrize("damage", [b"\xff", b"\x00", b"\xed\xa0\x80"], ids=["bad byte", "NUL", "surrogate"])
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
+def test_a_leak_with_a_few_bad_bytes_is_read_leniently(world, tmp_path, damage, encoding):
+    """A leak cut or mangled in transit is still evidence: the bad bytes are
+    read as U+FFFD and noted; the same file as an export source is refused
+    with its row; binary junk is refused either way."""
+    home = Home.at(tmp_path / "home")
+    init(home)
+    out = tmp_path / "x.csv"
+    export(ExportRequest(str(world["good"]), "Mangled", "p", str(out)), home=home)
+    data = out.read_text(encoding="utf-8-sig").encode(encoding)
+    cut = data.index(b"\n", len(data) // 2)
+    leak = tmp_path / "leak.csv"
+    leak.write_bytes(data[:cut] + damage + data[cut:])
+    v = attribute(leak, home=home)
+    assert [c.recipient for c in v.accused] == ["Mangled"]
+    assert any("read as U+FFFD" in n for n in v.leak["parsed"]["notes"])
+    r = run("export", leak, "--recipient", "R", "--purpose", "p", "--out", tmp_path / "y.csv", "--home", home.root)
+    assert r.exit_code == 1 and ", row " in r.stderr and not (tmp_path / "y.csv").exists()
+    junk = tmp_path / "junk.csv"
+    rng = random.Random(1)
+    junk.write_bytes(bytes(rng.randrange(256) for _ in range(20_000)))
+    with pytest.raises(UnreadableFile):
+        read_table(duckdb.connect(), junk, "t", tmpdir=str(tmp_path))
+
+
 def test_an_evidence_report_never_overwrites_the_leak(world, tmp_path):
     leak = tmp_path / "leak.json"
     leak.write_bytes(Path(world["good"]).read_bytes())
