@@ -16,6 +16,7 @@ from canary.errors import KeyProblem
 from canary.prf import Key
 from tracer import ExportRequest, Home, attribute, export, init, leaks, rotate_key, verify
 from tracer.cli import app
+from tracer.lineage import customer_exports
 from tracer.synthdata import make_customers, write_csv
 
 runner = CliRunner()
@@ -86,6 +87,9 @@ def test_a_missing_old_key_is_an_error_not_a_silent_miss(rotated, tmp_path):
         attribute(leak_of(rotated, "old"), home=h)
     with pytest.raises(KeyProblem, match=rotated["first"]):
         verify(h)
+    ident = leaks.read(rotated["src"])[1][0][leaks.read(rotated["src"])[0].index("身份证号")]
+    with pytest.raises(KeyProblem, match=rotated["first"]):  # not 'no recorded source holds this customer'
+        customer_exports(ident, home=h)
     r = runner.invoke(app, ["attribute", str(leak_of(rotated, "old")), "--home", str(h.root)])
     assert r.exit_code == 1 and rotated["first"] in r.stderr and "TRACER_KEY_DIR" in r.stderr
     assert "Traceback" not in r.output and len(r.stderr.strip().splitlines()) == 1

@@ -111,6 +111,9 @@ def customer_exports(identifier: str, *, home=None) -> dict:
     keyring = h.keyring()
     con = store.connect(h, read_only=True)
     try:
+        from .integrity import require_keys
+
+        require_keys(con, h, keyring)  # a missing key would be a silent 'no export holds this customer'
         digests = [(key_id, identity_key(key).digest64(identity_label(kind), normalised))
                    for key_id, key in keyring.items()]
         con.execute("CREATE TEMP TABLE q (key_id VARCHAR, digest UBIGINT)")
