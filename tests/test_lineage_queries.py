@@ -130,3 +130,23 @@ def test_export_after_contract_end_is_flagged(home, source, tmp_path):
                                authorization="A-9", columns=["姓名"]), home=home).export_id
     rules = {(f.rule, f.subject) for f in audit(home=home, today=TODAY)}
     assert ("export-after-contract-end", eid) in rules and ("contract-ended", "late vendor") in rules
+
+
+def test_each_export_names_its_own_source_file(home, tmp_path, monkeypatch):
+    """Two copies of one list: the store registers the content once, but each
+    export's lineage names the file it was made from, as an absolute path."""
+    import shutil
+
+    from tracer import list_exports
+
+    (tmp_path / "a").mkdir()
+    first = tmp_path / "a" / "first.csv"
+    write_csv(make_customers(300, seed=31), first)
+    second = tmp_path / "second.csv"
+    shutil.copy(first, second)
+    monkeypatch.chdir(tmp_path)
+    export(ExportRequest("a/first.csv", "One", "p", str(tmp_path / "1.csv")), home=home)
+    export(ExportRequest("second.csv", "Two", "p", str(tmp_path / "2.csv")), home=home)
+    first.unlink()
+    got = {e["recipient"]: e["source"] for e in list_exports(home=home)}
+    assert got == {"One": str(first.resolve()), "Two": str(second.resolve())}

@@ -100,7 +100,8 @@ def list_exports(*, home: Home | str | os.PathLike | None = None, recipient: str
             SELECT e.export_id, r.name AS recipient, e.purpose, e.approver, e.authorization_ref AS authorization,
                    e.retain_until, e.rows, e.canaries, e.columns,
                    strftime(e.created_at, '%Y-%m-%dT%H:%M:%S') AS created_at, e.sha256, e.bytes, e.out_path,
-                   e.key_id, e.scheme, e.where_sql AS "where", s.location AS source
+                   e.key_id, e.scheme, e.where_sql AS "where",
+                   coalesce(json_extract_string(e.params, '$.source'), s.location) AS source
             FROM store.exports e JOIN store.recipients r USING (recipient_id)
             JOIN store.sources s USING (source_id)
             {where} ORDER BY e.export_no"""

@@ -71,6 +71,8 @@ def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
     canary_out = ex.assembly.canaries_written  # the canaries' cells as written to the file
     store.attach(con, ex.home)
     covered: list[tuple[str, object]] = []
+    is_file = getattr(ex, "source_kind", "file") == "file"
+    location = str(Path(ex.info.path).resolve()) if is_file else ex.info.path
     con.execute("BEGIN TRANSACTION")
     try:
         rid = con.execute("SELECT recipient_id FROM store.recipients WHERE name = ?",
@@ -87,7 +89,7 @@ def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
         if sid is None:
             sid = con.execute("SELECT coalesce(max(source_id), 0) + 1 FROM store.sources").fetchone()[0]
             con.execute("INSERT INTO store.sources VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        [sid, getattr(ex, "source_kind", "file"), ex.info.path, content_hash, ex.key.key_id, ex.info.rows,
+                        [sid, getattr(ex, "source_kind", "file"), location, content_hash, ex.key.key_id, ex.info.rows,
                          ex.info.columns, ex.now])
             for code, alias in ex.digest_columns:
                 con.execute(f"INSERT INTO store.source_identities SELECT ?, ?, {alias}, row_key "
@@ -106,6 +108,9 @@ def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
             "shared_canaries": sum(1 for c in ex.canary_rows if c.shared_id is not None),
             "share_probability": SHARE_PROBABILITY,
         }
+        # This export's own source: the store's source record names the first
+        # file seen with this content, which may be another copy, moved or gone.
+        params["source"] = location
         if getattr(ex, "derived_from", None):  # made from these exports' copies (tracer.export._derived_from)
             params["derived_from"] = ex.derived_from
         con.execute("""INSERT INTO store.exports (export_no, export_id, recipient_id, purpose, approver,
