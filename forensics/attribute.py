@@ -437,6 +437,12 @@ class _Attribution:
             summary = (f"The leak came from {', '.join(names)}: export {best.export_id} "
                        f"(false-accusation probability {_fmt_p(best.p_value, best.log_p)}, corrected for "
                        f"{self.n_exports} exports).")
+        elif linked == 0 and canary_rows == 0 and not any(t.kind in IDENTIFIERS for t in self.types):
+            verdict = "unlinkable"
+            summary = (f"None of the {rows} rows can be linked: the leak has no identifier column (ID number, "
+                       "phone, customer number, email or account), which linking rows, reading marks and finding "
+                       "canaries all need. Whether it came from this bank's data cannot be told. Nobody is "
+                       "accused.")
         elif linked == 0 and canary_rows == 0:
             verdict = "unrelated"
             summary = (f"None of the {rows} rows links to any customer of any recorded source or export, and no "

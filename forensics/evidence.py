@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from . import stats
 
-VERDICTS = ("accused", "ambiguous", "source", "unrelated")
+VERDICTS = ("accused", "ambiguous", "source", "unrelated", "unlinkable")
 
 
 @dataclass

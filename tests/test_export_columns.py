@@ -79,3 +79,21 @@ def test_amounts_in_units_above_the_yuan_are_never_marked(tmp_path, header, mark
         by_id = dict(zip(table.column("客户号").to_pylist(), table.column(header).to_pylist()))
         real = [(k, v) for k, v in zip(out.column("客户号").to_pylist(), out.column(header).to_pylist()) if k in by_id]
         assert len(real) == 600 and all(by_id[k] == v for k, v in real)
+
+
+def test_an_export_without_identifiers_says_it_cannot_be_attributed(tmp_path):
+    """Names, tiers and balances only: nothing links a leak of the copy to a
+    customer, so the receipt promises no detection and a leak of it is
+    'unlinkable', never 'unrelated' (which would say it is not the bank's)."""
+    from tracer import attribute
+
+    src = tmp_path / "c.csv"
+    write_csv(make_customers(500, seed=4), src)
+    home = Home.at(tmp_path / "home")
+    init(home)
+    r = export(ExportRequest(str(src), "R", "p", str(tmp_path / "o.csv"), columns=["姓名", "客户等级", "月日均存款"]),
+               home=home)
+    assert any(n.startswith("no identifier column is exported") for n in r.notes)
+    assert r.code["rows_needed"] is None
+    v = attribute(tmp_path / "o.csv", home=home)
+    assert v.verdict == "unlinkable" and not v.accused and "cannot be told" in v.summary

@@ -153,7 +153,7 @@ table{border-collapse:collapse;width:100%;margin:.6em 0}td,th{border:1px solid #
 vertical-align:top;font-size:.92em}th{background:#f4f4f4}
 .verdict{font-size:1.15em;padding:.8em 1em;border-radius:6px;margin:1em 0}
 .accused{background:#fdecea;border-left:6px solid #c0392b}.ambiguous{background:#fef5e7;border-left:6px solid #e67e22}
-.source{background:#eaf2f8;border-left:6px solid #2980b9}.unrelated{background:#eafaf1;border-left:6px solid #27ae60}
+.source{background:#eaf2f8;border-left:6px solid #2980b9}.unrelated{background:#eafaf1;border-left:6px solid #27ae60}.unlinkable{background:#f4f6f6;border-left:6px solid #7f8c8d}
 code,pre{background:#f6f6f6;padding:2px 4px;border-radius:3px;font-size:.9em}pre{padding:.6em;overflow-x:auto}
 .muted{color:#666}.num{text-align:right;font-variant-numeric:tabular-nums}
 """

@@ -355,9 +355,6 @@ class _Export:
         else:
             self._identities_sql(specs, priority, all_text)
         self.marks.finish()
-        if not self.id_cols:
-            self.notes.append("no identifier column (ID number, phone, customer number, email): rows are "
-                              "keyed by their whole content and a leak can only be linked by canaries")
 
     def _identities_sql(self, specs, priority, all_text) -> None:
         digests = "".join(f", {sqlprf.digest64(label, msg, var='ik')} AS {alias}" for alias, label, msg in specs)
@@ -567,6 +564,14 @@ class _Export:
         self.code_params = code_parameters(
             [(f"{m.name}/{m.channel}", m.q, m.sel_hi - m.sel_lo) for m in self.mark_cols],
             self.req.colluders, max(recipients, 2), self.req.epsilon)
+        if not any(t.kind in IDENTIFIERS and t.name in self.out_cols for t in self.types):
+            # A leak is linked to customers, its marks read and its canaries found
+            # through identifiers: none exported, none of that can happen.
+            self.code_params["rows_needed"] = None
+            self.notes.append("no identifier column is exported (ID number, phone, customer number, email or "
+                              "account): a leak of this copy cannot be linked to customers, its marks cannot be "
+                              "read and its canaries cannot be found, so it cannot be attributed; the lineage "
+                              "still records who received what. Export an identifier column to make it traceable")
 
     def _amount_plan(self, name: str, slot: int, f: float):
         clean = markplan.amount_clean_sql(qident(name))

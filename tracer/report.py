@@ -92,7 +92,7 @@ def verdict_text(v: Verdict, *, show: int = 6) -> str:
         "",
     ]
     head = {"accused": "ACCUSED", "ambiguous": "AMBIGUOUS", "source": "FROM THE SOURCE, NOT AN EXPORT",
-            "unrelated": "UNRELATED"}[v.verdict]
+            "unrelated": "UNRELATED", "unlinkable": "CANNOT BE LINKED"}[v.verdict]
     lines.append(f"VERDICT: {head}")
     lines.append(v.summary)
     accused = v.accused
