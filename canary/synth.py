@@ -39,6 +39,7 @@ _MONTH_DAY_AT = {"%Y-%m-%d": (5, 8), "%Y/%m/%d": (5, 8), "%Y.%m.%d": (5, 8), "%Y
                  "%Y%m%d": (4, 6)}
 _DIGIT = re.compile(r"\d")
 _NUMBER = re.compile(r"\d+")
+_SIXTEEN = timedelta(days=16 * 365 + 4)
 _REGION_CODES = tuple(sorted(REGIONS))
 Taken = Callable[[Kind, str], bool]
 
@@ -117,6 +118,7 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
     while _age(born, today) > 90:
         born += timedelta(days=365)
 
+    born_shown = any(by_kind.get(k) for k in (Kind.IDNO, Kind.BIRTHDATE, Kind.AGE))
     region = donor_info.region if donor_info else stream.choice(_REGION_CODES)
     for name in by_kind.get(Kind.IDNO, []):
         for _ in range(50):
@@ -159,6 +161,15 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
         d = _parse_date(v, fmt) if fmt else None
         if d is not None:
             shifted = d + timedelta(days=stream.below(61) - 30)
+            if born_shown:
+                # No younger at the event than the donor was (up to 16): the canary is
+                # born up to a year later, and no account is opened by a toddler.
+                donor_gap = d - donor_info.birthdate if donor_info is not None else _SIXTEEN
+                need = max(timedelta(0), min(donor_gap, _SIXTEEN))
+                if shifted - born < need:
+                    shifted = born + need + timedelta(days=stream.below(61))
+                if shifted > today:  # the donor's own date, if it is old enough for the canary
+                    shifted = d if d - born >= need else today
             if shifted <= today:
                 row[name] = shifted.strftime(fmt)
     return row
@@ -193,10 +204,17 @@ def _name(value: str | None, male: bool, stream: Stream) -> str | None:
 
 
 def _new_house_number(value: str, stream: Stream) -> str:
-    """The donor's street with other numbers: a real place, nobody's address."""
+    """The donor's street with other numbers: a real place, nobody's address.
+    Each number stays within the donor's (a 12-storey block gets no 99th-floor
+    flat): a room number (3+ digits before 室) is a floor no higher than the
+    donor's and a door number no higher than the donor's or 4; any other
+    number is drawn from 1 to the donor's own (at least 1 to 9)."""
     def repl(m: re.Match) -> str:
-        n = len(m.group(0))
-        return str(1 + stream.below(9)) + stream.digits(n - 1)
+        digits = m.group(0)
+        if len(digits) >= 3 and value[m.end():m.end() + 1] == "室":
+            floor, door = int(digits[:-2]), int(digits[-2:])
+            return f"{1 + stream.below(max(floor, 1))}{1 + stream.below(max(door, 4)):02d}"
+        return str(1 + stream.below(max(int(digits), 9)))
     return _NUMBER.sub(repl, value)
 
 

@@ -3,7 +3,7 @@ from its stream, and reads dates the way strptime would."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -80,3 +80,26 @@ def test_dates_are_read_as_strptime_reads_them(fmt, digits, pad):
     y, m, d = digits[:4], digits[4:6], digits[6:]
     text = pad + fmt.replace("%Y", y).replace("%m", m).replace("%d", d) + pad
     assert _parse_date(text) == strptime_date(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(donor=donors(), seed=st.integers(0, 2**32), floor=st.integers(1, 40), door=st.integers(1, 12),
+       block=st.integers(1, 30))
+def test_a_canary_is_no_younger_at_its_events_and_lives_no_higher_than_its_donor(donor, seed, floor, door, block):
+    """A canary is born up to a year after its donor: its account-opening date
+    must not make it younger at opening than the donor was (up to 16), and its
+    flat must exist in the donor's kind of building (no 99th floor)."""
+    donor = dict(donor, 地址=f"北京市朝阳区建设路8号{block}栋{floor}{door:02d}室")
+    row = synthesize(COLUMNS, donor, Stream(Key(seed.to_bytes(32, "big")), "canary/v1"), today=TODAY,
+                     taken=lambda kind, value: False)
+    donor_born = parse_id(donor["身份证号"], today=TODAY).birthdate
+    born = parse_id(row["身份证号"], today=TODAY).birthdate
+    donor_gap = strptime_date(donor["开户日期"]) - donor_born
+    sixteen = timedelta(days=16 * 365 + 4)
+    assert strptime_date(row["开户日期"]) - born >= min(max(donor_gap, timedelta(0)), sixteen)
+    assert strptime_date(row["开户日期"]) <= TODAY
+    import re
+
+    new_block, new_room = map(int, re.search(r"号(\d+)栋(\d+)室", row["地址"]).groups())
+    assert 1 <= new_block <= max(block, 9)
+    assert 1 <= new_room // 100 <= floor and 1 <= new_room % 100 <= max(door, 4)
