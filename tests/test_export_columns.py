@@ -97,3 +97,15 @@ def test_an_export_without_identifiers_says_it_cannot_be_attributed(tmp_path):
     assert r.code["rows_needed"] is None
     v = attribute(tmp_path / "o.csv", home=home)
     assert v.verdict == "unlinkable" and not v.accused and "cannot be told" in v.summary
+
+
+def test_canary_counts_are_what_was_asked_and_a_large_share_is_said(tmp_path):
+    src = tmp_path / "c.csv"
+    write_csv(make_customers(300, seed=14), src)
+    home = Home.at(tmp_path / "home")
+    init(home)
+    exact = export(ExportRequest(str(src), "R", "p", str(tmp_path / "a.csv"), canaries=3, shared_canaries=False),
+                   home=home)
+    assert exact.canaries == 3 and not any("may notice" in n for n in exact.notes)
+    many = export(ExportRequest(str(src), "R", "p", str(tmp_path / "b.csv"), canaries=40), home=home)
+    assert many.canaries >= 40 and any("may notice customers they cannot find" in n for n in many.notes)

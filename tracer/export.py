@@ -59,6 +59,7 @@ PLAN_SAMPLE_ROWS = 100_000  # rows an amount column's mark plan looks at
 EXPORT_MEMORY_LIMIT = "400MB"
 RECORD_MEMORY_LIMIT = "300MB"
 IDENTITY_BATCH_ROWS = 1 << 18  # rows a batch through the native PRF (bounded memory)
+CANARY_SHARE_NOTICED = 0.05  # canaries above this share of the rows are said on the receipt
 EXPORT_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,63}")  # names files under the home: no path parts
 # A header that gives amounts in units above the yuan (授信额度(万元)): a mark
 # of ±1.00 there would move a credit limit by 10,000 yuan.
@@ -626,6 +627,9 @@ class _Export:
         self.canary_rows += planter.unique(want, self.now.date())
         live.assign(self, self.canary_rows)  # the bank's own phones/mailboxes, if a pool exists
         made = sum(1 for c in self.canary_rows if c.shared_id is None)
+        if len(self.canary_rows) > CANARY_SHARE_NOTICED * self.n_rows:
+            self.notes.append(f"the {len(self.canary_rows):,} canaries are {len(self.canary_rows) / self.n_rows:.0%} "
+                              f"of the {self.n_rows:,} rows: a recipient may notice customers they cannot find")
         if made < want:
             self.notes.append(f"only {made} of {want} canaries could be made to pass every check and the filter")
 

@@ -52,7 +52,12 @@ def export_cmd(
     query: Annotated[Optional[str], typer.Option(help="Database sources: a SELECT to read instead.")] = None,
     mark_fraction: Annotated[float, typer.Option(help="Share of markable cells that carry a mark.")]
         = DEFAULT_MARK_FRACTION,
-    canaries: Annotated[Optional[int], typer.Option(help="Number of canaries (default: ~0.5% of rows).")] = None,
+    canaries: Annotated[Optional[int], typer.Option(
+        help="Number of canaries unique to this export (default: ~0.5% of rows, at most 1,000).")] = None,
+    shared_canaries: Annotated[bool, typer.Option(
+        "--shared-canaries/--no-shared-canaries",
+        help="Also plant pooled canaries, each shared with a keyed quarter of the source's exports "
+             "(about 1 per 400 rows, on top of --canaries): they survive a merge of copies.")] = True,
     mark_dates: Annotated[bool, typer.Option("--mark-dates/--no-mark-dates",
                                              help="Let marks move event dates (never birth or due dates).")] = True,
     neutralise_formulas: Annotated[bool, typer.Option(
@@ -92,7 +97,7 @@ def export_cmd(
                         authorization=authorization, retain_until=parse_date(retain_until, "--retain-until"),
                         table=table, query=query,
                         columns=columns.split(",") if columns else None, where=where, mark_fraction=mark_fraction,
-                        canaries=canaries, mark_dates=mark_dates, export_id=export_id, colluders=colluders,
+                        canaries=canaries, shared_canaries=shared_canaries, mark_dates=mark_dates, export_id=export_id, colluders=colluders,
                         epsilon=epsilon, neutralise_formulas=neutralise_formulas, format=output_format,
                         encoding=encoding, openlineage_url=openlineage_url,
                         openlineage_file=str(openlineage_file) if openlineage_file else None)
