@@ -533,12 +533,22 @@ def _unique_names(names: list) -> list[str]:
 def _load_as_text(con, src: str, table: str, p: Path, what: str) -> tuple[list[str], int]:
     """TEMP TABLE ``table`` from a DuckDB table function, every column cast to text."""
     try:
-        cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
-        casts = ", ".join(f"CAST({qident(c)} AS VARCHAR) AS {qident(c)}" for c in cols)
+        described = con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()
+        cols = [r[0] for r in described]
+        casts = ", ".join(f"{_as_text(qident(c), typ)} AS {qident(c)}" for c, typ, *_ in described)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {casts} FROM {src}")
     except duckdb.Error as e:
         raise UnreadableFile(f"cannot {what} ({safe_detail(e)})", path=str(p)) from None
     return cols, con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def _as_text(col: str, typ: str) -> str:
+    """SQL of a column as text. A JSON column (values of mixed types: an ID
+    number written as a number in some records and a string in others) gives
+    its strings without their JSON quotes."""
+    if typ == "JSON":
+        return f"CASE WHEN json_type({col}) = 'VARCHAR' THEN json_extract_string({col}, '$') ELSE CAST({col} AS VARCHAR) END"
+    return f"CAST({col} AS VARCHAR)"
 
 
 def _read_parquet(con, p: Path, table: str) -> TableInfo:

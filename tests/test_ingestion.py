@@ -264,3 +264,23 @@ def test_a_nul_byte_past_the_head_is_not_read_as_utf8(tmp_path):
     info = readers.read_table(con, path, "t", tmpdir=str(tmp_path))
     assert info.malformed is not None and "NUL" in info.malformed.message
     assert con.execute("SELECT name FROM t WHERE custno = '1'").fetchone()[0] == "ab\ufffdc"
+
+
+def test_json_ids_written_as_numbers_in_some_records_keep_their_digits_and_no_quotes(tmp_path):
+    """DuckDB types a key of mixed JSON types as JSON; its strings used to be
+    exported with their JSON quotes ("...X" with the quotes inside the cell),
+    and the customer was then never found by lineage."""
+    import json
+
+    import duckdb
+
+    from forensics.readers import read_table
+
+    rows = [{"身份证号": 110105194912310021, "姓名": "张三"}, {"身份证号": "11010519491231002X", "姓名": "李四"},
+            {"身份证号": None, "姓名": "王五"}]
+    path = tmp_path / "mixed.json"
+    path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    con = duckdb.connect()
+    read_table(con, path, "t")
+    assert con.execute("SELECT 身份证号 FROM t").fetchall() == [("110105194912310021",), ("11010519491231002X",),
+                                                                 (None,)]
