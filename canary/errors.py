@@ -9,6 +9,9 @@ It lives in the pure layer so that canary, forensics and tracer share it.
 from __future__ import annotations
 
 
+MAX_SHOWN_NAME = 60  # characters of a column name an error shows
+
+
 class TracerError(Exception):
     """Base class: a problem the user can act on."""
 
@@ -29,7 +32,9 @@ class TracerError(Exception):
         if self.row is not None:
             where.append(f"row {self.row}")
         if self.column is not None:
-            where.append(f"column {self.column!r}")
+            # A header can be a whole file's worth of text (no line breaks): one line means one line.
+            shown = self.column if len(self.column) <= MAX_SHOWN_NAME else self.column[:MAX_SHOWN_NAME] + "…"
+            where.append(f"column {shown!r}")
         return (": ".join([", ".join(where), self.message]) if where else self.message)
 
 

@@ -344,6 +344,17 @@ def test_a_leak_with_a_few_bad_bytes_is_read_leniently(world, tmp_path, damage, 
         read_table(duckdb.connect(), junk, "t", tmpdir=str(tmp_path))
 
 
+def test_a_header_of_megabytes_is_not_echoed_whole(world, tmp_path):
+    """A file without line breaks is one header; the error names its column
+    by the first 60 characters, so one line stays one line."""
+    src = tmp_path / "oneline.csv"
+    src.write_text("a,b," + "x" * 3_000_000, encoding="utf-8")
+    r = run("export", src, "--recipient", "R", "--purpose", "p", "--out", tmp_path / "o.csv",
+            "--home", world["home"].root)
+    line = assert_one_line_error(r, world, code=1, needle="oneline.csv")
+    assert len(line) < 400 and "…" in line
+
+
 def test_an_evidence_report_never_overwrites_the_leak(world, tmp_path):
     leak = tmp_path / "leak.json"
     leak.write_bytes(Path(world["good"]).read_bytes())
