@@ -94,6 +94,12 @@ def test_export_from_sqlite(home, tmp_path):
 
 def test_database_errors_are_one_line(home, tmp_path):
     url = f"sqlite:///{tmp_path / 'empty.db'}"
+    create_engine(url).connect().close()  # an empty database
+    missing = f"sqlite:///{tmp_path / 'missing.db'}"
+    r = runner.invoke(app, ["export", missing, "--table", "t", "--recipient", "S", "--out", str(tmp_path / "x.csv"),
+                            "--home", str(home.root)])
+    assert r.exit_code == 1 and "no such SQLite database file" in r.stderr
+    assert not (tmp_path / "missing.db").exists()  # SQLite would have made one
     for args, needle in ((["--table", "nosuch"], "cannot read from the database"),
                          ([], "exactly one of --table or --query")):
         r = runner.invoke(app, ["export", url, *args, "--recipient", "S", "--out", str(tmp_path / "x.csv"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -86,6 +87,20 @@ def _text_column(col: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pc.cast(col, pa.string())
 
 
+def _require_sqlite_file(url: str, shown: str) -> None:
+    """SQLite creates a missing database file on connect: reading a source
+    must never leave one behind (and an empty new database is not the source)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        u = make_url(url)
+    except Exception:
+        return  # create_engine reports it
+    if u.get_backend_name() == "sqlite" and u.database not in (None, "", ":memory:") \
+            and not u.database.startswith("file:") and not Path(u.database).expanduser().exists():
+        raise TracerError("no such SQLite database file", path=shown)
+
+
 def _load_database(con, spec: SourceSpec, table: str) -> tuple[TableInfo, str, str]:
     from sqlalchemy import MetaData, Table, create_engine, select, text
     from sqlalchemy.exc import SQLAlchemyError
@@ -93,6 +108,7 @@ def _load_database(con, spec: SourceSpec, table: str) -> tuple[TableInfo, str, s
     if bool(spec.table) == bool(spec.query):
         raise UsageError("a database source needs exactly one of --table or --query")
     shown = safe_url(spec.location)
+    _require_sqlite_file(spec.location, shown)
     try:
         engine = create_engine(spec.location)
     except Exception as e:  # unknown dialect, missing driver
