@@ -52,7 +52,9 @@ def _title_rows(rows: list[list[str | None]]) -> int:
 
 
 def read_spreadsheet(path: Path, kind: str) -> tuple[list[str], list[list[str | None]], list[str], int]:
-    """(header, rows, notes, title rows skipped) of the first sheet that holds data."""
+    """(header, rows, notes, title rows skipped) of the sheet with the most
+    filled cells (a cover note or a notes sheet before the data is common);
+    the notes name any other sheet that holds data, which is not read."""
     from python_calamine import CalamineWorkbook
 
     from .readers import has_header
@@ -60,19 +62,25 @@ def read_spreadsheet(path: Path, kind: str) -> tuple[list[str], list[list[str | 
     try:
         wb = CalamineWorkbook.from_path(str(path))
         sheets = wb.sheet_names
-        chosen, raw = None, []
+        filled = {}
         for name in sheets:
             data = wb.get_sheet_by_name(name).to_python()
             data = [r for r in data if any(c not in (None, "") for c in r)]
             if data:
-                chosen, raw = name, data
-                break
+                filled[name] = data
+        cells = {n: sum(1 for r in d for c in r if c not in (None, "")) for n, d in filled.items()}
+        chosen = max(filled, key=lambda n: (cells[n], -sheets.index(n))) if filled else None
+        raw = filled.get(chosen, [])
     except Exception as e:  # calamine raises its own error types for corrupt files
         raise UnreadableFile(f"not a readable {kind.upper()} workbook ({safe_detail(e)})", path=str(path)) from None
     if not raw:
         raise UnreadableFile("the workbook has no data", path=str(path))
     rows = [[cell_text(c) for c in r] for r in raw]
     notes = [f"sheet {chosen!r} of {len(sheets)}"]
+    others = [f"{n!r} ({len(d):,} row{'' if len(d) == 1 else 's'})" for n, d in filled.items() if n != chosen]
+    if others:
+        notes.append(f"not read: other sheets that hold data, {', '.join(others)}; the one with the most cells "
+                     "was read")
     titles = _title_rows(rows)
     if titles:
         rows = rows[titles:]

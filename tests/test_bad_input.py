@@ -171,6 +171,30 @@ def test_a_title_row_above_a_sheet_is_skipped_and_said(world, tmp_path):
     assert any("a title above the table" in n for n in info.notes)
 
 
+def test_a_cover_sheet_before_the_data_is_passed_over_and_said(world, tmp_path):
+    """A workbook whose first sheet is a note: the sheet with the most cells
+    is read, and the receipt names the sheets that were not exported."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    cover = wb.active
+    cover.title = "说明"
+    cover.append(["本表为客户名单，仅供内部使用"])
+    data = wb.create_sheet("客户")
+    data.append(world["header"])
+    for r in world["rows"]:
+        data.append(r)
+    src = tmp_path / "cover.xlsx"
+    wb.save(src)
+    home = Home.at(tmp_path / "home")
+    init(home)
+    r = export(ExportRequest(str(src), "Sheets", "p", str(tmp_path / "x.csv")), home=home)
+    assert r.rows == len(world["rows"])
+    assert any(n.startswith("not read: other sheets that hold data, '说明' (1 row)") for n in r.notes)
+    v = attribute(src, home=home)  # the workbook itself, as a leak, is read the same way
+    assert v.leak["parsed"]["rows"] == len(world["rows"])
+
+
 def test_a_title_needs_a_table_of_three_columns_below_it(tmp_path):
     """Space-separated lines whose addresses hold one comma are not a comma
     table under a one-line title: they are still read by spaces."""
