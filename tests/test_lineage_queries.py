@@ -150,3 +150,28 @@ def test_each_export_names_its_own_source_file(home, tmp_path, monkeypatch):
     first.unlink()
     got = {e["recipient"]: e["source"] for e in list_exports(home=home)}
     assert got == {"One": str(first.resolve()), "Two": str(second.resolve())}
+
+
+def test_recipient_names_are_one_party_and_one_line(home, tmp_path):
+    """' Rec A ' is 'Rec A'; 'rec  a' beside it would split one party's lineage;
+    a line break in a name would forge lines in a verdict; a recipient cannot
+    be its own ancestor."""
+    from canary.errors import UsageError
+
+    src = tmp_path / "c.csv"
+    write_csv(make_customers(200, seed=33), src)
+    r = export(ExportRequest(str(src), "  Rec A ", "p", str(tmp_path / "1.csv")), home=home)
+    assert r.recipient == "Rec A"
+    with pytest.raises(UsageError, match="'Rec A' is already registered"):
+        export(ExportRequest(str(src), "rec  a", "p", str(tmp_path / "2.csv")), home=home)
+    assert not (tmp_path / "2.csv").exists()
+    with pytest.raises(UsageError, match="control characters"):
+        export(ExportRequest(str(src), "A\nVERDICT: ACCUSED", "p", str(tmp_path / "3.csv")), home=home)
+    add_recipient("Anxin", home=home)
+    with pytest.raises(UsageError, match="its own parent"):
+        add_recipient("Anxin", parent="Anxin", home=home)
+    add_recipient("Anxin call centre", parent="Anxin", home=home)
+    with pytest.raises(UsageError, match="cannot also be a child"):
+        add_recipient("Anxin", parent="Anxin call centre", home=home)
+    with pytest.raises(UsageError, match="already registered"):
+        add_recipient("ANXIN", home=home)

@@ -44,6 +44,7 @@ from . import assemble, commit, journal, live, openlineage, store, writers
 from .canaries import CanaryPlanter, Planted, default_canary_count, load_rows
 from .filters import check_where, numeric_columns, qident, where_flag
 from .home import Home
+from .lineage import recipient_name, similar_recipient
 from .progress import ProgressFn, noop
 from .sources import SourceSpec, is_database_url, load_source
 
@@ -179,8 +180,7 @@ def export(request: ExportRequest, *, home: Home | str | None = None,
 
 
 def _check_request(req: ExportRequest, out: Path, home: Home) -> None:
-    if not req.recipient or not req.recipient.strip():
-        raise UsageError("--recipient must name someone")
+    req.recipient = recipient_name(req.recipient)
     if not 0.0 <= req.mark_fraction <= 1.0:
         raise UsageError("--mark-fraction must be between 0 and 1")
     if req.colluders < 1 or not 0.0 < req.epsilon < 1.0:
@@ -212,6 +212,11 @@ class _Export:
 
     def run(self) -> ExportReceipt:
         say = self.progress
+        twin = similar_recipient(self.con, self.req.recipient)
+        if twin is not None and self.con.execute("SELECT 1 FROM store.recipients WHERE name = ?",
+                                                 [self.req.recipient]).fetchone() is None:
+            raise UsageError(f"recipient {twin!r} is already registered (differs only in case or spacing): "
+                             "use that name")
         if self.con.execute("SELECT count(*) FROM store.exports WHERE export_id = ?", [self.export_id]).fetchone()[0]:
             raise UsageError(f"export id {self.export_id} is already in the lineage store: an id names one copy "
                              "(reproduce an export into another home, or leave --export-id out)")

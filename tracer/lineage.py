@@ -50,20 +50,49 @@ class RecipientChange:
         return asdict(self)
 
 
+def recipient_name(name: str | None, flag: str = "--recipient") -> str:
+    """A recipient's name as recorded: trimmed, on one line (a line break in a
+    name would forge lines in a verdict or a report)."""
+    name = (name or "").strip()
+    if not name:
+        raise UsageError(f"{flag} must name someone")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise UsageError(f"{flag} may not hold line breaks, tabs or other control characters")
+    return name
+
+
+def similar_recipient(con, name: str) -> str | None:
+    """A registered recipient that differs from ``name`` only in case or spacing
+    ("Rec A" for "rec  a"): most likely the same party, which would split its lineage."""
+    key = " ".join(name.split()).casefold()
+    for (other,) in con.execute("SELECT name FROM store.recipients WHERE name <> ?", [name]).fetchall():
+        if " ".join(other.split()).casefold() == key:
+            return other
+    return None
+
+
 def add_recipient(name: str, *, kind: str | None = None, parent: str | None = None,
                   contract_end: date | None = None, home=None, now: datetime | None = None) -> RecipientChange:
     """Register a recipient, or update the fields given for an existing one."""
     if kind is not None and kind not in RECIPIENT_KINDS:
         raise UsageError(f"--kind must be one of {', '.join(RECIPIENT_KINDS)}")
-    if not name.strip():
-        raise UsageError("a recipient needs a name")
+    name = recipient_name(name, "the recipient's name")
+    if parent is not None:
+        parent = recipient_name(parent, "--parent")
+        if parent == name:
+            raise UsageError("a recipient cannot be its own parent")
     h = _home(home)
     now = now or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     con = store.connect(h)
     try:
-        if parent is not None and parent != name and con.execute(
+        if parent is not None and con.execute(
                 "SELECT 1 FROM store.recipients WHERE name = ?", [parent]).fetchone() is None:
             raise TracerError(f"parent recipient {parent!r} is not registered; add it first")
+        if parent is not None and name in _ancestors(con, parent):
+            raise UsageError(f"{parent!r} is already under {name!r}: a parent cannot also be a child")
+        twin = similar_recipient(con, name)
+        if twin is not None and con.execute("SELECT 1 FROM store.recipients WHERE name = ?", [name]).fetchone() is None:
+            raise UsageError(f"recipient {twin!r} is already registered (differs only in case or spacing): use that name")
         row = con.execute("SELECT recipient_id, kind, parent, contract_end FROM store.recipients WHERE name = ?",
                           [name]).fetchone()
         con.execute("BEGIN TRANSACTION")
@@ -84,6 +113,17 @@ def add_recipient(name: str, *, kind: str | None = None, parent: str | None = No
         return RecipientChange(name, created, *final)
     finally:
         con.close()
+
+
+def _ancestors(con, name: str) -> set[str]:
+    """``name``'s parent, its parent's parent, and so on."""
+    seen: set[str] = set()
+    while True:
+        row = con.execute("SELECT parent FROM store.recipients WHERE name = ?", [name]).fetchone()
+        if row is None or row[0] is None or row[0] in seen:
+            return seen
+        seen.add(row[0])
+        name = row[0]
 
 
 def list_recipients(*, home=None) -> list[dict]:
