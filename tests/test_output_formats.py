@@ -104,6 +104,20 @@ def test_a_value_gbk_cannot_hold_fails_naming_the_column_not_the_value(world, tm
     assert not out.exists() and not list(tmp_path.glob(".vendor.csv*"))
 
 
+def test_a_value_longer_than_an_xlsx_cell_fails_naming_the_column(world, tmp_path):
+    """Excel keeps 32,767 characters of a cell and cuts the rest when it opens
+    the file: the export refuses rather than send a copy that changes."""
+    header, rows = leaks.read(world["src"])
+    addr = header.index("地址")
+    rows[3][addr] = "备" * 40_000
+    src = tmp_path / "long.csv"
+    leaks.write(src, (header, rows))
+    out = tmp_path / "vendor.xlsx"
+    r = run("export", src, "--recipient", "legacy", "--out", out, "--home", world["home"].root)
+    assert r.exit_code == 1 and "column '地址'" in r.stderr and "32,767" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not out.exists()
+
+
 def test_encoding_applies_to_csv_only_and_unknown_formats_are_refused(world, tmp_path):
     r = run("export", world["src"], "--recipient", "x", "--out", tmp_path / "x.xlsx", "--encoding", "gbk",
             "--home", world["home"].root)

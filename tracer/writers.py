@@ -211,6 +211,9 @@ def _gbk(utf8: memoryview, columns: list[str], batch: pa.RecordBatch | None) -> 
                       "use the default UTF-8 or remove the character", column=col)
 
 
+XLSX_MAX_CELL = 32_767  # characters Excel keeps in a cell
+
+
 def _write_xlsx(batches: Iterable[pa.RecordBatch], columns: list[str], tmp: Path) -> None:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -226,6 +229,11 @@ def _write_xlsx(batches: Iterable[pa.RecordBatch], columns: list[str], tmp: Path
         return cell
 
     for batch in batches:
+        for name, arr in zip(columns, batch.columns):  # Excel cuts longer cells when it opens the file
+            longest = pc.max(pc.utf8_length(arr.cast(pa.string()))).as_py() if len(arr) else None
+            if longest is not None and longest > XLSX_MAX_CELL:
+                raise TracerError(f"a value is longer than the {XLSX_MAX_CELL:,} characters an XLSX cell holds "
+                                  "(Excel would cut it); use CSV", column=name)
         cols = [a.to_pylist() for a in batch.columns]
         for row in zip(*cols):
             # openpyxl writes every str as a string cell; only "=..." would be
