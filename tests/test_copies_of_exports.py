@@ -17,17 +17,12 @@ import pytest
 
 from forensics.attribute import _Attribution, _Export
 from forensics.evidence import Candidate
-from tracer import ExportRequest, Home, attribute, export, init
-from tracer.synthdata import make_customers, write_csv
+from tracer import ExportRequest, Home, attribute, export
 
 
 @pytest.fixture(scope="module")
-def chain(tmp_path_factory):
-    d = tmp_path_factory.mktemp("chain")
-    home = Home.at(d / "home")
-    init(home)
-    src = d / "customers.csv"
-    write_csv(make_customers(1500, seed=21), src)
+def chain(new_world):
+    d, home, src = new_world("chain", 1500, 21)
     dw = export(ExportRequest(str(src), "Data warehouse", "analytics", str(d / "dw.csv")), home=home)
     vx = export(ExportRequest(str(src), "Vendor X", "outreach", str(d / "x.csv")), home=home)
     cc = export(ExportRequest(str(d / "dw.csv"), "Call centre", "outreach", str(d / "cc.csv")), home=home)
