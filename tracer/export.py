@@ -507,13 +507,15 @@ class _Export:
                 digest = journal.sha256_file(path)
                 found.update({e: "its file" for e, _, h in same_size if h == digest})
         # Unique canaries only: a pooled one is shared by several exports of a source.
-        digests = ("idno", "phone", "email", "custno", "account")
-        hit = " OR ".join(f"c.{d}_digest IN (SELECT row_key FROM ids)" for d in digests)
-        for export_id, n in self.con.execute(f"""
-                SELECT e.export_id, count(DISTINCT c.canary_no) FROM store.canaries c
+        # One join, the few canary digests on the build side: the rows' keys only probe it.
+        for export_id, n in self.con.execute("""
+                SELECT e.export_id, count(DISTINCT c.canary_no)
+                FROM (SELECT export_no, canary_no, unnest([idno_digest, phone_digest, email_digest, custno_digest,
+                                                          account_digest]) AS digest
+                      FROM store.canaries WHERE shared_id IS NULL) c
                 JOIN store.exports e USING (export_no)
-                WHERE c.shared_id IS NULL AND e.key_id = ? AND ({hit}) GROUP BY e.export_id ORDER BY e.export_id""",
-                                             [self.key.key_id]).fetchall():
+                JOIN ids ON ids.row_key = c.digest
+                WHERE e.key_id = ? GROUP BY e.export_id ORDER BY e.export_id""", [self.key.key_id]).fetchall():
             found.setdefault(export_id, f"{n} of its canaries among the rows")
         self.derived_from = sorted(found)
         if found:
