@@ -20,7 +20,7 @@ import re
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Sequence
@@ -155,6 +155,7 @@ def export(request: ExportRequest, *, home: Home | str | None = None,
     now = request.now or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     export_id = request.export_id or "ex-" + secrets.token_hex(5)
     out = Path(request.out).expanduser().resolve()
+    request = replace(request, recipient=recipient_name(request.recipient))  # the caller's request is left as given
     _check_request(request, out, home)
 
     # Crash safety (see tracer.journal): announce the export, finish or roll
@@ -180,7 +181,6 @@ def export(request: ExportRequest, *, home: Home | str | None = None,
 
 
 def _check_request(req: ExportRequest, out: Path, home: Home) -> None:
-    req.recipient = recipient_name(req.recipient)
     if not 0.0 <= req.mark_fraction <= 1.0:
         raise UsageError("--mark-fraction must be between 0 and 1")
     if req.colluders < 1 or not 0.0 < req.epsilon < 1.0:
