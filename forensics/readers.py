@@ -246,7 +246,7 @@ def read_table(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, table: s
     where they apply), never another exception.
     """
     try:
-        return _rename_reserved(con, _read_table(con, path, table, tmpdir))
+        return _drop_totals(con, _rename_reserved(con, _read_table(con, path, table, tmpdir)))
     except TracerError:
         raise
     except OSError as e:
@@ -256,6 +256,38 @@ def read_table(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, table: s
             raise KeyboardInterrupt from None
         raise UnreadableFile(f"cannot read as a table ({type(e).__name__}: {safe_detail(e)})",
                              path=str(path)) from None
+
+
+# A list's closing rows that sum it up rather than name a customer.
+_TOTALS = r"^(合\s*计|总\s*计|小\s*计|共\s*计|累\s*计)|^(grand\s+total|sub-?total|total|sum)\s*[:：]?$"
+MAX_TOTAL_ROWS = 3
+
+
+def _drop_totals(con: duckdb.DuckDBPyConnection, info: TableInfo) -> TableInfo:
+    """Up to three last rows whose first filled cell is 合计, 总计, Total...
+    are totals, not customers: left out of the table and said (notes that
+    start with "not read:" reach an export's receipt). Exported, a total would
+    be marked like a balance, and would no longer add up once amounts are
+    marked and canaries added: a tell."""
+    if info.rows == 0 or not info.columns:
+        return info
+    first = "coalesce(" + ", ".join(f"nullif(trim({qident(c)}), '')" for c in info.columns[:4]) + ")"
+    filled = " + ".join(f"(coalesce(trim({qident(c)}), '') <> '')::INT" for c in info.columns)
+    # A total names itself in its first filled cell and leaves most cells empty (no ID, no phone).
+    few = max(2, len(info.columns) / 2)
+    tail = con.execute(f"SELECT rowid, regexp_matches(lower({first}), ?) AND {filled} <= {few} FROM {info.table} "
+                       f"ORDER BY rowid DESC LIMIT {MAX_TOTAL_ROWS + 1}", [_TOTALS]).fetchall()
+    dropped = []
+    for rowid, is_total in tail:
+        if not is_total:
+            break
+        dropped.append(rowid)
+    if not dropped or len(dropped) == info.rows:
+        return info
+    con.execute(f"DELETE FROM {info.table} WHERE rowid IN ({', '.join(map(str, dropped))})")
+    info.rows -= len(dropped)
+    info.notes.append(f"not read: the last {len(dropped)} row(s), totals (合计, Total...) rather than customers")
+    return info
 
 
 def _rename_reserved(con: duckdb.DuckDBPyConnection, info: TableInfo) -> TableInfo:

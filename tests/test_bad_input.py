@@ -195,6 +195,25 @@ def test_a_cover_sheet_before_the_data_is_passed_over_and_said(world, tmp_path):
     assert v.leak["parsed"]["rows"] == len(world["rows"])
 
 
+def test_totals_at_the_end_are_not_customers(world, tmp_path):
+    """合计/小计 rows closing a list are left out and said: exported, a total
+    would be marked like a balance and would stop adding up (a tell). A
+    customer who merely shares a word with a total stays."""
+    src = tmp_path / "totals.csv"
+    width = len(world["header"])
+    src.write_text(text_of(world) + "小计" + "," * (width - 1) + "\n" + "合计：300户" + "," * (width - 2) + ",1234567.00\n",
+                   encoding="utf-8")
+    home = Home.at(tmp_path / "home")
+    init(home)
+    r = export(ExportRequest(str(src), "Totals", "p", str(tmp_path / "x.csv")), home=home)
+    assert r.rows == len(world["rows"])
+    assert any(n.startswith("not read: the last 2 row(s), totals") for n in r.notes)
+    assert "合计" not in (tmp_path / "x.csv").read_text(encoding="utf-8-sig")
+    kept = tmp_path / "kept.csv"
+    kept.write_text("客户号,姓名,余额,电话\n1,张三,100.00,13800138000\n2,Sum,50.00,13800138001\n", encoding="utf-8")
+    assert read_table(duckdb.connect(), kept, "t").rows == 2
+
+
 def test_a_title_needs_a_table_of_three_columns_below_it(tmp_path):
     """Space-separated lines whose addresses hold one comma are not a comma
     table under a one-line title: they are still read by spaces."""
