@@ -562,12 +562,18 @@ def _unique_names(names: list) -> list[str]:
     return out
 
 
-def _load_as_text(con, src: str, table: str, p: Path, what: str) -> tuple[list[str], int]:
-    """TEMP TABLE ``table`` from a DuckDB table function, every column cast to text."""
+def _load_as_text(con, src: str, table: str, p: Path, what: str,
+                  zones: dict[str, str] | None = None) -> tuple[list[str], int]:
+    """TEMP TABLE ``table`` from a DuckDB table function, every column cast to
+    text; a column in ``zones`` (name -> IANA zone) is a timestamp written as
+    its wall-clock time in that zone."""
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()
         cols = [r[0] for r in described]
-        casts = ", ".join(f"{_as_text(qident(c), typ)} AS {qident(c)}" for c, typ, *_ in described)
+        zones = zones or {}
+        casts = ", ".join(
+            f"CAST(timezone({_sql_str(zones[c])}, {qident(c)}) AS VARCHAR) AS {qident(c)}" if c in zones
+            else f"{_as_text(qident(c), typ)} AS {qident(c)}" for c, typ, *_ in described)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {casts} FROM {src}")
     except duckdb.Error as e:
         raise UnreadableFile(f"cannot {what} ({safe_detail(e)})", path=str(p)) from None
@@ -584,8 +590,38 @@ def _as_text(col: str, typ: str) -> str:
 
 
 def _read_parquet(con, p: Path, table: str) -> TableInfo:
-    cols, rows = _load_as_text(con, f"read_parquet({_sql_str(str(p))})", table, p, "read as Parquet")
-    return TableInfo(table, str(p), cols, rows, "parquet", "binary")
+    # DuckDB reads a timestamp with a zone as an instant and would write it in
+    # UTC: 2024-03-03 00:00 in Shanghai became 2024-03-02 16:00, another day.
+    try:
+        import pyarrow.parquet as pq
+
+        schema = pq.read_schema(str(p))
+        recorded = {f.name: f.type.tz for f in schema if _is_zoned(f.type)}
+        zones = {c: z for c, z in ((c, _duck_zone(con, tz)) for c, tz in recorded.items()) if z}
+    except Exception:  # DuckDB's reader reports a damaged file
+        recorded, zones = {}, {}
+    cols, rows = _load_as_text(con, f"read_parquet({_sql_str(str(p))})", table, p, "read as Parquet", zones)
+    notes = [f"column {c!r}: times in {recorded[c]}, the zone the file records" for c in zones]
+    return TableInfo(table, str(p), cols, rows, "parquet", "binary", notes=notes)
+
+
+def _duck_zone(con, tz: str) -> str | None:
+    """The zone as DuckDB names it ("+08:00" is Etc/GMT-8), or None if it has none."""
+    m = re.fullmatch(r"([+-])(\d{2}):?00", tz)
+    if m:
+        hours = int(m.group(2))
+        tz = "UTC" if hours == 0 else f"Etc/GMT{'-' if m.group(1) == '+' else '+'}{hours}"
+    try:
+        con.execute("SELECT timezone(?, TIMESTAMPTZ '2000-01-01 00:00:00+00')", [tz])
+    except duckdb.Error:
+        return None
+    return tz
+
+
+def _is_zoned(typ) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_timestamp(typ) and typ.tz is not None and typ.tz not in ("UTC", "+00:00", "Z")
 
 
 def _sql_list(names: list[str]) -> str:

@@ -284,3 +284,26 @@ def test_json_ids_written_as_numbers_in_some_records_keep_their_digits_and_no_qu
     read_table(con, path, "t")
     assert con.execute("SELECT 身份证号 FROM t").fetchall() == [("110105194912310021",), ("11010519491231002X",),
                                                                  (None,)]
+
+
+@pytest.mark.parametrize("zone, shown", [("Asia/Shanghai", "2024-03-03 00:00:00"), ("+08:00", "2024-03-03 00:00:00"),
+                                         ("America/New_York", "2024-03-02 11:00:00")])
+def test_parquet_times_with_a_zone_are_written_in_that_zone(tmp_path, zone, shown):
+    """DuckDB reads a zoned timestamp as an instant and wrote it in UTC: an
+    account opened at midnight in Shanghai moved to the day before."""
+    import datetime
+
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from forensics.readers import read_table
+
+    instant = datetime.datetime(2024, 3, 2, 16, 0)  # UTC
+    path = tmp_path / "z.parquet"
+    pq.write_table(pa.table({"opened": pa.array([instant], pa.timestamp("us", tz=zone)),
+                             "naive": pa.array([instant], pa.timestamp("us"))}), path)
+    con = duckdb.connect()
+    info = read_table(con, path, "t")
+    assert con.execute("SELECT opened, naive FROM t").fetchone() == (shown, "2024-03-02 16:00:00")
+    assert info.notes == [f"column 'opened': times in {zone}, the zone the file records"]
