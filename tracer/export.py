@@ -215,8 +215,10 @@ class _Export:
         twin = similar_recipient(self.con, self.req.recipient)
         if twin is not None and self.con.execute("SELECT 1 FROM store.recipients WHERE name = ?",
                                                  [self.req.recipient]).fetchone() is None:
-            raise UsageError(f"recipient {twin!r} is already registered (differs only in case or spacing): "
-                             "use that name")
+            if twin.strip() != self.req.recipient:
+                raise UsageError(f"recipient {twin!r} is already registered (differs only in case or spacing): "
+                                 "use that name")
+            self.req = replace(self.req, recipient=twin)  # registered before names were trimmed: the same party
         if self.con.execute("SELECT count(*) FROM store.exports WHERE export_id = ?", [self.export_id]).fetchone()[0]:
             raise UsageError(f"export id {self.export_id} is already in the lineage store: an id names one copy "
                              "(reproduce an export into another home, or leave --export-id out)")
