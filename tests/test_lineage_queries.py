@@ -175,3 +175,17 @@ def test_recipient_names_are_one_party_and_one_line(home, tmp_path):
         add_recipient("Anxin", parent="Anxin call centre", home=home)
     with pytest.raises(UsageError, match="already registered"):
         add_recipient("ANXIN", home=home)
+
+
+def test_a_recipient_registered_with_outer_spaces_is_still_found(home, tmp_path):
+    """Names were not trimmed before: 'Rec B ' in an older store is the party
+    a steward now types as 'Rec B' (the row is inserted directly here)."""
+    import duckdb
+
+    con = duckdb.connect(str(home.store_path))
+    con.execute("INSERT INTO recipients (recipient_id, name, created_at) VALUES (1, 'Rec B ', now())")
+    con.close()
+    src = tmp_path / "c.csv"
+    write_csv(make_customers(150, seed=34), src)
+    r = export(ExportRequest(str(src), "Rec B", "p", str(tmp_path / "1.csv")), home=home)
+    assert r.recipient == "Rec B " and not r.recipient_created
