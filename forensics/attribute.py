@@ -390,15 +390,17 @@ class _Attribution:
         for c in cands.values():
             if not c.accused:
                 continue
-            later = [d for d in heirs.get(c.export_no, []) if d.export_no in was_accused or d.excluded is None]
+            later = [d for d in heirs.get(c.export_no, [])
+                     if (d.export_no in was_accused or d.excluded is None) and not _marks_beyond(c, d)]
             if not later:
                 continue
             c.accused = False
             c.explained_by = [d.export_id for d in later]
             carriers = [d for d in later if d.export_no in was_accused]
             via = ", ".join(f"export {d.export_id} to {d.recipient}" for d in carriers)
-            c.excluded = (f"its fingerprints are in the leak because {via} was made from its copy (recorded at "
-                          f"that export), and that later copy carries its own fingerprints" if carriers else None)
+            c.excluded = (f"its fingerprints are in the leak because later exports were made from its copy, "
+                          f"directly or through others (recorded at those exports): {via}, which carry their own "
+                          "fingerprints as fully as this one's" if carriers else None)
 
     def _fingerprint_absent(self, c: Candidate) -> bool:
         """Enough of its marks were readable, and they agree no more than chance
@@ -470,6 +472,27 @@ class _Attribution:
         leak_cols = [t.to_dict() for t in self.types]
         return Verdict(verdict, summary, self.alpha, self.n_exports, self.leak_facts, leak_cols, rows, linked,
                        canary_rows, sources, cands, METHOD)
+
+
+#: How far (in standard errors) an earlier export's share of agreeing marked
+#: cells must exceed a later copy's before the later copy stops explaining it.
+MARKS_BEYOND_Z = 5.0
+
+
+def _marks_beyond(c: Candidate, d: Candidate) -> bool:
+    """Does the leak carry earlier export c's marks more fully than those of d,
+    a later copy made from c's? A copy made from c's carries c's marks on at
+    most the cells d's own marks did not overwrite, and d's on all of its own:
+    in anything taken from d's copy (perturbed or not, since noise hits both
+    alike) d's share of agreeing cells is at least c's. A share of c's clearly
+    higher (z >= 5 in a two-proportion test) means rows from c's own copy, or
+    another copy made from it, are in the leak: d does not explain c."""
+    if not c.marks_readable or not d.marks_readable:
+        return False
+    rc, rd = c.marks_agree / c.marks_readable, d.marks_agree / d.marks_readable
+    pooled = (c.marks_agree + d.marks_agree) / (c.marks_readable + d.marks_readable)
+    se = math.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / c.marks_readable + 1 / d.marks_readable))
+    return (rc - rd) / se >= MARKS_BEYOND_Z
 
 
 def _unique(items) -> list[str]:

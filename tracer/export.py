@@ -38,7 +38,7 @@ from forensics.codesize import code_parameters
 from forensics.coltypes import ColumnType, type_columns
 from forensics.duck import insert_rows
 from forensics.normalize import (IDNO15_NAME_CODE, IDNO15_NAME_LABEL, KIND_CODES, identity_label,
-                                 idno15_name_message, sql_name, sql_normalise)
+                                 idno15_name_message, normalise, sql_name, sql_normalise)
 
 from . import assemble, commit, journal, live, openlineage, store, writers
 from .canaries import CanaryPlanter, Planted, default_canary_count, load_rows
@@ -508,17 +508,17 @@ class _Export:
             if same_size:
                 digest = journal.sha256_file(path)
                 found.update({e: "its file" for e, _, h in same_size if h == digest})
-        # Unique canaries only: a pooled one is shared by several exports of a source.
-        # One join, the few canary digests on the build side: the rows' keys only probe it.
-        for export_id, n in self.con.execute("""
-                SELECT e.export_id, count(DISTINCT c.canary_no)
-                FROM (SELECT export_no, canary_no, unnest([idno_digest, phone_digest, email_digest, custno_digest,
-                                                          account_digest]) AS digest
-                      FROM store.canaries WHERE shared_id IS NULL) c
-                JOIN store.exports e USING (export_no)
-                JOIN ids ON ids.row_key = c.digest
-                WHERE e.key_id = ? GROUP BY e.export_id ORDER BY e.export_id""", [self.key.key_id]).fetchall():
+        # An earlier export's unique canaries among the rows (a pooled one is shared
+        # by several exports), matched on any identifier kind: a spreadsheet may have
+        # mangled the ID numbers and left the phones. One join, the few canary
+        # digests on the build side.
+        self._canary_digests()
+        for export_id, n in self.con.execute(f"""
+                SELECT c.export_id, count(DISTINCT c.canary_no) FROM __canary_digests c
+                JOIN {self.source_digests()} s ON s.kind = c.kind AND s.digest = c.digest
+                GROUP BY c.export_id ORDER BY c.export_id""").fetchall():
             found.setdefault(export_id, f"{n} of its canaries among the rows")
+        self.con.execute("DROP TABLE __canary_digests")
         self.derived_from = sorted(found)
         if found:
             names = dict(self.con.execute(
@@ -529,6 +529,35 @@ class _Export:
                               "The new copy carries its fingerprints too; the chain is recorded, so a leak of the "
                               "new copy is not blamed on that recipient (export from the source of record where "
                               "you can)")
+
+    def _canary_digests(self) -> None:
+        """TEMP TABLE __canary_digests (export_id, canary_no, kind, digest): every
+        earlier unique canary's identifiers under this export's identity key.
+        Those of exports under another key (before a rotation) are keyed again
+        from the canary as written, which the store keeps whole."""
+        kinds = {"idno": Kind.IDNO, "phone": Kind.PHONE, "email": Kind.EMAIL, "custno": Kind.CUSTNO,
+                 "account": Kind.ACCOUNT}
+        arms = " UNION ALL ".join(
+            f"SELECT e.export_id, c.canary_no, {KIND_CODES[k]}::UTINYINT AS kind, c.{f}_digest AS digest "
+            f"FROM store.canaries c JOIN store.exports e USING (export_no) "
+            f"WHERE c.shared_id IS NULL AND e.key_id = $key AND c.{f}_digest IS NOT NULL"
+            for f, k in kinds.items())
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE __canary_digests AS {arms}", {"key": self.key.key_id})
+        rekeyed = []
+        for export_id, canary_no, row_json, params in self.con.execute(
+                "SELECT e.export_id, c.canary_no, c.row_json, e.params FROM store.canaries c "
+                "JOIN store.exports e USING (export_no) WHERE c.shared_id IS NULL AND e.key_id <> ?",
+                [self.key.key_id]).fetchall():  # few: only exports made before a key rotation
+            row, column_kinds = json.loads(row_json), json.loads(params).get("column_kinds", {})
+            for column, kind_name in column_kinds.items():
+                kind = Kind(kind_name)
+                value = normalise(kind, row.get(column)) if kind in kinds.values() else None
+                if value:
+                    rekeyed.append((export_id, canary_no, KIND_CODES[kind],
+                                    self.ikey.digest64(identity_label(kind), value)))
+        if rekeyed:
+            insert_rows(self.con, "", ["export_id", "canary_no", "kind", "digest"], rekeyed,
+                        [pa.string(), pa.int32(), pa.uint8(), pa.uint64()], into="__canary_digests")
 
     def source_digests(self) -> str:
         """SQL of (kind, digest): every identifier of every source row, from
