@@ -319,6 +319,22 @@ def test_outputs_that_would_destroy_something_are_refused(world, tmp_path, case)
     assert_nothing_recorded(world, tmp_path / "x.csv")
 
 
+@pytest.mark.parametrize("target", ["source", "store", "output"])
+def test_the_openlineage_file_is_never_one_of_tracers_own(world, tmp_path, target):
+    """--openlineage-file appends a JSON line: into the source it broke the
+    next export, into the output it changed the delivered file and sent the
+    event to the recipient."""
+    h = world["home"]
+    out = tmp_path / "x.csv"
+    events = {"source": world["good"], "store": h.store_path, "output": out}[target]
+    before = Path(events).read_bytes() if Path(events).exists() else None
+    r = run("export", world["good"], "--recipient", "R", "--purpose", "p", "--out", out, "--home", h.root,
+            "--openlineage-file", events)
+    assert_one_line_error(r, world, code=2, needle="--openlineage-file would")
+    assert (Path(events).read_bytes() if Path(events).exists() else None) == before
+    assert_nothing_recorded(world, out)
+
+
 def test_an_export_id_names_one_copy(world, tmp_path):
     home = Home.at(tmp_path / "home")  # its own: the world's home must stay empty of exports
     init(home)

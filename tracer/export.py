@@ -188,8 +188,13 @@ def _check_request(req: ExportRequest, out: Path, home: Home) -> None:
     if req.export_id is not None and not EXPORT_ID.fullmatch(req.export_id):
         raise UsageError("--export-id may hold only letters, digits, '.', '_' and '-' (at most 64, not starting "
                          "with '.' or '-'): it names files in the tracer home")
-    writers.check_output_path(out, "--out", home=home,
-                              inputs={} if is_database_url(req.source) else {"the source": req.source})
+    source = {} if is_database_url(req.source) else {"the source": req.source}
+    writers.check_output_path(out, "--out", home=home, inputs=source)
+    if req.openlineage_file:  # appended to, so it may exist; never one of the export's own files
+        events = Path(req.openlineage_file).expanduser().resolve()
+        if events == out:
+            raise UsageError("--openlineage-file would write into the export's output", path=str(events))
+        writers.check_output_path(events, "--openlineage-file", home=home, inputs=source)
     writers.resolve(req.format, req.encoding, out)
 
 

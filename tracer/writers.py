@@ -46,6 +46,7 @@ def check_output_path(out: Path, flag: str, *, inputs: dict[str, str] | None = N
     if out.exists() and not out.is_file():
         raise UsageError(f"{flag} is not a regular file (a device, pipe or socket): give a file name",
                          path=str(out))
+    out = out.expanduser().resolve()
     if not out.parent.exists():
         raise TracerError("output folder does not exist", path=str(out.parent))
     if not os.access(out.parent, os.W_OK):
