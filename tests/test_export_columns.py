@@ -11,7 +11,8 @@ from tracer import ExportRequest, Home, export, init
 from tracer.synthdata import make_customers, write_csv
 
 
-@pytest.mark.parametrize("header", ["证件有效期", "有效期至", "贷款到期日", "maturity_date", "valid_until"])
+@pytest.mark.parametrize("header", ["证件有效期", "有效期至", "证件截至日期", "贷款到期日", "maturity_date", "valid_until",
+                                    "Expiration Date", "ID_EXP_DT"])
 def test_contractual_dates_are_never_marked(tmp_path, header):
     """A date the recipient acts on to the day (an ID's expiry, a loan's
     maturity) keeps its value; the account-opening date beside it is marked."""
@@ -59,7 +60,9 @@ def test_a_record_key_column_gets_new_values_in_canaries(tmp_path, header):
 
 
 @pytest.mark.parametrize("header, marked", [("授信额度(万元)", False), ("余额（单位：千元）", False),
-                                            ("credit limit (thousands)", False), ("授信额度(元)", True)])
+                                            ("credit limit (thousands)", False), ("贷款余额（人民币万元）", False),
+                                            ("授信金额(千美元)", False), ("Balance (USD k)", False),
+                                            ("金额（单位：百万）", False), ("授信额度(元)", True)])
 def test_amounts_in_units_above_the_yuan_are_never_marked(tmp_path, header, marked):
     """A credit limit given in 万元 would move by 10,000 yuan per unit of a mark."""
     table = make_customers(600, seed=6)

@@ -64,11 +64,13 @@ CANARY_SHARE_NOTICED = 0.05  # canaries above this share of the rows are said on
 EXPORT_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,63}")  # names files under the home: no path parts
 # A header that gives amounts in units above the yuan (授信额度(万元)): a mark
 # of ±1.00 there would move a credit limit by 10,000 yuan.
-_AMOUNT_UNIT = re.compile(r"(?<=[(（\[【])\s*(?:单位[:：]?\s*)?(?:十万|百万|千万)?[万千亿](?:元)?(?=\s*[)）\]】])"
-                          r"|(?:万元|千元|亿元)$|(?<=\()\s*(?:thousands?|millions?|k|10k|'000)(?=\s*\))", re.I)
+_AMOUNT_UNIT = re.compile(r"[万千亿](?:元|美元|港元|欧元|日元|英镑)|百万|千万"
+                          r"|(?<=[(（\[【])[^)）\]】]*?(?<![\u4e00-\u9fff])[万千亿](?![\u4e00-\u9fff])[^)）\]】]*(?=[)）\]】])"
+                          r"|(?<=[(（\[【])\s*(?:单位[:：]?\s*)?[万千亿]\s*(?=[)）\]】])"
+                          r"|thousands?|millions?|(?<![a-z])(?:k|mn|mm)(?![a-z])|'000", re.I)
 # Dates a recipient acts on to the day (contractual) are never marked.
-_CONTRACT_DATE_HINTS = ("到期", "还款", "有效期", "失效", "截止", "终止", "maturity", "due", "expiry", "expire",
-                        "valid", "deadline")
+_CONTRACT_DATE_HINTS = ("到期", "还款", "有效期", "失效", "截止", "截至", "终止", "maturity", "due", "expir",
+                        "exp_dt", "expdt", "valid", "deadline")
 
 
 @dataclass
