@@ -38,7 +38,7 @@ from canary.kinds import IDENTIFIERS, Kind
 from canary.prf import Key, identity_key
 
 from . import fastprf, holders, markevidence, sqlprf, stats, twostage
-from .coltypes import normalise_header, type_columns
+from .coltypes import header_kind, normalise_header, type_columns
 from .duck import qident
 from .evidence import CanaryHit, Candidate, Verdict
 from .normalize import (
@@ -439,12 +439,12 @@ class _Attribution:
             summary = (f"The leak came from {', '.join(names)}: export {best.export_id} "
                        f"(false-accusation probability {_fmt_p(best.p_value, best.log_p)}, corrected for "
                        f"{self.n_exports} exports).")
-        elif linked == 0 and canary_rows == 0 and not any(t.kind in IDENTIFIERS for t in self.types):
+        elif linked == 0 and canary_rows == 0 and not any(_vouched_identifier(t) for t in self.types):
             verdict = "unlinkable"
-            summary = (f"None of the {rows} rows can be linked: the leak has no identifier column (ID number, "
-                       "phone, customer number, email or account), which linking rows, reading marks and finding "
-                       "canaries all need. Whether it came from this bank's data cannot be told. Nobody is "
-                       "accused.")
+            summary = (f"None of the {rows} rows can be linked: the leak has no identifier column that its "
+                       "values or header vouch for (ID number, phone, customer number, email or account), which "
+                       "linking rows, reading marks and finding canaries all need. Whether it came from this "
+                       "bank's data cannot be told. Nobody is accused.")
         elif linked == 0 and canary_rows == 0:
             verdict = "unrelated"
             summary = (f"None of the {rows} rows links to any customer of any recorded source or export, and no "
@@ -472,6 +472,14 @@ class _Attribution:
         leak_cols = [t.to_dict() for t in self.types]
         return Verdict(verdict, summary, self.alpha, self.n_exports, self.leak_facts, leak_cols, rows, linked,
                        canary_rows, sources, cands, METHOD)
+
+
+def _vouched_identifier(t) -> bool:
+    """An identifier column whose kind its values prove (ID numbers, phones,
+    emails validate) or its header names: only such a column lets "nothing
+    links" mean "not this bank's data". A column of distinct codes typed as a
+    customer number by its shape alone may be an order number."""
+    return t.kind in (Kind.IDNO, Kind.PHONE, Kind.EMAIL) or (t.kind in IDENTIFIERS and header_kind(t.name) == t.kind)
 
 
 #: How far (in standard errors) an earlier export's share of agreeing marked

@@ -112,3 +112,28 @@ def test_canary_counts_are_what_was_asked_and_a_large_share_is_said(tmp_path):
     assert exact.canaries == 3 and not any("may notice" in n for n in exact.notes)
     many = export(ExportRequest(str(src), "R", "p", str(tmp_path / "b.csv"), canaries=40), home=home)
     assert many.canaries >= 40 and any("may notice customers they cannot find" in n for n in many.notes)
+
+
+def test_a_leak_whose_only_key_is_an_unnamed_code_is_unlinkable(tmp_path):
+    """An order number (DD00000001...) is typed a customer number by its shape
+    and links an export's rows; renumbered, nothing links, and the verdict
+    must not say 'not this bank's data'."""
+    from tracer import attribute
+
+    table = make_customers(400, seed=15)
+    table = table.append_column("订单号", pa.array([f"DD{i:08d}" for i in range(400)]))
+    src = tmp_path / "c.csv"
+    write_csv(table, src)
+    home = Home.at(tmp_path / "home")
+    init(home)
+    export(ExportRequest(str(src), "R", "p", str(tmp_path / "o.csv"), columns=["订单号", "姓名", "地址", "月日均存款"]),
+           home=home)
+    assert [c.recipient for c in attribute(tmp_path / "o.csv", home=home).accused] == ["R"]  # it links
+    out = pacsv.read_csv(tmp_path / "o.csv", convert_options=pacsv.ConvertOptions(
+        column_types={"订单号": pa.string(), "月日均存款": pa.string()}))
+    renumbered = out.set_column(out.column_names.index("订单号"), "订单号",
+                                pa.array([f"XS{i:08d}" for i in range(out.num_rows)]))
+    leak = tmp_path / "leak.csv"
+    pacsv.write_csv(renumbered, leak)
+    v = attribute(leak, home=home)  # the same rows, their only key renumbered: nothing links
+    assert v.verdict == "unlinkable" and not v.accused
