@@ -175,6 +175,11 @@ def test_recipient_names_are_one_party_and_one_line(home, tmp_path):
         add_recipient("Anxin", parent="Anxin call centre", home=home)
     with pytest.raises(UsageError, match="already registered"):
         add_recipient("ANXIN", home=home)
+    with pytest.raises(UsageError, match="already registered"):
+        add_recipient("Ａｎｘｉｎ", home=home)  # full-width letters look the same in a verdict
+    with pytest.raises(UsageError, match="zero-width"):
+        add_recipient("Anxin\u200b", home=home)
+    assert add_recipient("Anxin agent", parent="anxin", home=home).parent == "Anxin"
 
 
 def test_a_recipient_registered_with_outer_spaces_is_still_found(home, tmp_path):

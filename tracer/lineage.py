@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import unicodedata
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timezone
 
@@ -56,17 +57,22 @@ def recipient_name(name: str | None, flag: str = "--recipient") -> str:
     name = (name or "").strip()
     if not name:
         raise UsageError(f"{flag} must name someone")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
-        raise UsageError(f"{flag} may not hold line breaks, tabs or other control characters")
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in name):  # Cf: zero-width and direction marks
+        raise UsageError(f"{flag} may not hold line breaks, tabs, zero-width or other control characters")
     return name
+
+
+def _name_key(name: str) -> str:
+    """What two spellings of one party share: full-width letters, case and spacing aside."""
+    return " ".join(unicodedata.normalize("NFKC", name).split()).casefold()
 
 
 def similar_recipient(con, name: str) -> str | None:
     """A registered recipient that differs from ``name`` only in case or spacing
     ("Rec A" for "rec  a"): most likely the same party, which would split its lineage."""
-    key = " ".join(name.split()).casefold()
+    key = _name_key(name)
     for (other,) in con.execute("SELECT name FROM store.recipients WHERE name <> ?", [name]).fetchall():
-        if " ".join(other.split()).casefold() == key:
+        if _name_key(other) == key:
             return other
     return None
 
@@ -87,7 +93,11 @@ def add_recipient(name: str, *, kind: str | None = None, parent: str | None = No
     try:
         if parent is not None and con.execute(
                 "SELECT 1 FROM store.recipients WHERE name = ?", [parent]).fetchone() is None:
-            raise TracerError(f"parent recipient {parent!r} is not registered; add it first")
+            parent = similar_recipient(con, parent) or parent  # 'p3' for the registered 'P3'
+            if con.execute("SELECT 1 FROM store.recipients WHERE name = ?", [parent]).fetchone() is None:
+                raise TracerError(f"parent recipient {parent!r} is not registered; add it first")
+            if parent == name:
+                raise UsageError("a recipient cannot be its own parent")
         if parent is not None and name in _ancestors(con, parent):
             raise UsageError(f"{parent!r} is already under {name!r}: a parent cannot also be a child")
         twin = similar_recipient(con, name)
