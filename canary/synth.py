@@ -223,11 +223,33 @@ def _new_number(value: str | None, kind: Kind, stream: Stream, taken: Taken) -> 
         return value
     ndigits = len(_DIGIT.findall(value))
     keep = max(1, min(ndigits - 4, ndigits // 3))
+    # A card number whose check digit is right keeps one (a leaker runs Luhn).
+    card = kind is Kind.ACCOUNT and ndigits >= 12 and luhn_ok("".join(_DIGIT.findall(value)))
     for _ in range(50):
         candidate = _replace_digits(value, stream, keep)
+        if card:
+            candidate = _with_check_digit(candidate)
         if candidate != value and not taken(kind, candidate):
             return candidate
     raise RuntimeError("could not find a free number for a canary")
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn (mod 10) check that card numbers carry in their last digit."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def _with_check_digit(value: str) -> str:
+    """``value`` with its last digit replaced so that its digits pass Luhn."""
+    digits = _DIGIT.findall(value)
+    body = "".join(digits[:-1])
+    check = next(c for c in "0123456789" if luhn_ok(body + c))
+    last = max(i for i, ch in enumerate(value) if ch.isdigit())
+    return value[:last] + check + value[last + 1:]
 
 
 def _email(value: str | None, stream: Stream, taken: Taken) -> str | None:

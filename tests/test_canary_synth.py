@@ -103,3 +103,17 @@ def test_a_canary_is_no_younger_at_its_events_and_lives_no_higher_than_its_donor
     new_block, new_room = map(int, re.search(r"号(\d+)栋(\d+)室", row["地址"]).groups())
     assert 1 <= new_block <= max(block, 9)
     assert 1 <= new_room // 100 <= floor and 1 <= new_room % 100 <= max(door, 4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(donor=donors(), seed=st.integers(0, 2**32))
+def test_a_canary_card_number_passes_luhn_when_its_donors_does(donor, seed):
+    from canary.synth import luhn_ok
+
+    row = synthesize(COLUMNS, donor, Stream(Key(seed.to_bytes(32, "big")), "canary/v1"), today=TODAY,
+                     taken=lambda kind, value: False)
+    def digits(v: str) -> str:
+        return "".join(ch for ch in v if ch.isdigit())
+
+    assert luhn_ok(digits(donor["账号"]))  # both donor card numbers are valid ones
+    assert luhn_ok(digits(row["账号"])) and row["账号"] != donor["账号"]
