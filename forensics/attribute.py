@@ -391,7 +391,8 @@ class _Attribution:
             if not c.accused:
                 continue
             later = [d for d in heirs.get(c.export_no, [])
-                     if (d.export_no in was_accused or d.excluded is None) and not _marks_beyond(c, d)]
+                     if (d.export_no in was_accused or d.excluded is None)
+                     and not _marks_beyond(c, d) and not _canaries_beyond(c, d)]
             if not later:
                 continue
             c.accused = False
@@ -501,6 +502,26 @@ def _marks_beyond(c: Candidate, d: Candidate) -> bool:
     pooled = (c.marks_agree + d.marks_agree) / (c.marks_readable + d.marks_readable)
     se = math.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / c.marks_readable + 1 / d.marks_readable))
     return (rc - rd) / se >= MARKS_BEYOND_Z
+
+
+#: Chance, at most, that a later copy's own canaries are as under-represented
+#: among the canaries found as they are, if the rows came from that copy.
+CANARIES_BEYOND_P = 1e-6
+
+
+def _canaries_beyond(c: Candidate, d: Candidate) -> bool:
+    """Are earlier export c's unique canaries in the leak while those of d, a
+    later copy made from c's, are too few to be rows of d's copy? Every canary
+    of c in d's copy is a row of it like d's own, so rows taken from d's copy
+    carry the two in proportion to their numbers planted (c's at most: d's
+    filter may have left some out, which only makes this test more cautious).
+    A binomial lower tail for d's share at most 1e-6: d does not explain c."""
+    found_c, found_d = len({h.canary_no for h in c.hits}), len({h.canary_no for h in d.hits})
+    if not found_c or not c.planted or not d.planted:
+        return False
+    n, share = found_c + found_d, d.planted / (c.planted + d.planted)
+    tail = sum(math.comb(n, k) * share ** k * (1 - share) ** (n - k) for k in range(found_d + 1))
+    return tail <= CANARIES_BEYOND_P
 
 
 def _unique(items) -> list[str]:

@@ -137,3 +137,26 @@ def test_a_copy_is_recognised_by_any_identifier_under_any_key(new_world, tmp_pat
     leak = tmp_path / "leak.csv"
     leak.write_text("".join((d / "B.csv").read_text(encoding="utf-8-sig").splitlines(True)[:401]), encoding="utf-8")
     assert [c.recipient for c in attribute(leak, home=home).accused] == ["B"]
+
+
+def test_exporting_a_copy_onward_keeps_the_earlier_copys_canaries_as_evidence(new_world, tmp_path):
+    """Registering a copy as a new source used to make the earlier export's
+    canaries 'customers' of it: a leak of the earlier copy without marked
+    columns then lost its canary evidence and went ambiguous. B's copy could
+    explain A's canaries only if B's own turned up in proportion: 25 of A's
+    and none of B's is too lopsided (a binomial tail below 1e-6; with 15 and
+    none the verdict stays ambiguous, never a wrong name). A second export of
+    the same copy still knows what it is a copy of."""
+    d, home, src = new_world("onward", 5000, 25)
+    export(ExportRequest(str(src), "A", "p", str(d / "A.csv")), home=home)
+    export(ExportRequest(str(src), "X", "p", str(d / "X.csv")), home=home)
+    table = pacsv.read_csv(d / "A.csv", convert_options=pacsv.ConvertOptions(
+        column_types={n: pa.string() for n in pacsv.read_csv(d / "A.csv").column_names}))
+    leak = tmp_path / "leak.csv"
+    pacsv.write_csv(table.select(["姓名", "手机号", "身份证号"]), leak)
+    assert [c.recipient for c in attribute(leak, home=home).accused] == ["A"]
+    pq.write_table(table, d / "A.parquet")  # a converted copy: recognised by its canaries
+    export(ExportRequest(str(d / "A.parquet"), "B", "p", str(d / "B.csv")), home=home)
+    assert [c.recipient for c in attribute(leak, home=home).accused] == ["A"]
+    again = export(ExportRequest(str(d / "A.parquet"), "C", "p", str(d / "C.csv")), home=home)
+    assert any("copy of an earlier export" in n for n in again.notes)

@@ -91,9 +91,12 @@ def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
             con.execute("INSERT INTO store.sources VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         [sid, getattr(ex, "source_kind", "file"), location, content_hash, ex.key.key_id, ex.info.rows,
                          ex.info.columns, ex.now])
+            # An earlier export's canaries in a copy of its file are not customers (tracer.export._derived_from).
+            not_canary = (" AND row_key NOT IN (SELECT row_key FROM __parent_canary_rows)"
+                          if getattr(ex, "parent_canary_rows", False) else "")
             for code, alias in ex.digest_columns:
                 con.execute(f"INSERT INTO store.source_identities SELECT ?, ?, {alias}, row_key "
-                            f"FROM ids WHERE {alias} IS NOT NULL", [sid, code])
+                            f"FROM ids WHERE {alias} IS NOT NULL{not_canary}", [sid, code])
             covered += [("sources", sid), ("source_identities", sid)]
         else:
             sid = sid[0]

@@ -525,7 +525,21 @@ class _Export:
                 JOIN {self.source_digests()} s ON s.kind = c.kind AND s.digest = c.digest
                 GROUP BY c.export_id ORDER BY c.export_id""").fetchall():
             found.setdefault(export_id, f"{n} of its canaries among the rows")
+        # Those canaries are not the bank's customers: a new source is registered without
+        # them (commit.record), so a leak of the earlier copy still counts them as its
+        # canaries. A source registered so before keeps its earlier exports' parents.
+        self.parent_canary_rows = bool(found) and self.known_source is None
+        if self.parent_canary_rows:
+            arms = " UNION ".join(f"SELECT ids.row_key FROM ids JOIN __canary_digests c ON c.kind = {code} "
+                                  f"AND c.digest = ids.{alias}" for code, alias in self.digest_columns
+                                  if code in self._canary_kind_codes())
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE __parent_canary_rows AS {arms}")
         self.con.execute("DROP TABLE __canary_digests")
+        if self.known_source is not None:
+            for (params,) in self.con.execute("SELECT params FROM store.exports WHERE source_id = ?",
+                                              [self.known_source]).fetchall():
+                for parent in json.loads(params).get("derived_from", []):
+                    found.setdefault(parent, "recorded at an earlier export of this source")
         self.derived_from = sorted(found)
         if found:
             names = dict(self.con.execute(
@@ -536,6 +550,10 @@ class _Export:
                               "The new copy carries its fingerprints too; the chain is recorded, so a leak of the "
                               "new copy is not blamed on that recipient (export from the source of record where "
                               "you can)")
+
+    @staticmethod
+    def _canary_kind_codes() -> set[int]:
+        return {KIND_CODES[k] for k in (Kind.IDNO, Kind.PHONE, Kind.EMAIL, Kind.CUSTNO, Kind.ACCOUNT)}
 
     def _canary_digests(self) -> None:
         """TEMP TABLE __canary_digests (export_id, canary_no, kind, digest): every
@@ -869,9 +887,10 @@ class _Export:
         return commit.record(self, tmp, digest, nbytes)
 
     def _release_written(self) -> None:
-        """Once the file is written, recording needs only ``ids`` and ``sel``:
-        the source copy goes first, so its memory is freed for the record's
-        inserts instead of being spilled to disk under the lowered limit."""
+        """Once the file is written, recording needs only ``ids``, ``sel`` and
+        ``__parent_canary_rows``: the source copy goes first, so its memory is
+        freed for the record's inserts instead of being spilled to disk under
+        the lowered limit."""
         for (name,) in self.con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall():
-            if name not in ("ids", "sel"):
+            if name not in ("ids", "sel", "__parent_canary_rows"):
                 self.con.execute(f"DROP TABLE IF EXISTS temp.{qident(name)}")
