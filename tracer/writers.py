@@ -229,24 +229,31 @@ def _write_xlsx(batches: Iterable[pa.RecordBatch], columns: list[str], tmp: Path
         cell.data_type = "s"  # never a formula, never a number
         return cell
 
-    for batch in batches:
-        for name, arr in zip(columns, batch.columns):  # Excel cuts longer cells when it opens the file
-            longest = pc.max(pc.utf8_length(arr.cast(pa.string()))).as_py() if len(arr) else None
-            if longest is not None and longest > XLSX_MAX_CELL:
-                raise TracerError(f"a value is longer than the {XLSX_MAX_CELL:,} characters an XLSX cell holds "
-                                  "(Excel would cut it); use CSV", column=name)
-        cols = [a.to_pylist() for a in batch.columns]
-        for row in zip(*cols):
-            # openpyxl writes every str as a string cell; only "=..." would be
-            # taken for a formula, so those get an explicit text cell.
-            vals = [text_cell(v) if isinstance(v, str) and v.startswith("=") else
-                    (str(v) if v is not None and not isinstance(v, str) else v) for v in row]
-            try:
-                ws.append(vals)
-            except IllegalCharacterError:
-                col = next((c for c, v in zip(columns, vals) if isinstance(v, str) and _illegal(v)), None)
-                raise TracerError("a value holds a control character XLSX cannot store; use CSV",
-                                  column=col) from None
+    try:
+        for batch in batches:
+            for name, arr in zip(columns, batch.columns):  # Excel cuts longer cells when it opens the file
+                longest = pc.max(pc.utf8_length(arr.cast(pa.string()))).as_py() if len(arr) else None
+                if longest is not None and longest > XLSX_MAX_CELL:
+                    raise TracerError(f"a value is longer than the {XLSX_MAX_CELL:,} characters an XLSX cell "
+                                      "holds (Excel would cut it); use CSV", column=name)
+            cols = [a.to_pylist() for a in batch.columns]
+            for row in zip(*cols):
+                # openpyxl writes every str as a string cell; only "=..." would be
+                # taken for a formula, so those get an explicit text cell.
+                vals = [text_cell(v) if isinstance(v, str) and v.startswith("=") else
+                        (str(v) if v is not None and not isinstance(v, str) else v) for v in row]
+                try:
+                    ws.append(vals)
+                except IllegalCharacterError:
+                    col = next((c for c, v in zip(columns, vals) if isinstance(v, str) and _illegal(v)), None)
+                    raise TracerError("a value holds a control character XLSX cannot store; use CSV",
+                                      column=col) from None
+    except BaseException:
+        try:  # close the half-written workbook's stream (the caller removes the file)
+            wb.save(str(tmp))
+        except Exception:
+            pass
+        raise
     wb.save(str(tmp))
 
 
