@@ -160,3 +160,11 @@ def test_exporting_a_copy_onward_keeps_the_earlier_copys_canaries_as_evidence(ne
     assert [c.recipient for c in attribute(leak, home=home).accused] == ["A"]
     again = export(ExportRequest(str(d / "A.parquet"), "C", "p", str(d / "C.csv")), home=home)
     assert any("copy of an earlier export" in n for n in again.notes)
+
+
+def test_a_copy_of_an_export_without_identifiers_is_recognised_by_its_bytes(new_world):
+    d, home, src = new_world("copynoid", 400, 26)
+    first = export(ExportRequest(str(src), "A", "p", str(d / "A.csv"), columns=["姓名", "客户等级", "月日均存款"]),
+                   home=home)
+    again = export(ExportRequest(str(d / "A.csv"), "B", "p", str(d / "B.csv")), home=home)
+    assert any(f"{first.export_id} to A (its file)" in n for n in again.notes)

@@ -528,11 +528,11 @@ class _Export:
         # Those canaries are not the bank's customers: a new source is registered without
         # them (commit.record), so a leak of the earlier copy still counts them as its
         # canaries. A source registered so before keeps its earlier exports' parents.
-        self.parent_canary_rows = bool(found) and self.known_source is None
+        arms = " UNION ".join(f"SELECT ids.row_key FROM ids JOIN __canary_digests c ON c.kind = {code} "
+                              f"AND c.digest = ids.{alias}" for code, alias in self.digest_columns
+                              if code in self._canary_kind_codes())
+        self.parent_canary_rows = bool(found) and self.known_source is None and bool(arms)
         if self.parent_canary_rows:
-            arms = " UNION ".join(f"SELECT ids.row_key FROM ids JOIN __canary_digests c ON c.kind = {code} "
-                                  f"AND c.digest = ids.{alias}" for code, alias in self.digest_columns
-                                  if code in self._canary_kind_codes())
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE __parent_canary_rows AS {arms}")
         self.con.execute("DROP TABLE __canary_digests")
         if self.known_source is not None:
