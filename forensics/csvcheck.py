@@ -79,7 +79,7 @@ def invalid_text(path: Path, shown: Path, encoding: str) -> UnreadableFile:
                 dec.decode(chunk if nul < 0 else chunk[:nul])
             except UnicodeDecodeError as e:
                 row = newlines + chunk[:e.start].count(b"\n") + 1
-                return UnreadableFile(f"not valid {_label(encoding)} at byte {offset + e.start:,} "
+                return UnreadableFile(f"not valid {encoding_label(encoding)} at byte {offset + e.start:,} "
                                       "(truncated, binary or another encoding?)", path=str(shown), row=row)
             if nul >= 0:
                 row = newlines + chunk[:nul].count(b"\n") + 1
@@ -89,10 +89,11 @@ def invalid_text(path: Path, shown: Path, encoding: str) -> UnreadableFile:
         try:
             dec.decode(b"", final=True)
         except UnicodeDecodeError:
-            return UnreadableFile(f"ends in the middle of a {_label(encoding)} character (truncated?)",
+            return UnreadableFile(f"ends in the middle of a {encoding_label(encoding)} character (truncated?)",
                                   path=str(shown), row=newlines + 1)
-    return UnreadableFile(f"not valid {_label(encoding)}", path=str(shown))
+    return UnreadableFile(f"not valid {encoding_label(encoding)}", path=str(shown))
 
 
-def _label(encoding: str) -> str:
+def encoding_label(encoding: str) -> str:
+    """An encoding as a message names it: UTF-8, GB18030, UTF-16."""
     return "UTF-8" if encoding.startswith("utf-8") else encoding.upper()

@@ -21,7 +21,7 @@ import duckdb
 from canary.errors import TracerError, UnreadableFile, safe_detail
 from canary.kinds import Kind
 
-from .csvcheck import MAX_LINE_BYTES, diagnose, invalid_text
+from .csvcheck import MAX_LINE_BYTES, diagnose, encoding_label, invalid_text
 from .duck import is_interrupt, qident
 
 _CHUNK = 1 << 20
@@ -362,7 +362,7 @@ def _read_table(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, table: 
             text_path.unlink(missing_ok=True)
     if damaged is not None:
         error, bad = damaged
-        info.notes.append(f"{bad:,} byte sequence(s) that are not {_encoding_name(encoding)} (or NUL) were read as "
+        info.notes.append(f"{bad:,} byte sequence(s) that are not {encoding_label(encoding)} (or NUL) were read as "
                           f"U+FFFD: {error.message}" + (f", row {error.row}" if error.row else ""))
         info.malformed = info.malformed or error
     return info
@@ -385,9 +385,6 @@ def _nearly_text(path: Path) -> tuple[str, int] | None:
             best = (encoding, bad)
     return best
 
-
-def _encoding_name(encoding: str) -> str:
-    return "UTF-8" if encoding.startswith("utf-8") else encoding.upper()
 
 
 def _read_text(con, p: Path, text_path: Path, table: str, encoding: str) -> TableInfo:
@@ -571,21 +568,23 @@ def _load_as_text(con, src: str, table: str, p: Path, what: str,
         described = con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()
         cols = [r[0] for r in described]
         zones = zones or {}
-        casts = ", ".join(
-            f"CAST(timezone({_sql_str(zones[c])}, {qident(c)}) AS VARCHAR) AS {qident(c)}" if c in zones
-            else f"{_as_text(qident(c), typ)} AS {qident(c)}" for c, typ, *_ in described)
+        casts = ", ".join(f"{_as_text(qident(c), typ, zones.get(c))} AS {qident(c)}" for c, typ, *_ in described)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {casts} FROM {src}")
     except duckdb.Error as e:
         raise UnreadableFile(f"cannot {what} ({safe_detail(e)})", path=str(p)) from None
     return cols, con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
-def _as_text(col: str, typ: str) -> str:
+def _as_text(col: str, typ: str, zone: str | None = None) -> str:
     """SQL of a column as text. A JSON column (values of mixed types: an ID
     number written as a number in some records and a string in others) gives
-    its strings without their JSON quotes."""
+    its strings without their JSON quotes; a timestamp with a ``zone`` its
+    wall-clock time there."""
+    if zone is not None:
+        return f"CAST(timezone({_sql_str(zone)}, {col}) AS VARCHAR)"
     if typ == "JSON":
-        return f"CASE WHEN json_type({col}) = 'VARCHAR' THEN json_extract_string({col}, '$') ELSE CAST({col} AS VARCHAR) END"
+        return (f"CASE WHEN json_type({col}) = 'VARCHAR' THEN json_extract_string({col}, '$') "
+                f"ELSE CAST({col} AS VARCHAR) END")
     return f"CAST({col} AS VARCHAR)"
 
 
