@@ -220,8 +220,7 @@ class _Export:
     def run(self) -> ExportReceipt:
         say = self.progress
         twin = similar_recipient(self.con, self.req.recipient)
-        if twin is not None and self.con.execute("SELECT 1 FROM store.recipients WHERE name = ?",
-                                                 [self.req.recipient]).fetchone() is None:
+        if twin is not None:
             if twin.strip() != self.req.recipient:
                 raise UsageError(f"recipient {twin!r} is already registered (differs only in case or spacing): "
                                  "use that name")
@@ -528,9 +527,10 @@ class _Export:
         # Those canaries are not the bank's customers: a new source is registered without
         # them (commit.record), so a leak of the earlier copy still counts them as its
         # canaries. A source registered so before keeps its earlier exports' parents.
+        canary_kinds = {KIND_CODES[k] for k in IDENTIFIERS}
         arms = " UNION ".join(f"SELECT ids.row_key FROM ids JOIN __canary_digests c ON c.kind = {code} "
                               f"AND c.digest = ids.{alias}" for code, alias in self.digest_columns
-                              if code in self._canary_kind_codes())
+                              if code in canary_kinds)
         self.parent_canary_rows = bool(found) and self.known_source is None and bool(arms)
         if self.parent_canary_rows:
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE __parent_canary_rows AS {arms}")
@@ -551,22 +551,16 @@ class _Export:
                               "new copy is not blamed on that recipient (export from the source of record where "
                               "you can)")
 
-    @staticmethod
-    def _canary_kind_codes() -> set[int]:
-        return {KIND_CODES[k] for k in (Kind.IDNO, Kind.PHONE, Kind.EMAIL, Kind.CUSTNO, Kind.ACCOUNT)}
-
     def _canary_digests(self) -> None:
         """TEMP TABLE __canary_digests (export_id, canary_no, kind, digest): every
         earlier unique canary's identifiers under this export's identity key.
         Those of exports under another key (before a rotation) are keyed again
         from the canary as written, which the store keeps whole."""
-        kinds = {"idno": Kind.IDNO, "phone": Kind.PHONE, "email": Kind.EMAIL, "custno": Kind.CUSTNO,
-                 "account": Kind.ACCOUNT}
-        arms = " UNION ALL ".join(
-            f"SELECT e.export_id, c.canary_no, {KIND_CODES[k]}::UTINYINT AS kind, c.{f}_digest AS digest "
+        arms = " UNION ALL ".join(  # store.canaries holds <kind>_digest for every identifier kind
+            f"SELECT e.export_id, c.canary_no, {KIND_CODES[k]}::UTINYINT AS kind, c.{k.value}_digest AS digest "
             f"FROM store.canaries c JOIN store.exports e USING (export_no) "
-            f"WHERE c.shared_id IS NULL AND e.key_id = $key AND c.{f}_digest IS NOT NULL"
-            for f, k in kinds.items())
+            f"WHERE c.shared_id IS NULL AND e.key_id = $key AND c.{k.value}_digest IS NOT NULL"
+            for k in IDENTIFIERS)
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE __canary_digests AS {arms}", {"key": self.key.key_id})
         rekeyed = []
         for export_id, canary_no, row_json, params in self.con.execute(
@@ -576,7 +570,7 @@ class _Export:
             row, column_kinds = json.loads(row_json), json.loads(params).get("column_kinds", {})
             for column, kind_name in column_kinds.items():
                 kind = Kind(kind_name)
-                value = normalise(kind, row.get(column)) if kind in kinds.values() else None
+                value = normalise(kind, row.get(column)) if kind in IDENTIFIERS else None
                 if value:
                     rekeyed.append((export_id, canary_no, KIND_CODES[kind],
                                     self.ikey.digest64(identity_label(kind), value)))

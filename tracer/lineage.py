@@ -68,13 +68,14 @@ def _name_key(name: str) -> str:
 
 
 def similar_recipient(con, name: str) -> str | None:
-    """A registered recipient that differs from ``name`` only in case or spacing
-    ("Rec A" for "rec  a"): most likely the same party, which would split its lineage."""
+    """For a ``name`` not registered as written, a registered recipient that
+    differs from it only in case, spacing or full-width letters ("Rec A" for
+    "rec  a"): most likely the same party, which would split its lineage."""
+    names = [other for (other,) in con.execute("SELECT name FROM store.recipients").fetchall()]
+    if name in names:
+        return None
     key = _name_key(name)
-    for (other,) in con.execute("SELECT name FROM store.recipients WHERE name <> ?", [name]).fetchall():
-        if _name_key(other) == key:
-            return other
-    return None
+    return next((other for other in names if _name_key(other) == key), None)
 
 
 def add_recipient(name: str, *, kind: str | None = None, parent: str | None = None,
@@ -83,26 +84,23 @@ def add_recipient(name: str, *, kind: str | None = None, parent: str | None = No
     if kind is not None and kind not in RECIPIENT_KINDS:
         raise UsageError(f"--kind must be one of {', '.join(RECIPIENT_KINDS)}")
     name = recipient_name(name, "the recipient's name")
-    if parent is not None:
-        parent = recipient_name(parent, "--parent")
-        if parent == name:
-            raise UsageError("a recipient cannot be its own parent")
+    parent = recipient_name(parent, "--parent") if parent is not None else None
     h = _home(home)
     now = now or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     con = store.connect(h)
     try:
-        if parent is not None and con.execute(
-                "SELECT 1 FROM store.recipients WHERE name = ?", [parent]).fetchone() is None:
+        if parent is not None:
             parent = similar_recipient(con, parent) or parent  # 'p3' for the registered 'P3'
-            if con.execute("SELECT 1 FROM store.recipients WHERE name = ?", [parent]).fetchone() is None:
-                raise TracerError(f"parent recipient {parent!r} is not registered; add it first")
             if parent == name:
                 raise UsageError("a recipient cannot be its own parent")
-        if parent is not None and name in _ancestors(con, parent):
-            raise UsageError(f"{parent!r} is already under {name!r}: a parent cannot also be a child")
+            if con.execute("SELECT 1 FROM store.recipients WHERE name = ?", [parent]).fetchone() is None:
+                raise TracerError(f"parent recipient {parent!r} is not registered; add it first")
+            if name in _ancestors(con, parent):
+                raise UsageError(f"{parent!r} is already under {name!r}: a parent cannot also be a child")
         twin = similar_recipient(con, name)
-        if twin is not None and con.execute("SELECT 1 FROM store.recipients WHERE name = ?", [name]).fetchone() is None:
-            raise UsageError(f"recipient {twin!r} is already registered (differs only in case or spacing): use that name")
+        if twin is not None:
+            raise UsageError(f"recipient {twin!r} is already registered (differs only in case or spacing): "
+                             "use that name")
         row = con.execute("SELECT recipient_id, kind, parent, contract_end FROM store.recipients WHERE name = ?",
                           [name]).fetchone()
         con.execute("BEGIN TRANSACTION")
