@@ -64,6 +64,12 @@ MARK_FIRST_STAGE, MARK_READ_ON_P = twostage.FIRST_STAGE, twostage.READ_ON_P
 ABSENT_MIN_READABLE = 20  # enough readable marks to say an export's fingerprint is absent
 ABSENT_P = 1e-3  # marks agreeing no more than this unlikely by chance: the fingerprint is absent
 
+#: Share of alpha spent on the rules that keep an earlier export accused
+#: beside a later copy made from its copy (_marks_beyond, _canaries_beyond):
+#: each errs at most alpha * COPY_RULE_SHARE / 2 when the leak came from the
+#: later copy, and that error is added to the earlier export's p-value.
+COPY_RULE_SHARE = 0.1
+
 METHOD = (
     "Marks: each export moves a keyed selection of amounts and dates onto keyed lattice points (lattice-v1). "
     "A copy that did not come from export E lands on E's point in any one cell with probability exactly 1/q "
@@ -78,8 +84,11 @@ METHOD = (
     "most 1/4, a binomial tail. For an innocent export these tests rest on independent keyed values of that "
     "export, so their p-values combine by Fisher's method; the combined figure is then multiplied by the number "
     "of exports in the lineage store (Bonferroni), so the printed probability bounds the chance that any "
-    "innocent recipient would be accused. Membership (who held the rows and columns) never accuses on its own: "
-    "with overlapping exports no model of innocence gives it a valid tail; it only excludes."
+    "innocent recipient would be accused. Where a later export was made from an accused export's copy, "
+    "the accusation stands only if the leak carries that export's marks or canaries clearly beyond what the later "
+    "copy explains (a one-sided Fisher exact test and a binomial tail, each wrong at most "
+    f"{COPY_RULE_SHARE / 2:g} alpha of the time); their error is added to its probability. Membership (who held the rows "
+    "and columns) never accuses on its own: with overlapping exports no model of innocence gives it a valid tail; it only excludes."
 )
 
 
@@ -390,9 +399,15 @@ class _Attribution:
         for c in cands.values():
             if not c.accused:
                 continue
-            later = [d for d in heirs.get(c.export_no, [])
-                     if (d.export_no in was_accused or d.excluded is None)
-                     and not _marks_beyond(c, d) and not _canaries_beyond(c, d)]
+            weighed = [d for d in heirs.get(c.export_no, []) if d.export_no in was_accused or d.excluded is None]
+            each = self.alpha * COPY_RULE_SHARE / 2
+            later = [d for d in weighed if not _marks_beyond(c, d, each) and not _canaries_beyond(c, d, each)]
+            if weighed and not later:
+                # Kept accused by those rules: their error joins its p-value (and may undo the accusation).
+                c.copy_rule_error = 2 * each
+                c.log_p = math.log(min(1.0, stats.to_p(c.log_p) + c.copy_rule_error))
+                c.accused = c.log_p <= math.log(self.alpha)
+                continue
             if not later:
                 continue
             c.accused = False
@@ -483,45 +498,37 @@ def _vouched_identifier(t) -> bool:
     return t.kind in (Kind.IDNO, Kind.PHONE, Kind.EMAIL) or (t.kind in IDENTIFIERS and header_kind(t.name) == t.kind)
 
 
-#: How far (in standard errors) an earlier export's share of agreeing marked
-#: cells must exceed a later copy's before the later copy stops explaining it.
-MARKS_BEYOND_Z = 5.0
-
-
-def _marks_beyond(c: Candidate, d: Candidate) -> bool:
+def _marks_beyond(c: Candidate, d: Candidate, p_max: float) -> bool:
     """Does the leak carry earlier export c's marks more fully than those of d,
     a later copy made from c's? A copy made from c's carries c's marks on at
     most the cells d's own marks did not overwrite, and d's on all of its own:
     in anything taken from d's copy (perturbed or not, since noise hits both
-    alike) d's share of agreeing cells is at least c's. A share of c's clearly
-    higher (z >= 5 in a two-proportion test) means rows from c's own copy, or
-    another copy made from it, are in the leak: d does not explain c."""
+    alike) d's chance of an agreeing cell is at least c's. c's share clearly
+    higher (one-sided Fisher exact test, p <= p_max) means rows from
+    c's own copy, or another copy made from it, are in the leak: d does not
+    explain c."""
     if not c.marks_readable or not d.marks_readable:
         return False
-    rc, rd = c.marks_agree / c.marks_readable, d.marks_agree / d.marks_readable
-    pooled = (c.marks_agree + d.marks_agree) / (c.marks_readable + d.marks_readable)
-    se = math.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / c.marks_readable + 1 / d.marks_readable))
-    return (rc - rd) / se >= MARKS_BEYOND_Z
+    if c.marks_agree * d.marks_readable <= d.marks_agree * c.marks_readable:
+        return False  # c's share is no higher
+    log_p = stats.log_hypergeom_sf(c.marks_agree, c.marks_readable + d.marks_readable,
+                                   c.marks_agree + d.marks_agree, c.marks_readable)
+    return log_p <= math.log(p_max)
 
 
-#: Chance, at most, that a later copy's own canaries are as under-represented
-#: among the canaries found as they are, if the rows came from that copy.
-CANARIES_BEYOND_P = 1e-6
-
-
-def _canaries_beyond(c: Candidate, d: Candidate) -> bool:
+def _canaries_beyond(c: Candidate, d: Candidate, p_max: float) -> bool:
     """Are earlier export c's unique canaries in the leak while those of d, a
     later copy made from c's, are too few to be rows of d's copy? Every canary
     of c in d's copy is a row of it like d's own, so rows taken from d's copy
     carry the two in proportion to their numbers planted (c's at most: d's
     filter may have left some out, which only makes this test more cautious).
-    A binomial lower tail for d's share at most 1e-6: d does not explain c."""
+    A binomial lower tail for d's share at most p_max: d does not explain c."""
     found_c, found_d = len({h.canary_no for h in c.hits}), len({h.canary_no for h in d.hits})
     if not found_c or not c.planted or not d.planted:
         return False
     n, share = found_c + found_d, d.planted / (c.planted + d.planted)
-    tail = sum(math.comb(n, k) * share ** k * (1 - share) ** (n - k) for k in range(found_d + 1))
-    return tail <= CANARIES_BEYOND_P
+    # P(at most found_d of n are d's) = P(at least found_c are c's), c's share being 1 - share.
+    return stats.log_binom_sf(found_c, n, 1 - share) <= math.log(p_max)
 
 
 def _unique(items) -> list[str]:

@@ -74,7 +74,8 @@ class Candidate:
     columns_unexplained: list[str] = field(default_factory=list)
     tests: int = 0
     log_p_raw: float = 0.0
-    log_p: float = 0.0  # corrected for every export tested
+    log_p: float = 0.0  # corrected for every export tested, plus copy_rule_error
+    copy_rule_error: float = 0.0  # chance the rules telling its copy from later copies made from it erred
     accused: bool = False
     excluded: str | None = None  # why this export cannot be the (sole) origin
     explained_by: list[str] = field(default_factory=list)  # later exports made from its copy that explain the leak
@@ -111,6 +112,7 @@ class Candidate:
                                "columns_explained": self.columns_explained,
                                "columns_unexplained": self.columns_unexplained},
                 "tests": self.tests, "p_value_raw": stats.to_p(self.log_p_raw),
+                "copy_rule_error": self.copy_rule_error,
                 "exported_at": self.created_at,
             },
         }

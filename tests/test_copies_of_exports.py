@@ -7,6 +7,7 @@ rows) and attribution explains the earlier fingerprints by the later copy."""
 from __future__ import annotations
 
 import json
+import math
 from types import SimpleNamespace
 
 import duckdb
@@ -16,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from forensics.attribute import _Attribution, _Export
-from forensics.evidence import Candidate
+from forensics.evidence import CanaryHit, Candidate
 from tracer import ExportRequest, Home, attribute, export
 
 
@@ -86,7 +87,7 @@ def test_a_later_copy_that_is_not_excluded_leaves_the_earlier_one_unaccused():
                1: _Export(1, "ex-1", "B", "k", {"derived_from": ["ex-0"]}, [], ""),
                2: _Export(2, "ex-2", "C", "k", {"derived_from": ["ex-1"]}, [], ""),
                3: _Export(3, "ex-3", "D", "k", {"derived_from": ["ex-0"]}, [], "")}
-    job = SimpleNamespace(exports=exports)
+    job = SimpleNamespace(exports=exports, alpha=1e-6)
     job._ancestors = lambda n: _Attribution._ancestors(job, n)
     assert job._ancestors(2) == {0, 1} and job._ancestors(0) == set()
     cands = {0: _candidate(0, "A", accused=True), 1: _candidate(1, "B", accused=True),
@@ -96,6 +97,33 @@ def test_a_later_copy_that_is_not_excluded_leaves_the_earlier_one_unaccused():
     assert "made from its copy" in cands[0].excluded and "export ex-1 to B" in cands[0].excluded  # B's own are there
     assert cands[1].excluded is None  # C's copy may be the origin: ambiguous between B and C
     assert cands[0].explained_by == ["ex-1", "ex-2"] and cands[1].explained_by == ["ex-2"]
+
+
+def _with_canaries(c: Candidate, planted: int, found: int) -> Candidate:
+    c.planted = planted
+    c.hits = [CanaryHit(canary_no=i, leak_row=i, fields=["phone"], chance=1e-8) for i in range(found)]
+    return c
+
+
+@pytest.mark.parametrize("found_a, found_b, kept", [(40, 0, True), (40, 14, False), (1500, 1500, False),
+                                                    (1500, 600, True)])
+def test_an_earlier_export_kept_accused_beside_a_later_copy_carries_the_rules_error(found_a, found_b, kept):
+    """Rows of A's own copy are in the leak beside B's (made from A's) only if
+    A's canaries are lopsidedly more than B's: then A stays accused, its
+    p-value raised by the rules' error (10% of alpha), never below it. Bank-
+    sized counts (thousands of canaries each) are exact tails, not overflows."""
+    exports = {0: _Export(0, "ex-0", "A", "k", {}, [], ""),
+               1: _Export(1, "ex-1", "B", "k", {"derived_from": ["ex-0"]}, [], "")}
+    job = SimpleNamespace(exports=exports, alpha=1e-6)
+    job._ancestors = lambda n: _Attribution._ancestors(job, n)
+    a = _with_canaries(_candidate(0, "A", accused=True), 1500, found_a)
+    b = _with_canaries(_candidate(1, "B", accused=True), 1500, found_b)
+    _Attribution._explain_by_later_copies(job, {0: a, 1: b})
+    assert a.accused is kept and b.accused
+    if kept:
+        assert a.copy_rule_error == pytest.approx(1e-7) and a.p_value == pytest.approx(1e-7 + math.exp(-100))
+    else:
+        assert a.explained_by == ["ex-1"] and a.copy_rule_error == 0.0 and a.log_p == -100.0
 
 
 
@@ -144,8 +172,8 @@ def test_exporting_a_copy_onward_keeps_the_earlier_copys_canaries_as_evidence(ne
     canaries 'customers' of it: a leak of the earlier copy without marked
     columns then lost its canary evidence and went ambiguous. B's copy could
     explain A's canaries only if B's own turned up in proportion: 25 of A's
-    and none of B's is too lopsided (a binomial tail below 1e-6; with 15 and
-    none the verdict stays ambiguous, never a wrong name). A second export of
+    and none of B's is too lopsided (a binomial tail below alpha/20; with 15
+    and none the verdict stays ambiguous, never a wrong name). A second export of
     the same copy still knows what it is a copy of."""
     d, home, src = new_world("onward", 5000, 25)
     export(ExportRequest(str(src), "A", "p", str(d / "A.csv")), home=home)

@@ -270,7 +270,9 @@ def _markdown(verdict: Verdict, data: dict) -> str:
         status = "ACCUSED" if c.accused else ("excluded: " + c.excluded if c.excluded else "not accused")
         out.append(f"### {c.recipient} (export {c.export_id}): {status}")
         out.append(f"False-accusation probability {fmt_p(c.p_value, c.log_p)} (corrected for "
-                   f"{verdict.exports_tested} exports).")
+                   f"{verdict.exports_tested} exports"
+                   + (f", plus {c.copy_rule_error:.0e} for the chance that the rules telling its own copy from "
+                      "later copies made from it erred" if c.copy_rule_error else "") + ").")
         if c.marks:
             out.append("")
             out.append(f"Marks read on {c.marks_rows_read:,} of the {c.held_rows:,} leak rows it held.")
