@@ -38,6 +38,7 @@ DATE_PATTERNS = (
 _MONTH_DAY_AT = {"%Y-%m-%d": (5, 8), "%Y/%m/%d": (5, 8), "%Y.%m.%d": (5, 8), "%Y年%m月%d日": (5, 8),
                  "%Y%m%d": (4, 6)}
 _DIGIT = re.compile(r"\d")
+_CJK = re.compile(r"[\u3400-\u9fff]")
 _NUMBER = re.compile(r"\d+")
 _SIXTEEN = timedelta(days=16 * 365 + 4)
 _REGION_CODES = tuple(sorted(REGIONS))
@@ -45,9 +46,22 @@ Taken = Callable[[Kind, str], bool]
 
 
 @dataclass(frozen=True)
+class CodeRange:
+    """The codes of one shape a column holds: ``skeleton`` is a code with each
+    digit written 9 (``VIP999999``), ``low``/``high`` the least and greatest
+    digit strings of that shape to draw from. A customer number outside what
+    the list shows (VIP009776 in a list ending at VIP005000) is a canary to
+    anyone who sorts the column."""
+    skeleton: str
+    low: str
+    high: str
+
+
+@dataclass(frozen=True)
 class Column:
     name: str
     kind: Kind
+    codes: CodeRange | None = None  # customer numbers and accounts: draw within these
 
 
 def _date_format(value: str) -> str | None:
@@ -87,9 +101,13 @@ def _age(born: date, today: date) -> int:
 
 
 def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], stream: Stream, *,
-               today: date, taken: Taken) -> dict[str, str | None]:
-    """One canary row (column name -> text) built from ``donor``."""
+               today: date, taken: Taken, mate: Mapping[str, str | None] | None = None) -> dict[str, str | None]:
+    """One canary row (column name -> text) built from ``donor``. ``mate``,
+    another row of the same list, gives the surname and (when its tier is the
+    donor's) the amounts: no real row is then a near twin of the canary, a
+    pair a leaker can look for (same surname, street, branch and balance)."""
     row: dict[str, str | None] = dict(donor)
+    mate = donor if mate is None else mate
     by_kind: dict[Kind, list[str]] = {}
     for c in columns:
         by_kind.setdefault(c.kind, []).append(c.name)
@@ -109,8 +127,13 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
         male = stream.below(2) == 1
 
     # Birthdate: near the donor's, kept within a plausible adult age.
-    if donor_info is not None:
-        born = donor_info.birthdate + timedelta(days=stream.below(731) - 365)
+    # The donor's birthdate: from the ID number, else a birthdate column, else an age.
+    donor_born = donor_info.birthdate if donor_info is not None else _parse_date(first(Kind.BIRTHDATE) or "")
+    age_text = (first(Kind.AGE) or "").strip()
+    if donor_born is None and age_text.isdigit() and 18 <= int(age_text) <= 90:
+        donor_born = date(today.year - int(age_text) - 1, 1, 1) + timedelta(days=stream.below(365))
+    if donor_born is not None:
+        born = donor_born + timedelta(days=stream.below(731) - 365)
     else:
         born = date(today.year - 25 - stream.below(40), 1, 1) + timedelta(days=stream.below(365))
     while _age(born, today) < 18:
@@ -121,8 +144,14 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
     born_shown = any(by_kind.get(k) for k in (Kind.IDNO, Kind.BIRTHDATE, Kind.AGE))
     region = donor_info.region if donor_info else stream.choice(_REGION_CODES)
     for name in by_kind.get(Kind.IDNO, []):
-        for _ in range(50):
-            seq = stream.below(500) * 2 + (1 if male else 0)
+        # The donor's digits 15-16 (a police station's block: a list from one county
+        # uses few), the 17th drawn with the canary's sex; any block if those run out.
+        block = int(donor_id[14:16]) if donor_info is not None and donor_id[14:16].isdigit() else None
+        for attempt in range(50):
+            if block is not None and attempt < 25:
+                seq = block * 10 + stream.below(5) * 2 + (1 if male else 0)
+            else:
+                seq = stream.below(500) * 2 + (1 if male else 0)
             candidate = build_id(region, born, seq)
             if not taken(Kind.IDNO, candidate):
                 row[name] = candidate
@@ -140,19 +169,25 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
     for name in by_kind.get(Kind.PHONE, []):
         row[name] = _phone(donor.get(name), stream, taken)
     for name in by_kind.get(Kind.NAME, []):
-        row[name] = _name(donor.get(name), male, stream)
+        row[name] = _name(donor.get(name), male, stream, mate.get(name))
     for name in by_kind.get(Kind.ADDRESS, []):
         v = donor.get(name)
         row[name] = _new_house_number(v, stream) if v else v
+    codes = {c.name: c.codes for c in columns}
     for kind in (Kind.CUSTNO, Kind.ACCOUNT):
         for name in by_kind.get(kind, []):
-            row[name] = _new_number(donor.get(name), kind, stream, taken)
+            row[name] = _new_number(donor.get(name), kind, stream, taken, codes.get(name))
+    names = by_kind.get(Kind.NAME, [])
+    spelled = (donor.get(names[0]), row.get(names[0])) if names else (None, None)
     for name in by_kind.get(Kind.EMAIL, []):
-        row[name] = _email(donor.get(name), stream, taken)
+        row[name] = _email(donor.get(name), stream, taken, mate=mate.get(name), names=spelled,
+                           years=(donor_born, born))
+    same_tier = all((donor.get(t) or "").strip() == (mate.get(t) or "").strip() for t in by_kind.get(Kind.TIER, []))
     for name in by_kind.get(Kind.AMOUNT, []):
-        v = donor.get(name)
-        # New cents (or last digit): never a real customer's exact balance.
-        if v and "." in v:
+        v = (mate if same_tier else donor).get(name)
+        # New cents (or last digit): never a real customer's exact balance. A round
+        # amount (a loan of 300000.00) stays round: round amounts recur anyway.
+        if v and "." in v and v.rpartition(".")[2].strip("0"):
             head, _, tail = v.rpartition(".")
             row[name] = head + "." + "".join(str(stream.below(10)) if ch.isdigit() else ch for ch in tail)
     for name in by_kind.get(Kind.DATE, []):
@@ -164,7 +199,7 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
             if born_shown:
                 # No younger at the event than the donor was (up to 16): the canary is
                 # born up to a year later, and no account is opened by a toddler.
-                donor_gap = d - donor_info.birthdate if donor_info is not None else _SIXTEEN
+                donor_gap = d - donor_born if donor_born is not None else _SIXTEEN
                 need = max(timedelta(0), min(donor_gap, _SIXTEEN))
                 if shifted - born < need:
                     shifted = born + need + timedelta(days=stream.below(61))
@@ -194,10 +229,23 @@ def _phone(value: str | None, stream: Stream, taken: Taken) -> str | None:
     raise RuntimeError("could not find a free phone number for a canary")
 
 
-def _name(value: str | None, male: bool, stream: Stream) -> str | None:
+def _name(value: str | None, male: bool, stream: Stream, mate: str | None = None) -> str | None:
+    """A new name for the donor's: the mate's surname (the donor's if the mate
+    has none), with new given characters; a Latin-script name keeps its given
+    names and takes the mate's family name ("John Smith" + "Mary Jones" ->
+    "John Jones"), never Chinese characters."""
     if not value or not value.strip():
         return value
-    surname, given = split_name(value.strip())
+    text, other = value.strip(), (mate or "").strip()
+    if not _CJK.search(text):
+        words = text.split()
+        if len(words) < 2:
+            return text
+        family = other.split()[-1] if len(other.split()) >= 2 and not _CJK.search(other) else words[-1]
+        return " ".join(words[:-1] + [family])
+    surname, given = split_name(text)
+    if other and _CJK.match(other):
+        surname = split_name(other)[0]
     chars = GIVEN_CHARS_MALE if male else GIVEN_CHARS_FEMALE
     length = max(1, min(2, len(given) if given else 2))
     return surname + "".join(stream.choice(chars) for _ in range(length))
@@ -218,20 +266,52 @@ def _new_house_number(value: str, stream: Stream) -> str:
     return _NUMBER.sub(repl, value)
 
 
-def _new_number(value: str | None, kind: Kind, stream: Stream, taken: Taken) -> str | None:
+def skeleton(value: str) -> str:
+    """The code's shape: every digit written 9, everything else as it is."""
+    return _DIGIT.sub("9", value)
+
+
+def _new_number(value: str | None, kind: Kind, stream: Stream, taken: Taken,
+                codes: CodeRange | None = None) -> str | None:
     if not value:
         return value
-    ndigits = len(_DIGIT.findall(value))
+    digits = "".join(_DIGIT.findall(value))
+    ndigits = len(digits)
     keep = max(1, min(ndigits - 4, ndigits // 3))
     # A card number whose check digit is right keeps one (a leaker runs Luhn).
-    card = kind is Kind.ACCOUNT and ndigits >= 12 and luhn_ok("".join(_DIGIT.findall(value)))
+    card = kind is Kind.ACCOUNT and ndigits >= 12 and luhn_ok(digits)
+    window = None if card or codes is None or skeleton(value) != codes.skeleton else _draw_window(digits, keep, codes)
     for _ in range(50):
-        candidate = _replace_digits(value, stream, keep)
+        if window is not None:
+            lo, hi = window
+            candidate = _put_digits(value, str(lo + stream.below(hi - lo + 1)).zfill(ndigits))
+        else:
+            candidate = _replace_digits(value, stream, keep)
         if card:
             candidate = _with_check_digit(candidate)
         if candidate != value and not taken(kind, candidate):
             return candidate
     raise RuntimeError("could not find a free number for a canary")
+
+
+def _draw_window(digits: str, keep: int, codes: CodeRange) -> tuple[int, int] | None:
+    """Where a new code is drawn: the column's range, within the donor's
+    leading digits (a branch or year prefix) where the two overlap. None
+    (keep the digit-by-digit draw) past 2**63 codes."""
+    lo, hi = int(codes.low), int(codes.high)
+    rest = len(digits) - keep
+    p_lo, p_hi = int(digits[:keep] + "0" * rest), int(digits[:keep] + "9" * rest)
+    if max(lo, p_lo) <= min(hi, p_hi):
+        lo, hi = max(lo, p_lo), min(hi, p_hi)
+    if hi < lo or hi - lo >= 1 << 63 or len(str(hi)) > len(digits):
+        return None
+    return lo, hi
+
+
+def _put_digits(value: str, digits: str) -> str:
+    """``value`` with its digits replaced, in order, by ``digits``."""
+    it = iter(digits)
+    return _DIGIT.sub(lambda m: next(it), value)
 
 
 def luhn_ok(digits: str) -> bool:
@@ -252,14 +332,69 @@ def _with_check_digit(value: str) -> str:
     return value[:last] + check + value[last + 1:]
 
 
-def _email(value: str | None, stream: Stream, taken: Taken) -> str | None:
+def _email(value: str | None, stream: Stream, taken: Taken, *, mate: str | None = None,
+           names: tuple[str | None, str | None] = (None, None),
+           years: tuple[date | None, date] | None = None) -> str | None:
+    """A new address on the donor's domain, built the way the list builds
+    its addresses: the donor's name words in it become the canary's
+    (john.smith -> john.jones), else the letters are the mate's (whose
+    surname the canary took: wang85... -> li85...); a run of digits that
+    starts with the donor's birth year takes the canary's; other digits are
+    drawn anew. Random letters only where nothing of that shape is there."""
     if not value or "@" not in value:
         return value
-    domain = value.rsplit("@", 1)[1]
+    local, domain = value.rsplit("@", 1)
+    shaped = _email_like(local, mate, names, years)
     letters = "abcdefghijklmnopqrstuvwxyz"
-    for _ in range(50):
-        local = "".join(stream.choice(letters) for _ in range(3 + stream.below(5))) + stream.digits(stream.below(4))
-        candidate = f"{local}@{domain}"
-        if not taken(Kind.EMAIL, candidate.lower()):
+    for attempt in range(50):
+        if shaped is not None and attempt < 40:
+            candidate = f"{_fill_digits(shaped, stream)}@{domain}"
+        else:
+            candidate = ("".join(stream.choice(letters) for _ in range(3 + stream.below(5)))
+                         + stream.digits(stream.below(4)) + "@" + domain)
+        if candidate != value and not taken(Kind.EMAIL, candidate.lower()):
             return candidate
     raise RuntimeError("could not find a free email for a canary")
+
+
+_LETTERS = re.compile(r"[A-Za-z]+")
+_DRAW = "\x00"  # a digit still to be drawn (no address holds a NUL)
+
+
+def _email_like(local: str, mate: str | None, names: tuple[str | None, str | None],
+                years: tuple[date | None, date] | None) -> str | None:
+    """The canary's local part with _DRAW where a digit is to be drawn, or None."""
+    donor_name, canary_name = names
+    out = None
+    if donor_name and canary_name and not _CJK.search(donor_name):
+        old, new = donor_name.lower().split(), canary_name.lower().split()
+        if len(old) == len(new) and any(w in local.lower() for w in old):
+            out = local
+            for a, b in zip(old, new):
+                out = re.sub(re.escape(a), b, out, flags=re.IGNORECASE)
+    if out is None:
+        mate_local = mate.rsplit("@", 1)[0] if mate and "@" in mate else None
+        donor_letters, mate_letters = _LETTERS.findall(local), _LETTERS.findall(mate_local or "")
+        if not donor_letters or len(donor_letters) != len(mate_letters):
+            return None
+        it = iter(mate_letters)
+        out = _LETTERS.sub(lambda m: next(it), local)
+    digits = _NUMBER.findall(out)
+    if years is not None and years[0] is not None and digits:
+        donor_yy, canary_yy = f"{years[0].year % 100:02d}", f"{years[1].year % 100:02d}"
+        first = _NUMBER.search(out)
+        run = first.group()
+        if run.startswith(str(years[0].year)):
+            run = str(years[1].year) + _DRAW * (len(run) - 4)
+        elif run.startswith(donor_yy):
+            run = canary_yy + _DRAW * (len(run) - 2)
+        else:
+            run = _DRAW * len(run)
+        out = out[:first.start()] + run + _DIGIT.sub(_DRAW, out[first.end():])
+    else:
+        out = _DIGIT.sub(_DRAW, out)
+    return out
+
+
+def _fill_digits(shaped: str, stream: Stream) -> str:
+    return "".join(str(stream.below(10)) if ch == _DRAW else ch for ch in shaped)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,7 +14,7 @@ from canary.kinds import Kind
 from canary.phones import ISSUED_PREFIXES
 from canary.prf import Key, Stream
 from canary.regions import REGIONS
-from canary.synth import DATE_PATTERNS, Column, _date_format, _parse_date, synthesize
+from canary.synth import DATE_PATTERNS, CodeRange, Column, _date_format, _parse_date, synthesize
 from canary.validators import row_problems
 
 TODAY = date(2026, 11, 23)
@@ -117,3 +118,81 @@ def test_a_canary_card_number_passes_luhn_when_its_donors_does(donor, seed):
 
     assert luhn_ok(digits(donor["账号"]))  # both donor card numbers are valid ones
     assert luhn_ok(digits(row["账号"])) and row["账号"] != donor["账号"]
+
+
+CODES = [Column("会员号", Kind.CUSTNO, CodeRange("VIP999999", "000001", "005000")), Column("姓名", Kind.NAME),
+         Column("月日均存款", Kind.AMOUNT), Column("客户等级", Kind.TIER)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 5000), st.integers(0, 10**6))
+def test_a_canary_code_stays_within_the_codes_the_list_shows(number, seed):
+    """VIP000123 in a list running VIP000001..VIP005000 never becomes
+    VIP009776: a leaker sorting the column would see it stand apart."""
+    donor = {"会员号": f"VIP{number:06d}", "姓名": "王伟", "月日均存款": "1200.50", "客户等级": "普通"}
+    row = synthesize(CODES, donor, Stream(Key(b"k" * 32), f"s{seed}"), today=TODAY, taken=lambda k, v: False)
+    code = row["会员号"]
+    assert code.startswith("VIP") and len(code) == 9 and 1 <= int(code[3:]) <= 5000 and code != donor["会员号"]
+
+
+def test_a_canary_takes_its_mates_surname_and_same_tier_amounts_so_no_real_row_is_its_twin():
+    donor = {"会员号": "VIP000100", "姓名": "王伟", "月日均存款": "1200.50", "客户等级": "普通"}
+    mate = {"会员号": "VIP004000", "姓名": "欧阳娜娜", "月日均存款": "88000.25", "客户等级": "普通"}
+    other_tier = dict(mate, 客户等级="金卡")
+    for seed in range(20):
+        row = synthesize(CODES, donor, Stream(Key(b"k" * 32), f"m{seed}"), today=TODAY,
+                         taken=lambda k, v: False, mate=mate)
+        assert row["姓名"].startswith("欧阳") and row["姓名"] != mate["姓名"]
+        assert row["月日均存款"].startswith("88000.")  # the mate's balance, new cents
+        row = synthesize(CODES, donor, Stream(Key(b"k" * 32), f"m{seed}"), today=TODAY,
+                         taken=lambda k, v: False, mate=other_tier)
+        assert row["月日均存款"].startswith("1200.")  # a gold-card balance would not fit the donor's tier
+
+
+def test_a_latin_script_name_stays_latin():
+    cols = [Column("name", Kind.NAME)]
+    row = synthesize(cols, {"name": "John Smith"}, Stream(Key(b"k" * 32), "n"), today=TODAY,
+                     taken=lambda k, v: False, mate={"name": "Mary Jones"})
+    assert row["name"] == "John Jones"
+
+
+def _sorted_member_list(path, rows: int, gaps: bool) -> None:
+    """A synthetic list whose first column is a member number in ascending
+    order, dense (VIP000001..) or with a gap after every 20th."""
+    from tracer.synthdata import make_customers, write_csv
+
+    import pyarrow as pa
+
+    numbers = [f"VIP{i + 1 + (i // 20 * 7 if gaps else 0):06d}" for i in range(rows)]
+    write_csv(make_customers(rows, seed=31).add_column(0, "会员号", pa.array(numbers)), path)
+
+
+@pytest.mark.parametrize("gaps", [True, False])
+def test_canaries_keep_a_list_sorted_by_member_number_sorted(tmp_path, gaps):
+    """Canary numbers fall within the list's (or, when the numbers are all
+    taken, just past the last, as the newest members would) and each canary
+    is written where its number sorts: the column stays ascending."""
+    import csv
+    import json
+
+    import duckdb
+
+    from tracer import ExportRequest, Home, export, init
+
+    src, out = tmp_path / "members.csv", tmp_path / "out.csv"
+    _sorted_member_list(src, 2000, gaps)
+    home = Home.at(tmp_path / "home")
+    init(home)
+    receipt = export(ExportRequest(str(src), "R", "p", str(out)), home=home)
+    with open(out, encoding="utf-8-sig", newline="") as f:
+        numbers = [r["会员号"] for r in csv.DictReader(f)]
+    con = duckdb.connect(str(home.store_path), read_only=True)
+    planted = {json.loads(j)["会员号"] for (j,) in con.execute("SELECT row_json FROM canaries").fetchall()}
+    con.close()
+    assert receipt.canaries >= 10 and planted <= set(numbers)
+    assert numbers == sorted(numbers)
+    last = max(int(n[3:]) for n in set(numbers) - planted)
+    if gaps:
+        assert all(1 <= int(p[3:]) <= last for p in planted)
+    else:
+        assert all(last < int(p[3:]) <= last + 200 for p in planted)

@@ -15,15 +15,16 @@ checks, and the export's filter, through DuckDB.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from canary import validators
 from canary.kinds import IDENTIFIERS, Kind
 from canary.prf import Key, Stream
-from canary.synth import Column, synthesize
+from canary.synth import CodeRange, Column, skeleton, synthesize
 from forensics.duck import insert_rows
 from forensics.normalize import KIND_CODES, identity_label, normalise
 
@@ -31,6 +32,8 @@ from .filters import qident, where_flag
 
 SHARE_PROBABILITY = 0.25  # chance that an export takes a given pooled canary
 UNIQUE_STREAM = "canary/v1"  # label of the stream unique canaries (and their donors' positions) come from
+MATE_STREAM = "canary-mate/v1"  # the positions of the rows that lend each unique canary a surname and amounts
+PLACE_STREAM = "canary-place/v1"  # where each unique canary is written
 
 
 def default_canary_count(rows: int) -> int:
@@ -64,7 +67,8 @@ class CanaryPlanter:
         self.ex = ex
         self.unique_wanted = unique
         self.con = ex.con
-        self.columns = [Column(t.name, t.kind) for t in ex.types]
+        self.columns = [Column(t.name, t.kind, self._code_range(t.name) if t.kind in (Kind.CUSTNO, Kind.ACCOUNT)
+                               else None) for t in ex.types]
         self.kinds = {t.name: t.kind for t in ex.types}
         self.used: dict[Kind, set[str]] = {k: set() for k in IDENTIFIERS}
         self._normal: dict[tuple[Kind, str], str | None] = {}  # normalise() of values seen, memoised
@@ -75,21 +79,26 @@ class CanaryPlanter:
 
     def unique(self, want: int, today: date) -> list[Planted]:
         stream = Stream(self.ex.ekey, UNIQUE_STREAM)
+        mates = Stream(self.ex.ekey, MATE_STREAM)
+        # Where each canary goes: drawn apart from its donor (a canary right
+        # below the row it was made from is a pair a leaker can look for).
+        place = Stream(self.ex.ekey, PLACE_STREAM)
         out: list[Planted] = []
         attempts = 0
         while len(out) < want and attempts < want * 20 + 20:
             need = want - len(out)
             positions = [stream.below(self.ex.n_rows) for _ in range(need)]
-            donors = self._selected_rows(positions)
+            mate_positions = [mates.below(self.ex.n_rows) for _ in range(need)]
+            rows = self._selected_rows(positions + mate_positions)
             batch = []
-            for pos in positions:
+            for pos, mate in zip(positions, mate_positions):
                 attempts += 1
-                row = self._make(donors[pos], stream, today)
+                row = self._make(rows[pos], stream, today, mate=rows[mate])
                 if row is not None:
                     batch.append((pos, row))
-            for pos, row in self._drop_filtered(self._drop_colliding(batch)):
+            for _, row in self._drop_filtered(self._drop_colliding(batch)):
                 if len(out) < want:
-                    out.append(Planted(pos, row))
+                    out.append(Planted(place.below(self.ex.n_rows), row))
         return out
 
     def pooled(self, master: Key, content_hash: str, source_rows: int, today: date) -> list[Planted]:
@@ -104,13 +113,15 @@ class CanaryPlanter:
             return []
         pool_stream = Stream(pool_key, "pool-donors")
         donor_rows = [pool_stream.below(source_rows) for _ in range(size)]
+        mate_rows = [pool_stream.below(source_rows) for _ in range(size)]
         # One scan of the source for the pool's donors and the unique canaries' first ones.
         first_unique = self._selected_rowids(self._first_unique_positions())
-        self._fetch([donor_rows[k] for k in taken] + list(first_unique.values()))
+        self._fetch([donor_rows[k] for k in taken] + [mate_rows[k] for k in taken] + list(first_unique.values()))
         batch = []
         for k in taken:
             # Each pooled canary has its own stream, so it is the same person in every export.
-            row = self._make(self._donors[donor_rows[k]], Stream(pool_key, f"pool/{k}"), today, track=False)
+            row = self._make(self._donors[donor_rows[k]], Stream(pool_key, f"pool/{k}"), today, track=False,
+                             mate=self._donors[mate_rows[k]])
             if row is not None:
                 batch.append((k, row))
         kept = self._drop_filtered(self._drop_colliding(batch, shared_prefix=content_hash[:16]))
@@ -119,7 +130,70 @@ class CanaryPlanter:
         place = Stream(self.ex.ekey, "canary-share-place/v1")
         return [Planted(place.below(self.ex.n_rows), row, f"{content_hash[:16]}:{k}") for k, row in kept]
 
+    def in_sort_order(self, planted: list[Planted]) -> list[Planted]:
+        """A list sorted by customer number (or account) stays sorted: each
+        canary goes where its number sorts, not where its number would stand
+        out among its neighbours' (a leaker scans for exactly that)."""
+        col = next((c for k in (Kind.CUSTNO, Kind.ACCOUNT) for c in self.columns
+                    if c.kind is k and c.codes is not None), None)
+        if col is None or not planted or self.ex.n_rows < 2:
+            return planted
+        read = (f"SELECT src.{qident(col.name)} AS v FROM sel JOIN src ON src.rowid = sel.__r "
+                "{} ORDER BY sel.__pos")
+        if not _ascending(self.con.execute(read.format("WHERE sel.__pos < 1000")).to_arrow_table().column(0)):
+            return planted  # most lists are not sorted: known from their first rows
+        codes = self.con.execute(read.format("")).to_arrow_table().column(0).combine_chunks()
+        if not _ascending(codes):
+            return planted
+        out = []
+        for c in planted:
+            v = c.row.get(col.name)
+            if v is None or skeleton(v) != col.codes.skeleton:
+                out.append(c)
+                continue
+            lo, hi = 0, len(codes)  # first row whose code is not below v
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if codes[mid].as_py() < v:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            out.append(replace(c, anchor_pos=max(lo - 1, 0)))
+        # Canaries after the same row are written in list order: theirs too.
+        return sorted(out, key=lambda c: (c.anchor_pos, c.row.get(col.name) or ""))
+
     # -- helpers --------------------------------------------------------------
+
+    def _code_range(self, name: str) -> CodeRange | None:
+        """The range of the column's codes of its commonest shape in this
+        export's rows, for canary codes to fall within (two short scans of
+        one column). Codes packed so densely that canaries would find no free
+        one within (a full list numbered 1..n) continue just past the last:
+        the newest customers."""
+        col = qident(name)
+        shapes = self.con.execute(
+            f"SELECT regexp_replace(v, '[0-9]', '9', 'g') AS sk FROM (SELECT {col} AS v FROM src "
+            f"USING SAMPLE reservoir(2000 ROWS) REPEATABLE (11)) WHERE v IS NOT NULL "
+            "GROUP BY sk ORDER BY count(*) DESC, sk LIMIT 1").fetchall()
+        if not shapes or "9" not in shapes[0][0]:
+            return None
+        skel = shapes[0][0]
+        pattern = "".join("_" if ch == "9" else ("\\" + ch if ch in "_%\\" else ch) for ch in skel)
+        selected = "" if not self.ex.where else " WHERE rowid IN (SELECT __r FROM sel)"
+        low, high, count = self.con.execute(
+            f"SELECT min(v), max(v), count(*) FROM (SELECT {col} AS v FROM src{selected}) "
+            "WHERE v LIKE ? ESCAPE '\\'", [pattern]).fetchone()
+        if not count or skeleton(low) != skel or skeleton(high) != skel:
+            return None  # a look-alike (a letter where the shape has a digit) sorted to an end
+        width = skel.count("9")
+        lo, hi = (int("".join(ch for ch in v if ch.isdigit())) for v in (low, high))
+        need = 4 * (self.unique_wanted + pool_size(self.ex.info.rows))
+        free = hi - lo + 1 - count
+        if free < need:
+            lo, hi = hi + 1, hi + need - max(free, 0)
+            if len(str(hi)) > width:
+                return None
+        return CodeRange(skel, str(lo).zfill(width), str(hi).zfill(width))
 
     def _normalised(self, kind: Kind, value: str | None) -> str | None:
         """normalise(kind, value), computed once per value: synthesis asks about
@@ -132,7 +206,8 @@ class CanaryPlanter:
             n = self._normal[kind, value] = normalise(kind, value)
             return n
 
-    def _make(self, donor: dict, stream: Stream, today: date, track: bool = True) -> dict | None:
+    def _make(self, donor: dict, stream: Stream, today: date, track: bool = True,
+              mate: dict | None = None) -> dict | None:
         used = self.used
         normalised = self._normalised
 
@@ -141,7 +216,7 @@ class CanaryPlanter:
             return n is None or n in used[kind]
 
         try:
-            row = synthesize(self.columns, donor, stream, today=today, taken=taken)
+            row = synthesize(self.columns, donor, stream, today=today, taken=taken, mate=mate)
         except RuntimeError:
             return None
         cells = {self.kinds[c]: v for c, v in row.items() if v is not None and self.kinds[c] is not Kind.OTHER}
@@ -165,10 +240,11 @@ class CanaryPlanter:
     # donors in one scan.
 
     def _first_unique_positions(self) -> list[int]:
-        """The positions unique() draws first: the first draws of its stream,
-        one per canary the export asks for."""
-        stream = Stream(self.ex.ekey, UNIQUE_STREAM)
-        return [stream.below(self.ex.n_rows) for _ in range(max(0, self.unique_wanted))]
+        """The positions unique() draws first: the first draws of its donor and
+        mate streams, one each per canary the export asks for."""
+        want = max(0, self.unique_wanted)
+        stream, mates = Stream(self.ex.ekey, UNIQUE_STREAM), Stream(self.ex.ekey, MATE_STREAM)
+        return [stream.below(self.ex.n_rows) for _ in range(want)] + [mates.below(self.ex.n_rows) for _ in range(want)]
 
     def _selected_rowids(self, positions: list[int]) -> dict[int, int]:
         """Source rowids of selection positions (one narrow read of ``sel``)."""
@@ -235,6 +311,15 @@ class CanaryPlanter:
         """A canary must satisfy the export's own filter, like every real row."""
         ok = passing_filter(self.ex, [(i, row) for i, (_, row) in enumerate(batch)])
         return [b for i, b in enumerate(batch) if i in ok]
+
+
+def _ascending(values) -> bool:
+    """No nulls, each value at least the one before."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if values.null_count or len(values) < 2:
+        return False
+    return pc.all(pc.greater_equal(values.slice(1), values.slice(0, len(values) - 1))).as_py()
 
 
 def passing_filter(ex, rows: list[tuple[int, dict]]) -> set[int]:

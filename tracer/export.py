@@ -683,6 +683,7 @@ class _Export:
         if self.req.shared_canaries:
             self.canary_rows += planter.pooled(self.key, self.content_hash, self.info.rows, self._pool_today())
         self.canary_rows += planter.unique(want, self.now.date())
+        self.canary_rows = planter.in_sort_order(self.canary_rows)
         live.assign(self, self.canary_rows)  # the bank's own phones/mailboxes, if a pool exists
         made = sum(1 for c in self.canary_rows if c.shared_id is None)
         if len(self.canary_rows) > CANARY_SHARE_NOTICED * self.n_rows:
