@@ -196,3 +196,23 @@ def test_canaries_keep_a_list_sorted_by_member_number_sorted(tmp_path, gaps):
         assert all(1 <= int(p[3:]) <= last for p in planted)
     else:
         assert all(last < int(p[3:]) <= last + 200 for p in planted)
+
+
+def test_a_canary_email_is_built_the_way_the_list_builds_them():
+    """Name words become the canary's; letters that spell the donor's
+    surname become the mate's (whose surname the canary took); a digit run
+    starting with the donor's birth year takes the canary's."""
+    key = Key(b"k" * 32)
+    latin = [Column("name", Kind.NAME), Column("email", Kind.EMAIL)]
+    row = synthesize(latin, {"name": "John Smith", "email": "john.smith61@sina.com"}, Stream(key, "e1"),
+                     today=TODAY, taken=lambda k, v: False, mate={"name": "Mary Jones", "email": "mary.jones@qq.com"})
+    assert row["name"] == "John Jones" and row["email"].startswith("john.jones") and row["email"].endswith("@sina.com")
+    chinese = [Column("姓名", Kind.NAME), Column("身份证号", Kind.IDNO), Column("邮箱", Kind.EMAIL)]
+    donor = {"姓名": "王伟", "身份证号": build_id("110101", date(1985, 6, 1), 371), "邮箱": "wang85123@163.com"}
+    for seed in range(20):
+        row = synthesize(chinese, donor, Stream(key, f"e{seed}"), today=TODAY, taken=lambda k, v: False,
+                         mate={"姓名": "李娜", "邮箱": "li90777@qq.com"})
+        born = parse_id(row["身份证号"]).birthdate
+        local = row["邮箱"].split("@")[0]
+        assert row["邮箱"].endswith("@163.com") and local.startswith("li" + f"{born.year % 100:02d}")
+        assert len(local) == len("li90777") and row["身份证号"][14:16] == "37"  # the donor's station block
