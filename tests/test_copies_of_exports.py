@@ -196,3 +196,30 @@ def test_a_copy_of_an_export_without_identifiers_is_recognised_by_its_bytes(new_
                    home=home)
     again = export(ExportRequest(str(d / "A.csv"), "B", "p", str(d / "B.csv")), home=home)
     assert any(f"{first.export_id} to A (its file)" in n for n in again.notes)
+
+
+def test_a_slice_of_a_copy_without_its_canaries_is_recognised_by_its_marks(new_world, tmp_path):
+    """A warehouse keeps one province of A's copy, and only the customers it
+    knows (so none of A's canaries), unconverted: neither the bytes nor the
+    canaries say what it is, A's marks in its rows do. A leak of the
+    warehouse's export then accuses the warehouse only. A new version of the
+    source of record (rows dropped, a new file) is no copy of anyone's."""
+    d, home, src = new_world("slice", 3000, 27)
+    export(ExportRequest(str(src), "A", "p", str(d / "A.csv")), home=home)
+    export(ExportRequest(str(src), "B", "p", str(d / "B.csv")), home=home)
+    source_rows = src.read_text(encoding="utf-8-sig").splitlines(True)
+    known = {line.split(",")[3] for line in source_rows[1:]}
+    a_rows = (d / "A.csv").read_text(encoding="utf-8-sig").splitlines(True)
+    kept = [line for line in a_rows[1:] if line.split(",")[3] in known and line.split(",")[5].startswith("山东")]
+    assert len(kept) >= 100
+    (d / "A_slice.csv").write_text(a_rows[0] + "".join(kept), encoding="utf-8")
+    k = export(ExportRequest(str(d / "A_slice.csv"), "Warehouse", "p", str(d / "K.csv")), home=home)
+    a_id = params(home, k.export_id)["derived_from"]
+    assert len(a_id) == 1 and any("its marks in" in n and "to A (" in n for n in k.notes)
+    leak = tmp_path / "leak.csv"
+    leak.write_text("".join((d / "K.csv").read_text(encoding="utf-8-sig").splitlines(True)[:101]), encoding="utf-8")
+    assert [c.recipient for c in attribute(leak, home=home).accused] == ["Warehouse"]
+
+    (d / "new_month.csv").write_text("".join(source_rows[:1] + source_rows[1::2]), encoding="utf-8")
+    again = export(ExportRequest(str(d / "new_month.csv"), "C", "p", str(d / "C.csv")), home=home)
+    assert "derived_from" not in params(home, again.export_id)

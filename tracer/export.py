@@ -53,6 +53,7 @@ DATE_WINDOW_DAYS = 4  # lattice period for dates: a mark moves a date by at most
 COARSE_Q = 10  # coarse amount channel: lattice period in whole yuan
 COARSE_MIN_WHOLE = 1000  # coarse marks only on amounts of at least this many yuan
 SAMPLE_ROWS = 2000
+COPY_CHECK_ROWS = 2000  # rows of a new source attributed like a leak: is it a cut copy of an earlier export?
 PLAN_SAMPLE_ROWS = 100_000  # rows an amount column's mark plan looks at
 # DuckDB's working memory for an export: past it, tables and joins spill to
 # the export's scratch folder, so memory stays flat however long the list.
@@ -524,6 +525,9 @@ class _Export:
                 JOIN {self.source_digests()} s ON s.kind = c.kind AND s.digest = c.digest
                 GROUP BY c.export_id ORDER BY c.export_id""").fetchall():
             found.setdefault(export_id, f"{n} of its canaries among the rows")
+        if self.known_source is None:  # a file not exported before: whose marks does it carry?
+            for export_id, why in self._carries_earlier_marks().items():
+                found.setdefault(export_id, why)
         # Those canaries are not the bank's customers: a new source is registered without
         # them (commit.record), so a leak of the earlier copy still counts them as its
         # canaries. A source registered so before keeps its earlier exports' parents.
@@ -550,6 +554,30 @@ class _Export:
                               "The new copy carries its fingerprints too; the chain is recorded, so a leak of the "
                               "new copy is not blamed on that recipient (export from the source of record where "
                               "you can)")
+
+    def _carries_earlier_marks(self) -> dict[str, str]:
+        """Earlier exports whose marks a sample of the source's rows carries.
+        A copy cut to rows without the earlier canaries and not byte for byte
+        the earlier file (a province's slice of a recipient's copy) is still
+        that copy: the sample is attributed like a leak and the exports it
+        accuses are parents. Attribution errs at most alpha; a wrong parent
+        could only spare that export a later accusation, never accuse one."""
+        if not self.id_cols or not self.con.execute("SELECT count(*) FROM store.exports").fetchone()[0]:
+            return {}
+        from forensics.attribute import attribute as attribute_rows  # only here: most exports never need it
+
+        sample = self.pending.scratch / "source-sample.csv"
+        self.con.execute(f"COPY (SELECT * FROM src USING SAMPLE reservoir({COPY_CHECK_ROWS} ROWS) REPEATABLE (5)) "
+                         f"TO {store._sql_str(str(sample))} (FORMAT csv, HEADER true)")
+        cur = self.con.cursor()  # its own temp tables: the attribution's never meet the export's
+        try:
+            store.lineage_views(cur)
+            verdict = attribute_rows(cur, sample, self.home.keyring(), tmpdir=str(self.pending.scratch))
+        finally:
+            cur.close()
+            sample.unlink(missing_ok=True)
+        return {c.export_id: f"its marks in {verdict.rows:,} of the rows, false-match probability "
+                             f"{c.p_value:.1e}" for c in verdict.accused}
 
     def _canary_digests(self) -> None:
         """TEMP TABLE __canary_digests (export_id, canary_no, kind, digest): every
