@@ -415,8 +415,9 @@ class _Attribution:
             carriers = [d for d in later if d.export_no in was_accused]
             via = ", ".join(f"export {d.export_id} to {d.recipient}" for d in carriers)
             c.excluded = (f"its fingerprints are in the leak because later exports were made from its copy, "
-                          f"directly or through others (recorded at those exports): {via}, which carry their own "
-                          "fingerprints as fully as this one's" if carriers else None)
+                          f"directly or through others (recorded at those exports): {via}; the leak does not carry this "
+                          "export's marks or canaries clearly beyond what those copies carry (rows of its own copy "
+                          "merged in would show only on a larger leak)" if carriers else None)
 
     def _fingerprint_absent(self, c: Candidate) -> bool:
         """Enough of its marks were readable, and they agree no more than chance
@@ -485,6 +486,10 @@ class _Attribution:
                 summary = (f"{linked} of {rows} rows match this bank's source data, but no export explains them: "
                            "every recipient who held these rows is excluded (see evidence). The rows were most "
                            "likely taken from the source directly, not from an export. Nobody is accused.")
+                absent = _unique(c.recipient for c in cands if c.excluded and self._fingerprint_absent(c))
+                if len(absent) >= 2:
+                    summary += (f" (Copies of {', '.join(absent)} merged with every cell where they differ "
+                                "overwritten would also read this way: their marks are then erased, not absent.)")
         leak_cols = [t.to_dict() for t in self.types]
         return Verdict(verdict, summary, self.alpha, self.n_exports, self.leak_facts, leak_cols, rows, linked,
                        canary_rows, sources, cands, METHOD)
