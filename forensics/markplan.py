@@ -52,6 +52,9 @@ class MarkColumn:
     channel: str = "fine"  # "fine": the value itself; "coarse": its whole-yuan part (survives rounding)
     sel_lo: float = 0.0  # this channel marks cells whose selector falls in [sel_lo, sel_hi)
     sel_hi: float = 1.0
+    # dates: later days are never marked (the export's day less q: no mark moves a date past
+    # the day it was exported); None in exports made before the rule
+    max_units: int | None = None
 
     @property
     def group(self) -> int:
@@ -210,10 +213,12 @@ def eligible_sql(units: str, col: MarkColumn, *, embedding: bool) -> str:
     """Whether a value may carry a mark. Depends on the value only, never on
     the key, so it cannot bias the test of an innocent export."""
     if col.kind != Kind.AMOUNT.value:
-        if not embedding:
-            return f"({units} IS NOT NULL)"
+        if not embedding:  # a cell past max_units + q cannot hold a mark: not read
+            return (f"({units} IS NOT NULL)" if col.max_units is None
+                    else f"({units} IS NOT NULL AND {units} <= {col.max_units + col.q})")
         lo, hi = MARKABLE_DAYS
-        return f"({units} IS NOT NULL AND {units} BETWEEN {lo + col.q} AND {hi - 1 - col.q})"
+        hi = hi - 1 - col.q if col.max_units is None else min(hi - 1 - col.q, col.max_units)
+        return f"({units} IS NOT NULL AND {units} BETWEEN {lo + col.q} AND {hi})"
     step = col.q * (col.per_unit if col.channel == "coarse" else 1)
     floor = col.min_units + (step if embedding else 0)
     return f"({units} IS NOT NULL AND abs({units}) >= {floor})"

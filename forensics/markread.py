@@ -70,7 +70,7 @@ def cell_plans(material: np.ndarray, col: MarkColumn) -> dict[str, pa.Array]:
 def eligible(units: np.ndarray, col: MarkColumn) -> np.ndarray:
     """markplan.eligible_sql(embedding=False) on non-null units."""
     if col.kind != "amount":
-        return np.ones(len(units), bool)
+        return np.ones(len(units), bool) if col.max_units is None else units <= col.max_units + col.q
     return np.abs(units) >= col.min_units
 
 

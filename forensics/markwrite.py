@@ -268,7 +268,8 @@ def eligible(u: np.ndarray, valid: np.ndarray, col: MarkColumn) -> np.ndarray:
     """markplan.eligible_sql(embedding=True)."""
     if col.kind != "amount":
         lo, hi = MARKABLE_DAYS
-        return valid & (u >= lo + col.q) & (u <= hi - 1 - col.q)
+        hi = hi - 1 - col.q if col.max_units is None else min(hi - 1 - col.q, col.max_units)
+        return valid & (u >= lo + col.q) & (u <= hi)
     step = col.q * (col.per_unit if col.channel == "coarse" else 1)
     return valid & (np.abs(u) >= col.min_units + step)
 

@@ -137,3 +137,30 @@ def test_a_leak_whose_only_key_is_an_unnamed_code_is_unlinkable(tmp_path):
     pacsv.write_csv(renumbered, leak)
     v = attribute(leak, home=home)  # the same rows, their only key renumbered: nothing links
     assert v.verdict == "unlinkable" and not v.accused
+
+
+def test_no_mark_puts_a_date_after_the_day_of_the_export(tmp_path):
+    """Accounts opened in the last days before the export stay in the past:
+    a date mark never moves a date beyond the export's day."""
+    import csv
+    from datetime import datetime, timedelta
+
+    import pyarrow as pa
+
+    from tracer import ExportRequest, Home, export, init
+    from tracer.synthdata import make_customers, write_csv
+
+    now = datetime(2026, 12, 2, 9, 0)
+    table = make_customers(3000, seed=41)
+    recent = [(now.date() - timedelta(days=i % 9)).isoformat() for i in range(table.num_rows)]
+    table = table.set_column(table.column_names.index("开户日期"), "开户日期", pa.array(recent))
+    src, out = tmp_path / "recent.csv", tmp_path / "out.csv"
+    write_csv(table, src)
+    home = Home.at(tmp_path / "home")
+    init(home)
+    receipt = export(ExportRequest(str(src), "R", "p", str(out), now=now), home=home)
+    with open(out, encoding="utf-8-sig", newline="") as f:
+        dates = [r["开户日期"] for r in csv.DictReader(f)]
+    assert max(dates) <= now.date().isoformat()
+    marked = next(c.marked for c in receipt.columns if c.name == "开户日期")
+    assert 0 < marked < 0.6 * table.num_rows  # dates 5-8 days back still carry marks

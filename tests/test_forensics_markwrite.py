@@ -23,9 +23,10 @@ COLUMNS = [
     markplan.MarkColumn("a", "amount", 0, 100, decimals=3, min_units=2000),
     markplan.MarkColumn("a", "amount", 0, 10, decimals=4, min_units=10_000_000, channel="coarse"),
     markplan.MarkColumn("a", "amount", 0, 100, decimals=6, min_units=2000),
+    markplan.MarkColumn("d", "date", 1, 4, max_units=20_000),  # exported 2024-10-08: nothing marked past it
     markplan.MarkColumn("d", "date", 1, 4),
 ]
-IDS = [f"{c.kind}-{c.channel}-{c.decimals}" for c in COLUMNS]
+IDS = [f"{c.kind}-{c.channel}-{c.decimals}-{c.max_units}" for c in COLUMNS]
 
 _con = duckdb.connect()
 
@@ -164,6 +165,26 @@ def test_placeholder_dates_are_never_marked():
         for up in (0, 1):
             on, text, _ = markwrite.mark(pa.array(vals), np.zeros(n, np.int64), np.full(n, bit), np.full(n, up), col)
             assert all("1900-01-01" <= t <= "9998-12-31" for t in text.to_pylist())
+
+
+def test_no_mark_moves_a_date_past_the_day_of_the_export():
+    """Dates within a lattice step of the export day are never marked, on the
+    native path and in the SQL; the reader skips what no mark could reach."""
+    col = markplan.MarkColumn("d", "date", 1, 4, max_units=20_000)  # 20,000 days (2024-10-04): export day less q
+    vals = ["2024-09-30", "2024-10-04", "2024-10-08", "2024-10-09"]  # days 19,996 .. 20,005
+    u, valid, odd = markwrite.units(pa.array(vals), col)
+    assert (markwrite.eligible(u, valid, col) & ~odd).tolist() == [True, True, False, False]
+    got = _sql(vals, {"f": f"coalesce({markplan.eligible_sql(_units_sql(col), col, embedding=True)}, false)",
+                      "r": f"coalesce({markplan.eligible_sql(_units_sql(col), col, embedding=False)}, false)"})
+    assert got["f"] == [True, True, False, False] and got["r"] == [True, True, True, False]
+    from forensics import markread
+
+    assert markread.eligible(u, col).tolist() == [True, True, True, False]
+    n = len(vals)
+    for bit in (0, 1):
+        for up in (0, 1):
+            on, text, _ = markwrite.mark(pa.array(vals), np.zeros(n, np.int64), np.full(n, bit), np.full(n, up), col)
+            assert all(t <= "2024-10-08" for t, o in zip(text.to_pylist(), on) if o)
 
 
 def test_odd_values_are_only_the_documented_ones():

@@ -638,7 +638,9 @@ class _Export:
                 if any(h in name.lower() for h in _CONTRACT_DATE_HINTS):
                     note = "contractual date: never marked"
                 else:
-                    cols = [markplan.MarkColumn(name, "date", slot, DATE_WINDOW_DAYS, sel_hi=f)]
+                    # No mark moves a date past the day of the export (a future date is a tell).
+                    last = (self.now.date() - date(1970, 1, 1)).days - DATE_WINDOW_DAYS
+                    cols = [markplan.MarkColumn(name, "date", slot, DATE_WINDOW_DAYS, sel_hi=f, max_units=last)]
             elif kind in IDENTIFIERS or kind in (Kind.NAME, Kind.BIRTHDATE, Kind.AGE, Kind.GENDER):
                 note = "never changed (identifies or must agree with the ID)"
             rec.note = note
