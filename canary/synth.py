@@ -184,9 +184,9 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
                            years=(donor_born, born))
     same_tier = all((donor.get(t) or "").strip() == (mate.get(t) or "").strip() for t in by_kind.get(Kind.TIER, []))
     for name in by_kind.get(Kind.AMOUNT, []):
-        v = (mate if same_tier else donor).get(name)
-        # New cents (or last digit): never a real customer's exact balance. A round
-        # amount (a loan of 300000.00) stays round: round amounts recur anyway.
+        v = row[name] = (mate if same_tier else donor).get(name)
+        # New cents: never a real customer's exact balance. A round amount (a loan
+        # of 300000.00, or 300000) stays round: round amounts recur anyway.
         if v and "." in v and v.rpartition(".")[2].strip("0"):
             head, _, tail = v.rpartition(".")
             row[name] = head + "." + "".join(str(stream.below(10)) if ch.isdigit() else ch for ch in tail)
@@ -284,7 +284,7 @@ def _new_number(value: str | None, kind: Kind, stream: Stream, taken: Taken,
     for _ in range(50):
         if window is not None:
             lo, hi = window
-            candidate = _put_digits(value, str(lo + stream.below(hi - lo + 1)).zfill(ndigits))
+            candidate = put_digits(value, str(lo + stream.below(hi - lo + 1)).zfill(ndigits))
         else:
             candidate = _replace_digits(value, stream, keep)
         if card:
@@ -308,7 +308,7 @@ def _draw_window(digits: str, keep: int, codes: CodeRange) -> tuple[int, int] | 
     return lo, hi
 
 
-def _put_digits(value: str, digits: str) -> str:
+def put_digits(value: str, digits: str) -> str:
     """``value`` with its digits replaced, in order, by ``digits``."""
     it = iter(digits)
     return _DIGIT.sub(lambda m: next(it), value)

@@ -164,7 +164,9 @@ def _sorted_member_list(path, rows: int, gaps: bool) -> None:
     import pyarrow as pa
 
     numbers = [f"VIP{i + 1 + (i // 20 * 7 if gaps else 0):06d}" for i in range(rows)]
-    write_csv(make_customers(rows, seed=31).add_column(0, "会员号", pa.array(numbers)), path)
+    contracts = [f"HT2024{i * 3 + 100:06d}" for i in range(rows)]  # issued in the same order, with gaps
+    table = make_customers(rows, seed=31).add_column(0, "会员号", pa.array(numbers))
+    write_csv(table.append_column("合同号", pa.array(contracts)), path)
 
 
 @pytest.mark.parametrize("gaps", [True, False])
@@ -185,12 +187,22 @@ def test_canaries_keep_a_list_sorted_by_member_number_sorted(tmp_path, gaps):
     init(home)
     receipt = export(ExportRequest(str(src), "R", "p", str(out)), home=home)
     with open(out, encoding="utf-8-sig", newline="") as f:
-        numbers = [r["会员号"] for r in csv.DictReader(f)]
+        rows = list(csv.DictReader(f))
+    numbers, contracts = [r["会员号"] for r in rows], [r["合同号"] for r in rows]
     con = duckdb.connect(str(home.store_path), read_only=True)
-    planted = {json.loads(j)["会员号"] for (j,) in con.execute("SELECT row_json FROM canaries").fetchall()}
+    canaries = [(json.loads(j), shared) for j, shared in con.execute(
+        "SELECT row_json, shared_id FROM canaries").fetchall()]
     con.close()
+    planted = {row["会员号"] for row, _ in canaries}
     assert receipt.canaries >= 10 and planted <= set(numbers)
     assert numbers == sorted(numbers)
+    if gaps:  # the unique canaries' contract numbers too (pooled ones are the same in every export)
+        unique = {row["合同号"] for row, shared in canaries if shared is None}
+        pooled = {row["合同号"] for row, shared in canaries if shared is not None}
+        out_of_order = [i for i in range(1, len(contracts) - 1) if contracts[i] in unique
+                        and not pooled & set(contracts[i - 1:i + 2])
+                        and not contracts[i - 1] < contracts[i] < contracts[i + 1]]
+        assert unique and not out_of_order
     last = max(int(n[3:]) for n in set(numbers) - planted)
     if gaps:
         assert all(1 <= int(p[3:]) <= last for p in planted)

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from canary import validators
 from canary.kinds import IDENTIFIERS, Kind
 from canary.prf import Key, Stream
-from canary.synth import CodeRange, Column, skeleton, synthesize
+from canary.synth import CodeRange, Column, put_digits, skeleton, synthesize
 from forensics.duck import insert_rows
 from forensics.normalize import KIND_CODES, identity_label, normalise
 
@@ -34,6 +34,7 @@ SHARE_PROBABILITY = 0.25  # chance that an export takes a given pooled canary
 UNIQUE_STREAM = "canary/v1"  # label of the stream unique canaries (and their donors' positions) come from
 MATE_STREAM = "canary-mate/v1"  # the positions of the rows that lend each unique canary a surname and amounts
 PLACE_STREAM = "canary-place/v1"  # where each unique canary is written
+ORDER_STREAM = "canary-order/v1"  # codes drawn between a sorted list's neighbours
 
 
 def default_canary_count(rows: int) -> int:
@@ -133,34 +134,89 @@ class CanaryPlanter:
     def in_sort_order(self, planted: list[Planted]) -> list[Planted]:
         """A list sorted by customer number (or account) stays sorted: each
         canary goes where its number sorts, not where its number would stand
-        out among its neighbours' (a leaker scans for exactly that)."""
-        col = next((c for k in (Kind.CUSTNO, Kind.ACCOUNT) for c in self.columns
-                    if c.kind is k and c.codes is not None), None)
-        if col is None or not planted or self.ex.n_rows < 2:
+        out among its neighbours' (a leaker scans for exactly that). Another
+        code column also ascending (contract numbers issued in the same
+        order) gets, where there is room, a code between its neighbours'."""
+        if not planted or self.ex.n_rows < 2:
             return planted
-        read = (f"SELECT src.{qident(col.name)} AS v FROM sel JOIN src ON src.rowid = sel.__r "
-                "{} ORDER BY sel.__pos")
-        if not _ascending(self.con.execute(read.format("WHERE sel.__pos < 1000")).to_arrow_table().column(0)):
-            return planted  # most lists are not sorted: known from their first rows
-        codes = self.con.execute(read.format("")).to_arrow_table().column(0).combine_chunks()
-        if not _ascending(codes):
+        ascending = [(c, codes) for k in (Kind.CUSTNO, Kind.ACCOUNT) for c in self.columns
+                     if c.kind is k and c.codes is not None
+                     for codes in [self._ascending_codes(c.name)] if codes is not None]
+        if not ascending:
             return planted
+        col, codes = ascending[0]
         out = []
         for c in planted:
             v = c.row.get(col.name)
             if v is None or skeleton(v) != col.codes.skeleton:
                 out.append(c)
                 continue
-            lo, hi = 0, len(codes)  # first row whose code is not below v
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if codes[mid].as_py() < v:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            out.append(replace(c, anchor_pos=max(lo - 1, 0)))
+            out.append(replace(c, anchor_pos=max(_first_not_below(codes, v) - 1, 0)))
         # Canaries after the same row are written in list order: theirs too.
-        return sorted(out, key=lambda c: (c.anchor_pos, c.row.get(col.name) or ""))
+        out.sort(key=lambda c: (c.anchor_pos, c.row.get(col.name) or ""))
+        if not self.ex.where:  # every source row is in the list: nothing real lies between neighbours
+            for other, its_codes in ascending[1:]:
+                out = self._between_neighbours(out, other, its_codes)
+        return out
+
+    def _ascending_codes(self, name: str):
+        """The column's values in list order if they ascend (no nulls), else None."""
+        read = (f"SELECT src.{qident(name)} AS v FROM sel JOIN src ON src.rowid = sel.__r "
+                "{} ORDER BY sel.__pos")
+        if not _ascending(self.con.execute(read.format("WHERE sel.__pos < 1000")).to_arrow_table().column(0)):
+            return None  # most lists are not sorted: known from their first rows
+        codes = self.con.execute(read.format("")).to_arrow_table().column(0).combine_chunks()
+        return codes if _ascending(codes) else None
+
+    def _between_neighbours(self, planted: list[Planted], col: Column, codes) -> list[Planted]:
+        """Each canary's code in ``col`` redrawn between the codes of the rows
+        it is written between (past the last row: a few past it), the
+        canaries after one row in ascending order, where there are free
+        codes enough; an earlier export's canary may not have one."""
+        stream = Stream(self.ex.ekey, ORDER_STREAM)
+        width, n = col.codes.skeleton.count("9"), len(codes)
+        after: dict[int, list[int]] = {}  # anchor -> the unique canaries written after that row, in order
+        for i, c in enumerate(planted):
+            v = c.row.get(col.name)
+            # A pooled canary is the same person, codes and all, in every export.
+            if c.shared_id is None and v is not None and skeleton(v) == col.codes.skeleton:
+                after.setdefault(c.anchor_pos, []).append(i)
+        moved: dict[int, str] = {}
+        held = {c.row.get(col.name) for c in planted}  # no two canaries share a code
+        for a, group in after.items():
+            below = codes[a].as_py()
+            above = codes[a + 1].as_py() if a + 1 < n else None
+            if any(x is not None and skeleton(x) != col.codes.skeleton for x in (below, above)):
+                continue
+            lo = _digits(below) + 1
+            hi = _digits(above) - 1 if above is not None else lo + 9 * len(group)
+            if hi - lo + 1 < len(group) or len(str(hi)) > width:
+                continue
+            picks: set[int] = set()
+            while len(picks) < len(group):
+                picks.add(lo + stream.below(hi - lo + 1))
+            for i, pick in zip(group, sorted(picks)):
+                new = put_digits(planted[i].row[col.name], str(pick).zfill(width))
+                if new not in held:
+                    held.add(new)
+                    moved[i] = new
+        stored = self._stored_canary_codes(col.kind, list(moved.values()))
+        return [replace(c, row={**c.row, col.name: moved[i]}) if i in moved and moved[i] not in stored else c
+                for i, c in enumerate(planted)]
+
+    def _stored_canary_codes(self, kind: Kind, values: list[str]) -> set[str]:
+        """Those of ``values`` that an earlier export's canary already has."""
+        if not values:
+            return set()
+        label = identity_label(kind)
+        digests = {self.ex.ikey.digest64(label, n): v for v in values
+                   if (n := self._normalised(kind, v)) is not None}
+        if not digests:
+            return set()
+        insert_rows(self.con, "canary_check", ["digest"], [(d,) for d in digests], [pa.uint64()])
+        hits = self.con.execute(f"SELECT c.digest FROM canary_check c JOIN store.canaries k "
+                                f"ON k.{kind.value}_digest = c.digest").fetchall()
+        return {digests[h[0]] for h in hits}
 
     # -- helpers --------------------------------------------------------------
 
@@ -311,6 +367,22 @@ class CanaryPlanter:
         """A canary must satisfy the export's own filter, like every real row."""
         ok = passing_filter(self.ex, [(i, row) for i, (_, row) in enumerate(batch)])
         return [b for i, b in enumerate(batch) if i in ok]
+
+
+def _first_not_below(codes, value: str) -> int:
+    """Index of the first of the ascending ``codes`` not below ``value``."""
+    lo, hi = 0, len(codes)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if codes[mid].as_py() < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _digits(code: str) -> int:
+    return int("".join(ch for ch in code if ch.isdigit()))
 
 
 def _ascending(values) -> bool:
