@@ -42,3 +42,23 @@ def test_attribution_benchmark_prints_its_ratio_and_verdict(tmp_path):
     assert r["built"]["exports"] == 4 and r["built"]["leak_rows"] == 400
     assert r["ratio"] == round(r["tracer"]["median_s"] / r["baseline"]["median_s"], 2)
     assert r["verdict"] == "accused" and "accused: A" in stdout
+
+
+def test_canary_tells_benchmark_scores_every_check(tmp_path):
+    stdout, r = run_bench("canary_tells.py", "--rows", 300, "--shapes", "A", "C", "--workdir", tmp_path / "w",
+                          tmp_path=tmp_path)
+    assert [(x["shape"], x["rows"]) for x in r["results"]] == [("A", 300), ("C", 300)]
+    for result in r["results"]:
+        names = [c["check"] for c in result["checks"]]
+        assert len(names) >= 25 and len(set(names)) == len(names)
+        assert any(n.startswith("previous row is a near twin") for n in names)
+        assert any(n.startswith("another row agrees on all a canary keeps of its donor") for n in names)
+        for c in result["checks"]:
+            assert c["canaries"] == result["canaries"] >= 1 and c["real"] == 300
+            assert 0 <= c["canaries_flagged"] <= c["canaries"] and 0 <= c["real_flagged"] <= c["real"]
+            assert 0 <= c["pooled_flagged"] <= min(c["canaries_flagged"], result["pooled"])
+            assert c["marker"] in ("", "weak", "TELL") and c["check"] in stdout
+    assert {"commit", "dirty"} <= r["code"].keys() and r["machine"]["nproc"]
+    # Canaries are written at their own keyed position, apart from the row they were made from.
+    a = r["results"][0]["checks"]
+    assert [c["canaries_flagged"] for c in a if c["check"].startswith("previous row is a near twin")] == [0]
