@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass, replace
 from datetime import date
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -35,6 +36,7 @@ UNIQUE_STREAM = "canary/v1"  # label of the stream unique canaries (and their do
 MATE_STREAM = "canary-mate/v1"  # the positions of the rows that lend each unique canary a surname and amounts
 PLACE_STREAM = "canary-place/v1"  # where each unique canary is written
 ORDER_STREAM = "canary-order/v1"  # codes drawn between a sorted list's neighbours
+CODE_BITS = 1 << 26  # codes in a range whose real ones are held as bits (8 MiB at most)
 
 
 def default_canary_count(rows: int) -> int:
@@ -75,6 +77,14 @@ class CanaryPlanter:
         self._normal: dict[tuple[Kind, str], str | None] = {}  # normalise() of values seen, memoised
         self._donors: dict[int, dict] = {}  # source rowid -> row, each read once
         self._rowid_at: dict[int, int] = {}  # selection position -> source rowid
+        self.pool_key: Key | None = None  # set by pooled()
+        # The same over the whole source: pooled canaries are the same people in every export of it.
+        self.pool_columns = [Column(c.name, c.kind, None if c.codes is None else
+                                    self._code_range(c.name, whole_source=True)) for c in self.columns]
+        # Real customers' codes where a column's range is narrow enough to hold as bits: a canary
+        # drawn within a densely numbered list must not land on them (it would be dropped).
+        self.real_codes = [(c.codes, bits) for c in self.pool_columns if c.codes is not None
+                           for bits in [self._code_bits(c.name, c.codes)] if bits is not None]
 
     # -- public ---------------------------------------------------------------
 
@@ -107,7 +117,7 @@ class CanaryPlanter:
         size = pool_size(source_rows)
         if size == 0:
             return []
-        pool_key = master.derive(f"canary-pool/v1/{content_hash}")
+        pool_key = self.pool_key = master.derive(f"canary-pool/v1/{content_hash}")
         coin = Stream(self.ex.ekey, "canary-share/v1")
         taken = [k for k in range(size) if coin.uniform() < SHARE_PROBABILITY]
         if not taken:
@@ -122,7 +132,7 @@ class CanaryPlanter:
         for k in taken:
             # Each pooled canary has its own stream, so it is the same person in every export.
             row = self._make(self._donors[donor_rows[k]], Stream(pool_key, f"pool/{k}"), today, track=False,
-                             mate=self._donors[mate_rows[k]])
+                             mate=self._donors[mate_rows[k]], columns=self.pool_columns)
             if row is not None:
                 batch.append((k, row))
         kept = self._drop_filtered(self._drop_colliding(batch, shared_prefix=content_hash[:16]))
@@ -154,55 +164,102 @@ class CanaryPlanter:
             out.append(replace(c, anchor_pos=max(_first_not_below(codes, v) - 1, 0)))
         # Canaries after the same row are written in list order: theirs too.
         out.sort(key=lambda c: (c.anchor_pos, c.row.get(col.name) or ""))
-        if not self.ex.where:  # every source row is in the list: nothing real lies between neighbours
-            for other, its_codes in ascending[1:]:
-                out = self._between_neighbours(out, other, its_codes)
+        for other, its_codes in ascending[1:]:
+            out = self._between_neighbours(out, col, other, its_codes)
         return out
 
-    def _ascending_codes(self, name: str):
-        """The column's values in list order if they ascend (no nulls), else None."""
+    def _ascending_codes(self, name: str, *, in_source: bool = False):
+        """The column's values in list order (or the source's) if they ascend
+        (no nulls), else None."""
         read = (f"SELECT src.{qident(name)} AS v FROM sel JOIN src ON src.rowid = sel.__r "
                 "{} ORDER BY sel.__pos")
-        if not _ascending(self.con.execute(read.format("WHERE sel.__pos < 1000")).to_arrow_table().column(0)):
+        if in_source:
+            read = f"SELECT {qident(name)} AS v FROM src {{}} ORDER BY rowid"
+        first = "WHERE rowid < 1000" if in_source else "WHERE sel.__pos < 1000"
+        if not _ascending(self.con.execute(read.format(first)).to_arrow_table().column(0)):
             return None  # most lists are not sorted: known from their first rows
         codes = self.con.execute(read.format("")).to_arrow_table().column(0).combine_chunks()
         return codes if _ascending(codes) else None
 
-    def _between_neighbours(self, planted: list[Planted], col: Column, codes) -> list[Planted]:
+    def _between_neighbours(self, planted: list[Planted], first: Column, col: Column, codes) -> list[Planted]:
         """Each canary's code in ``col`` redrawn between the codes of the rows
         it is written between (past the last row: a few past it), the
-        canaries after one row in ascending order, where there are free
-        codes enough; an earlier export's canary may not have one."""
-        stream = Stream(self.ex.ekey, ORDER_STREAM)
+        canaries after one row in ascending order, where there are free codes
+        enough. A pooled canary is the same person in every export: its code
+        is drawn once, between its neighbours in the whole source (a filtered
+        list's neighbours lie outside those), with the pool's key; unique
+        canaries fit around it. No code an earlier export's canary has."""
         width, n = col.codes.skeleton.count("9"), len(codes)
-        after: dict[int, list[int]] = {}  # anchor -> the unique canaries written after that row, in order
-        for i, c in enumerate(planted):
-            v = c.row.get(col.name)
-            # A pooled canary is the same person, codes and all, in every export.
-            if c.shared_id is None and v is not None and skeleton(v) == col.codes.skeleton:
-                after.setdefault(c.anchor_pos, []).append(i)
+        fits = [i for i, c in enumerate(planted) if c.row.get(col.name) is not None
+                and skeleton(c.row[col.name]) == col.codes.skeleton]
+        fixed = self._pooled_between_neighbours(planted, first, col)
         moved: dict[int, str] = {}
-        held = {c.row.get(col.name) for c in planted}  # no two canaries share a code
+        held = {c.row.get(col.name) for c in planted} | set(fixed.values())  # no two canaries share a code
+        stream = Stream(self.ex.ekey, ORDER_STREAM)
+        after: dict[int, list[int]] = {}  # anchor -> the canaries written after that row, in order
+        for i in fits:
+            after.setdefault(planted[i].anchor_pos, []).append(i)
         for a, group in after.items():
             below = codes[a].as_py()
             above = codes[a + 1].as_py() if a + 1 < n else None
             if any(x is not None and skeleton(x) != col.codes.skeleton for x in (below, above)):
                 continue
-            lo = _digits(below) + 1
-            hi = _digits(above) - 1 if above is not None else lo + 9 * len(group)
-            if hi - lo + 1 < len(group) or len(str(hi)) > width:
-                continue
-            picks: set[int] = set()
-            while len(picks) < len(group):
-                picks.add(lo + stream.below(hi - lo + 1))
-            for i, pick in zip(group, sorted(picks)):
-                new = put_digits(planted[i].row[col.name], str(pick).zfill(width))
-                if new not in held:
-                    held.add(new)
-                    moved[i] = new
+            # Runs of unique canaries between fixed points: the rows' codes and the pooled canaries'.
+            lo, run = _digits(below) + 1, []
+            for i in group + [None]:
+                pooled = i is not None and planted[i].shared_id is not None
+                if i is not None and not pooled:
+                    if self.ex.where:
+                        continue  # rows left out of the list may hold any code between neighbours'
+                    run.append(i)
+                    continue
+                if i is None:
+                    hi = _digits(above) - 1 if above is not None else lo + 9 * len(run)
+                else:
+                    hi = _digits(fixed.get(i, planted[i].row[col.name])) - 1
+                if run and hi - lo + 1 >= len(run) and len(str(hi)) <= width:
+                    picks: set[int] = set()
+                    while len(picks) < len(run):
+                        picks.add(lo + stream.below(hi - lo + 1))
+                    for j, pick in zip(run, sorted(picks)):
+                        new = put_digits(planted[j].row[col.name], str(pick).zfill(width))
+                        if new not in held:
+                            held.add(new)
+                            moved[j] = new
+                if i is not None:
+                    lo, run = max(lo, hi + 2), []
         stored = self._stored_canary_codes(col.kind, list(moved.values()))
-        return [replace(c, row={**c.row, col.name: moved[i]}) if i in moved and moved[i] not in stored else c
-                for i, c in enumerate(planted)]
+        moved = {i: v for i, v in moved.items() if v not in stored}
+        moved.update(fixed)
+        return [replace(c, row={**c.row, col.name: moved[i]}) if i in moved else c for i, c in enumerate(planted)]
+
+    def _pooled_between_neighbours(self, planted: list[Planted], first: Column, col: Column) -> dict[int, str]:
+        """Pooled canaries' codes in ``col`` between their neighbours' in the
+        source ordered by ``first`` (the same in every export of the source)."""
+        pooled = [i for i, c in enumerate(planted) if c.shared_id is not None
+                  and c.row.get(first.name) is not None and c.row.get(col.name) is not None
+                  and skeleton(c.row[col.name]) == col.codes.skeleton]
+        if not pooled or self.pool_key is None:
+            return {}
+        order = self._ascending_codes(first.name, in_source=True)
+        codes = self._ascending_codes(col.name, in_source=True) if order is not None else None
+        if codes is None:
+            return {}
+        width, n, out = col.codes.skeleton.count("9"), len(codes), {}
+        for i in pooled:
+            c = planted[i]
+            a = max(_first_not_below(order, c.row[first.name]) - 1, 0)
+            below, above = codes[a].as_py(), codes[a + 1].as_py() if a + 1 < n else None
+            if any(x is not None and skeleton(x) != col.codes.skeleton for x in (below, above)):
+                continue
+            lo = _digits(below) + 1
+            hi = _digits(above) - 1 if above is not None else lo + 9
+            if lo <= hi:
+                pick = lo + Stream(self.pool_key, f"pool-order/{c.shared_id}").below(hi - lo + 1)
+                code = put_digits(c.row[col.name], str(pick).zfill(width))
+                if code not in out.values():
+                    out[i] = code
+        return out
 
     def _stored_canary_codes(self, kind: Kind, values: list[str]) -> set[str]:
         """Those of ``values`` that an earlier export's canary already has."""
@@ -220,12 +277,13 @@ class CanaryPlanter:
 
     # -- helpers --------------------------------------------------------------
 
-    def _code_range(self, name: str) -> CodeRange | None:
+    def _code_range(self, name: str, *, whole_source: bool = False) -> CodeRange | None:
         """The range of the column's codes of its commonest shape in this
-        export's rows, for canary codes to fall within (two short scans of
-        one column). Codes packed so densely that canaries would find no free
-        one within (a full list numbered 1..n) continue just past the last:
-        the newest customers."""
+        export's rows (or the whole source's: pooled canaries are the same
+        people in every export of it), for canary codes to fall within (two
+        short scans of one column). Codes packed so densely that canaries
+        would find no free one within (a full list numbered 1..n) continue
+        just past the last: the newest customers."""
         col = qident(name)
         shapes = self.con.execute(
             f"SELECT regexp_replace(v, '[0-9]', '9', 'g') AS sk FROM (SELECT {col} AS v FROM src "
@@ -235,7 +293,7 @@ class CanaryPlanter:
             return None
         skel = shapes[0][0]
         pattern = "".join("_" if ch == "9" else ("\\" + ch if ch in "_%\\" else ch) for ch in skel)
-        selected = "" if not self.ex.where else " WHERE rowid IN (SELECT __r FROM sel)"
+        selected = "" if whole_source or not self.ex.where else " WHERE rowid IN (SELECT __r FROM sel)"
         low, high, count = self.con.execute(
             f"SELECT min(v), max(v), count(*) FROM (SELECT {col} AS v FROM src{selected}) "
             "WHERE v LIKE ? ESCAPE '\\'", [pattern]).fetchone()
@@ -243,13 +301,33 @@ class CanaryPlanter:
             return None  # a look-alike (a letter where the shape has a digit) sorted to an end
         width = skel.count("9")
         lo, hi = (int("".join(ch for ch in v if ch.isdigit())) for v in (low, high))
-        need = 4 * (self.unique_wanted + pool_size(self.ex.info.rows))
+        need = 4 * (pool_size(self.ex.info.rows) + (0 if whole_source else self.unique_wanted))
         free = hi - lo + 1 - count
         if free < need:
             lo, hi = hi + 1, hi + need - max(free, 0)
             if len(str(hi)) > width:
                 return None
         return CodeRange(skel, str(lo).zfill(width), str(hi).zfill(width))
+
+    def _code_bits(self, name: str, codes: CodeRange) -> np.ndarray | None:
+        """Which codes of ``codes``' range a row of the source holds (a
+        boolean per code from ``low``), for a range of at most CODE_BITS
+        codes whose digits are one run (VIP000123, HT2024000123); else None:
+        a wider range is sparse enough that a draw seldom hits a customer."""
+        skel, lo, hi = codes.skeleton, int(codes.low), int(codes.high)
+        first, last = skel.index("9"), skel.rindex("9")
+        if skel[first:last + 1] != "9" * (last - first + 1) or hi - lo + 1 > CODE_BITS or last - first > 17:
+            return None
+        pattern = "".join("_" if ch == "9" else ("\\" + ch if ch in "_%\\" else ch) for ch in skel)
+        got = self.con.execute(
+            f"SELECT TRY_CAST(substr(v, {first + 1}, {last - first + 1}) AS BIGINT) - {lo} AS at "
+            f"FROM (SELECT {qident(name)} AS v FROM src) WHERE v LIKE ? ESCAPE '\\'",
+            [pattern]).to_arrow_table().column(0)
+        at = pc.drop_null(got).to_numpy()
+        at = at[(at >= 0) & (at <= hi - lo)]
+        bits = np.zeros(hi - lo + 1, bool)
+        bits[at] = True
+        return bits
 
     def _normalised(self, kind: Kind, value: str | None) -> str | None:
         """normalise(kind, value), computed once per value: synthesis asks about
@@ -263,16 +341,25 @@ class CanaryPlanter:
             return n
 
     def _make(self, donor: dict, stream: Stream, today: date, track: bool = True,
-              mate: dict | None = None) -> dict | None:
+              mate: dict | None = None, columns: list[Column] | None = None) -> dict | None:
         used = self.used
         normalised = self._normalised
 
+        real = self.real_codes
+
         def taken(kind: Kind, value: str) -> bool:
             n = normalised(kind, value) if kind in KIND_CODES else value
-            return n is None or n in used[kind]
+            if n is None or n in used[kind]:
+                return True
+            for codes, bits in real:  # few columns: a customer number, an account
+                if skeleton(value) == codes.skeleton:
+                    at = _digits(value) - int(codes.low)
+                    if 0 <= at < len(bits) and bits[at]:
+                        return True
+            return False
 
         try:
-            row = synthesize(self.columns, donor, stream, today=today, taken=taken, mate=mate)
+            row = synthesize(columns or self.columns, donor, stream, today=today, taken=taken, mate=mate)
         except RuntimeError:
             return None
         cells = {self.kinds[c]: v for c, v in row.items() if v is not None and self.kinds[c] is not Kind.OTHER}
