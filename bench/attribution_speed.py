@@ -45,7 +45,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from export_speed import DEFAULT_OUT_ROOT, Side, code_version, machine, run_measured, sql_str, tracer_exe  # noqa: E402
+from benchinfo import OUT_ROOT as DEFAULT_OUT_ROOT, code_version, machine  # noqa: E402
+from export_speed import Side, run_measured, sql_str, tracer_exe  # noqa: E402
 
 
 def build_store(work: Path, args) -> dict:

@@ -54,13 +54,10 @@ import hashlib
 import json
 import math
 import os
-import platform
 import random
 import re
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 import unicodedata
 from collections import Counter, defaultdict
@@ -81,8 +78,9 @@ from canary.regions import REGIONS, region_in_address
 from tracer import ExportRequest, Home, export, init
 from tracer.synthdata import make_customers, write_csv
 
+from benchinfo import code_version, machine, work_dir, write_json  # this folder: the scripts run as plain scripts
+
 BENCH_DIR = Path(__file__).resolve().parent
-DEFAULT_OUT_ROOT = BENCH_DIR / "out"  # git-ignored
 AS_OF = date(2026, 12, 2)  # "today" for the lists, the exports and the checks: fixed, so runs repeat
 RECIPIENT, PURPOSE = "Leaker Co", "benchmark: canary tells"
 TELL_SHARE = 0.2  # a TELL flags at least this share of the canaries...
@@ -290,6 +288,7 @@ def _date(s: str) -> date | None:
 
 
 def _luhn_ok(digits: str) -> bool:
+    """Luhn, written out as a leaker would (not canary.synth's: the check is not the code it checks)."""
     total = 0
     for i, ch in enumerate(reversed(digits)):
         x = int(ch) * (2 if i % 2 else 1)
@@ -658,30 +657,6 @@ def print_table(result: dict) -> None:
               f"{s.real_flagged:6d}/{s.real:<6d} ({s.real_rate:7.2%})  {s.pooled_flagged:6d}  {c['marker']}".rstrip())
 
 
-def machine() -> dict:
-    mem_kib = None
-    try:
-        mem_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                       if line.startswith("MemTotal:"))
-    except (OSError, StopIteration):
-        pass
-    return {"nproc": os.cpu_count(), "mem_total_gib": round(mem_kib / 1024 ** 2, 1) if mem_kib else None,
-            "platform": platform.platform(), "python": platform.python_version(), "duckdb": duckdb.__version__}
-
-
-def code_version() -> dict:
-    """The commit measured, and whether the canary code differed from it (an uncommitted edit)."""
-    def git(*a: str) -> str | None:
-        try:
-            return subprocess.run(["git", "-C", str(BENCH_DIR.parent), *a], capture_output=True, text=True,
-                                  check=True).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return None
-
-    dirty = git("status", "--porcelain", "--", "tracer", "canary", "forensics")
-    return {"commit": git("rev-parse", "--short=12", "HEAD"), "dirty": bool(dirty) if dirty is not None else None}
-
-
 def run(args: argparse.Namespace, work: Path) -> dict:
     results = []
     for shape in args.shapes:
@@ -722,14 +697,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Keys belong in the benchmark's own homes, not in a folder the environment points at.
     os.environ.pop("TRACER_KEY_DIR", None)
-    if args.workdir:
-        work, temporary = args.workdir.resolve(), False
-        work.mkdir(parents=True, exist_ok=True)
-    else:
-        DEFAULT_OUT_ROOT.mkdir(parents=True, exist_ok=True)
-        work, temporary = Path(tempfile.mkdtemp(prefix="canary_tells-", dir=DEFAULT_OUT_ROOT)), True
-    try:
-        print(f"work dir {work}")
+    with work_dir(args.workdir, "canary_tells-", keep=args.keep) as work:
         t0 = time.perf_counter()
         result = run(args, work)
         result["seconds"] = round(time.perf_counter() - t0, 1)
@@ -738,15 +706,8 @@ def main(argv: list[str] | None = None) -> int:
               f">= {TELL_SHARE:.0%} of canaries flagged at >= {args.tell_ratio:g}x the real rows' rate; "
               f"code {result['code']['commit']}{' + uncommitted changes' if result['code']['dirty'] else ''}")
         if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-            print(f"wrote {args.json}")
+            write_json(args.json, result)
         return 0
-    finally:
-        if temporary and not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
-        elif temporary:
-            print(f"kept {work}")
 
 
 if __name__ == "__main__":

@@ -34,19 +34,17 @@ import cProfile
 import io
 import json
 import os
-import platform
 import pstats
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from benchinfo import code_version, machine, work_dir, write_json  # this folder: the scripts run as plain scripts
+
 BENCH_DIR = Path(__file__).resolve().parent
-DEFAULT_OUT_ROOT = BENCH_DIR / "out"  # git-ignored
 RECIPIENT, PURPOSE = "bench", "benchmark"
 
 
@@ -199,37 +197,6 @@ def time_sides(src: Path, work: Path, home: Path, reps: int) -> tuple[Side, Side
     return baseline, floor, tracer
 
 
-def machine() -> dict:
-    import duckdb
-
-    mem_kib = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_kib = int(line.split()[1])
-                break
-    except OSError:
-        pass
-    return {"nproc": os.cpu_count(), "usable_cpus": len(os.sched_getaffinity(0))
-            if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-            "mem_total_gib": round(mem_kib / 1024 ** 2, 1) if mem_kib else None,
-            "platform": platform.platform(), "python": platform.python_version(),
-            "duckdb": duckdb.__version__}
-
-
-def code_version() -> dict:
-    """The commit measured, and whether tracer's code differed from it (an uncommitted edit)."""
-    def git(*a: str) -> str | None:
-        try:
-            return subprocess.run(["git", "-C", str(BENCH_DIR.parent), *a], capture_output=True, text=True,
-                                  check=True).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return None
-
-    dirty = git("status", "--porcelain", "--", "tracer", "canary", "forensics")
-    return {"commit": git("rev-parse", "--short=12", "HEAD"), "dirty": bool(dirty) if dirty is not None else None}
-
-
 def load_average() -> float | None:
     """1-minute load average: other work on the machine inflates wall times."""
     try:
@@ -336,15 +303,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.workdir:
-        work, temporary = args.workdir.resolve(), False
-        work.mkdir(parents=True, exist_ok=True)
-    else:
-        DEFAULT_OUT_ROOT.mkdir(parents=True, exist_ok=True)
-        work, temporary = Path(tempfile.mkdtemp(prefix="export_speed-", dir=DEFAULT_OUT_ROOT)), True
-    try:
+    with work_dir(args.workdir, "export_speed-", keep=args.keep) as work:
         src = work / "customers.csv"
-        print(f"work dir {work}")
         seconds = make_source(args.rows, args.seed, src)
         print(f"source: {args.rows:,} rows, {src.stat().st_size / 2 ** 20:.1f} MiB, made in {seconds:.1f} s",
               flush=True)
@@ -354,15 +314,8 @@ def main(argv: list[str] | None = None) -> int:
         result = benchmark(args, work, src)
         print_table(result)
         if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-            print(f"wrote {args.json}")
+            write_json(args.json, result)
         return 0
-    finally:
-        if temporary and not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
-        elif temporary:
-            print(f"kept {work}")
 
 
 if __name__ == "__main__":
