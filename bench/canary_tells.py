@@ -21,7 +21,8 @@ identifier column), and runs every check on the exported file. Shapes:
 * B: a loan list with 19 columns sorted by member number: contract numbers
   with a year, birthdate and age, carrier, email built from the surname's
   pinyin and the birth year, card numbers, postcode, round loan amounts;
-* C: an English-headed list of Latin-script names sorted by customer id, with
+* C: an English-headed list of Latin-script names sorted by customer id (a few
+  gaps: a list numbered without one gets no canaries at all), with
   first.last emails.
 
 A check flags rows; it is reported as canaries flagged / canaries and real
@@ -179,7 +180,9 @@ def shape_b(n: int, rng: random.Random) -> list[dict[str, str]]:
 def shape_c(n: int, rng: random.Random) -> list[dict[str, str]]:
     regions = list(REGIONS.values())
     rows, used_phones, used_emails = [], set(), set()
-    for i in range(n):
+    number = 122
+    for _ in range(n):
+        number += 1 if rng.random() > 0.03 else 2  # ids with a few gaps (closed accounts)
         male = rng.random() < 0.5
         first, last = rng.choice(EN_FIRST_M if male else EN_FIRST_F), rng.choice(EN_LAST)
         born, opened = _birth_and_opening(rng)
@@ -188,7 +191,7 @@ def shape_c(n: int, rng: random.Random) -> list[dict[str, str]]:
         phone = _unique(lambda: rng.choice(PREFIXES) + f"{rng.randrange(10 ** 8):08d}", used_phones)
         reg = rng.choice(regions)
         rows.append({
-            "customer_id": f"HT2024{i + 123:06d}", "name": f"{first} {last}", "gender": "M" if male else "F",
+            "customer_id": f"HT2024{number:06d}", "name": f"{first} {last}", "gender": "M" if male else "F",
             "email": email, "dob": born.isoformat(), "age": str(_age(born, AS_OF)), "phone": phone,
             "card_no": _card(rng), "city": reg.city, "postcode": _postcode(reg.code), "open_date": opened.isoformat(),
             "loan_amount": str(rng.choice([5, 10, 20, 50, 100]) * 10000), "credit_score": str(rng.randrange(350, 851)),

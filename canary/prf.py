@@ -110,8 +110,8 @@ _LIMITS: dict[int, int] = {}  # n -> largest multiple of n below 2**64 (rejectio
 
 
 def _limit(n: int) -> int:
-    if n <= 0:
-        raise ValueError("n must be positive")
+    if not 0 < n <= 1 << 64:  # past 2**64 no draw would be accepted: a loop forever
+        raise ValueError("n must be in 1..2**64")
     limit = (1 << 64) - ((1 << 64) % n)
     if len(_LIMITS) < 4096:  # a few sizes recur (10, row counts); never grow without bound
         _LIMITS[n] = limit

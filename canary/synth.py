@@ -130,6 +130,8 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
     # The donor's birthdate: from the ID number, else a birthdate column, else an age.
     donor_born = donor_info.birthdate if donor_info is not None else _parse_date(first(Kind.BIRTHDATE) or "")
     age_text = (first(Kind.AGE) or "").strip()
+    if donor_born is not None and not date(1900, 1, 1) <= donor_born <= today:
+        donor_born = None  # a placeholder, not a birthdate
     if donor_born is None and age_text.isdigit() and 18 <= int(age_text) <= 90:
         donor_born = date(today.year - int(age_text) - 1, 1, 1) + timedelta(days=stream.below(365))
     if donor_born is not None:
@@ -194,7 +196,7 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
         v = donor.get(name)
         fmt = _date_format(v) if v else None
         d = _parse_date(v, fmt) if fmt else None
-        if d is not None:
+        if d is not None and date(1900, 3, 1) <= d <= date(9998, 11, 1):  # placeholders (9999-12-31) stay
             shifted = d + timedelta(days=stream.below(61) - 30)
             if born_shown:
                 # No younger at the event than the donor was (up to 16): the canary is

@@ -80,7 +80,8 @@ METHOD = (
     "an export is only accused on the full read, so stopping early spares exports that show no sign of their "
     "marks and never accuses one. Canaries: synthetic customers planted in "
     "one export; the chance that unrelated rows match them is bounded by a Poisson tail from the size of each "
-    "field's value space. Pooled canaries: an innocent export took each pooled canary found with probability at "
+    "field's value space (for a customer number or account drawn within a list's range, the range's size). "
+    "Pooled canaries: an innocent export took each pooled canary found with probability at "
     "most 1/4, a binomial tail. For an innocent export these tests rest on independent keyed values of that "
     "export, so their p-values combine by Fisher's method; the combined figure is then multiplied by the number "
     "of exports in the lineage store (Bonferroni), so the printed probability bounds the chance that any "
@@ -280,7 +281,11 @@ class _Attribution:
                 self.shared_holders.setdefault(sid, set()).add(eno)
         out: dict[int, list[CanaryHit]] = defaultdict(list)
         for (eno, cno, lr), fields in grouped.items():
-            chance = math.prod(FIELD_CHANCE[f] for f in sorted(fields))  # one order: the same bits every run
+            spans = self.exports[eno].params.get("code_spans", {}) if eno in self.exports else {}
+            # A code drawn from a list's range of S codes (VIP000001..VIP005000) is matched by another
+            # list numbered the same way with chance up to 1/S, not by the space of all such strings.
+            chance = math.prod(max(FIELD_CHANCE[f], 1 / spans[f]) if spans.get(f) else FIELD_CHANCE[f]
+                               for f in sorted(fields))  # one order: the same bits every run
             out[eno].append(CanaryHit(cno, lr + 1, sorted(fields), chance))
         return out
 
@@ -401,7 +406,11 @@ class _Attribution:
                 continue
             weighed = [d for d in heirs.get(c.export_no, []) if d.export_no in was_accused or d.excluded is None]
             each = self.alpha * COPY_RULE_SHARE / 2
-            later = [d for d in weighed if not _marks_beyond(c, d, each) and not _canaries_beyond(c, d, each)]
+            # Each rule compares c with one later copy: valid for a leak of that copy alone. A merge
+            # of two later copies carries c's fingerprints in every row and each one's in only its
+            # own: with two or more later copies that could be the origin, c is not kept accused.
+            later = weighed if len(weighed) >= 2 else [
+                d for d in weighed if not _marks_beyond(c, d, each) and not _canaries_beyond(c, d, each)]
             if weighed and not later:
                 # Kept accused by those rules: their error joins its p-value (and may undo the accusation).
                 c.copy_rule_error = 2 * each
@@ -512,13 +521,16 @@ def _marks_beyond(c: Candidate, d: Candidate, p_max: float) -> bool:
     higher (one-sided Fisher exact test, p <= p_max) means rows from
     c's own copy, or another copy made from it, are in the leak: d does not
     explain c."""
-    if not c.marks_readable or not d.marks_readable:
-        return False
-    if c.marks_agree * d.marks_readable <= d.marks_agree * c.marks_readable:
-        return False  # c's share is no higher
-    log_p = stats.log_hypergeom_sf(c.marks_agree, c.marks_readable + d.marks_readable,
-                                   c.marks_agree + d.marks_agree, c.marks_readable)
-    return log_p <= math.log(p_max)
+    # Only the leak columns and channels both marked: a column d left unmarked
+    # carries c's marks untouched, whatever rows the leak took from d's copy.
+    both = {(m.leak_column, m.channel) for m in c.marks} & {(m.leak_column, m.channel) for m in d.marks}
+    ca = sum(m.agree for m in c.marks if (m.leak_column, m.channel) in both)
+    cr = sum(m.readable for m in c.marks if (m.leak_column, m.channel) in both)
+    da = sum(m.agree for m in d.marks if (m.leak_column, m.channel) in both)
+    dr = sum(m.readable for m in d.marks if (m.leak_column, m.channel) in both)
+    if not cr or not dr or ca * dr <= da * cr:
+        return False  # nothing to compare, or c's share is no higher
+    return stats.log_hypergeom_sf(ca, cr + dr, ca + da, cr) <= math.log(p_max)
 
 
 def _canaries_beyond(c: Candidate, d: Candidate, p_max: float) -> bool:

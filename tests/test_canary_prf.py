@@ -116,3 +116,10 @@ def test_a_key_pickles_as_its_secret():
     k.mac("a", "b")  # caches its hash states, which must not travel
     back = pickle.loads(pickle.dumps(k))
     assert back == k and back.mac("a", "b") == k.mac("a", "b")
+
+
+def test_a_draw_below_more_than_two_to_the_64_is_refused_not_looped_forever():
+    s = Stream(Key(b"k" * 32), "wide")
+    assert 0 <= s.below(1 << 64) < 1 << 64
+    with pytest.raises(ValueError):
+        s.below((1 << 64) + 1)

@@ -171,9 +171,9 @@ def _sorted_member_list(path, rows: int, gaps: bool) -> None:
 
 @pytest.mark.parametrize("gaps", [True, False])
 def test_canaries_keep_a_list_sorted_by_member_number_sorted(tmp_path, gaps):
-    """Canary numbers fall within the list's (or, when the numbers are all
-    taken, just past the last, as the newest members would) and each canary
-    is written where its number sorts: the column stays ascending."""
+    """Canary numbers fall within the list's, never past the last (the next
+    customers get those), and each canary is written where its number sorts:
+    the column stays ascending. A list numbered without a gap gets none."""
     import csv
     import json
 
@@ -195,6 +195,9 @@ def test_canaries_keep_a_list_sorted_by_member_number_sorted(tmp_path, gaps):
         "SELECT row_json, shared_id FROM canaries").fetchall()]
     con.close()
     planted = {row["会员号"] for row, _ in canaries}
+    if not gaps:  # 1..n without a gap: any canary number would be a customer still to come
+        assert receipt.canaries == 0 and not planted and any("without a gap" in n for n in receipt.notes)
+        return
     assert receipt.canaries >= 10 and planted <= set(numbers)
     assert numbers == sorted(numbers)
     if gaps:  # the contract numbers too (where there is room between the neighbours')
@@ -212,10 +215,7 @@ def test_canaries_keep_a_list_sorted_by_member_number_sorted(tmp_path, gaps):
         same = ("会员号", "姓名", "身份证号", "手机号", "合同号")  # amounts and dates carry each export's marks
         assert both and all(len({tuple(r[c] for c in same) for r in rows.values()}) == 1 for rows in both)
     last = max(int(n[3:]) for n in set(numbers) - planted)
-    if gaps:
-        assert all(1 <= int(p[3:]) <= last for p in planted)
-    else:
-        assert all(last < int(p[3:]) <= last + 200 for p in planted)
+    assert all(1 <= int(p[3:]) < last for p in planted)  # never a number the next customer will get
 
 
 def test_a_canary_email_is_built_the_way_the_list_builds_them():
@@ -236,3 +236,32 @@ def test_a_canary_email_is_built_the_way_the_list_builds_them():
         local = row["邮箱"].split("@")[0]
         assert row["邮箱"].endswith("@163.com") and local.startswith("li" + f"{born.year % 100:02d}")
         assert len(local) == len("li90777") and row["身份证号"][14:16] == "37"  # the donor's station block
+
+
+def test_a_sorted_code_column_whose_name_holds_braces_exports(tmp_path):
+    """Column names go into SQL as quoted identifiers, never through str.format."""
+    import csv
+
+    from tracer import ExportRequest, Home, export, init
+
+    src, out = tmp_path / "members.csv", tmp_path / "out.csv"
+    _sorted_member_list(src, 600, True)
+    text = src.read_text(encoding="utf-8-sig")
+    src.write_text(text.replace("会员号", "会员号{x}", 1), encoding="utf-8")
+    home = Home.at(tmp_path / "home")
+    init(home)
+    export(ExportRequest(str(src), "R", "p", str(out)), home=home)
+    with open(out, encoding="utf-8-sig", newline="") as f:
+        numbers = [r["会员号{x}"] for r in csv.DictReader(f)]
+    assert numbers == sorted(numbers) and len(numbers) > 600
+
+
+def test_placeholder_dates_stay_put_and_never_overflow():
+    """A donor's 9999-12-31 or 0001-01-01 is a placeholder: the canary keeps
+    it (shifting it by a month overflowed), and a placeholder birthdate is
+    not taken for the donor's age."""
+    cols = [Column("到期日", Kind.DATE), Column("出生日期", Kind.BIRTHDATE), Column("姓名", Kind.NAME)]
+    for placeholder in ("9999-12-31", "0001-01-01"):
+        donor = {"到期日": placeholder, "出生日期": placeholder, "姓名": "王伟"}
+        row = synthesize(cols, donor, Stream(Key(b"k" * 32), placeholder), today=TODAY, taken=lambda k, v: False)
+        assert row["到期日"] == placeholder and "1900" < row["出生日期"] < TODAY.isoformat()

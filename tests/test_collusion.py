@@ -115,8 +115,9 @@ def test_majority_vote_of_three_copies(world):
 def test_copies_merged_with_every_differing_cell_overwritten_are_not_called_a_source_theft(world):
     """A and B keep the rows both hold and overwrite every cell where their
     copies differ (amounts to the hundred, dates to the 15th): every mark is
-    erased. Nobody can be accused, but the verdict must not clear them as
-    if the rows came straight from the source without saying so."""
+    erased (pooled canaries both hold may still name one of them). The
+    verdict must not clear them as if the rows came straight from the
+    source without saying so."""
     a_head, a_rows = leaks.read(world["outs"]["A"])
     _, b_rows = leaks.read(world["outs"]["B"])
     key = a_head.index("身份证号")
@@ -136,6 +137,6 @@ def test_copies_merged_with_every_differing_cell_overwritten_are_not_called_a_so
                 cells.append(f"{round(float(x) / 100) * 100:.2f}")
         merged.append(cells)
     v = verdict(world, leaks.sample((a_head, merged), 800, seed=5), "overwritten.csv")
-    assert not v.accused and v.verdict in ("source", "ambiguous")
-    if v.verdict == "source":  # what 800 rows give: every holder's marks read as absent
+    assert {c.recipient for c in v.accused} <= {"A", "B"}  # pooled canaries they share may still name one
+    if v.verdict == "source":  # marks erased: every holder's read as absent
         assert "overwritten" in v.summary and "A" in v.summary and "B" in v.summary

@@ -121,7 +121,7 @@ def test_a_leak_whose_only_key_is_an_unnamed_code_is_unlinkable(tmp_path):
     from tracer import attribute
 
     table = make_customers(400, seed=15)
-    table = table.append_column("订单号", pa.array([f"DD{i:08d}" for i in range(400)]))
+    table = table.append_column("订单号", pa.array([f"DD{i * 1000:08d}" for i in range(400)]))  # with gaps
     src = tmp_path / "c.csv"
     write_csv(table, src)
     home = Home.at(tmp_path / "home")
@@ -164,3 +164,33 @@ def test_no_mark_puts_a_date_after_the_day_of_the_export(tmp_path):
     assert max(dates) <= now.date().isoformat()
     marked = next(c.marked for c in receipt.columns if c.name == "开户日期")
     assert 0 < marked < 0.6 * table.num_rows  # dates 5-8 days back still carry marks
+
+
+@pytest.mark.parametrize("first, width", [(1, 0), (1, 5)])
+def test_a_row_number_column_is_numbered_again_over_the_rows_as_written(tmp_path, first, width):
+    """序号 1, 2, 3 ...: a canary copying its donor's number would repeat it.
+    The export numbers the column again over the rows it writes."""
+    import csv
+    import json
+
+    import duckdb
+    import pyarrow as pa
+
+    from tracer import ExportRequest, Home, export, init
+    from tracer.synthdata import make_customers, write_csv
+
+    table = make_customers(1500, seed=43)
+    numbers = [str(first + i).zfill(width) for i in range(table.num_rows)]
+    src, out = tmp_path / "numbered.csv", tmp_path / "out.csv"
+    write_csv(table.add_column(0, "序号", pa.array(numbers)), src)
+    home = Home.at(tmp_path / "home")
+    init(home)
+    receipt = export(ExportRequest(str(src), "R", "p", str(out)), home=home)
+    with open(out, encoding="utf-8-sig", newline="") as f:
+        written = [r["序号"] for r in csv.DictReader(f)]
+    assert receipt.canaries > 0 and any("numbers the rows" in n for n in receipt.notes)
+    assert written == [str(first + i).zfill(width) for i in range(len(written))]
+    con = duckdb.connect(str(home.store_path), read_only=True)
+    stored = {json.loads(j)["序号"] for (j,) in con.execute("SELECT row_json FROM canaries").fetchall()}
+    con.close()
+    assert stored <= set(written)  # the canaries' rows as written

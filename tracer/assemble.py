@@ -221,6 +221,13 @@ class Assembly:
         mine = canaries.take(pa.array(here)) if len(here) else None
         if mine is not None:
             part = self._splice(part, r, mine, cols)
+        if getattr(self.ex, "serial", None):  # a row-number column: numbered again over the rows as written
+            name, first, width = self.ex.serial
+            numbers = pc.cast(pa.array(np.arange(part.num_rows, dtype=np.int64) + first + self.rows_written),
+                              pa.string())
+            if width:
+                numbers = pc.utf8_lpad(numbers, width=width, padding="0")
+            part = part.set_column(part.column_names.index(name), name, numbers)
         if self.neutralise_formulas:
             part, n = neutralise(part)  # also leaves every column in one chunk
             self.neutralised_rows += n

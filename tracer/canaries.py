@@ -14,6 +14,7 @@ checks, and the export's filter, through DuckDB.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, replace
 from datetime import date
@@ -36,6 +37,7 @@ UNIQUE_STREAM = "canary/v1"  # label of the stream unique canaries (and their do
 MATE_STREAM = "canary-mate/v1"  # the positions of the rows that lend each unique canary a surname and amounts
 PLACE_STREAM = "canary-place/v1"  # where each unique canary is written
 ORDER_STREAM = "canary-order/v1"  # codes drawn between a sorted list's neighbours
+MAX_DRAW = 1 << 62  # the widest range a code is drawn from (Stream.below takes at most 2**64)
 CODE_BITS = 1 << 26  # codes in a range whose real ones are held as bits (8 MiB at most)
 
 
@@ -70,6 +72,7 @@ class CanaryPlanter:
         self.ex = ex
         self.unique_wanted = unique
         self.con = ex.con
+        self.free_codes: dict[str, int] = {}  # code column -> codes of its range no row holds (at least)
         self.columns = [Column(t.name, t.kind, self._code_range(t.name) if t.kind in (Kind.CUSTNO, Kind.ACCOUNT)
                                else None) for t in ex.types]
         self.kinds = {t.name: t.kind for t in ex.types}
@@ -85,10 +88,16 @@ class CanaryPlanter:
         # drawn within a densely numbered list must not land on them (it would be dropped).
         self.real_codes = [(c.codes, bits) for c in self.pool_columns if c.codes is not None
                            for bits in [self._code_bits(c.name, c.codes)] if bits is not None]
+        # A code column numbered 1..n without a gap leaves a canary no number but the next
+        # customer's (or order's): such a list gets no canaries (its marks still fingerprint it).
+        self.no_free_code = next((c.name for c in self.columns if c.codes is not None
+                                  and self.free_codes.get(c.name, 1) <= 0), None)
 
     # -- public ---------------------------------------------------------------
 
     def unique(self, want: int, today: date) -> list[Planted]:
+        if self.no_free_code is not None:
+            return []
         stream = Stream(self.ex.ekey, UNIQUE_STREAM)
         mates = Stream(self.ex.ekey, MATE_STREAM)
         # Where each canary goes: drawn apart from its donor (a canary right
@@ -115,7 +124,7 @@ class CanaryPlanter:
     def pooled(self, master: Key, content_hash: str, source_rows: int, today: date) -> list[Planted]:
         """This export's share of the source's pool (deterministic per source)."""
         size = pool_size(source_rows)
-        if size == 0:
+        if size == 0 or self.no_free_code is not None:
             return []
         pool_key = self.pool_key = master.derive(f"canary-pool/v1/{content_hash}")
         coin = Stream(self.ex.ekey, "canary-share/v1")
@@ -171,14 +180,16 @@ class CanaryPlanter:
     def _ascending_codes(self, name: str, *, in_source: bool = False):
         """The column's values in list order (or the source's) if they ascend
         (no nulls), else None."""
-        read = (f"SELECT src.{qident(name)} AS v FROM sel JOIN src ON src.rowid = sel.__r "
-                "{} ORDER BY sel.__pos")
-        if in_source:
-            read = f"SELECT {qident(name)} AS v FROM src {{}} ORDER BY rowid"
-        first = "WHERE rowid < 1000" if in_source else "WHERE sel.__pos < 1000"
-        if not _ascending(self.con.execute(read.format(first)).to_arrow_table().column(0)):
+        def read(first_rows: bool):  # no str.format: a column name may hold braces
+            if in_source:
+                return (f"SELECT {qident(name)} AS v FROM src " + ("WHERE rowid < 1000 " if first_rows else "")
+                        + "ORDER BY rowid")
+            return (f"SELECT src.{qident(name)} AS v FROM sel JOIN src ON src.rowid = sel.__r "
+                    + ("WHERE sel.__pos < 1000 " if first_rows else "") + "ORDER BY sel.__pos")
+
+        if not _ascending(self.con.execute(read(True)).to_arrow_table().column(0)):
             return None  # most lists are not sorted: known from their first rows
-        codes = self.con.execute(read.format("")).to_arrow_table().column(0).combine_chunks()
+        codes = self.con.execute(read(False)).to_arrow_table().column(0).combine_chunks()
         return codes if _ascending(codes) else None
 
     def _between_neighbours(self, planted: list[Planted], first: Column, col: Column, codes) -> list[Planted]:
@@ -217,6 +228,7 @@ class CanaryPlanter:
                     hi = _digits(above) - 1 if above is not None else lo + 9 * len(run)
                 else:
                     hi = _digits(fixed.get(i, planted[i].row[col.name])) - 1
+                hi = min(hi, lo + MAX_DRAW - 1)  # a wider gap: its first 2**62 codes are room enough
                 if run and hi - lo + 1 >= len(run) and len(str(hi)) <= width:
                     picks: set[int] = set()
                     while len(picks) < len(run):
@@ -228,7 +240,7 @@ class CanaryPlanter:
                             moved[j] = new
                 if i is not None:
                     lo, run = max(lo, hi + 2), []
-        stored = self._stored_canary_codes(col.kind, list(moved.values()))
+        stored = self._stored_canary_codes(col.name, list(moved.values()))
         moved = {i: v for i, v in moved.items() if v not in stored}
         moved.update(fixed)
         return [replace(c, row={**c.row, col.name: moved[i]}) if i in moved else c for i, c in enumerate(planted)]
@@ -253,7 +265,7 @@ class CanaryPlanter:
             if any(x is not None and skeleton(x) != col.codes.skeleton for x in (below, above)):
                 continue
             lo = _digits(below) + 1
-            hi = _digits(above) - 1 if above is not None else lo + 9
+            hi = min(_digits(above) - 1 if above is not None else lo + 9, lo + MAX_DRAW - 1)
             if lo <= hi:
                 pick = lo + Stream(self.pool_key, f"pool-order/{c.shared_id}").below(hi - lo + 1)
                 code = put_digits(c.row[col.name], str(pick).zfill(width))
@@ -261,19 +273,17 @@ class CanaryPlanter:
                     out[i] = code
         return out
 
-    def _stored_canary_codes(self, kind: Kind, values: list[str]) -> set[str]:
-        """Those of ``values`` that an earlier export's canary already has."""
+    def _stored_canary_codes(self, name: str, values: list[str]) -> set[str]:
+        """Those of ``values`` that an earlier export's canary already has in
+        a column of this name (its row as written: a second code column has
+        no identity digest to compare)."""
         if not values:
             return set()
-        label = identity_label(kind)
-        digests = {self.ex.ikey.digest64(label, n): v for v in values
-                   if (n := self._normalised(kind, v)) is not None}
-        if not digests:
-            return set()
-        insert_rows(self.con, "canary_check", ["digest"], [(d,) for d in digests], [pa.uint64()])
-        hits = self.con.execute(f"SELECT c.digest FROM canary_check c JOIN store.canaries k "
-                                f"ON k.{kind.value}_digest = c.digest").fetchall()
-        return {digests[h[0]] for h in hits}
+        insert_rows(self.con, "canary_check", ["v"], [(v,) for v in values], [pa.string()])
+        path = "$." + json.dumps(name, ensure_ascii=False)
+        hits = self.con.execute("SELECT c.v FROM canary_check c JOIN (SELECT json_extract_string(row_json, ?) AS v "
+                                "FROM store.canaries) k USING (v)", [path]).fetchall()
+        return {h[0] for h in hits}
 
     # -- helpers --------------------------------------------------------------
 
@@ -281,9 +291,10 @@ class CanaryPlanter:
         """The range of the column's codes of its commonest shape in this
         export's rows (or the whole source's: pooled canaries are the same
         people in every export of it), for canary codes to fall within (two
-        short scans of one column). Codes packed so densely that canaries
-        would find no free one within (a full list numbered 1..n) continue
-        just past the last: the newest customers."""
+        short scans of one column). Never past the last code: the next
+        numbers go to the next customers, whose rows would then match the
+        canaries. How many codes of the range are free is kept in
+        ``self.free_codes``."""
         col = qident(name)
         shapes = self.con.execute(
             f"SELECT regexp_replace(v, '[0-9]', '9', 'g') AS sk FROM (SELECT {col} AS v FROM src "
@@ -301,12 +312,7 @@ class CanaryPlanter:
             return None  # a look-alike (a letter where the shape has a digit) sorted to an end
         width = skel.count("9")
         lo, hi = (int("".join(ch for ch in v if ch.isdigit())) for v in (low, high))
-        need = 4 * (pool_size(self.ex.info.rows) + (0 if whole_source else self.unique_wanted))
-        free = hi - lo + 1 - count
-        if free < need:
-            lo, hi = hi + 1, hi + need - max(free, 0)
-            if len(str(hi)) > width:
-                return None
+        self.free_codes[name] = min(self.free_codes.get(name, hi - lo + 1), hi - lo + 1 - count)
         return CodeRange(skel, str(lo).zfill(width), str(hi).zfill(width))
 
     def _code_bits(self, name: str, codes: CodeRange) -> np.ndarray | None:

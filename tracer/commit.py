@@ -114,6 +114,8 @@ def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
         # This export's own source: the store's source record names the first
         # file seen with this content, which may be another copy, moved or gone.
         params["source"] = location
+        if getattr(ex, "code_spans", None):  # canary codes drawn from this many: attribution's chance of a match
+            params["code_spans"] = ex.code_spans
         if getattr(ex, "derived_from", None):  # made from these exports' copies (tracer.export._derived_from)
             params["derived_from"] = ex.derived_from
         con.execute("""INSERT INTO store.exports (export_no, export_id, recipient_id, purpose, approver,

@@ -15,6 +15,7 @@ row ranges and canaries."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import secrets
@@ -33,7 +34,7 @@ import pyarrow.compute as pc
 from canary.errors import SchemaError, TracerError, UsageError, safe_detail
 from canary.kinds import IDENTIFIERS, Kind
 from canary.prf import Key, export_key, identity_key
-from forensics import fastprf, markplan, markread, markwrite, sqlprf
+from forensics import fastprf, markplan, markread, markwrite, sqlprf, stats
 from forensics.codesize import code_parameters
 from forensics.coltypes import ColumnType, type_columns
 from forensics.duck import insert_rows
@@ -53,7 +54,8 @@ DATE_WINDOW_DAYS = 4  # lattice period for dates: a mark moves a date by at most
 COARSE_Q = 10  # coarse amount channel: lattice period in whole yuan
 COARSE_MIN_WHOLE = 1000  # coarse marks only on amounts of at least this many yuan
 SAMPLE_ROWS = 2000
-COPY_CHECK_ROWS = 2000  # rows of a new source attributed like a leak: is it a cut copy of an earlier export?
+COPY_CHECK_ROWS = 5000  # rows of a new source attributed like a leak (attribution reads an export's marks on 5,000 at most)
+COPY_ALPHA = 1e-6  # the false-match chance at which an earlier export is taken as this source's parent
 PLAN_SAMPLE_ROWS = 100_000  # rows an amount column's mark plan looks at
 # DuckDB's working memory for an export: past it, tables and joins spill to
 # the export's scratch folder, so memory stays flat however long the list.
@@ -252,6 +254,7 @@ class _Export:
         self._derived_from()
         say("making canaries")
         self._canaries()
+        self.serial = self._serial_column() if self.canary_rows else None
         store.detach(self.con)  # the rest works on this export's own tables
         say("marking")
         self._mark()
@@ -520,10 +523,11 @@ class _Export:
         # mangled the ID numbers and left the phones. One join, the few canary
         # digests on the build side.
         self._canary_digests()
-        for export_id, n in self.con.execute(f"""
-                SELECT c.export_id, count(DISTINCT c.canary_no) FROM __canary_digests c
+        hits = self.con.execute(f"""
+                SELECT c.export_id, c.canary_no, list(DISTINCT c.kind ORDER BY c.kind) FROM __canary_digests c
                 JOIN {self.source_digests()} s ON s.kind = c.kind AND s.digest = c.digest
-                GROUP BY c.export_id ORDER BY c.export_id""").fetchall():
+                GROUP BY ALL ORDER BY ALL""").fetchall()
+        for export_id, n in self._canaries_beyond_chance(hits).items():
             found.setdefault(export_id, f"{n} of its canaries among the rows")
         if self.known_source is None:  # a file not exported before: whose marks does it carry?
             for export_id, why in self._carries_earlier_marks().items():
@@ -555,6 +559,37 @@ class _Export:
                               "new copy is not blamed on that recipient (export from the source of record where "
                               "you can)")
 
+    def _canaries_beyond_chance(self, hits: list[tuple[str, int, list[int]]]) -> dict[str, int]:
+        """Earlier exports whose unique canaries ``hits`` (export id, canary,
+        identifier kinds it matched on) are too many to be real customers who
+        happen to share an identifier (an ID number can collide with a
+        canary's: region, birthdate and three digits): attribution's canary
+        test (tail bounded per field, Bonferroni over exports) at alpha.
+        A copy of a canary's row matches on all its identifiers at once."""
+        if not hits:
+            return {}
+        from forensics.attribute import FIELD_CHANCE  # only here: most exports never need it
+
+        fields = {code: kind.value for kind, code in KIND_CODES.items()}
+        params = {e: json.loads(p) for e, p in self.con.execute(
+            "SELECT export_id, params FROM store.exports WHERE list_contains(?, export_id)",
+            [sorted({h[0] for h in hits})]).fetchall()}
+        n_exports = self.con.execute("SELECT count(*) FROM store.exports").fetchone()[0]
+        by_export: dict[str, list[float]] = {}
+        for export_id, _, kinds in hits:
+            spans = params.get(export_id, {}).get("code_spans", {})
+            by_export.setdefault(export_id, []).append(math.prod(
+                max(FIELD_CHANCE[fields[k]], 1 / spans[fields[k]]) if spans.get(fields[k]) else FIELD_CHANCE[fields[k]]
+                for k in kinds))
+        out = {}
+        for export_id, chances in by_export.items():
+            planted = max(1, int(params.get(export_id, {}).get("canaries", 1)))
+            expected = self.info.rows * planted * max(chances)
+            log_p = stats.bonferroni(stats.log_poisson_sf(len(chances), expected), max(1, n_exports))
+            if log_p <= math.log(COPY_ALPHA):
+                out[export_id] = len(chances)
+        return out
+
     def _carries_earlier_marks(self) -> dict[str, str]:
         """Earlier exports whose marks a sample of the source's rows carries.
         A copy cut to rows without the earlier canaries and not byte for byte
@@ -572,7 +607,8 @@ class _Export:
         cur = self.con.cursor()  # its own temp tables: the attribution's never meet the export's
         try:
             store.lineage_views(cur)
-            verdict = attribute_rows(cur, sample, self.home.keyring(), tmpdir=str(self.pending.scratch))
+            verdict = attribute_rows(cur, sample, self.home.keyring(), alpha=COPY_ALPHA,
+                                     tmpdir=str(self.pending.scratch))
         finally:
             cur.close()
             sample.unlink(missing_ok=True)
@@ -707,6 +743,7 @@ class _Export:
     def _canaries(self) -> None:
         want = self.req.canaries if self.req.canaries is not None else default_canary_count(self.n_rows)
         self.canary_rows: list[Planted] = []
+        self.code_spans: dict[str, int] = {}
         if want <= 0:
             return
         planter = CanaryPlanter(self, unique=want)
@@ -719,8 +756,39 @@ class _Export:
         if len(self.canary_rows) > CANARY_SHARE_NOTICED * self.n_rows:
             self.notes.append(f"the {len(self.canary_rows):,} canaries are {len(self.canary_rows) / self.n_rows:.0%} "
                               f"of the {self.n_rows:,} rows: a recipient may notice customers they cannot find")
-        if made < want:
+        self.code_spans = {k.value: int(c.codes.high) - int(c.codes.low) + 1 for c in planter.columns
+                           for k, name in self.id_cols.items() if name == c.name and c.codes is not None}
+        if planter.no_free_code is not None:
+            self.notes.append(f"no canaries: column {planter.no_free_code!r} is numbered without a gap, so a canary "
+                              "could only take the number of a customer still to come; the marks fingerprint "
+                              "this export")
+        elif made < want:
             self.notes.append(f"only {made} of {want} canaries could be made to pass every check and the filter")
+
+    def _serial_column(self) -> tuple[str, int, int] | None:
+        """A column that numbers the rows in file order (序号: 1, 2, 3 ... or
+        0001, 0002 ...): (name, first number, width to pad to). Canaries copy
+        their donor's other columns, so without renumbering each would repeat
+        a row's number, a duplicate anyone scanning the column sees; the
+        writer numbers the column again over the rows as written. Only for
+        an export of every row: a filtered list's numbers are the source's."""
+        if self.where or self.last_rowid != self.n_rows - 1:
+            return None
+        for t in self.types:
+            if t.kind is not Kind.OTHER or t.name not in self.out_cols:
+                continue
+            col = qident(t.name)
+            first = self.con.execute(f"SELECT {col} FROM src WHERE rowid = 0").fetchone()[0]
+            if not first or not first.isascii() or not first.isdigit() or len(first) > 12:
+                continue
+            width = len(first) if first.startswith("0") else 0
+            number = f"lpad(CAST({int(first)} + rowid AS VARCHAR), {width}, '0')" if width else \
+                f"CAST({int(first)} + rowid AS VARCHAR)"
+            if self.con.execute(f"SELECT count(*) FROM src WHERE {col} = {number}").fetchone()[0] == self.n_rows:
+                self.notes.append(f"column {t.name!r} numbers the rows: it is numbered again over the rows as "
+                                  "written (the canaries among them)")
+                return t.name, int(first), width
+        return None
 
     def _pool_today(self):
         """Pooled canaries are the same people in every export of a source: their
