@@ -495,10 +495,9 @@ class _Attribution:
                 summary = (f"{linked} of {rows} rows match this bank's source data, but no export explains them: "
                            "every recipient who held these rows is excluded (see evidence). The rows were most "
                            "likely taken from the source directly, not from an export. Nobody is accused.")
-                absent = _unique(c.recipient for c in cands if c.excluded and self._fingerprint_absent(c))
-                if len(absent) >= 2:
-                    summary += (f" (Copies of {', '.join(absent)} merged with every cell where they differ "
-                                "overwritten would also read this way: their marks are then erased, not absent.)")
+                if sum(1 for c in cands if c.excluded and self._fingerprint_absent(c)) >= 2:
+                    summary += (" (So would copies merged with every cell where they differ overwritten: "
+                                "marks erased read as absent.)")
         leak_cols = [t.to_dict() for t in self.types]
         return Verdict(verdict, summary, self.alpha, self.n_exports, self.leak_facts, leak_cols, rows, linked,
                        canary_rows, sources, cands, METHOD)

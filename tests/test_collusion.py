@@ -139,4 +139,4 @@ def test_copies_merged_with_every_differing_cell_overwritten_are_not_called_a_so
     v = verdict(world, leaks.sample((a_head, merged), 800, seed=5), "overwritten.csv")
     assert {c.recipient for c in v.accused} <= {"A", "B"}  # pooled canaries they share may still name one
     if v.verdict == "source":  # marks erased: every holder's read as absent
-        assert "overwritten" in v.summary and "A" in v.summary and "B" in v.summary
+        assert "overwritten" in v.summary
