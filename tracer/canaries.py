@@ -88,10 +88,9 @@ class CanaryPlanter:
         # drawn within a densely numbered list must not land on them (it would be dropped).
         self.real_codes = [(c.codes, bits) for c in self.pool_columns if c.codes is not None
                            for bits in [self._code_bits(c.name, c.codes)] if bits is not None]
-        # A code column numbered 1..n without a gap leaves a canary no number but the next
-        # customer's (or order's): such a list gets no canaries (its marks still fingerprint it).
-        self.no_free_code = next((c.name for c in self.columns if c.codes is not None
-                                  and self.free_codes.get(c.name, 1) <= 0), None)
+        # An identifier numbered 1..n without a gap leaves a canary no number but the next
+        # customer's: such a list gets no canaries (its marks still fingerprint it).
+        self.no_free_code = next((c for c in ex.id_cols.values() if self.free_codes.get(c, 1) <= 0), None)
 
     # -- public ---------------------------------------------------------------
 
@@ -312,7 +311,14 @@ class CanaryPlanter:
             return None  # a look-alike (a letter where the shape has a digit) sorted to an end
         width = skel.count("9")
         lo, hi = (int("".join(ch for ch in v if ch.isdigit())) for v in (low, high))
-        self.free_codes[name] = min(self.free_codes.get(name, hi - lo + 1), hi - lo + 1 - count)
+        free = hi - lo + 1 - count
+        if free <= 0 and name not in self.ex.id_cols.values():
+            # Not an identifier (a contract number beside the customer number): nothing links
+            # on it, so codes just past the last harm no attribution where none is free within.
+            lo, hi, free = hi + 1, hi + 4 * (pool_size(self.ex.info.rows) + self.unique_wanted), 1
+            if len(str(hi)) > width:
+                return None
+        self.free_codes[name] = min(self.free_codes.get(name, free), free)
         return CodeRange(skel, str(lo).zfill(width), str(hi).zfill(width))
 
     def _code_bits(self, name: str, codes: CodeRange) -> np.ndarray | None:
