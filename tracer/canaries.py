@@ -315,7 +315,8 @@ class CanaryPlanter:
         if free <= 0 and name not in self.ex.id_cols.values():
             # Not an identifier (a contract number beside the customer number): nothing links
             # on it, so codes just past the last harm no attribution where none is free within.
-            lo, hi, free = hi + 1, hi + 4 * (pool_size(self.ex.info.rows) + self.unique_wanted), 1
+            room = 4 * (pool_size(self.ex.info.rows) + (0 if whole_source else self.unique_wanted))
+            lo, hi, free = hi + 1, hi + max(room, 1), 1  # the whole source's: the same in every export of it
             if len(str(hi)) > width:
                 return None
         self.free_codes[name] = min(self.free_codes.get(name, free), free)
