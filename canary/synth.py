@@ -268,6 +268,11 @@ def _new_house_number(value: str, stream: Stream) -> str:
     return _NUMBER.sub(repl, value)
 
 
+def digit_string(value: str) -> str:
+    """The code's digits, in order."""
+    return "".join(_DIGIT.findall(value))
+
+
 def skeleton(value: str) -> str:
     """The code's shape: every digit written 9, everything else as it is."""
     return _DIGIT.sub("9", value)
@@ -277,7 +282,7 @@ def _new_number(value: str | None, kind: Kind, stream: Stream, taken: Taken,
                 codes: CodeRange | None = None) -> str | None:
     if not value:
         return value
-    digits = "".join(_DIGIT.findall(value))
+    digits = digit_string(value)
     ndigits = len(digits)
     keep = max(1, min(ndigits - 4, ndigits // 3))
     # A card number whose check digit is right keeps one (a leaker runs Luhn).
@@ -381,10 +386,9 @@ def _email_like(local: str, mate: str | None, names: tuple[str | None, str | Non
             return None
         it = iter(mate_letters)
         out = _LETTERS.sub(lambda m: next(it), local)
-    digits = _NUMBER.findall(out)
-    if years is not None and years[0] is not None and digits:
+    first = _NUMBER.search(out)
+    if years is not None and years[0] is not None and first:
         donor_yy, canary_yy = f"{years[0].year % 100:02d}", f"{years[1].year % 100:02d}"
-        first = _NUMBER.search(out)
         run = first.group()
         if run.startswith(str(years[0].year)):
             run = str(years[1].year) + _DRAW * (len(run) - 4)

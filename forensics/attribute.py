@@ -282,11 +282,7 @@ class _Attribution:
         out: dict[int, list[CanaryHit]] = defaultdict(list)
         for (eno, cno, lr), fields in grouped.items():
             spans = self.exports[eno].params.get("code_spans", {}) if eno in self.exports else {}
-            # A code drawn from a list's range of S codes (VIP000001..VIP005000) is matched by another
-            # list numbered the same way with chance up to 1/S, not by the space of all such strings.
-            chance = math.prod(max(FIELD_CHANCE[f], 1 / spans[f]) if spans.get(f) else FIELD_CHANCE[f]
-                               for f in sorted(fields))  # one order: the same bits every run
-            out[eno].append(CanaryHit(cno, lr + 1, sorted(fields), chance))
+            out[eno].append(CanaryHit(cno, lr + 1, sorted(fields), canary_match_chance(fields, spans)))
         return out
 
     def _holders(self) -> None:
@@ -501,6 +497,15 @@ class _Attribution:
         leak_cols = [t.to_dict() for t in self.types]
         return Verdict(verdict, summary, self.alpha, self.n_exports, self.leak_facts, leak_cols, rows, linked,
                        canary_rows, sources, cands, METHOD)
+
+
+def canary_match_chance(fields, spans: dict[str, int]) -> float:
+    """Chance that one unrelated row matches one canary on ``fields``: each
+    field's value space, except that a code drawn from a list's range of S
+    codes (VIP000001..VIP005000; ``spans``, an export's params.code_spans) is
+    matched by another list numbered the same way with chance up to 1/S."""
+    return math.prod(max(FIELD_CHANCE[f], 1 / spans[f]) if spans.get(f) else FIELD_CHANCE[f]
+                     for f in sorted(fields))  # one order: the same bits every run
 
 
 def _vouched_identifier(t) -> bool:

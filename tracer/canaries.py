@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from canary import validators
 from canary.kinds import IDENTIFIERS, Kind
 from canary.prf import Key, Stream
-from canary.synth import CodeRange, Column, put_digits, skeleton, synthesize
+from canary.synth import CodeRange, Column, digit_string, put_digits, skeleton, synthesize
 from forensics.duck import insert_rows
 from forensics.normalize import KIND_CODES, identity_label, normalise
 
@@ -73,6 +73,7 @@ class CanaryPlanter:
         self.unique_wanted = unique
         self.con = ex.con
         self.free_codes: dict[str, int] = {}  # code column -> codes of its range no row holds (at least)
+        self._stats: dict[tuple[str, bool], tuple[str, str, str, int] | None] = {}  # _code_stats, read once
         self.columns = [Column(t.name, t.kind, self._code_range(t.name) if t.kind in (Kind.CUSTNO, Kind.ACCOUNT)
                                else None) for t in ex.types]
         self.kinds = {t.name: t.kind for t in ex.types}
@@ -294,23 +295,12 @@ class CanaryPlanter:
         numbers go to the next customers, whose rows would then match the
         canaries. How many codes of the range are free is kept in
         ``self.free_codes``."""
-        col = qident(name)
-        shapes = self.con.execute(
-            f"SELECT regexp_replace(v, '[0-9]', '9', 'g') AS sk FROM (SELECT {col} AS v FROM src "
-            f"USING SAMPLE reservoir(2000 ROWS) REPEATABLE (11)) WHERE v IS NOT NULL "
-            "GROUP BY sk ORDER BY count(*) DESC, sk LIMIT 1").fetchall()
-        if not shapes or "9" not in shapes[0][0]:
+        stats = self._code_stats(name, whole_source or not self.ex.where)
+        if stats is None:
             return None
-        skel = shapes[0][0]
-        pattern = "".join("_" if ch == "9" else ("\\" + ch if ch in "_%\\" else ch) for ch in skel)
-        selected = "" if whole_source or not self.ex.where else " WHERE rowid IN (SELECT __r FROM sel)"
-        low, high, count = self.con.execute(
-            f"SELECT min(v), max(v), count(*) FROM (SELECT {col} AS v FROM src{selected}) "
-            "WHERE v LIKE ? ESCAPE '\\'", [pattern]).fetchone()
-        if not count or skeleton(low) != skel or skeleton(high) != skel:
-            return None  # a look-alike (a letter where the shape has a digit) sorted to an end
+        skel, low, high, count = stats
         width = skel.count("9")
-        lo, hi = (int("".join(ch for ch in v if ch.isdigit())) for v in (low, high))
+        lo, hi = _digits(low), _digits(high)
         free = hi - lo + 1 - count
         if free <= 0 and name not in self.ex.id_cols.values():
             # Not an identifier (a contract number beside the customer number): nothing links
@@ -322,6 +312,29 @@ class CanaryPlanter:
         self.free_codes[name] = min(self.free_codes.get(name, free), free)
         return CodeRange(skel, str(lo).zfill(width), str(hi).zfill(width))
 
+    def _code_stats(self, name: str, every_row: bool) -> tuple[str, str, str, int] | None:
+        """(shape, least, greatest, how many) of the column's codes of its
+        commonest shape, over every source row or this export's; each read
+        once (an export of every row asks for both)."""
+        if (name, every_row) not in self._stats:
+            col = qident(name)
+            shapes = self.con.execute(
+                f"SELECT regexp_replace(v, '[0-9]', '9', 'g') AS sk FROM (SELECT {col} AS v FROM src "
+                f"USING SAMPLE reservoir(2000 ROWS) REPEATABLE (11)) WHERE v IS NOT NULL "
+                "GROUP BY sk ORDER BY count(*) DESC, sk LIMIT 1").fetchall()
+            found = None
+            if shapes and "9" in shapes[0][0]:
+                skel = shapes[0][0]
+                selected = "" if every_row else " WHERE rowid IN (SELECT __r FROM sel)"
+                low, high, count = self.con.execute(
+                    f"SELECT min(v), max(v), count(*) FROM (SELECT {col} AS v FROM src{selected}) "
+                    "WHERE v LIKE ? ESCAPE '\\'", [_like_pattern(skel)]).fetchone()
+                # A look-alike (a letter where the shape has a digit) sorted to an end: no range.
+                if count and skeleton(low) == skel and skeleton(high) == skel:
+                    found = skel, low, high, count
+            self._stats[name, every_row] = found
+        return self._stats[name, every_row]
+
     def _code_bits(self, name: str, codes: CodeRange) -> np.ndarray | None:
         """Which codes of ``codes``' range a row of the source holds (a
         boolean per code from ``low``), for a range of at most CODE_BITS
@@ -331,11 +344,10 @@ class CanaryPlanter:
         first, last = skel.index("9"), skel.rindex("9")
         if skel[first:last + 1] != "9" * (last - first + 1) or hi - lo + 1 > CODE_BITS or last - first > 17:
             return None
-        pattern = "".join("_" if ch == "9" else ("\\" + ch if ch in "_%\\" else ch) for ch in skel)
         got = self.con.execute(
             f"SELECT TRY_CAST(substr(v, {first + 1}, {last - first + 1}) AS BIGINT) - {lo} AS at "
             f"FROM (SELECT {qident(name)} AS v FROM src) WHERE v LIKE ? ESCAPE '\\'",
-            [pattern]).to_arrow_table().column(0)
+            [_like_pattern(skel)]).to_arrow_table().column(0)
         at = pc.drop_null(got).to_numpy()
         at = at[(at >= 0) & (at <= hi - lo)]
         bits = np.zeros(hi - lo + 1, bool)
@@ -482,7 +494,12 @@ def _first_not_below(codes, value: str) -> int:
 
 
 def _digits(code: str) -> int:
-    return int("".join(ch for ch in code if ch.isdigit()))
+    return int(digit_string(code))
+
+
+def _like_pattern(skel: str) -> str:
+    """A LIKE pattern (ESCAPE '\\') matching codes of this shape: any character where it has a 9."""
+    return "".join("_" if ch == "9" else ("\\" + ch if ch in "_%\\" else ch) for ch in skel)
 
 
 def _ascending(values) -> bool:

@@ -568,7 +568,7 @@ class _Export:
         A copy of a canary's row matches on all its identifiers at once."""
         if not hits:
             return {}
-        from forensics.attribute import FIELD_CHANCE  # only here: most exports never need it
+        from forensics.attribute import canary_match_chance  # only here: most exports never need it
 
         fields = {code: kind.value for kind, code in KIND_CODES.items()}
         params = {e: json.loads(p) for e, p in self.con.execute(
@@ -578,9 +578,7 @@ class _Export:
         by_export: dict[str, list[float]] = {}
         for export_id, _, kinds in hits:
             spans = params.get(export_id, {}).get("code_spans", {})
-            by_export.setdefault(export_id, []).append(math.prod(
-                max(FIELD_CHANCE[fields[k]], 1 / spans[fields[k]]) if spans.get(fields[k]) else FIELD_CHANCE[fields[k]]
-                for k in kinds))
+            by_export.setdefault(export_id, []).append(canary_match_chance([fields[k] for k in kinds], spans))
         out = {}
         for export_id, chances in by_export.items():
             planted = max(1, int(params.get(export_id, {}).get("canaries", 1)))
