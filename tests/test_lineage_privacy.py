@@ -72,3 +72,36 @@ def test_a_where_naming_customers_is_kept_without_them(tmp_path):
     data = home.store_path.read_bytes()
     for secret in (name, phone, ident, spaced):
         assert secret.encode() not in data
+
+
+def test_no_canary_keeps_most_of_a_real_id_number(tmp_path):
+    """A canary's ID number takes its donor's region and station block and a
+    birthdate near the donor's: in a list where those are crowded (one
+    district, one block, three years of birthdates) most such draws start
+    with a real customer's first 15 characters. The store keeps canaries
+    whole, so none may: they differ from every real ID in its first 15."""
+    from datetime import date, timedelta
+
+    import duckdb
+    import pyarrow as pa
+
+    from canary.idcard import build_id
+    from tracer import ExportRequest, Home, export, init
+    from tracer.synthdata import make_customers, write_csv
+
+    table = make_customers(3000, seed=14)
+    sexes = table.column("性别").to_pylist()
+    ids = [build_id("310105", date(1980, 1, 1) + timedelta(days=i % 1096), 990 + (i // 1096) * 2 + (sex == "男"))
+           for i, sex in enumerate(sexes)]
+    table = table.set_column(table.column_names.index("身份证号"), "身份证号", pa.array(ids))
+    src = tmp_path / "c.csv"
+    write_csv(table, src)
+    home = Home.at(tmp_path / "home")
+    init(home)
+    receipt = export(ExportRequest(str(src), "R", "p", str(tmp_path / "o.csv")), home=home)
+    assert receipt.canaries > 0
+    con = duckdb.connect(str(home.store_path), read_only=True)
+    planted = [json.loads(r[0])["身份证号"] for r in con.execute("SELECT row_json FROM canaries").fetchall()]
+    con.close()
+    assert len(planted) == receipt.canaries
+    assert not {p[:15] for p in planted} & {i[:15] for i in ids}

@@ -28,7 +28,7 @@ from canary.kinds import IDENTIFIERS, Kind
 from canary.prf import Key, Stream
 from canary.synth import CodeRange, Column, digit_string, put_digits, skeleton, synthesize
 from forensics.duck import insert_rows
-from forensics.normalize import KIND_CODES, identity_label, normalise
+from forensics.normalize import KIND_CODES, identity_label, normalise, sql_normalise
 
 from .filters import qident, where_flag
 
@@ -473,7 +473,25 @@ class CanaryPlanter:
             UNION
             SELECT c.i FROM canary_check c JOIN ({stored}) k ON k.digest = c.digest {own}
         """).fetchall()}
+        bad |= self._real_id_prefixes(batch)
         return [b for i, b in enumerate(batch) if i not in bad]
+
+    def _real_id_prefixes(self, batch) -> set[int]:
+        """Canaries whose ID number starts with a real customer's first 15
+        characters (region, birthdate, station block: only the sex digit and
+        the check digit differ). The store keeps canaries whole, so such a
+        canary would keep most of a real customer's ID number there, and a
+        spreadsheet that cut both to 15 digits would make them one."""
+        cols = [col for kind, col in self.ex.id_cols.items() if kind is Kind.IDNO]
+        prefixes = [(i, n[:15]) for i, (_, row) in enumerate(batch) for col in cols
+                    if (n := self._normalised(Kind.IDNO, row.get(col)))]
+        if not prefixes:
+            return set()
+        insert_rows(self.con, "canary_prefix", ["i", "prefix"], prefixes, [pa.int32(), pa.string()])
+        arms = " UNION ALL ".join(f"SELECT left({sql_normalise(Kind.IDNO, 'src.' + qident(col))}, 15) AS prefix "
+                                  f"FROM src" for col in cols)
+        return {r[0] for r in self.con.execute(
+            f"SELECT c.i FROM canary_prefix c JOIN ({arms}) s ON s.prefix = c.prefix").fetchall()}
 
     def _drop_filtered(self, batch):
         """A canary must satisfy the export's own filter, like every real row."""
