@@ -88,7 +88,10 @@ METHOD = (
     "innocent recipient would be accused. Where a later export was made from an accused export's copy, "
     "the accusation stands only if the leak carries that export's marks or canaries clearly beyond what the later "
     "copy explains (a one-sided Fisher exact test and a binomial tail, each wrong at most "
-    f"{COPY_RULE_SHARE / 2:g} alpha of the time); their error is added to its probability. Membership (who held the rows "
+    f"{COPY_RULE_SHARE / 2:g} alpha of the time); their error is added to its probability. Where a later accused "
+    "export was made from another source, that source may have held the earlier copy: the earlier export is then "
+    "scored only on cells that later copy could not carry (rows or columns it never had, cells it marked itself, "
+    "where the earlier point is hit with probability exactly 1/q). Membership (who held the rows "
     "and columns) never accuses on its own: with overlapping exports no model of innocence gives it a valid tail; it only excludes."
 )
 
@@ -102,6 +105,7 @@ class _Export:
     params: dict
     columns: list[str]
     created_at: str
+    source_id: int | None = None
 
 
 def attribute(con: duckdb.DuckDBPyConnection, leak_path: str | os.PathLike, keyring: dict[str, Key], *,
@@ -159,6 +163,7 @@ class _Attribution:
         say("scoring")
         self._score(cands)
         self._explain_by_later_copies(cands)
+        self._explain_by_later_sources(cands)
         canary_rows = len({h.leak_row for c in cands.values() for h in c.hits})
         return self._verdict(list(cands.values()), linked, canary_rows, sources)
 
@@ -172,9 +177,9 @@ class _Attribution:
 
     def _load_exports(self) -> dict[int, _Export]:
         rows = self.con.execute(
-            "SELECT export_no, export_id, recipient, key_id, params, columns, CAST(created_at AS VARCHAR) "
-            "FROM lin_exports").fetchall()
-        return {r[0]: _Export(r[0], r[1], r[2], r[3], json.loads(r[4]), list(r[5]), r[6]) for r in rows}
+            "SELECT export_no, export_id, recipient, key_id, params, columns, CAST(created_at AS VARCHAR), "
+            "source_id FROM lin_exports").fetchall()
+        return {r[0]: _Export(r[0], r[1], r[2], r[3], json.loads(r[4]), list(r[5]), r[6], r[7]) for r in rows}
 
     def _key_ids(self) -> list[str]:
         used = {r[0] for r in self.con.execute(
@@ -327,8 +332,8 @@ class _Attribution:
         exports that look innocent cannot accuse anyone the full read would
         not (a futility stop): continued exports are scored on the full read,
         stopped ones have p > MARK_READ_ON_P and > alpha, so are not accused."""
-        reader = markevidence.MarkReader(self.con, self.holdings, self.exports, self.keyring, self.types,
-                                         self.info.rows)
+        self.mark_reader = reader = markevidence.MarkReader(self.con, self.holdings, self.exports, self.keyring,
+                                                            self.types, self.info.rows)
         first = min(self.mark_first_stage, self.mark_sample)
         reader.read(cands, rows=first)
         self._score(cands)
@@ -423,6 +428,43 @@ class _Attribution:
                           f"directly or through others (recorded at those exports): {via}; the leak does not carry this "
                           "export's marks or canaries clearly beyond what those copies carry (rows of its own copy "
                           "merged in would show only on a larger leak)" if carriers else None)
+
+    def _explain_by_later_sources(self, cands: dict[int, Candidate]) -> None:
+        """An accused export beside a later accused one made from another
+        source: that source may have held the earlier recipient's copy (a file
+        returned and merged into the bank's data, unrecognised when the later
+        export was made), so the later copy carries the earlier marks in every
+        cell it did not mark itself. The earlier export stays accused only on
+        its own marks (MarkReader.own_marks: cells no such later copy could
+        carry) with its canaries, scored as before; that figure is exact
+        whether or not a later source held its copy, so it replaces the
+        earlier one and no rule error is added. Otherwise it is not accused.
+        Exports recorded as made from its copy are _explain_by_later_copies'."""
+        accused = sorted(n for n, c in cands.items() if c.accused)
+        for n in accused:
+            c, e = cands[n], self.exports[n]
+            later = [b for b in accused if b > n and self.exports[b].source_id != e.source_id
+                     and n not in self._ancestors(b)]
+            if not later or not c.marks:
+                continue
+            own = self.mark_reader.own_marks(n, later)
+            tests = [t for t, on in ((c.canary_log_p, c.planted and self.unlinked_rows),
+                                     (c.shared_log_p, len(self.shared_found) and c.share_probability > 0)) if on]
+            tests += [m.log_p for m in own if m.readable > 0]
+            log_p = max(c.log_p, stats.bonferroni(stats.fisher(tests), max(1, self.n_exports)) if tests else 0.0)
+            c.own_marks, c.later_sources = own, [self.exports[b].export_id for b in later]
+            c.log_p = log_p
+            if log_p <= math.log(self.alpha):
+                continue
+            c.accused = False
+            c.explained_by = list(c.later_sources)
+            via = ", ".join(f"export {self.exports[b].export_id} to {self.exports[b].recipient}" for b in later)
+            agree, readable = sum(m.agree for m in own), sum(m.readable for m in own)
+            c.excluded = (f"its marks are in the leak, but a later export made from another source can explain "
+                          f"them: {via}. That source may have held this recipient's copy (a returned file merged "
+                          f"into the bank's data), and that export's copy then carries these marks wherever it "
+                          f"did not mark the cell itself. In the cells no such copy could carry, {agree} of "
+                          f"{readable} readable ones carry this export's marks: not enough to accuse it")
 
     def _fingerprint_absent(self, c: Candidate) -> bool:
         """Enough of its marks were readable, and they agree no more than chance

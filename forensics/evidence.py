@@ -79,6 +79,10 @@ class Candidate:
     accused: bool = False
     excluded: str | None = None  # why this export cannot be the (sole) origin
     explained_by: list[str] = field(default_factory=list)  # later exports made from its copy that explain the leak
+    # Later accused exports from other sources, and its marks on the cells their copies could not carry
+    # (forensics.attribute._explain_by_later_sources); empty where none was weighed.
+    later_sources: list[str] = field(default_factory=list)
+    own_marks: list[MarkColumnEvidence] = field(default_factory=list)
 
     @property
     def p_value(self) -> float:
@@ -113,6 +117,10 @@ class Candidate:
                                "columns_unexplained": self.columns_unexplained},
                 "tests": self.tests, "p_value_raw": stats.to_p(self.log_p_raw),
                 "copy_rule_error": self.copy_rule_error,
+                "later_sources": {"exports": self.later_sources,
+                                  "own_marks": [m.to_dict() for m in self.own_marks],
+                                  "readable": sum(m.readable for m in self.own_marks),
+                                  "agree": sum(m.agree for m in self.own_marks)},
                 "exported_at": self.created_at,
             },
         }

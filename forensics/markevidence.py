@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from canary.kinds import Kind
 from canary.prf import export_key
 
-from . import fastprf, markplan, markread, stats
+from . import fastprf, markplan, markread, markwrite, stats
 from .coltypes import normalise_header
 from .duck import insert_rows, qident
 from .evidence import Candidate, MarkColumnEvidence
@@ -127,6 +127,84 @@ class MarkReader:
                 ev = MarkColumnEvidence(m.name, leak_col, m.kind, m.q, *got, channel=m.channel)
                 ev.log_p = log_p
                 cands[eno].marks.append(ev)
+
+    def own_marks(self, eno: int, later: list[int]) -> list[MarkColumnEvidence]:
+        """Export ``eno``'s marks read again on its whole sample, on the cells
+        that no copy of the ``later`` exports could have carried from its own
+        source. A later export's source may have held this export's copy (a
+        recipient's file merged back into the bank's data, unrecognised when
+        the later export was made): its copy then carries these marks in every
+        cell it did not mark itself. What such a copy cannot carry:
+
+        * cells of rows the later export did not hold, or of a column it
+          never received (the leak keeps this export's header and the later
+          export's columns lack it);
+        * cells the later export marked itself, on the same leak column (by
+          header) and the same channel (kind, channel, q, decimals), whose
+          value is far enough inside the channel's range that the later
+          export must have moved it: its mark put the value on its own point,
+          whose offset is a PRF output of its key, so the value lands on this
+          export's point with probability exactly 1/q whatever its source
+          held.
+
+        Under innocence the cells kept are a subset of this export's cells
+        chosen without its key, so the binomial tail at 1/q stays exact either
+        way: the figure is valid whether or not a later source held its copy."""
+        e = self.exports[eno]
+        ia = self._holding_index.get(eno)
+        if ia is None or e.key_id not in self.keyring or not e.params.get("mark_columns"):
+            return []
+        h = self.holdings
+        key = h.sample_key[h.sample_export == ia]  # its sample, as the full read took it
+        if not len(key):
+            return []
+        later = [b for b in later if self.exports[b].key_id in self.keyring]
+        holders = [(b, np.unpackbits(h.bits[self._holding_index[b]])[h.pad + key].astype(bool))
+                   for b in later if b in self._holding_index]
+        material, _ = self._material_keys([eno, *[b for b, _ in holders]])
+        own_columns = {normalise_header(n) for n in e.columns}
+        pos, lr = h.rows_of_keys(key)
+        mats: dict[tuple[int, int], np.ndarray] = {}
+
+        def material_of(export_no: int, group: int) -> np.ndarray:
+            if (export_no, group) not in mats:
+                exp = np.full(len(key), self._holding_index[export_no], np.int64)
+                mats[(export_no, group)] = material(exp, key, [group])[group]
+            return mats[(export_no, group)]
+
+        out = []
+        for m, leak_col, tries in self._pairs(e):
+            if self._rounded(leak_col, m):
+                continue
+            values, valid = self._units(leak_col, m)
+            selected, dither, bit = markread.plan(material_of(eno, m.group), m)
+            header = normalise_header(leak_col)
+            own = np.ones(len(lr), bool)  # per (key, leak row): no later copy could carry this cell
+            for b, held in holders:
+                eb = self.exports[b]
+                if header in own_columns and header not in {normalise_header(n) for n in eb.columns}:
+                    continue  # it never received the column
+                replaced = np.zeros(len(lr), bool)
+                for mb, leak_col_b, tries_b in self._pairs(eb):
+                    if (leak_col_b == leak_col and tries_b == 1 and mb.kind == m.kind and mb.channel == m.channel
+                            and mb.q == m.q and mb.decimals == m.decimals):
+                        sel_b, _, _ = markread.plan(material_of(b, mb.group), mb)
+                        replaced |= sel_b[pos] & _surely_moved(values[lr], valid[lr], mb)
+                own &= ~held[pos] | replaced
+            keep = valid[lr] & selected[pos] & own
+            if h.one_to_one:
+                p = np.flatnonzero(keep)
+                u = values[lr[p]]
+            else:  # a row key linked from several leak rows: each distinct value once
+                p, u = np.unique(np.stack([pos[keep], values[lr[keep]]]), axis=1)
+            n, agree, disagree = (int(x[0]) for x in markread.counts(np.zeros(len(p), np.int64), 1, u,
+                                                                     dither[p], bit[p], m))
+            ev = MarkColumnEvidence(m.name, leak_col, m.kind, m.q, n, agree, disagree, channel=m.channel)
+            ev.log_p = float(stats.log_binom_sf_many(np.array([agree]), np.array([n]), 1.0 / m.q)[0])
+            if tries > 1:
+                ev.log_p = min(0.0, ev.log_p + math.log(tries))
+            out.append(ev)
+        return out
 
     def _read_marks(self, keyed: list[int], jobs: dict[tuple, list[int]], rows: int | None) -> dict[tuple, tuple]:
         """Per job, arrays over the holding exports: readable, agreeing and
@@ -234,3 +312,16 @@ class MarkReader:
                 self.con.unregister("__pairs")
             return {g: markread.from_hex(t.column(f"__m{g}")) for g in groups}
         return sql, False  # one connection: one query at a time
+
+
+def _surely_moved(units: np.ndarray, valid: np.ndarray, col: markplan.MarkColumn) -> np.ndarray:
+    """Values an export marking them on ``col`` must have moved: every value
+    its embedding could have moved onto this one (at most q steps away, plus
+    half a yuan of cents on the coarse channel) was eligible for embedding."""
+    per = col.per_unit if col.channel == "coarse" else 1
+    span = col.q * per + (per if col.channel == "coarse" else 0)
+    below = markwrite.eligible(units - span, valid, col)
+    above = markwrite.eligible(units + span, valid, col)
+    if col.kind == "amount":  # eligible amounts are two rays: both ends on one of them
+        return below & above & ((units - span > 0) == (units + span > 0))
+    return below & above  # eligible dates are one interval

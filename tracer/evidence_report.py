@@ -280,6 +280,16 @@ def _markdown(verdict: Verdict, data: dict) -> str:
             out.append(_md_table(["export column", "channel", "leak column", "readable", "agree", "p"],
                                  [[m.export_column, m.channel, m.leak_column, m.readable, m.agree,
                                    fmt_p(stats.to_p(m.log_p), m.log_p)] for m in c.marks]))
+        if c.later_sources:
+            out.append("")
+            out.append(f"Later export(s) {', '.join(c.later_sources)}, made from another source, are in the leak "
+                       "too; that source may have held this recipient's copy. Its marks on the cells their "
+                       "copies could not carry (rows or columns they never had, cells they marked themselves), "
+                       "the figure its probability rests on:")
+            out.append("")
+            out.append(_md_table(["export column", "channel", "leak column", "readable", "agree", "p"],
+                                 [[m.export_column, m.channel, m.leak_column, m.readable, m.agree,
+                                   fmt_p(stats.to_p(m.log_p), m.log_p)] for m in c.own_marks]))
         out.append("")
         out.append(f"Canaries: {len({h.canary_no for h in c.hits})} of {c.planted} found"
                    + (f" (rows {', '.join(str(h.leak_row) for h in c.hits[:10])})" if c.hits else "")

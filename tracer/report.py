@@ -64,6 +64,11 @@ def _candidate_lines(c: Candidate, indent: str = "  ") -> list[str]:
             out.append(f"{indent}marks     {m.export_column} [{m.channel}] (leak column {m.leak_column}): {m.agree} of "
                        f"{m.readable} readable marked cells carry this export's marks; an innocent copy "
                        f"matches a cell with probability 1/{m.q}  (p = {fmt_p(stats.to_p(m.log_p), m.log_p)})")
+    if c.later_sources:
+        agree, readable = sum(m.agree for m in c.own_marks), sum(m.readable for m in c.own_marks)
+        out.append(f"{indent}own marks {agree} of {readable} readable cells that later export(s) "
+                   f"{', '.join(c.later_sources)} (from another source, which may have held this copy) could not "
+                   f"carry: the figure its probability rests on")
     for col in sorted(set(c.erased_columns)):
         out.append(f"{indent}marks     {col}: unreadable (rounded or reformatted): counted as erased, not against")
     found = sorted({h.canary_no for h in c.hits})

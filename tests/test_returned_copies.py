@@ -1,0 +1,150 @@
+"""A recipient's copy can come back into the bank's data (a call centre
+returns its list with updated phone numbers, and the file is merged into
+next month's source) without the export of that source recognising it: a
+few hundred returned rows among tens of thousands are too few for the copy
+check's sample. A later export of that source then carries the earlier
+recipient's marks in every cell it did not mark itself, and a leak of the
+later copy must not accuse the earlier recipient. The earlier export is
+kept accused only on cells no later copy could carry (rows or columns the
+later export never had, cells the later export marked itself)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from forensics import markread, markwrite
+from forensics.markevidence import _surely_moved
+from forensics.markplan import MarkColumn
+from tracer import ExportRequest, attribute, export
+
+
+def _lines(path):
+    return path.read_text(encoding="utf-8-sig").splitlines(True)
+
+
+@pytest.fixture(scope="module")
+def returned(new_world):
+    """A's copy of month 1; month 2's source (another file) holds 150 of A's
+    rows as A's file has them; B gets month 2."""
+    d, home, src = new_world("returned", 20000, 5)
+    export(ExportRequest(str(src), "A", "outreach", str(d / "A.csv")), home=home)
+    month1 = _lines(src)
+    at = {line.split(",")[0]: i for i, line in enumerate(month1)}
+    back = {}
+    for line in _lines(d / "A.csv")[1:]:
+        if line.split(",")[0] in at and len(back) < 150:
+            back[at[line.split(",")[0]]] = line
+    (d / "month2.csv").write_text("".join(back.get(i, line) for i, line in enumerate(month1)), encoding="utf-8")
+    b = export(ExportRequest(str(d / "month2.csv"), "B", "review", str(d / "B.csv")), home=home)
+    assert not any("copy of an earlier export" in n for n in b.notes)  # too diluted for the copy check
+    returned_keys = {line.split(",")[0] for line in back.values()}
+    return d, home, returned_keys
+
+
+def test_a_leak_of_the_later_copy_accuses_only_its_recipient(returned, tmp_path):
+    d, home, keys = returned
+    b_lines = _lines(d / "B.csv")
+    leak = tmp_path / "leak.csv"
+    leak.write_text("".join(b_lines[:1] + [line for line in b_lines[1:] if line.split(",")[0] in keys]),
+                    encoding="utf-8")
+    verdict = attribute(leak, home=home)
+    assert [c.recipient for c in verdict.accused] == ["B"]
+    a = next(c for c in verdict.candidates if c.recipient == "A")
+    assert a.marks_agree > 0.5 * a.marks_readable  # its marks are there (the later copy carried them) ...
+    assert a.later_sources == [verdict.accused[0].export_id] and a.explained_by == a.later_sources
+    assert "a later export made from another source can explain them" in a.excluded
+    readable = sum(m.readable for m in a.own_marks)
+    assert readable >= 20  # ... but in the cells B marked itself only by chance
+    assert a.to_dict()["evidence"]["later_sources"]["readable"] == readable
+
+
+def test_a_leak_of_the_earlier_copy_still_accuses_its_recipient(returned, tmp_path):
+    d, home, keys = returned
+    a_lines = _lines(d / "A.csv")
+    leak = tmp_path / "leak.csv"
+    leak.write_text("".join(a_lines[:301]), encoding="utf-8")
+    assert [c.recipient for c in attribute(leak, home=home).accused] == ["A"]
+
+
+def test_rows_of_both_copies_accuse_both(returned, tmp_path):
+    """A's own rows merged with B's: in the cells B marked itself A's rows
+    carry A's marks, far beyond chance, so A stays accused."""
+    d, home, keys = returned
+    a_lines, b_lines = _lines(d / "A.csv"), _lines(d / "B.csv")
+    leak = tmp_path / "leak.csv"
+    leak.write_text("".join(a_lines[:1] + a_lines[1000:1300] + b_lines[5000:5300]), encoding="utf-8")
+    verdict = attribute(leak, home=home)
+    assert sorted(c.recipient for c in verdict.accused) == ["A", "B"]
+    a = next(c for c in verdict.accused if c.recipient == "A")
+    assert a.later_sources and sum(m.agree for m in a.own_marks) > 0.5 * sum(m.readable for m in a.own_marks)
+
+
+def test_a_column_the_later_export_never_received_is_the_earlier_ones_own(new_world, tmp_path):
+    """B got month 2 without opening dates; the leaker joined A's dates onto
+    B's rows. The dates cannot have come through B: A stays accused on them."""
+    d, home, src = new_world("joined", 3000, 6)
+    export(ExportRequest(str(src), "A", "p", str(d / "A.csv")), home=home)
+    month1 = _lines(src)
+    (d / "month2.csv").write_text("".join(month1[:1] + month1[1::2]), encoding="utf-8")
+    header = month1[0].strip().split(",")
+    export(ExportRequest(str(d / "month2.csv"), "B", "p", str(d / "B.csv"),
+                         columns=[c for c in header if c != "开户日期"]), home=home)
+    at = header.index("开户日期")
+    opened = {line.split(",")[0]: line.rstrip("\n").split(",")[at] for line in _lines(d / "A.csv")[1:]}
+    b_lines = _lines(d / "B.csv")
+    joined = [b_lines[0].rstrip("\n") + ",开户日期\n"] + [
+        line.rstrip("\n") + "," + opened[line.split(",")[0]] + "\n" for line in b_lines[1:401]
+        if line.split(",")[0] in opened]
+    leak = tmp_path / "leak.csv"
+    leak.write_text("".join(joined), encoding="utf-8")
+    verdict = attribute(leak, home=home)
+    assert sorted(c.recipient for c in verdict.accused) == ["A", "B"]
+    a = next(c for c in verdict.accused if c.recipient == "A")
+    dates = [m for m in a.own_marks if m.leak_column == "开户日期"]
+    assert dates and dates[0].agree == dates[0].readable > 100
+
+
+COLUMNS = [
+    MarkColumn("amount", "amount", 0, 100, 2, 2000, "fine", 0.0, 1.0),
+    MarkColumn("amount", "amount", 0, 10, 2, 100000, "coarse", 0.0, 1.0),
+    MarkColumn("opened", "date", 1, 4, 0, 0, "fine", 0.0, 1.0, 20000),
+]
+
+
+@pytest.mark.parametrize("col", COLUMNS, ids=lambda c: f"{c.kind}-{c.channel}")
+def test_a_cell_the_later_export_marked_lands_on_the_earlier_point_with_chance_one_in_q(col):
+    """The derivation own_marks rests on, simulated: values A marked, then
+    marked again by B with its own keyed offsets, read under A's plan: the
+    share on A's point is 1/q (binomial, 5 sigma), whatever A's marks did."""
+    rng = np.random.default_rng(7)
+    n = 200_000
+    if col.kind == "amount":
+        u = rng.integers(200_000, 10 ** 9, n)
+    else:
+        u = rng.integers(5_000, 19_000, n)
+    valid = np.ones(n, bool)
+
+    def mark(values):
+        dither, bit, up = rng.integers(0, col.q, n), rng.integers(0, 2, n), rng.integers(0, 2, n)
+        return markwrite.embed(values, dither, bit, up, col), dither, bit
+
+    by_a, a_dither, a_bit = mark(u)
+    by_b, _, _ = mark(by_a)
+    assert markwrite.eligible(u, valid, col).all() and markwrite.eligible(by_a, valid, col).all()
+    assert _surely_moved(by_b, valid, col).mean() > 0.99
+    agree = markread.read(by_b, a_dither, col) == a_bit
+    expected = n / col.q
+    assert abs(agree.sum() - expected) < 5 * np.sqrt(expected * (1 - 1 / col.q))
+    assert (markread.read(by_a, a_dither, col) == a_bit).all()  # before B's mark: every cell on A's point
+
+
+def test_only_values_a_mark_must_have_moved_are_counted():
+    col = MarkColumn("amount", "amount", 0, 100, 2, 2000, "fine", 0.0, 1.0)
+    u = np.array([0, 2099, 2100, 2200, 2201, -2201, 10 ** 8])
+    got = _surely_moved(u, np.ones(len(u), bool), col)
+    # eligible for embedding: |value| >= 2,000 + 100; moved by at most 100
+    assert got.tolist() == [False, False, False, True, True, True, True]
+    date = MarkColumn("opened", "date", 1, 4, 0, 0, "fine", 0.0, 1.0, 20000)
+    days = np.array([20000, 19996, 19995, 10000])
+    assert _surely_moved(days, np.ones(4, bool), date).tolist() == [False, True, True, True]
