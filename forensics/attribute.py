@@ -430,20 +430,20 @@ class _Attribution:
                           "merged in would show only on a larger leak)" if carriers else None)
 
     def _explain_by_later_sources(self, cands: dict[int, Candidate]) -> None:
-        """An accused export beside a later accused one made from another
-        source: that source may have held the earlier recipient's copy (a file
-        returned and merged into the bank's data, unrecognised when the later
-        export was made), so the later copy carries the earlier marks in every
-        cell it did not mark itself. The earlier export stays accused only on
+        """An accused export beside a later export made from another source
+        whose fingerprint is not absent: that source may have held the earlier
+        recipient's copy (a file returned and merged into the bank's data,
+        unrecognised when the later export was made), so the later copy
+        carries the earlier marks in every cell it did not mark itself. The earlier export stays accused only on
         its own marks (MarkReader.own_marks: cells no such later copy could
         carry) with its canaries, scored as before; that figure is exact
         whether or not a later source held its copy, so it replaces the
         earlier one and no rule error is added. Otherwise it is not accused.
         Exports recorded as made from its copy are _explain_by_later_copies'."""
-        accused = sorted(n for n, c in cands.items() if c.accused)
-        for n in accused:
+        carriers = sorted(b for b, d in cands.items() if self._may_carry(d))
+        for n in sorted(n for n, c in cands.items() if c.accused):
             c, e = cands[n], self.exports[n]
-            later = [b for b in accused if b > n and self.exports[b].source_id != e.source_id
+            later = [b for b in carriers if b > n and self.exports[b].source_id != e.source_id
                      and n not in self._ancestors(b)]
             if not later or not c.marks:
                 continue
@@ -465,6 +465,23 @@ class _Attribution:
                           f"into the bank's data), and that export's copy then carries these marks wherever it "
                           f"did not mark the cell itself. In the cells no such copy could carry, {agree} of "
                           f"{readable} readable ones carry this export's marks: not enough to accuse it")
+
+    def _may_carry(self, d: Candidate) -> bool:
+        """Could rows of d's copy be in the leak? Not if d held none of them
+        or its fingerprint is absent. A copy that is in the leak carries d's
+        marks in nearly every readable cell d marked (a cell whose source
+        value was too close to a channel's edge to be moved reads at random),
+        and at least in every column a leaker left alone; an innocent copy
+        agrees with a cell with chance 1/q. So where d's readable cells are
+        too few for the absence test, d counts only if none are readable or
+        in some channel at least half of them agree: a small leak of another
+        recipient's copy then keeps most of that recipient's evidence."""
+        if not d.held_rows or self._fingerprint_absent(d):
+            return False
+        read = [m for m in d.marks if m.readable]
+        if not read or sum(m.readable for m in read) >= ABSENT_MIN_READABLE:
+            return True
+        return any(2 * m.agree >= m.readable for m in read)
 
     def _fingerprint_absent(self, c: Candidate) -> bool:
         """Enough of its marks were readable, and they agree no more than chance

@@ -38,7 +38,7 @@ def returned(new_world):
     (d / "month2.csv").write_text("".join(back.get(i, line) for i, line in enumerate(month1)), encoding="utf-8")
     b = export(ExportRequest(str(d / "month2.csv"), "B", "review", str(d / "B.csv")), home=home)
     assert not any("copy of an earlier export" in n for n in b.notes)  # too diluted for the copy check
-    returned_keys = {line.split(",")[0] for line in back.values()}
+    returned_keys = {line.split(",")[0] for i, line in back.items() if line != month1[i]}  # A marked a cell
     return d, home, returned_keys
 
 
@@ -57,6 +57,38 @@ def test_a_leak_of_the_later_copy_accuses_only_its_recipient(returned, tmp_path)
     readable = sum(m.readable for m in a.own_marks)
     assert readable >= 20  # ... but in the cells B marked itself only by chance
     assert a.to_dict()["evidence"]["later_sources"]["readable"] == readable
+
+
+def test_a_few_rows_of_the_later_copy_never_accuse_the_earlier_recipient(returned, tmp_path):
+    """Six or eight rows carry too few of B's marks to accuse B: B still
+    counts as a possible carrier of A's marks (its readable cells agree),
+    so A is not accused on marks B's copy brought. When only an accused
+    later export counted, 6 of 40 such 8-row leaks accused A (and 3 of 40
+    6-row ones): 30 leaks would all have passed that rule with chance ~1%."""
+    import random
+
+    d, home, keys = returned
+    rows = [line for line in _lines(d / "B.csv")[1:] if line.split(",")[0] in keys]
+    rng = random.Random(3)
+    leak = tmp_path / "leak.csv"
+    for n in [8] * 20 + [6] * 10:
+        leak.write_text(_lines(d / "B.csv")[0] + "".join(rng.sample(rows, n)), encoding="utf-8")
+        assert "A" not in [c.recipient for c in attribute(leak, home=home).accused]
+
+
+def test_a_small_leak_of_the_earlier_copy_keeps_its_power(returned, tmp_path):
+    """B's copy of month 2 holds A's customers too, but a leak of A's own
+    rows shows B's marks only by chance: B is no carrier, and 20 of A's
+    rows accuse A as they would without B."""
+    import random
+
+    d, home, keys = returned
+    a_lines = _lines(d / "A.csv")
+    rng = random.Random(4)
+    leak = tmp_path / "leak.csv"
+    for _ in range(4):
+        leak.write_text(a_lines[0] + "".join(rng.sample(a_lines[1:], 20)), encoding="utf-8")
+        assert [c.recipient for c in attribute(leak, home=home).accused] == ["A"]
 
 
 def test_a_leak_of_the_earlier_copy_still_accuses_its_recipient(returned, tmp_path):
