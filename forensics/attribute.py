@@ -64,10 +64,10 @@ MARK_FIRST_STAGE, MARK_READ_ON_P = twostage.FIRST_STAGE, twostage.READ_ON_P
 ABSENT_MIN_READABLE = 20  # enough readable marks to say an export's fingerprint is absent
 ABSENT_P = 1e-3  # marks agreeing no more than this unlikely by chance: the fingerprint is absent
 
-#: Share of alpha spent on the rules that keep an earlier export accused
-#: beside a later copy made from its copy (_marks_beyond, _canaries_beyond):
-#: each errs at most alpha * COPY_RULE_SHARE / 2 when the leak came from the
-#: later copy, and that error is added to the earlier export's p-value.
+#: Share of alpha spent on the rule that keeps an earlier export accused on
+#: its canaries beside a later copy made from its copy (_canaries_beyond):
+#: it errs at most alpha * COPY_RULE_SHARE when the leak came from the later
+#: copy, and that error is added to the earlier export's p-value.
 COPY_RULE_SHARE = 0.1
 
 METHOD = (
@@ -85,13 +85,15 @@ METHOD = (
     "most 1/4, a binomial tail. For an innocent export these tests rest on independent keyed values of that "
     "export, so their p-values combine by Fisher's method; the combined figure is then multiplied by the number "
     "of exports in the lineage store (Bonferroni), so the printed probability bounds the chance that any "
-    "innocent recipient would be accused. Where a later export was made from an accused export's copy, "
-    "the accusation stands only if the leak carries that export's marks or canaries clearly beyond what the later "
-    "copy explains (a one-sided Fisher exact test and a binomial tail, each wrong at most "
-    f"{COPY_RULE_SHARE / 2:g} alpha of the time); their error is added to its probability. Where a later export that "
-    "may be in the leak was made from another source, that source may have held the earlier copy: the earlier export is then "
-    "scored only on cells that later copy could not carry (rows or columns it never had, cells it marked itself, "
-    "where the earlier point is hit with probability exactly 1/q). Membership (who held the rows "
+    "innocent recipient would be accused. An accused export's fingerprints may also reach a leak through a later "
+    "copy: one made from its copy (recorded at that export), or one made from another source that may have held "
+    "its copy (a returned file merged into the bank's data). Such a copy carries the earlier marks wherever it did "
+    "not mark a cell itself, so the earlier export is then scored only on the cells no such copy could carry "
+    "(rows or columns it never had, and cells it marked itself, where the earlier point is hit with probability "
+    "exactly 1/q), with its canaries only where no later copy was made from its copy; that figure is exact either "
+    "way. Beside one later copy made from its copy it also stays accused if its canaries are lopsidedly more than "
+    f"that copy's (a binomial tail wrong at most {COPY_RULE_SHARE:g} alpha of the time, added to its probability). "
+    "Membership (who held the rows "
     "and columns) never accuses on its own: with overlapping exports no model of innocence gives it a valid tail; it only excludes."
 )
 
@@ -163,7 +165,6 @@ class _Attribution:
         say("scoring")
         self._score(cands)
         self._explain_by_later_copies(cands)
-        self._explain_by_later_sources(cands)
         canary_rows = len({h.leak_row for c in cands.values() for h in c.hits})
         return self._verdict(list(cands.values()), linked, canary_rows, sources)
 
@@ -392,79 +393,60 @@ class _Attribution:
         return seen
 
     def _explain_by_later_copies(self, cands: dict[int, Candidate]) -> None:
-        """A copy made from another export's copy carries that export's
-        fingerprints: the earlier recipient is accused only if no later copy
-        made from theirs can explain the leak. Accused later copy: the earlier
-        one is excluded (its fingerprints came with it). A later copy that is
-        merely not excluded: the earlier one is not accused either (ambiguous)."""
+        """An accused export's fingerprints may have reached the leak through a
+        later copy: one recorded as made from its copy (directly or through
+        others; its canaries came along too), or one made from another source
+        that may have held its copy unrecognised (a returned file merged into
+        the bank's data; _may_carry says which may be in the leak). Such a
+        copy carries the earlier marks in every cell it did not mark itself.
+        The earlier export stays accused on its own marks, the cells none of
+        those copies could carry (MarkReader.own_marks), with its canaries
+        where no later copy was made from its copy: that figure is exact
+        whether or not a later copy is the origin, so it replaces the earlier
+        one with no rule error. Failing that, beside one recorded later copy
+        it stays accused if its canaries are lopsidedly more than that copy's
+        (_canaries_beyond, wrong at most alpha * COPY_RULE_SHARE, which is
+        added to its p-value). Otherwise it is not accused: excluded where an
+        accused later copy explains it, ambiguous where the later copies are
+        merely plausible."""
         heirs: dict[int, list[Candidate]] = {}
         for d in cands.values():
             for a in self._ancestors(d.export_no):
                 heirs.setdefault(a, []).append(d)
         was_accused = {n for n, c in cands.items() if c.accused}  # fingerprints present, judged before any change
-        for c in cands.values():
-            if not c.accused:
-                continue
-            weighed = [d for d in heirs.get(c.export_no, []) if d.export_no in was_accused or d.excluded is None]
-            each = self.alpha * COPY_RULE_SHARE / 2
-            # Each rule compares c with one later copy: valid for a leak of that copy alone. A merge
-            # of two later copies carries c's fingerprints in every row and each one's in only its
-            # own: with two or more later copies that could be the origin, c is not kept accused.
-            later = weighed if len(weighed) >= 2 else [
-                d for d in weighed if not _marks_beyond(c, d, each) and not _canaries_beyond(c, d, each)]
-            if weighed and not later:
-                # Kept accused by those rules: their error joins its p-value (and may undo the accusation).
-                c.copy_rule_error = 2 * each
-                c.log_p = math.log(min(1.0, stats.to_p(c.log_p) + c.copy_rule_error))
-                c.accused = c.log_p <= math.log(self.alpha)
-                continue
-            if not later:
-                continue
-            c.accused = False
-            c.explained_by = [d.export_id for d in later]
-            carriers = [d for d in later if d.export_no in was_accused]
-            via = ", ".join(f"export {d.export_id} to {d.recipient}" for d in carriers)
-            c.excluded = (f"its fingerprints are in the leak because later exports were made from its copy, "
-                          f"directly or through others (recorded at those exports): {via}; the leak does not carry this "
-                          "export's marks or canaries clearly beyond what those copies carry (rows of its own copy "
-                          "merged in would show only on a larger leak)" if carriers else None)
-
-    def _explain_by_later_sources(self, cands: dict[int, Candidate]) -> None:
-        """An accused export beside a later export made from another source
-        whose fingerprint is not absent: that source may have held the earlier
-        recipient's copy (a file returned and merged into the bank's data,
-        unrecognised when the later export was made), so the later copy
-        carries the earlier marks in every cell it did not mark itself. The earlier export stays accused only on
-        its own marks (MarkReader.own_marks: cells no such later copy could
-        carry) with its canaries, scored as before; that figure is exact
-        whether or not a later source held its copy, so it replaces the
-        earlier one and no rule error is added. Otherwise it is not accused.
-        Exports recorded as made from its copy are _explain_by_later_copies'."""
         carriers = sorted(b for b, d in cands.items() if self._may_carry(d))
-        for n in sorted(n for n, c in cands.items() if c.accused):
+        reader = getattr(self, "mark_reader", None)
+        for n in sorted(was_accused):
             c, e = cands[n], self.exports[n]
-            later = [b for b in carriers if b > n and self.exports[b].source_id != e.source_id
-                     and n not in self._ancestors(b)]
-            if not later or not c.marks:
+            weighed = [d for d in heirs.get(n, []) if d.export_no in was_accused or d.excluded is None]
+            copies = {d.export_no for d in weighed}
+            others = [b for b in carriers if b > n and b not in copies and n not in self._ancestors(b)
+                      and self.exports[b].source_id != e.source_id]
+            if not weighed and not others:
                 continue
-            own = self.mark_reader.own_marks(n, later)
-            tests = [t for t, on in ((c.canary_log_p, c.planted and self.unlinked_rows),
-                                     (c.shared_log_p, len(self.shared_found) and c.share_probability > 0)) if on]
-            tests += [m.log_p for m in own if m.readable > 0]
-            log_p = max(c.log_p, stats.bonferroni(stats.fisher(tests), max(1, self.n_exports)) if tests else 0.0)
+            later = sorted(copies | set(others))
+            own = reader.own_marks(n, later) if reader is not None and c.marks else []
+            tests = [m.log_p for m in own if m.readable > 0]
+            if not weighed:  # canaries ride along only in copies made from its copy
+                tests += [t for t, on in ((c.canary_log_p, c.planted and self.unlinked_rows),
+                                          (c.shared_log_p, len(self.shared_found) and c.share_probability > 0)) if on]
+            log_p = stats.bonferroni(stats.fisher(tests), max(1, self.n_exports)) if tests else 0.0
             c.own_marks, c.later_sources = own, [self.exports[b].export_id for b in later]
-            c.log_p = log_p
             if log_p <= math.log(self.alpha):
+                c.log_p = max(c.log_p, log_p)
                 continue
+            each = self.alpha * COPY_RULE_SHARE
+            if len(weighed) == 1 and not others and _canaries_beyond(c, weighed[0], each):
+                # Kept accused by the canary rule: its error joins its p-value (and may undo the accusation).
+                c.copy_rule_error = each
+                c.log_p = math.log(min(1.0, stats.to_p(c.log_p) + each))
+                c.accused = c.log_p <= math.log(self.alpha)
+                if c.accused:
+                    continue
             c.accused = False
             c.explained_by = list(c.later_sources)
-            via = ", ".join(f"export {self.exports[b].export_id} to {self.exports[b].recipient}" for b in later)
-            agree, readable = sum(m.agree for m in own), sum(m.readable for m in own)
-            c.excluded = (f"its marks are in the leak, but a later export made from another source can explain "
-                          f"them: {via}. That source may have held this recipient's copy (a returned file merged "
-                          f"into the bank's data), and that export's copy then carries these marks wherever it "
-                          f"did not mark the cell itself. In the cells no such copy could carry, {agree} of "
-                          f"{readable} readable ones carry this export's marks: not enough to accuse it")
+            c.excluded = _explained_because(own, [d for d in weighed if d.export_no in was_accused],
+                                            [cands[b] for b in others if b in was_accused])
 
     def _may_carry(self, d: Candidate) -> bool:
         """Could rows of d's copy be in the leak? Not if d held none of them
@@ -575,25 +557,30 @@ def _vouched_identifier(t) -> bool:
     return t.kind in (Kind.IDNO, Kind.PHONE, Kind.EMAIL) or (t.kind in IDENTIFIERS and header_kind(t.name) == t.kind)
 
 
-def _marks_beyond(c: Candidate, d: Candidate, p_max: float) -> bool:
-    """Does the leak carry earlier export c's marks more fully than those of d,
-    a later copy made from c's? A copy made from c's carries c's marks on at
-    most the cells d's own marks did not overwrite, and d's on all of its own:
-    in anything taken from d's copy (perturbed or not, since noise hits both
-    alike) d's chance of an agreeing cell is at least c's. c's share clearly
-    higher (one-sided Fisher exact test, p <= p_max) means rows from
-    c's own copy, or another copy made from it, are in the leak: d does not
-    explain c."""
-    # Only the leak columns and channels both marked: a column d left unmarked
-    # carries c's marks untouched, whatever rows the leak took from d's copy.
-    both = {(m.leak_column, m.channel) for m in c.marks} & {(m.leak_column, m.channel) for m in d.marks}
-    ca = sum(m.agree for m in c.marks if (m.leak_column, m.channel) in both)
-    cr = sum(m.readable for m in c.marks if (m.leak_column, m.channel) in both)
-    da = sum(m.agree for m in d.marks if (m.leak_column, m.channel) in both)
-    dr = sum(m.readable for m in d.marks if (m.leak_column, m.channel) in both)
-    if not cr or not dr or ca * dr <= da * cr:
-        return False  # nothing to compare, or c's share is no higher
-    return stats.log_hypergeom_sf(ca, cr + dr, ca + da, cr) <= math.log(p_max)
+def _explained_because(own, copies: list[Candidate], others: list[Candidate]) -> str | None:
+    """Why an accused export's fingerprints do not count: accused later
+    ``copies`` made from its copy, accused ``others`` made from another
+    source, and its ``own`` marks (the cells none could carry). None where
+    no accused later copy explains it: merely plausible ones (ambiguous)."""
+    parts = []
+    if copies:
+        via = ", ".join(f"export {d.export_id} to {d.recipient}" for d in copies)
+        parts.append(f"its fingerprints are in the leak because later exports were made from its copy, directly "
+                     f"or through others (recorded at those exports): {via}; the leak does not carry this "
+                     "export's marks or canaries clearly beyond what those copies carry.")
+    if others:
+        via = ", ".join(f"export {d.export_id} to {d.recipient}" for d in others)
+        parts.append(f"its marks are in the leak, but a later export made from another source can explain them: "
+                     f"{via}. That source may have held this recipient's copy (a returned file merged into the "
+                     "bank's data), and that export's copy then carries these marks wherever it did not mark the "
+                     "cell itself.")
+    if not parts:
+        return None
+    agree, readable = sum(m.agree for m in own), sum(m.readable for m in own)
+    if readable:
+        parts.append(f"In the cells no such copy could carry, {agree} of {readable} readable ones carry this "
+                     "export's marks: not enough to accuse it.")
+    return " ".join(parts)
 
 
 def _canaries_beyond(c: Candidate, d: Candidate, p_max: float) -> bool:

@@ -79,8 +79,8 @@ class Candidate:
     accused: bool = False
     excluded: str | None = None  # why this export cannot be the (sole) origin
     explained_by: list[str] = field(default_factory=list)  # later exports made from its copy that explain the leak
-    # Later accused exports from other sources, and its marks on the cells their copies could not carry
-    # (forensics.attribute._explain_by_later_sources); empty where none was weighed.
+    # Later exports whose copies may carry its marks (made from its copy, or from a source that may have
+    # held it), and its marks on the cells they could not carry (forensics.attribute._explain_by_later_copies).
     later_sources: list[str] = field(default_factory=list)
     own_marks: list[MarkColumnEvidence] = field(default_factory=list)
 

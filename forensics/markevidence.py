@@ -130,15 +130,16 @@ class MarkReader:
 
     def own_marks(self, eno: int, later: list[int]) -> list[MarkColumnEvidence]:
         """Export ``eno``'s marks read again on its whole sample, on the cells
-        that no copy of the ``later`` exports could have carried from its own
-        source. A later export's source may have held this export's copy (a
+        that no copy of the ``later`` exports could have carried. A later
+        export made from its copy, or from a source that held its copy (a
         recipient's file merged back into the bank's data, unrecognised when
-        the later export was made): its copy then carries these marks in every
-        cell it did not mark itself. What such a copy cannot carry:
+        the later export was made), carries these marks in every cell it did
+        not mark itself. What such a copy cannot carry:
 
-        * cells of rows the later export did not hold, or of a column it
-          never received (the leak keeps this export's header and the later
-          export's columns lack it);
+        * cells of leak rows the later export did not hold (under any of the
+          row keys the leak row links to), or of a column it never received
+          (the leak keeps this export's header and the later export's
+          columns lack it);
         * cells the later export marked itself, on the same leak column (by
           header) and the same channel (kind, channel, q, decimals), whose
           value is far enough inside the channel's range that the later
@@ -149,7 +150,7 @@ class MarkReader:
 
         Under innocence the cells kept are a subset of this export's cells
         chosen without its key, so the binomial tail at 1/q stays exact either
-        way: the figure is valid whether or not a later source held its copy."""
+        way: the figure is valid whether or not a later copy is the origin."""
         e = self.exports[eno]
         ia = self._holding_index.get(eno)
         if ia is None or e.key_id not in self.keyring or not e.params.get("mark_columns"):
@@ -158,39 +159,52 @@ class MarkReader:
         key = h.sample_key[h.sample_export == ia]  # its sample, as the full read took it
         if not len(key):
             return []
-        later = [b for b in later if self.exports[b].key_id in self.keyring]
-        holders = [(b, np.unpackbits(h.bits[self._holding_index[b]])[h.pad + key].astype(bool))
-                   for b in later if b in self._holding_index]
-        material, _ = self._material_keys([eno, *[b for b, _ in holders]])
-        own_columns = {normalise_header(n) for n in e.columns}
         pos, lr = h.rows_of_keys(key)
-        mats: dict[tuple[int, int], np.ndarray] = {}
+        later = [b for b in later if b in self._holding_index and self.exports[b].key_id in self.keyring]
+        material, _ = self._material_keys([eno, *later])
+        n_keys = len(h.keys)
 
-        def material_of(export_no: int, group: int) -> np.ndarray:
-            if (export_no, group) not in mats:
-                exp = np.full(len(key), self._holding_index[export_no], np.int64)
-                mats[(export_no, group)] = material(exp, key, [group])[group]
-            return mats[(export_no, group)]
+        def material_of(export_no: int, keys: np.ndarray, group: int) -> np.ndarray:
+            exp = np.full(len(keys), self._holding_index[export_no], np.int64)
+            return material(exp, keys, [group])[group]
 
+        # Each later export's row key for each of these leak rows (-1: it held none of the row's keys).
+        their_key = {}
+        for b in later:
+            held = np.flatnonzero(np.unpackbits(h.bits[self._holding_index[b]])[h.pad:h.pad + n_keys])
+            at = np.full(self.leak_rows, -1, np.int64)
+            if len(held):
+                p_b, lr_b = h.rows_of_keys(held)
+                at[lr_b] = held[p_b]
+            their_key[b] = at[lr]
+        own_columns = {normalise_header(n) for n in e.columns}
+        mats: dict[tuple, np.ndarray] = {}
         out = []
         for m, leak_col, tries in self._pairs(e):
             if self._rounded(leak_col, m):
                 continue
             values, valid = self._units(leak_col, m)
-            selected, dither, bit = markread.plan(material_of(eno, m.group), m)
+            if (eno, m.group) not in mats:
+                mats[(eno, m.group)] = material_of(eno, key, m.group)
+            selected, dither, bit = markread.plan(mats[(eno, m.group)], m)
             header = normalise_header(leak_col)
             own = np.ones(len(lr), bool)  # per (key, leak row): no later copy could carry this cell
-            for b, held in holders:
-                eb = self.exports[b]
+            for b in later:
+                eb, kb = self.exports[b], their_key[b]
                 if header in own_columns and header not in {normalise_header(n) for n in eb.columns}:
                     continue  # it never received the column
+                held = kb >= 0
                 replaced = np.zeros(len(lr), bool)
                 for mb, leak_col_b, tries_b in self._pairs(eb):
                     if (leak_col_b == leak_col and tries_b == 1 and mb.kind == m.kind and mb.channel == m.channel
                             and mb.q == m.q and mb.decimals == m.decimals):
-                        sel_b, _, _ = markread.plan(material_of(b, mb.group), mb)
-                        replaced |= sel_b[pos] & _surely_moved(values[lr], valid[lr], mb)
-                own &= ~held[pos] | replaced
+                        rows = np.flatnonzero(held)
+                        if (b, mb.group) not in mats:
+                            mats[(b, mb.group)] = material_of(b, kb[rows], mb.group)
+                        sel_b = np.zeros(len(lr), bool)
+                        sel_b[rows] = markread.plan(mats[(b, mb.group)], mb)[0]
+                        replaced |= sel_b & _surely_moved(values[lr], valid[lr], mb)
+                own &= ~held | replaced
             keep = valid[lr] & selected[pos] & own
             if h.one_to_one:
                 p = np.flatnonzero(keep)

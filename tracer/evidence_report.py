@@ -282,10 +282,10 @@ def _markdown(verdict: Verdict, data: dict) -> str:
                                    fmt_p(stats.to_p(m.log_p), m.log_p)] for m in c.marks]))
         if c.later_sources:
             out.append("")
-            out.append(f"Later export(s) {', '.join(c.later_sources)}, made from another source, are in the leak "
-                       "too; that source may have held this recipient's copy. Its marks on the cells their "
-                       "copies could not carry (rows or columns they never had, cells they marked themselves), "
-                       "the figure its probability rests on:")
+            out.append(f"Later export(s) {', '.join(c.later_sources)} may be in the leak and may carry this "
+                       "recipient's marks (made from its copy, or from a source that may have held it). Its marks "
+                       "on the cells their copies could not carry (rows or columns they never had, cells they "
+                       "marked themselves), the figure its probability rests on:")
             out.append("")
             out.append(_md_table(["export column", "channel", "leak column", "readable", "agree", "p"],
                                  [[m.export_column, m.channel, m.leak_column, m.readable, m.agree,

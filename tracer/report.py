@@ -67,8 +67,8 @@ def _candidate_lines(c: Candidate, indent: str = "  ") -> list[str]:
     if c.later_sources:
         agree, readable = sum(m.agree for m in c.own_marks), sum(m.readable for m in c.own_marks)
         out.append(f"{indent}own marks {agree} of {readable} readable cells that later export(s) "
-                   f"{', '.join(c.later_sources)} (from another source, which may have held this copy) could not "
-                   f"carry: the figure its probability rests on")
+                   f"{', '.join(c.later_sources)} (made from this copy, or from a source that may have held it) "
+                   f"could not carry: the figure its probability rests on")
     for col in sorted(set(c.erased_columns)):
         out.append(f"{indent}marks     {col}: unreadable (rounded or reformatted): counted as erased, not against")
     found = sorted({h.canary_no for h in c.hits})
