@@ -18,7 +18,7 @@ import pytest
 
 from forensics import stats
 from forensics.attribute import _Attribution, _Export
-from forensics.evidence import CanaryHit, Candidate, MarkColumnEvidence
+from forensics.evidence import CanaryHit, Candidate
 from tracer import ExportRequest, Home, attribute, export
 
 

@@ -8,7 +8,6 @@ import zipfile
 import pytest
 from typer.testing import CliRunner
 
-from canary.errors import UnreadableFile
 from tracer import attribute, leaks
 from tracer.cli import app
 from tracer.export import COARSE_MIN_WHOLE
