@@ -165,7 +165,8 @@ class _Attribution:
         say("scoring")
         self._score(cands)
         self._explain_by_later_copies(cands)
-        canary_rows = len({h.leak_row for c in cands.values() for h in c.hits})
+        # Rows that are canaries: unique ones (hits) and pooled ones (shared_found holds 1-based rows too).
+        canary_rows = len({h.leak_row for c in cands.values() for h in c.hits}.union(*self.shared_found.values()))
         return self._verdict(list(cands.values()), linked, canary_rows, sources)
 
     # -- reading and linking --------------------------------------------------
@@ -473,6 +474,9 @@ class _Attribution:
     def _exclusion(self, c: Candidate) -> str | None:
         if c.columns_unexplained:
             return f"never received column(s) {', '.join(c.columns_unexplained)}"
+        if c.shared_found and len(c.shared_held) < c.shared_found:
+            return (f"never received {c.shared_found - len(c.shared_held)} of the {c.shared_found} pooled canaries "
+                    "in the leak (synthetic customers that only some exports of the source received)")
         if self._fingerprint_absent(c):
             return (f"its fingerprint is absent: {c.marks_agree} of {c.marks_readable} readable marked cells "
                     f"carry its marks, no more than chance, where its own copy would carry nearly all")
@@ -481,15 +485,17 @@ class _Attribution:
         return None
 
     def _merge_explains(self, cands: list[Candidate]) -> list[Candidate]:
-        """Recipients whose copies together hold the leak's linked rows and whose
-        fingerprints are not absent: possibly a merge of their copies."""
-        partial = [c for c in cands if not c.accused and not c.columns_unexplained and c.held_rows
-                   and not self._fingerprint_absent(c)]
+        """Recipients whose copies together hold the leak's linked rows and
+        its pooled canaries, and whose fingerprints are not absent: possibly
+        a merge of their copies."""
+        partial = [c for c in cands if not c.accused and not c.columns_unexplained
+                   and (c.held_rows or c.shared_held) and not self._fingerprint_absent(c)]
         if len(partial) < 2:
             return []
-        covered = self.holdings.covered(c.export_no for c in partial)
         linked = partial[0].linked_rows
-        return partial if linked and covered >= 0.9 * linked else []
+        rows = not linked or self.holdings.covered(c.export_no for c in partial) >= 0.9 * linked
+        pooled = set(self.shared_found) <= set().union(*(c.shared_held for c in partial))
+        return partial if (linked or self.shared_found) and rows and pooled else []
 
     def _verdict(self, cands: list[Candidate], linked: int, canary_rows: int, sources: list[dict]) -> Verdict:
         cands.sort(key=lambda c: (not c.accused, c.log_p, -c.held_rows, c.export_no))
@@ -524,9 +530,16 @@ class _Attribution:
             elif plausible:
                 verdict = "ambiguous"
                 names = _unique(c.recipient for c in plausible)
-                summary = (f"{linked} of {rows} rows are this bank's customers, but no fingerprint separates "
+                summary = (f"{linked} of {rows} rows are this bank's customers"
+                           + (f" and {canary_rows} are canaries it planted" if canary_rows else "")
+                           + ", but no fingerprint separates "
                            f"the recipients who held them: ambiguous between {', '.join(names)} "
                            f"(or someone with access to the source). Nobody is accused.")
+            elif canary_rows:  # canaries are never in the source: these rows came through exports
+                verdict = "ambiguous"
+                summary = (f"{canary_rows} of {rows} rows are canaries this bank planted in its exports, so the "
+                           "leak came from exported copies, but no export or merge of them explains it (see "
+                           "evidence). Nobody is accused.")
             else:
                 verdict = "source"
                 summary = (f"{linked} of {rows} rows match this bank's source data, but no export explains them: "

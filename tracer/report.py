@@ -80,6 +80,10 @@ def _candidate_lines(c: Candidate, indent: str = "  ") -> list[str]:
                        f"(p = {fmt_p(stats.to_p(c.canary_log_p), c.canary_log_p)})")
         else:
             out.append(f"{indent}canaries  none of {c.planted} planted found")
+    if c.shared_found:
+        out.append(f"{indent}pooled    {len(c.shared_held)} of the {c.shared_found} pooled canaries in the leak were "
+                   f"received by this export; an export that did not leak takes each with probability "
+                   f"{c.share_probability:g} (p = {fmt_p(stats.to_p(c.shared_log_p), c.shared_log_p)})")
     unexplained = f"; never received {', '.join(c.columns_unexplained)}" if c.columns_unexplained else ""
     out.append(f"{indent}membership held {c.held_rows} of {c.linked_rows} linked rows{unexplained}")
     return out
