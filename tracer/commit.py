@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from canary.errors import TracerError, safe_detail
+from canary.errors import StoreError, TracerError, safe_detail
 from canary.kinds import Kind
 from canary.marks import SCHEME
 from forensics.duck import insert_rows
@@ -73,6 +73,20 @@ def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
     covered: list[tuple[str, object]] = []
     is_file = getattr(ex, "source_kind", "file") == "file"
     location = str(Path(ex.info.path).resolve()) if is_file else ex.info.path
+    # A new source's identities, gathered before the transaction: the ledger's
+    # digest of them reads this copy, not the transaction's own uncommitted rows.
+    new_source = con.execute("SELECT count(*) FROM store.sources WHERE content_hash = ? AND key_id = ?",
+                             [content_hash, ex.key.key_id]).fetchone()[0] == 0
+    if new_source:
+        # An earlier export's canaries in a copy of its file are not customers (tracer.export._derived_from).
+        not_canary = (" AND row_key NOT IN (SELECT row_key FROM __parent_canary_rows)"
+                      if getattr(ex, "parent_canary_rows", False) else "")
+        arms = " UNION ALL ".join(f"SELECT CAST({code} AS UTINYINT) AS kind, {alias} AS digest, row_key FROM ids "
+                                  f"WHERE {alias} IS NOT NULL{not_canary}" for code, alias in ex.digest_columns)
+        con.execute("CREATE OR REPLACE TEMP TABLE __new_identities AS "
+                    + (arms or "SELECT NULL::UTINYINT AS kind, NULL::UBIGINT AS digest, NULL::UBIGINT AS row_key "
+                                "WHERE false"))
+    ledger_rows: dict[tuple[str, object], str] = {}
     con.execute("BEGIN TRANSACTION")
     try:
         rid = con.execute("SELECT recipient_id FROM store.recipients WHERE name = ?",
@@ -87,16 +101,16 @@ def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
         sid = con.execute("SELECT source_id FROM store.sources WHERE content_hash = ? AND key_id = ?",
                           [content_hash, ex.key.key_id]).fetchone()
         if sid is None:
+            if not new_source:
+                raise StoreError("the lineage store changed during the export (a source was removed): "
+                                 "run the export again")
             sid = con.execute("SELECT coalesce(max(source_id), 0) + 1 FROM store.sources").fetchone()[0]
             con.execute("INSERT INTO store.sources VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         [sid, getattr(ex, "source_kind", "file"), location, content_hash, ex.key.key_id, ex.info.rows,
                          ex.info.columns, ex.now])
-            # An earlier export's canaries in a copy of its file are not customers (tracer.export._derived_from).
-            not_canary = (" AND row_key NOT IN (SELECT row_key FROM __parent_canary_rows)"
-                          if getattr(ex, "parent_canary_rows", False) else "")
-            for code, alias in ex.digest_columns:
-                con.execute(f"INSERT INTO store.source_identities SELECT ?, ?, {alias}, row_key "
-                            f"FROM ids WHERE {alias} IS NOT NULL{not_canary}", [sid, code])
+            identities = f"SELECT CAST({int(sid)} AS INTEGER) AS source_id, kind, digest, row_key FROM __new_identities"
+            con.execute(f"INSERT INTO store.source_identities {identities}")
+            ledger_rows[("source_identities", sid)] = identities
             covered += [("sources", sid), ("source_identities", sid)]
         else:
             sid = sid[0]
@@ -147,7 +161,7 @@ def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
                         [pa.int32(), pa.int32()] + [pa.uint64()] * 5 + [pa.string()] * 3, into="store.canaries")
         covered += [("exports", eno), ("export_rows", eno), ("canaries", eno)]
         covered += live.record_uses(con, ex, eno)
-        ledger.append(con, ex.key, "export", ex.export_id, covered, now=ex.now)
+        ledger.append(con, ex.key, "export", ex.export_id, covered, now=ex.now, rows=ledger_rows)
         con.execute("COMMIT")
     except BaseException:
         try:

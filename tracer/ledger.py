@@ -178,22 +178,27 @@ class _ColumnHash:
 
 
 def scope_digest(con: duckdb.DuckDBPyConnection, table: str, key: object,
-                 schema: dict[str, list[tuple[str, str]]] | None = None) -> tuple[int, str]:
-    """(rows, sha256 hex) of one scope's rows in the canonical encoding."""
+                 schema: dict[str, list[tuple[str, str]]] | None = None, rows: str | None = None) -> tuple[int, str]:
+    """(rows, sha256 hex) of one scope's rows in the canonical encoding.
+    ``rows``: SQL of a relation holding exactly those rows (same column names
+    and types), read instead of the store: an append inside the transaction
+    that wrote them reads a copy made before it far faster than the
+    transaction's own uncommitted rows (4M source identities: 2.5 s, 0.6 s)."""
     keycol = SCOPES[table]
     cols = (schema if schema is not None else _schema(con)).get(table)
     if not cols:
         raise StoreError(f"the lineage store has no table {table} (run `tracer init` to upgrade it)")
+    scope, params = (f"store.{table} WHERE {qident(keycol)} = ?", [key]) if rows is None else (f"({rows})", [])
     counts = con.execute(f"SELECT count(*), {', '.join(f'count({qident(c)})' for c, _ in cols)} "
-                         f"FROM store.{table} WHERE {qident(keycol)} = ?", [key]).fetchone()
+                         f"FROM {scope}", params).fetchone()
     n = counts[0]
     present = [(c, t) for (c, t), k in zip(cols, counts[1:]) if k]
     h = hashlib.sha256(f"{SCHEME}/records\0{table}\0{n}\0".encode())
     if n:
         exprs = [_encode(c, t) for c, t in present]
         order = ", ".join(f"{qident(c)} ASC NULLS LAST" for c, _ in present)
-        reader = con.execute(f"SELECT {', '.join(e for e, _ in exprs)} FROM store.{table} "
-                             f"WHERE {qident(keycol)} = ? ORDER BY {order}", [key]).to_arrow_reader(_BATCH)
+        reader = con.execute(f"SELECT {', '.join(e for e, _ in exprs)} FROM {scope} "
+                             f"ORDER BY {order}", params).to_arrow_reader(_BATCH)
         hashes = [_ColumnHash(tag) for _, tag in exprs]
         for batch in reader:
             for ch, arr in zip(hashes, batch.columns):
@@ -228,15 +233,18 @@ def _iso(ts: datetime) -> str:
 
 
 def append(con: duckdb.DuckDBPyConnection, key: Key, kind: str, ref: str | None,
-           scopes: list[tuple[str, object]], *, now: datetime | None = None) -> Head:
+           scopes: list[tuple[str, object]], *, now: datetime | None = None,
+           rows: dict[tuple[str, object], str] | None = None) -> Head:
     """Append one entry covering ``scopes``; call inside the transaction that
-    wrote them, after writing them (the digests are of what is committed)."""
+    wrote them, after writing them (the digests are of what is committed).
+    ``rows``: for some scopes, SQL of a relation holding exactly their rows
+    (scope_digest)."""
     now = (now or datetime.now(timezone.utc).replace(tzinfo=None)).replace(microsecond=0)
     covered = []
     schema = _schema(con)
     for table, k in sorted(set(scopes), key=lambda s: (s[0], str(s[1]))):
-        rows, digest = scope_digest(con, table, k, schema)
-        covered.append([table, k, rows, digest])
+        n, digest = scope_digest(con, table, k, schema, (rows or {}).get((table, k)))
+        covered.append([table, k, n, digest])
     last = con.execute("SELECT seq, entry_hash FROM store.ledger ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     at = _iso(now)
