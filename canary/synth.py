@@ -41,6 +41,15 @@ _DIGIT = re.compile(r"\d")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _NUMBER = re.compile(r"\d+")
 _SIXTEEN = timedelta(days=16 * 365 + 4)
+# Headers of columns bound to a place or to the donor's own numbers (a city,
+# a postcode, the carrier of the phone prefix the canary keeps, a branch's
+# officer): their value stays the donor's. Every other column of no known
+# kind (a credit score, an occupation) comes from the mate with the amounts,
+# so the canary is no real row's near twin.
+_PLACE_HINTS = ("邮编", "邮政", "postcode", "postal", "zip", "城市", "city", "省", "province", "市", "区", "县",
+                "district", "county", "region", "地区", "state", "网点", "支行", "分行", "branch", "运营商",
+                "carrier", "归属", "籍贯", "国籍", "nationality", "country", "国家", "机构", "经理", "manager",
+                "officer", "area", "location", "town", "乡", "镇", "街道", "社区")
 _REGION_CODES = tuple(sorted(REGIONS))
 Taken = Callable[[Kind, str], bool]
 
@@ -185,6 +194,10 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
         row[name] = _email(donor.get(name), stream, taken, mate=mate.get(name), names=spelled,
                            years=(donor_born, born))
     same_tier = all((donor.get(t) or "").strip() == (mate.get(t) or "").strip() for t in by_kind.get(Kind.TIER, []))
+    if same_tier:  # what depends on the tier (amounts, products, scores) then comes from one real row
+        for name in by_kind.get(Kind.OTHER, []):
+            if not _bound_to_place(name):
+                row[name] = mate.get(name)
     for name in by_kind.get(Kind.AMOUNT, []):
         v = row[name] = (mate if same_tier else donor).get(name)
         # New cents: never a real customer's exact balance. A round amount (a loan
@@ -210,6 +223,11 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
             if shifted <= today:
                 row[name] = shifted.strftime(fmt)
     return row
+
+
+def _bound_to_place(header: str) -> bool:
+    h = header.strip().lower()
+    return any(hint in h for hint in _PLACE_HINTS)
 
 
 def _phone(value: str | None, stream: Stream, taken: Taken) -> str | None:

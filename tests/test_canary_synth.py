@@ -149,6 +149,26 @@ def test_a_canary_takes_its_mates_surname_and_same_tier_amounts_so_no_real_row_i
         assert row["月日均存款"].startswith("1200.")  # a gold-card balance would not fit the donor's tier
 
 
+def test_a_canary_takes_free_columns_from_its_mate_and_place_bound_ones_from_its_donor():
+    """A wide list's credit score or occupation would make a canary its
+    donor's twin (bench/canary_tells.py: 65 of 313 canaries had one): they
+    come from the mate, with the amounts. A city, postcode or branch officer
+    stays the donor's: it must fit the donor's address and ID region."""
+    cols = [Column("name", Kind.NAME), Column("city", Kind.OTHER), Column("postcode", Kind.OTHER),
+            Column("客户经理", Kind.OTHER), Column("credit_score", Kind.OTHER), Column("职业", Kind.OTHER),
+            Column("客户等级", Kind.TIER)]
+    donor = {"name": "John Smith", "city": "Hangzhou", "postcode": "310000", "客户经理": "李强",
+             "credit_score": "702", "职业": "教师", "客户等级": "普通"}
+    mate = {"name": "Mary Jones", "city": "Xi'an", "postcode": "710000", "客户经理": "王芳",
+            "credit_score": "655", "职业": "医生", "客户等级": "普通"}
+    row = synthesize(cols, donor, Stream(Key(b"k" * 32), "w"), today=TODAY, taken=lambda k, v: False, mate=mate)
+    assert (row["city"], row["postcode"], row["客户经理"]) == ("Hangzhou", "310000", "李强")
+    assert (row["credit_score"], row["职业"]) == ("655", "医生")
+    row = synthesize(cols, donor, Stream(Key(b"k" * 32), "w"), today=TODAY, taken=lambda k, v: False,
+                     mate=dict(mate, 客户等级="金卡"))
+    assert (row["credit_score"], row["职业"]) == ("702", "教师")  # another tier's score may not fit the donor's
+
+
 def test_a_latin_script_name_stays_latin():
     cols = [Column("name", Kind.NAME)]
     row = synthesize(cols, {"name": "John Smith"}, Stream(Key(b"k" * 32), "n"), today=TODAY,
