@@ -238,13 +238,19 @@ def _phone(value: str | None, stream: Stream, taken: Taken) -> str | None:
         return value
     lead = len(digits) - 11  # e.g. a +86 country code before the number
     prefix = "".join(digits[lead:lead + 3])
+    # The donor's first seven digits where its prefix is issued: digits 4-7 name
+    # the exchange (HLR) and with it a city, which a leaker with a number-segment
+    # table can hold against the ID region; random ones would often disagree.
+    # Only the last four are drawn, unless the donor's segment is crowded.
+    segment = "".join(digits[lead + 3:lead + 7]) if prefix in ISSUED_PREFIXES else None
     if prefix not in ISSUED_PREFIXES:
         prefix = stream.choice(ISSUED_PREFIXES)
-    for _ in range(50):
-        new = list(digits[:lead]) + list(prefix) + [str(stream.below(10)) for _ in range(8)]
+    for attempt in range(50):
+        kept = segment if segment is not None and attempt < 25 else "".join(str(stream.below(10)) for _ in range(4))
+        new = list(digits[:lead]) + list(prefix) + list(kept) + [str(stream.below(10)) for _ in range(4)]
         it = iter(new)
         candidate = "".join(next(it) if ch.isdigit() else ch for ch in value)
-        if not taken(Kind.PHONE, "".join(new[lead:])):
+        if new != digits and not taken(Kind.PHONE, "".join(new[lead:])):
             return candidate
     raise RuntimeError("could not find a free phone number for a canary")
 

@@ -64,6 +64,8 @@ def test_a_canary_passes_every_check_and_follows_its_stream(donor, seed):
     for col in ("手机号", "客户号", "账号"):
         assert row[col] != donor[col]
     assert row["身份证号"][:6] == donor["身份证号"][:6]  # the donor's region
+    # The donor's prefix and exchange (digits 4-7, a city in a number-segment table)
+    assert [d for d in row["手机号"] if d.isdigit()][-11:-4] == [d for d in donor["手机号"] if d.isdigit()][-11:-4]
     assert _date_format(row["开户日期"]) == _date_format(donor["开户日期"])  # the donor's writing
 
 

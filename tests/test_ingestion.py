@@ -96,8 +96,9 @@ def test_whole_copy_as_jsonl(bank):
 
 
 def test_twenty_rows_of_name_and_phone_from_identical_copies(bank, verdict_for):
-    """Attributed if a canary is among the rows; otherwise ambiguous naming both,
-    never the wrong one alone."""
+    """Attributed if a canary is among the rows; otherwise ambiguous naming both
+    (or A alone where a pooled canary only A received is among them), never
+    the wrong one alone."""
     for seed in range(12):
         t = leaks.keep(leaks.sample(leaks.read(bank["outs"]["A"]), 20, seed=seed), ["姓名", "手机号"])
         v = verdict_for(bank, t, f"namephone_{seed}.csv")
@@ -107,7 +108,10 @@ def test_twenty_rows_of_name_and_phone_from_identical_copies(bank, verdict_for):
         else:
             assert v.verdict == "ambiguous"
             plausible = {c.recipient for c in v.candidates if c.excluded is None}
-            assert {"A", "B"} <= plausible
+            assert "A" in plausible
+            # B too, unless a pooled canary among the rows is one only A received
+            b = next(c for c in v.candidates if c.recipient == "B")
+            assert b.excluded is None or "pooled canaries in the leak" in b.excluded
 
 
 @pytest.mark.parametrize("fmt", ["tsv", "semicolon", "pipe", "spaces", "noheader", "utf16", "json", "parquet"])
