@@ -428,11 +428,19 @@ class _Attribution:
             later = sorted(copies | set(others))
             own = reader.own_marks(n, later) if reader is not None and c.marks else []
             tests = [m.log_p for m in own if m.readable > 0]
-            if not weighed:  # canaries ride along only in copies made from its copy
-                tests += [t for t, on in ((c.canary_log_p, c.planted and self.unlinked_rows),
-                                          (c.shared_log_p, len(self.shared_found) and c.share_probability > 0)) if on]
+            # Its canaries that no later copy received (a copy made from its copy took them
+            # along as rows): only chance, bounded as before, puts them in that copy's leak.
+            carried = self._carried_canaries(c, later)
+            own_hits = [h for h in c.hits if h.canary_no not in carried]
+            if own_hits and c.planted and self.unlinked_rows:
+                found = len({h.canary_no for h in own_hits})
+                tests.append(stats.log_poisson_sf(found, self.unlinked_rows * c.planted
+                                                  * max(h.chance for h in own_hits)))
+            if not weighed and len(self.shared_found) and c.share_probability > 0:
+                tests.append(c.shared_log_p)  # pooled canaries ride along in copies made from its copy
             log_p = stats.bonferroni(stats.fisher(tests), max(1, self.n_exports)) if tests else 0.0
             c.own_marks, c.later_sources = own, [self.exports[b].export_id for b in later]
+            c.own_canaries = len({h.canary_no for h in own_hits})
             if log_p <= math.log(self.alpha):
                 c.log_p = max(c.log_p, log_p)
                 continue
@@ -448,6 +456,21 @@ class _Attribution:
             c.explained_by = list(c.later_sources)
             c.excluded = _explained_because(own, [d for d in weighed if d.export_no in was_accused],
                                             [cands[b] for b in others if b in was_accused])
+
+    def _carried_canaries(self, c: Candidate, later: list[int]) -> set[int]:
+        """c's canaries found in the leak that a later export in ``later``
+        received among its source's rows (recorded at that export as
+        ``params.carried_canaries``); all of them where a later export made
+        from c's copy predates that record."""
+        nos = {h.canary_no for h in c.hits}
+        carried: set[int] = set()
+        for b in later:
+            params = self.exports[b].params
+            if "carried_canaries" in params:
+                carried.update(params["carried_canaries"].get(c.export_id, []))
+            elif c.export_no in self._ancestors(b):
+                return nos
+        return carried & nos
 
     def _may_carry(self, d: Candidate) -> bool:
         """Could rows of d's copy be in the leak? Not if d held none of them

@@ -83,6 +83,7 @@ class Candidate:
     # held it), and its marks on the cells they could not carry (forensics.attribute._explain_by_later_copies).
     later_sources: list[str] = field(default_factory=list)
     own_marks: list[MarkColumnEvidence] = field(default_factory=list)
+    own_canaries: int = 0  # of its canaries found, those no such later export received
 
     @property
     def p_value(self) -> float:
@@ -119,6 +120,7 @@ class Candidate:
                 "copy_rule_error": self.copy_rule_error,
                 "later_sources": {"exports": self.later_sources,
                                   "own_marks": [m.to_dict() for m in self.own_marks],
+                                  "own_canaries": self.own_canaries,
                                   "readable": sum(m.readable for m in self.own_marks),
                                   "agree": sum(m.agree for m in self.own_marks)},
                 "exported_at": self.created_at,

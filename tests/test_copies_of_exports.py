@@ -19,7 +19,7 @@ import pytest
 from forensics import stats
 from forensics.attribute import _Attribution, _Export
 from forensics.evidence import CanaryHit, Candidate
-from tracer import ExportRequest, Home, attribute, export
+from tracer import ExportRequest, Home, attribute, export, list_exports
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_a_leak_of_the_earlier_copy_still_accuses_its_recipient(chain):
 def _job(exports: dict) -> SimpleNamespace:
     """An attribution's state as _explain_by_later_copies reads it (no marks read)."""
     job = SimpleNamespace(exports=exports, alpha=1e-6)
-    for name in ("_ancestors", "_may_carry", "_fingerprint_absent"):
+    for name in ("_ancestors", "_may_carry", "_fingerprint_absent", "_carried_canaries"):
         setattr(job, name, getattr(_Attribution, name).__get__(job))
     return job
 
@@ -212,6 +212,10 @@ def test_exporting_a_copy_onward_keeps_the_earlier_copys_canaries_as_evidence(ne
     assert [c.recipient for c in attribute(leak, home=home).accused] == ["A"]
     again = export(ExportRequest(str(d / "A.parquet"), "C", "p", str(d / "C.csv")), home=home)
     assert any("copy of an earlier export" in n for n in again.notes)
+    # Both copies carry all of A's canaries, and say so (the second from the first's record)
+    carried = [params(home, e["export_id"])["carried_canaries"] for e in list_exports(home=home)[2:]]
+    assert carried[0] == carried[1] and len(next(iter(carried[0].values()))) == int(
+        params(home, list_exports(home=home)[0]["export_id"])["canaries"])
 
 
 def test_a_copy_of_an_export_without_identifiers_is_recognised_by_its_bytes(new_world):

@@ -180,3 +180,49 @@ def test_only_values_a_mark_must_have_moved_are_counted():
     date = MarkColumn("opened", "date", 1, 4, 0, 0, "fine", 0.0, 1.0, 20000)
     days = np.array([20000, 19996, 19995, 10000])
     assert _surely_moved(days, np.ones(4, bool), date).tolist() == [False, True, True, True]
+
+
+def test_canaries_a_later_copy_never_received_are_the_earlier_recipients_own(new_world, tmp_path):
+    """Month 2 holds 1,500 of A's rows as A's file has them (customers only):
+    recognised by A's marks, B's export is recorded as made from A's copy,
+    and records that none of A's canaries were among its rows. A leak of A's
+    canaries with real customers, names and phones only (no marks), then
+    accuses A: B's copy could not have held those canaries. B's own rows,
+    names and phones only, accuse nobody."""
+    import json
+
+    import duckdb
+
+    d, home, src = new_world("parent", 5000, 8)
+    a = export(ExportRequest(str(src), "A", "p", str(d / "A.csv")), home=home)
+    month1 = _lines(src)
+    at = {line.split(",")[0]: i for i, line in enumerate(month1)}
+    back = {}
+    for line in _lines(d / "A.csv")[1:]:
+        if line.split(",")[0] in at and len(back) < 1500:
+            back[at[line.split(",")[0]]] = line
+    (d / "month2.csv").write_text("".join(back.get(i, line) for i, line in enumerate(month1)), encoding="utf-8")
+    b = export(ExportRequest(str(d / "month2.csv"), "B", "p", str(d / "B.csv")), home=home)
+    con = duckdb.connect(str(home.store_path), read_only=True)
+    b_params = json.loads(con.execute("SELECT params FROM exports WHERE export_id = ?", [b.export_id]).fetchone()[0])
+    canaries = {json.loads(r[0])["身份证号"] for r in con.execute(
+        "SELECT row_json FROM canaries c JOIN exports e USING (export_no) WHERE e.export_id = ? "
+        "AND c.shared_id IS NULL", [a.export_id]).fetchall()}
+    con.close()
+    assert b_params["derived_from"] == [a.export_id] and b_params["carried_canaries"] == {}
+    customers = {line.split(",")[3] for line in month1[1:]}
+
+    def name_phone(lines):
+        return "姓名,手机号\n" + "".join(",".join(line.split(",")[i] for i in (1, 4)) + "\n" for line in lines)
+
+    a_lines = _lines(d / "A.csv")[1:]
+    planted = [line for line in a_lines if line.split(",")[3] in canaries][:3]
+    real = [line for line in a_lines if line.split(",")[3] in customers][:50]
+    leak = tmp_path / "leak.csv"
+    leak.write_text(name_phone(planted + real), encoding="utf-8")
+    verdict = attribute(leak, home=home)
+    assert [c.recipient for c in verdict.accused] == ["A"]
+    assert verdict.accused[0].own_canaries == 3 and verdict.accused[0].later_sources == [b.export_id]
+    leak.write_text(name_phone([line for line in _lines(d / "B.csv")[1:]
+                                if line.split(",")[3] in customers][:100]), encoding="utf-8")
+    assert not attribute(leak, home=home).accused

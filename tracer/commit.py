@@ -132,6 +132,10 @@ def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
             params["code_spans"] = ex.code_spans
         if getattr(ex, "derived_from", None):  # made from these exports' copies (tracer.export._derived_from)
             params["derived_from"] = ex.derived_from
+        # Earlier exports' canaries among its rows, none included: attribution takes an export
+        # without this record as carrying every canary of the exports it was made from.
+        if getattr(ex, "carried_canaries", None) is not None:
+            params["carried_canaries"] = {e: sorted(set(nos)) for e, nos in sorted(ex.carried_canaries.items())}
         con.execute("""INSERT INTO store.exports (export_no, export_id, recipient_id, purpose, approver,
                 authorization_ref, retain_until, created_at, source_id, columns, where_sql, rows, canaries, out_path,
                 sha256, bytes, key_id, scheme, params)

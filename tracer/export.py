@@ -529,6 +529,11 @@ class _Export:
                 GROUP BY ALL ORDER BY ALL""").fetchall()
         for export_id, n in self._canaries_beyond_chance(hits).items():
             found.setdefault(export_id, f"{n} of its canaries among the rows")
+        # Every earlier canary among the rows, by chance or not: this export's copy carries
+        # them, and attribution must not count them as that earlier export's own evidence.
+        self.carried_canaries: dict[str, list[int]] = {}
+        for export_id, canary_no, _ in hits:
+            self.carried_canaries.setdefault(export_id, []).append(int(canary_no))
         if self.known_source is None:  # a file not exported before: whose marks does it carry?
             for export_id, why in self._carries_earlier_marks().items():
                 found.setdefault(export_id, why)
@@ -544,10 +549,20 @@ class _Export:
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE __parent_canary_rows AS {arms}")
         self.con.execute("DROP TABLE __canary_digests")
         if self.known_source is not None:
+            # The store holds a known source's rows without the earlier canaries among them:
+            # what its earlier exports recorded stands (an export recorded before exports
+            # listed the canaries they carry leaves the list unknown: attribution then takes
+            # all of its parents' canaries as carried).
             for (params,) in self.con.execute("SELECT params FROM store.exports WHERE source_id = ?",
                                               [self.known_source]).fetchall():
-                for parent in json.loads(params).get("derived_from", []):
+                params = json.loads(params)
+                for parent in params.get("derived_from", []):
                     found.setdefault(parent, "recorded at an earlier export of this source")
+                if "carried_canaries" not in params and params.get("derived_from"):
+                    self.carried_canaries = None
+                elif self.carried_canaries is not None:
+                    for export_id, nos in params.get("carried_canaries", {}).items():
+                        self.carried_canaries.setdefault(export_id, []).extend(nos)
         self.derived_from = sorted(found)
         if found:
             names = dict(self.con.execute(
