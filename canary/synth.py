@@ -43,13 +43,17 @@ _NUMBER = re.compile(r"\d+")
 _SIXTEEN = timedelta(days=16 * 365 + 4)
 # Headers of columns bound to a place or to the donor's own numbers (a city,
 # a postcode, the carrier of the phone prefix the canary keeps, a branch's
-# officer): their value stays the donor's. Every other column of no known
+# officer) or person (a title that follows the sex, an age band): their
+# value stays the donor's. Every other column of no known
 # kind (a credit score, an occupation) comes from the mate with the amounts,
 # so the canary is no real row's near twin.
 _PLACE_HINTS = ("邮编", "邮政", "postcode", "postal", "zip", "城市", "city", "省", "province", "市", "区", "县",
                 "district", "county", "region", "地区", "state", "网点", "支行", "分行", "branch", "运营商",
                 "carrier", "归属", "籍贯", "国籍", "nationality", "country", "国家", "机构", "经理", "manager",
-                "officer", "area", "location", "town", "乡", "镇", "街道", "社区")
+                "officer", "area", "location", "town", "乡", "镇", "街道", "社区",
+                # bound to the donor's sex, age or name, which the canary keeps or derives
+                "称谓", "title", "salutation", "拼音", "pinyin", "年龄段", "age_group", "age group", "生肖",
+                "zodiac", "星座", "民族", "ethnic", "备注", "remark", "note")
 _REGION_CODES = tuple(sorted(REGIONS))
 Taken = Callable[[Kind, str], bool]
 
@@ -238,16 +242,14 @@ def _phone(value: str | None, stream: Stream, taken: Taken) -> str | None:
         return value
     lead = len(digits) - 11  # e.g. a +86 country code before the number
     prefix = "".join(digits[lead:lead + 3])
-    # The donor's first seven digits where its prefix is issued: digits 4-7 name
-    # the exchange (HLR) and with it a city, which a leaker with a number-segment
-    # table can hold against the ID region; random ones would often disagree.
-    # Only the last four are drawn, unless the donor's segment is crowded.
-    segment = "".join(digits[lead + 3:lead + 7]) if prefix in ISSUED_PREFIXES else None
     if prefix not in ISSUED_PREFIXES:
         prefix = stream.choice(ISSUED_PREFIXES)
-    for attempt in range(50):
-        kept = segment if segment is not None and attempt < 25 else "".join(str(stream.below(10)) for _ in range(4))
-        new = list(digits[:lead]) + list(prefix) + list(kept) + [str(stream.below(10)) for _ in range(4)]
+    # Eight random digits after the prefix, not the donor's exchange (digits 4-7) with
+    # four: the bank's own customers crowd its exchanges, and a phone-only match with a
+    # new customer there would be far likelier than attribution's 1e-8 (a review found
+    # raw new-customer rows accusing three recipients that way).
+    for _ in range(50):
+        new = list(digits[:lead]) + list(prefix) + [str(stream.below(10)) for _ in range(8)]
         it = iter(new)
         candidate = "".join(next(it) if ch.isdigit() else ch for ch in value)
         if new != digits and not taken(Kind.PHONE, "".join(new[lead:])):

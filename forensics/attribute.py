@@ -274,13 +274,19 @@ class _Attribution:
             names = dict(self.con.execute(
                 f"SELECT rowid, {sql_name(qident(name_col))} FROM leak WHERE rowid IN ({', '.join(map(str, lrs))})").fetchall())
         grouped: dict[tuple[int, int, int], set[str]] = defaultdict(set)
+        pooled: dict[tuple[str, int], set[str]] = defaultdict(set)
         for lr, eno, cno, field, cname, shared in rows:
-            if shared is not None:
-                self.shared_found[shared].add(lr + 1)
-                continue
-            grouped[(eno, cno, lr)].add(field)
+            fields = pooled[(shared, lr)] if shared is not None else grouped[(eno, cno, lr)]
+            fields.add(field)
             if cname and names.get(lr) and names[lr] == normalise_name(cname):
-                grouped[(eno, cno, lr)].add("name")
+                fields.add("name")
+        # A pooled canary counts as found only on two fields (an identifier and the name, or
+        # two identifiers): one identifier alone may be a new customer's by chance (an ID
+        # number or a customer number drawn within the list's range), and a pooled find
+        # excludes every export that did not take it.
+        for (shared, lr), fields in pooled.items():
+            if len(fields) >= 2:
+                self.shared_found[shared].add(lr + 1)
         if self.shared_found:
             ids = ", ".join("'" + k.replace("'", "''") + "'" for k in self.shared_found)
             for sid, eno in self.con.execute(
@@ -419,14 +425,17 @@ class _Attribution:
         reader = getattr(self, "mark_reader", None)
         for n in sorted(was_accused):
             c, e = cands[n], self.exports[n]
-            weighed = [d for d in heirs.get(n, []) if d.export_no in was_accused or d.excluded is None]
+            # A copy made from its copy counts unless its fingerprint shows it is not in the leak
+            # (an exclusion such as "held only 8 of the 10 rows" says only that it is not all of it).
+            weighed = [d for d in heirs.get(n, []) if d.export_no in was_accused or d.excluded is None
+                       or d.export_no in carriers]
             copies = {d.export_no for d in weighed}
             others = [b for b in carriers if b > n and b not in copies and n not in self._ancestors(b)
                       and self.exports[b].source_id != e.source_id]
             if not weighed and not others:
                 continue
             later = sorted(copies | set(others))
-            own = reader.own_marks(n, later) if reader is not None and c.marks else []
+            own = (reader.own_marks(n, later) if reader is not None and c.marks else None) or []
             tests = [m.log_p for m in own if m.readable > 0]
             # Its canaries that no later copy received (a copy made from its copy took them
             # along as rows): only chance, bounded as before, puts them in that copy's leak.

@@ -128,7 +128,7 @@ class MarkReader:
                 ev.log_p = log_p
                 cands[eno].marks.append(ev)
 
-    def own_marks(self, eno: int, later: list[int]) -> list[MarkColumnEvidence]:
+    def own_marks(self, eno: int, later: list[int]) -> list[MarkColumnEvidence] | None:
         """Export ``eno``'s marks read again on its whole sample, on the cells
         that no copy of the ``later`` exports could have carried. A later
         export made from its copy, or from a source that held its copy (a
@@ -138,29 +138,36 @@ class MarkReader:
 
         * cells of leak rows the later export did not hold (under any of the
           row keys the leak row links to), or of a column it never received
-          (the leak keeps this export's header and the later export's
-          columns lack it);
+          (no column of its has the leak column's header, and none of the
+          same kind could have been renamed to it);
         * cells the later export marked itself, on the same leak column (by
-          header) and the same channel (kind, channel, q, decimals), whose
-          value is far enough inside the channel's range that the later
-          export must have moved it: its mark put the value on its own point,
-          whose offset is a PRF output of its key, so the value lands on this
-          export's point with probability exactly 1/q whatever its source
-          held.
+          header) and the same channel (kind, channel, q, decimals), written
+          in a form its embedding parses to the same units, and far enough
+          inside the channel's range that its embedding must have moved the
+          value: its mark put the value on its own point, whose offset is a
+          PRF output of its key, so the value lands on this export's point
+          with probability 1/q whatever its source held. Which cells pass
+          "must have moved" depends on where the later mark put the value,
+          so near the range's edge that chance is not 1/q: agreements are
+          counted only on cells three spans inside, while every kept cell
+          counts as read (fewer agreements than the truth: conservative).
 
         Under innocence the cells kept are a subset of this export's cells
-        chosen without its key, so the binomial tail at 1/q stays exact either
-        way: the figure is valid whether or not a later copy is the origin."""
+        chosen without its key, so the tail stays valid either way. None
+        where a later export's key is missing (its marks cannot be placed:
+        nothing may count as this export's own)."""
         e = self.exports[eno]
         ia = self._holding_index.get(eno)
         if ia is None or e.key_id not in self.keyring or not e.params.get("mark_columns"):
             return []
+        later = [b for b in later if b in self._holding_index]
+        if any(self.exports[b].key_id not in self.keyring for b in later):
+            return None
         h = self.holdings
         key = h.sample_key[h.sample_export == ia]  # its sample, as the full read took it
         if not len(key):
             return []
         pos, lr = h.rows_of_keys(key)
-        later = [b for b in later if b in self._holding_index and self.exports[b].key_id in self.keyring]
         material, _ = self._material_keys([eno, *later])
         n_keys = len(h.keys)
 
@@ -168,7 +175,8 @@ class MarkReader:
             exp = np.full(len(keys), self._holding_index[export_no], np.int64)
             return material(exp, keys, [group])[group]
 
-        # Each later export's row key for each of these leak rows (-1: it held none of the row's keys).
+        # Each later export's row key for each of these leak rows: -1 it held none of the
+        # row's keys, -2 several (which one its copy wrote the row under is unknown).
         their_key = {}
         for b in later:
             held = np.flatnonzero(np.unpackbits(h.bits[self._holding_index[b]])[h.pad:h.pad + n_keys])
@@ -176,8 +184,10 @@ class MarkReader:
             if len(held):
                 p_b, lr_b = h.rows_of_keys(held)
                 at[lr_b] = held[p_b]
+                at[np.bincount(lr_b, minlength=self.leak_rows) > 1] = -2
             their_key[b] = at[lr]
         own_columns = {normalise_header(n) for n in e.columns}
+        leak_headers = set(self._leak_by_header)
         mats: dict[tuple, np.ndarray] = {}
         out = []
         for m, leak_col, tries in self._pairs(e):
@@ -189,36 +199,58 @@ class MarkReader:
             selected, dither, bit = markread.plan(mats[(eno, m.group)], m)
             header = normalise_header(leak_col)
             own = np.ones(len(lr), bool)  # per (key, leak row): no later copy could carry this cell
+            deep = np.ones(len(lr), bool)  # ... and its agreement counts
             for b in later:
                 eb, kb = self.exports[b], their_key[b]
-                if header in own_columns and header not in {normalise_header(n) for n in eb.columns}:
-                    continue  # it never received the column
-                held = kb >= 0
-                replaced = np.zeros(len(lr), bool)
+                if not _received(eb, header, m.kind, own_columns, leak_headers):
+                    continue
+                held, known = kb != -1, kb >= 0
+                replaced, inside = np.zeros(len(lr), bool), np.zeros(len(lr), bool)
                 for mb, leak_col_b, tries_b in self._pairs(eb):
                     if (leak_col_b == leak_col and tries_b == 1 and mb.kind == m.kind and mb.channel == m.channel
                             and mb.q == m.q and mb.decimals == m.decimals):
-                        rows = np.flatnonzero(held)
+                        rows = np.flatnonzero(known)
                         if (b, mb.group) not in mats:
                             mats[(b, mb.group)] = material_of(b, kb[rows], mb.group)
                         sel_b = np.zeros(len(lr), bool)
                         sel_b[rows] = markread.plan(mats[(b, mb.group)], mb)[0]
+                        strict_u, strict_ok = self._embedding_units(leak_col, mb)
+                        sel_b &= strict_ok[lr] & (strict_u[lr] == values[lr])  # its embedding read this value
                         replaced |= sel_b & _surely_moved(values[lr], valid[lr], mb)
+                        inside |= sel_b & _surely_moved(values[lr], valid[lr], mb, spans=3)
                 own &= ~held | replaced
+                deep &= ~held | inside
             keep = valid[lr] & selected[pos] & own
-            if h.one_to_one:
-                p = np.flatnonzero(keep)
-                u = values[lr[p]]
-            else:  # a row key linked from several leak rows: each distinct value once
-                p, u = np.unique(np.stack([pos[keep], values[lr[keep]]]), axis=1)
-            n, agree, disagree = (int(x[0]) for x in markread.counts(np.zeros(len(p), np.int64), 1, u,
-                                                                     dither[p], bit[p], m))
-            ev = MarkColumnEvidence(m.name, leak_col, m.kind, m.q, n, agree, disagree, channel=m.channel)
-            ev.log_p = float(stats.log_binom_sf_many(np.array([agree]), np.array([n]), 1.0 / m.q)[0])
+            if not h.one_to_one:  # a row key linked from several leak rows: each distinct value once
+                first = np.unique(np.stack([pos, values[lr]]), axis=1, return_index=True)[1]
+                keep &= np.isin(np.arange(len(lr)), first)
+            p = np.flatnonzero(keep)
+            got = markread.read(values[lr[p]], dither[pos[p]], m)
+            readable = int(np.count_nonzero(markread.eligible(values[lr[p]], m)))
+            on = markread.eligible(values[lr[p]], m)
+            agree = int(np.count_nonzero(on & (got == bit[pos[p]]) & deep[p]))
+            disagree = int(np.count_nonzero(on & (got == 1 - bit[pos[p]])))
+            ev = MarkColumnEvidence(m.name, leak_col, m.kind, m.q, readable, agree, disagree, channel=m.channel)
+            ev.log_p = float(stats.log_binom_sf_many(np.array([agree]), np.array([readable]), 1.0 / m.q)[0])
             if tries > 1:
                 ev.log_p = min(0.0, ev.log_p + math.log(tries))
             out.append(ev)
         return out
+
+    def _embedding_units(self, leak_col: str, m: markplan.MarkColumn) -> tuple[np.ndarray, np.ndarray]:
+        """(units, parsed) of every leak value as an export's embedding parses
+        it (markplan.units_sql, reading=False: the strict forms it writes)."""
+        how = ("embedding", leak_col, m.kind, m.decimals)
+        if how not in self._parsed:
+            t = self.con.execute(f"SELECT rowid AS __lr, {markplan.units_sql(qident(leak_col), m)} AS u "
+                                 "FROM leak").to_arrow_table()
+            lr = t.column("__lr").to_numpy()
+            u = t.column("u")
+            units, ok = np.zeros(self.leak_rows, np.int64), np.zeros(self.leak_rows, bool)
+            units[lr] = u.fill_null(0).to_numpy()
+            ok[lr] = u.is_valid().to_numpy(zero_copy_only=False)
+            self._parsed[how] = (units, ok)
+        return self._parsed[how]
 
     def _read_marks(self, keyed: list[int], jobs: dict[tuple, list[int]], rows: int | None) -> dict[tuple, tuple]:
         """Per job, arrays over the holding exports: readable, agreeing and
@@ -328,12 +360,25 @@ class MarkReader:
         return sql, False  # one connection: one query at a time
 
 
-def _surely_moved(units: np.ndarray, valid: np.ndarray, col: markplan.MarkColumn) -> np.ndarray:
+def _received(e, header: str, kind: str, earlier_columns: set[str], leak_headers: set[str]) -> bool:
+    """Could export ``e``'s copy hold the leak column ``header`` (of mark
+    ``kind``)? Not if the earlier export's own header is the leak's and ``e``
+    has no column of that name, nor one of that kind the leak lacks (which a
+    leaker could have renamed to it)."""
+    names = {normalise_header(n) for n in e.columns}
+    if header in names or header not in earlier_columns:
+        return True
+    kinds = e.params.get("column_kinds", {})
+    return any(k == kind and normalise_header(n) not in leak_headers for n, k in kinds.items())
+
+
+def _surely_moved(units: np.ndarray, valid: np.ndarray, col: markplan.MarkColumn, spans: int = 1) -> np.ndarray:
     """Values an export marking them on ``col`` must have moved: every value
     its embedding could have moved onto this one (at most q steps away, plus
-    half a yuan of cents on the coarse channel) was eligible for embedding."""
+    half a yuan of cents on the coarse channel), ``spans`` times over, was
+    eligible for embedding."""
     per = col.per_unit if col.channel == "coarse" else 1
-    span = col.q * per + (per if col.channel == "coarse" else 0)
+    span = spans * (col.q * per + (per if col.channel == "coarse" else 0))
     below = markwrite.eligible(units - span, valid, col)
     above = markwrite.eligible(units + span, valid, col)
     if col.kind == "amount":  # eligible amounts are two rays: both ends on one of them
