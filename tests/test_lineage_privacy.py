@@ -94,6 +94,8 @@ def test_no_canary_keeps_most_of_a_real_id_number(tmp_path):
     ids = [build_id("310105", date(1980, 1, 1) + timedelta(days=i % 1096), 990 + (i // 1096) * 2 + (sex == "男"))
            for i, sex in enumerate(sexes)]
     table = table.set_column(table.column_names.index("身份证号"), "身份证号", pa.array(ids))
+    homes = [f"上海市长宁区延安西路{i % 900 + 1}号{i % 20 + 1}栋{i % 15 + 1}0{i % 4 + 1}室" for i in range(len(ids))]
+    table = table.set_column(table.column_names.index("地址"), "地址", pa.array(homes))  # where the IDs say
     src = tmp_path / "c.csv"
     write_csv(table, src)
     home = Home.at(tmp_path / "home")

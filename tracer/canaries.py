@@ -488,10 +488,13 @@ class CanaryPlanter:
         if not prefixes:
             return set()
         insert_rows(self.con, "canary_prefix", ["i", "prefix"], prefixes, [pa.int32(), pa.string()])
-        arms = " UNION ALL ".join(f"SELECT left({sql_normalise(Kind.IDNO, 'src.' + qident(col))}, 15) AS prefix "
+        if not getattr(self, "_id_prefixes_ready", False):  # once per export: a scan of the whole source
+            arms = " UNION ".join(f"SELECT left({sql_normalise(Kind.IDNO, 'src.' + qident(col))}, 15) AS prefix "
                                   f"FROM src" for col in cols)
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE __real_id_prefixes AS {arms}")
+            self._id_prefixes_ready = True
         return {r[0] for r in self.con.execute(
-            f"SELECT c.i FROM canary_prefix c JOIN ({arms}) s ON s.prefix = c.prefix").fetchall()}
+            "SELECT c.i FROM canary_prefix c JOIN __real_id_prefixes s ON s.prefix = c.prefix").fetchall()}
 
     def _drop_filtered(self, batch):
         """A canary must satisfy the export's own filter, like every real row."""
