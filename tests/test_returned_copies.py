@@ -23,19 +23,27 @@ def _lines(path):
     return path.read_text(encoding="utf-8-sig").splitlines(True)
 
 
+def _month2(src, a_csv, n: int, out, edit=lambda line: line) -> tuple[list[str], dict[int, str]]:
+    """Month 2: month 1 (``src``) with ``n`` of A's rows (customers only) as
+    A's file has them, passed through ``edit``: (month 1's lines, {line
+    number: the line put back})."""
+    month1 = _lines(src)
+    at = {line.split(",")[0]: i for i, line in enumerate(month1)}
+    back = {}
+    for line in _lines(a_csv)[1:]:
+        if line.split(",")[0] in at and len(back) < n:
+            back[at[line.split(",")[0]]] = edit(line)
+    out.write_text("".join(back.get(i, line) for i, line in enumerate(month1)), encoding="utf-8")
+    return month1, back
+
+
 @pytest.fixture(scope="module")
 def returned(new_world):
     """A's copy of month 1; month 2's source (another file) holds 150 of A's
     rows as A's file has them; B gets month 2."""
     d, home, src = new_world("returned", 20000, 5)
     export(ExportRequest(str(src), "A", "outreach", str(d / "A.csv")), home=home)
-    month1 = _lines(src)
-    at = {line.split(",")[0]: i for i, line in enumerate(month1)}
-    back = {}
-    for line in _lines(d / "A.csv")[1:]:
-        if line.split(",")[0] in at and len(back) < 150:
-            back[at[line.split(",")[0]]] = line
-    (d / "month2.csv").write_text("".join(back.get(i, line) for i, line in enumerate(month1)), encoding="utf-8")
+    month1, back = _month2(src, d / "A.csv", 150, d / "month2.csv")
     b = export(ExportRequest(str(d / "month2.csv"), "B", "review", str(d / "B.csv")), home=home)
     assert not any("copy of an earlier export" in n for n in b.notes)  # too diluted for the copy check
     returned_keys = {line.split(",")[0] for i, line in back.items() if line != month1[i]}  # A marked a cell
@@ -196,13 +204,7 @@ def test_canaries_a_later_copy_never_received_are_the_earlier_recipients_own(new
 
     d, home, src = new_world("parent", 5000, 8)
     a = export(ExportRequest(str(src), "A", "p", str(d / "A.csv")), home=home)
-    month1 = _lines(src)
-    at = {line.split(",")[0]: i for i, line in enumerate(month1)}
-    back = {}
-    for line in _lines(d / "A.csv")[1:]:
-        if line.split(",")[0] in at and len(back) < 1500:
-            back[at[line.split(",")[0]]] = line
-    (d / "month2.csv").write_text("".join(back.get(i, line) for i, line in enumerate(month1)), encoding="utf-8")
+    month1, _ = _month2(src, d / "A.csv", 1500, d / "month2.csv")
     b = export(ExportRequest(str(d / "month2.csv"), "B", "p", str(d / "B.csv")), home=home)
     con = duckdb.connect(str(home.store_path), read_only=True)
     b_params = json.loads(con.execute("SELECT params FROM exports WHERE export_id = ?", [b.export_id]).fetchone()[0])
@@ -258,18 +260,16 @@ def test_returned_rows_in_a_form_the_later_export_cannot_mark_stay_carried(new_w
     (it did at 6.5e-15 before)."""
     d, home, src = new_world("excel", 20000, 21)
     export(ExportRequest(str(src), "A", "p", str(d / "A.csv")), home=home)
-    month1 = _lines(src)
-    header = month1[0].lstrip("\ufeff").rstrip("\r\n").split(",")
+    header = _lines(src)[0].lstrip("\ufeff").rstrip("\r\n").split(",")
     opened = header.index("开户日期")
-    at = {line.split(",")[0]: i for i, line in enumerate(month1)}
-    back = {}
-    for line in _lines(d / "A.csv")[1:]:
+
+    def as_a_spreadsheet_writes(line: str) -> str:
         cells = line.rstrip("\r\n").split(",")
-        if cells[0] in at and len(back) < 150:
-            y, m, day = cells[opened].split("-")
-            cells[opened] = f"{y}/{int(m)}/{int(day)}"
-            back[at[cells[0]]] = ",".join(cells) + "\n"
-    (d / "month2.csv").write_text("".join(back.get(i, line) for i, line in enumerate(month1)), encoding="utf-8")
+        y, m, day = cells[opened].split("-")
+        cells[opened] = f"{y}/{int(m)}/{int(day)}"
+        return ",".join(cells) + "\n"
+
+    month1, back = _month2(src, d / "A.csv", 150, d / "month2.csv", as_a_spreadsheet_writes)
     export(ExportRequest(str(d / "month2.csv"), "B", "p", str(d / "B.csv")), home=home)
     keys = {month1[i].split(",")[0] for i in back}
     b_lines = _lines(d / "B.csv")
