@@ -15,18 +15,17 @@ def test_store_holds_no_real_id_or_phone(bank):
     names = {r[header.index("姓名")] for r in rows}
     assert len(ids) == len(rows) and len(phones) == len(rows)
     home = bank["home"].root
-    blobs = [p.read_bytes() for p in home.rglob("*") if p.is_file() and "keys" not in p.parts]
-    assert blobs, "the home should contain the store"
-    data = b"\n".join(blobs)
+    files = [p for p in home.rglob("*") if p.is_file() and "keys" not in p.parts]
+    assert files, "the home should contain the store"
     # Every window of 11, 15 and 18 characters of every digit run in the files.
-    windows = set()
-    for run in re.findall(rb"[0-9X]{11,}", data):
-        text = run.decode()
-        for width in (11, 15, 18):
-            windows.update(text[i:i + width] for i in range(len(text) - width + 1))
-    assert not windows & phones
-    assert not windows & ids
-    assert not windows & {i[:15] for i in ids}  # not even a spreadsheet-mangled prefix
+    secrets = phones | ids | {i[:15] for i in ids}  # not even a spreadsheet-mangled prefix
+    for path in files:
+        data = path.read_bytes()
+        for run in re.finditer(rb"[0-9X]{11,}", data):
+            text = run.group().decode()
+            found = {text[i:i + w] for w in (11, 15, 18) for i in range(len(text) - w + 1)} & secrets
+            # (the context says what holds it, should this ever fail)
+            assert not found, (path.relative_to(home), data[max(0, run.start() - 60):run.end() + 60])
     # Canaries are synthetic and stored whole; none of them is a real customer.
     import duckdb
 
