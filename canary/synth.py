@@ -50,7 +50,7 @@ _SIXTEEN = timedelta(days=16 * 365 + 4)
 _PLACE_HINTS = ("邮编", "邮政", "postcode", "postal", "zip", "城市", "city", "省", "province", "市", "区", "县",
                 "district", "county", "region", "地区", "state", "网点", "支行", "分行", "branch", "运营商",
                 "carrier", "归属", "籍贯", "国籍", "nationality", "country", "国家", "机构", "经理", "manager",
-                "officer", "area", "location", "town", "乡", "镇", "街道", "社区",
+                "officer", "area", "location", "town", "乡", "镇", "街道", "社区", "所在", "地",
                 # bound to the donor's sex, age or name, which the canary keeps or derives
                 "称谓", "title", "salutation", "拼音", "pinyin", "年龄段", "age_group", "age group", "生肖",
                 "zodiac", "星座", "民族", "ethnic", "备注", "remark", "note")
