@@ -366,10 +366,7 @@ class _Attribution:
         for c in cands.values():
             tests = []
             if c.planted and self.unlinked_rows:
-                found = len({h.canary_no for h in c.hits})
-                worst = max((h.chance for h in c.hits), default=0.0)
-                c.canary_lambda = self.unlinked_rows * c.planted * worst
-                c.canary_log_p = stats.log_poisson_sf(found, c.canary_lambda) if found else 0.0
+                c.canary_lambda, c.canary_log_p = self._canary_tail(c, c.hits)
                 tests.append(c.canary_log_p)
             if shared_total and c.share_probability > 0:
                 c.shared_log_p = stats.log_binom_sf(len(c.shared_held), shared_total, c.share_probability)
@@ -383,6 +380,14 @@ class _Attribution:
             c.log_p = stats.bonferroni(c.log_p_raw, max(1, self.n_exports))
             c.accused = c.log_p <= math.log(self.alpha)
             c.excluded = None if c.accused else self._exclusion(c)
+
+    def _canary_tail(self, c: Candidate, hits: list[CanaryHit]) -> tuple[float, float]:
+        """(expected chance matches, log p) of c's canaries found in ``hits``:
+        every unlinked leak row against every canary c planted, each matching
+        with at most the largest chance among the hits (a Poisson tail)."""
+        found = len({h.canary_no for h in hits})
+        expected = self.unlinked_rows * c.planted * max((h.chance for h in hits), default=0.0)
+        return expected, (stats.log_poisson_sf(found, expected) if found else 0.0)
 
     def _ancestors(self, export_no: int) -> set[int]:
         """Exports this one was made from, directly or through others (recorded
@@ -430,7 +435,8 @@ class _Attribution:
             weighed = [d for d in heirs.get(n, []) if d.export_no in was_accused or d.excluded is None
                        or d.export_no in carriers]
             copies = {d.export_no for d in weighed}
-            others = [b for b in carriers if b > n and b not in copies and n not in self._ancestors(b)
+            descendants = {d.export_no for d in heirs.get(n, [])}  # made from its copy: weighed above
+            others = [b for b in carriers if b > n and b not in descendants
                       and self.exports[b].source_id != e.source_id]
             if not weighed and not others:
                 continue
@@ -442,9 +448,7 @@ class _Attribution:
             carried = self._carried_canaries(c, later)
             own_hits = [h for h in c.hits if h.canary_no not in carried]
             if own_hits and c.planted and self.unlinked_rows:
-                found = len({h.canary_no for h in own_hits})
-                tests.append(stats.log_poisson_sf(found, self.unlinked_rows * c.planted
-                                                  * max(h.chance for h in own_hits)))
+                tests.append(self._canary_tail(c, own_hits)[1])
             if not weighed and len(self.shared_found) and c.share_probability > 0:
                 tests.append(c.shared_log_p)  # pooled canaries ride along in copies made from its copy
             log_p = stats.bonferroni(stats.fisher(tests), max(1, self.n_exports)) if tests else 0.0

@@ -214,7 +214,7 @@ class MarkReader:
                             mats[(b, mb.group)] = material_of(b, kb[rows], mb.group)
                         sel_b = np.zeros(len(lr), bool)
                         sel_b[rows] = markread.plan(mats[(b, mb.group)], mb)[0]
-                        strict_u, strict_ok = self._embedding_units(leak_col, mb)
+                        strict_u, strict_ok = self._units(leak_col, mb, reading=False)
                         sel_b &= strict_ok[lr] & (strict_u[lr] == values[lr])  # its embedding read this value
                         replaced |= sel_b & _surely_moved(values[lr], valid[lr], mb)
                         inside |= sel_b & _surely_moved(values[lr], valid[lr], mb, spans=3)
@@ -226,8 +226,8 @@ class MarkReader:
                 keep &= np.isin(np.arange(len(lr)), first)
             p = np.flatnonzero(keep)
             got = markread.read(values[lr[p]], dither[pos[p]], m)
-            readable = int(np.count_nonzero(markread.eligible(values[lr[p]], m)))
             on = markread.eligible(values[lr[p]], m)
+            readable = int(np.count_nonzero(on))
             agree = int(np.count_nonzero(on & (got == bit[pos[p]]) & deep[p]))
             disagree = int(np.count_nonzero(on & (got == 1 - bit[pos[p]])))
             ev = MarkColumnEvidence(m.name, leak_col, m.kind, m.q, readable, agree, disagree, channel=m.channel)
@@ -236,21 +236,6 @@ class MarkReader:
                 ev.log_p = min(0.0, ev.log_p + math.log(tries))
             out.append(ev)
         return out
-
-    def _embedding_units(self, leak_col: str, m: markplan.MarkColumn) -> tuple[np.ndarray, np.ndarray]:
-        """(units, parsed) of every leak value as an export's embedding parses
-        it (markplan.units_sql, reading=False: the strict forms it writes)."""
-        how = ("embedding", leak_col, m.kind, m.decimals)
-        if how not in self._parsed:
-            t = self.con.execute(f"SELECT rowid AS __lr, {markplan.units_sql(qident(leak_col), m)} AS u "
-                                 "FROM leak").to_arrow_table()
-            lr = t.column("__lr").to_numpy()
-            u = t.column("u")
-            units, ok = np.zeros(self.leak_rows, np.int64), np.zeros(self.leak_rows, bool)
-            units[lr] = u.fill_null(0).to_numpy()
-            ok[lr] = u.is_valid().to_numpy(zero_copy_only=False)
-            self._parsed[how] = (units, ok)
-        return self._parsed[how]
 
     def _read_marks(self, keyed: list[int], jobs: dict[tuple, list[int]], rows: int | None) -> dict[tuple, tuple]:
         """Per job, arrays over the holding exports: readable, agreeing and
@@ -304,16 +289,18 @@ class MarkReader:
                         total += part
         return tallies
 
-    def _units(self, leak_col: str, m: markplan.MarkColumn) -> tuple[np.ndarray, np.ndarray]:
+    def _units(self, leak_col: str, m: markplan.MarkColumn, reading: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """(units, readable) of every leak row (indexed by rowid) as marks read
-        them: each leak value is parsed once per column and reading."""
-        how = (leak_col, m.kind, m.decimals)
+        them (``reading=False``: as an export's embedding parses them, the
+        strict forms it writes): each leak value is parsed once per column
+        and reading."""
+        how = (leak_col, m.kind, m.decimals, reading)
         if how not in self._parsed:
-            self._parsed[how] = self._leak_units(leak_col, m)
+            self._parsed[how] = self._leak_units(leak_col, m, reading)
         return self._parsed[how]
 
-    def _leak_units(self, leak_col: str, m: markplan.MarkColumn) -> tuple[np.ndarray, np.ndarray]:
-        t = self.con.execute(f"SELECT rowid AS __lr, {markplan.units_sql(qident(leak_col), m, reading=True)} AS u "
+    def _leak_units(self, leak_col: str, m: markplan.MarkColumn, reading: bool) -> tuple[np.ndarray, np.ndarray]:
+        t = self.con.execute(f"SELECT rowid AS __lr, {markplan.units_sql(qident(leak_col), m, reading=reading)} AS u "
                              "FROM leak").to_arrow_table()
         lr = t.column("__lr").to_numpy()
         u = t.column("u")

@@ -183,45 +183,6 @@ def _binom_tails(k: np.ndarray, n: np.ndarray, p: float, lf: np.ndarray, lp: flo
     return np.where(upper, np.minimum(0.0, log_sum), lower)
 
 
-def log_hypergeom_sf(k: int, total: int, successes: int, draws: int) -> float:
-    """log P(X >= k) for X ~ Hypergeometric: ``draws`` taken without
-    replacement from ``total`` items of which ``successes`` are marked.
-
-    The one-sided Fisher exact test of two proportions: given a + b successes
-    in n_a + n_b trials, P(X >= a) with X ~ Hypergeometric(n_a + n_b, a + b, n_a)
-    bounds the chance that sample a shows its share when its success
-    probability is no higher than sample b's (exact, not the normal z)."""
-    lo, hi = max(0, draws - (total - successes)), min(draws, successes)
-    if k <= lo:
-        return 0.0
-    if k > hi:
-        return LOG_ZERO
-    lg = math.lgamma
-
-    def log_pmf(x: int) -> float:
-        return (lg(successes + 1) - lg(x + 1) - lg(successes - x + 1)
-                + lg(total - successes + 1) - lg(draws - x + 1) - lg(total - successes - draws + x + 1)
-                - lg(total + 1) + lg(draws + 1) + lg(total - draws + 1))
-
-    mode = (draws + 1) * (successes + 1) // (total + 2)
-    if k > mode:  # terms fall from k upward
-        out = LOG_ZERO
-        for x in range(k, hi + 1):
-            t = log_pmf(x)
-            out = _logsumexp(out, t)
-            if t < out - 40:
-                break
-        return min(0.0, out)
-    lower = LOG_ZERO  # near or below the mode: 1 - P(X <= k - 1), terms falling from k - 1 downward
-    for x in range(k - 1, lo - 1, -1):
-        t = log_pmf(x)
-        lower = _logsumexp(lower, t)
-        if t < lower - 40:
-            break
-    lower_p = math.exp(lower)
-    return math.log(max(1.0 - lower_p, 1e-300)) if lower_p < 1.0 else math.log(1e-300)
-
-
 def log_poisson_sf(k: int, lam: float) -> float:
     """log P(X >= k) for X ~ Poisson(lam)."""
     if k <= 0:

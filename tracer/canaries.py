@@ -89,6 +89,7 @@ class CanaryPlanter:
         # drawn within a densely numbered list must not land on them (it would be dropped).
         self.real_codes = [(c.codes, bits) for c in self.pool_columns if c.codes is not None
                            for bits in [self._code_bits(c.name, c.codes)] if bits is not None]
+        self._id_prefixes_read = False  # TEMP TABLE __real_id_prefixes made (_real_id_prefixes)
         # An identifier numbered 1..n without a gap leaves a canary no number but the next
         # customer's: such a list gets no canaries (its marks still fingerprint it).
         self.no_free_code = next((c for c in ex.id_cols.values() if self.free_codes.get(c, 1) <= 0), None)
@@ -488,11 +489,11 @@ class CanaryPlanter:
         if not prefixes:
             return set()
         insert_rows(self.con, "canary_prefix", ["i", "prefix"], prefixes, [pa.int32(), pa.string()])
-        if not getattr(self, "_id_prefixes_ready", False):  # once per export: a scan of the whole source
+        if not self._id_prefixes_read:  # once per export: a scan of the whole source
             arms = " UNION ".join(f"SELECT left({sql_normalise(Kind.IDNO, 'src.' + qident(col))}, 15) AS prefix "
                                   f"FROM src" for col in cols)
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE __real_id_prefixes AS {arms}")
-            self._id_prefixes_ready = True
+            self._id_prefixes_read = True
         return {r[0] for r in self.con.execute(
             "SELECT c.i FROM canary_prefix c JOIN __real_id_prefixes s ON s.prefix = c.prefix").fetchall()}
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from canary.errors import StoreError, TracerError, safe_detail
+from canary.errors import TracerError, safe_detail
 from canary.kinds import Kind
 from canary.marks import SCHEME
 from forensics.duck import insert_rows
@@ -75,9 +75,9 @@ def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
     location = str(Path(ex.info.path).resolve()) if is_file else ex.info.path
     # A new source's identities, gathered before the transaction: the ledger's
     # digest of them reads this copy, not the transaction's own uncommitted rows.
-    new_source = con.execute("SELECT count(*) FROM store.sources WHERE content_hash = ? AND key_id = ?",
-                             [content_hash, ex.key.key_id]).fetchone()[0] == 0
-    if new_source:
+    sid = con.execute("SELECT source_id FROM store.sources WHERE content_hash = ? AND key_id = ?",
+                      [content_hash, ex.key.key_id]).fetchone()
+    if sid is None:
         # An earlier export's canaries in a copy of its file are not customers (tracer.export._derived_from).
         not_canary = (" AND row_key NOT IN (SELECT row_key FROM __parent_canary_rows)"
                       if getattr(ex, "parent_canary_rows", False) else "")
@@ -98,12 +98,7 @@ def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
                         [rid[0], ex.req.recipient, None, ex.now])
             covered.append(("recipients", rid[0]))
         rid = rid[0]
-        sid = con.execute("SELECT source_id FROM store.sources WHERE content_hash = ? AND key_id = ?",
-                          [content_hash, ex.key.key_id]).fetchone()
         if sid is None:
-            if not new_source:
-                raise StoreError("the lineage store changed during the export (a source was removed): "
-                                 "run the export again")
             sid = con.execute("SELECT coalesce(max(source_id), 0) + 1 FROM store.sources").fetchone()[0]
             con.execute("INSERT INTO store.sources VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         [sid, getattr(ex, "source_kind", "file"), location, content_hash, ex.key.key_id, ex.info.rows,
