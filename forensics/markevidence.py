@@ -214,6 +214,13 @@ class MarkReader:
                             mats[(b, mb.group)] = material_of(b, kb[rows], mb.group)
                         sel_b = np.zeros(len(lr), bool)
                         sel_b[rows] = markread.plan(mats[(b, mb.group)], mb)[0]
+                        # Cells it selected but wrote as they came (unparsed, or given back to
+                        # its filter) never moved, however the leak now writes them; an export
+                        # that did not record them has no cell trusted as its own re-mark.
+                        left = _left_unmarked(eb, mb)
+                        if left is None:
+                            continue
+                        sel_b[rows] &= ~np.isin(h.keys[kb[rows]], left)
                         strict_u, strict_ok = self._units(leak_col, mb, reading=False)
                         sel_b &= strict_ok[lr] & (strict_u[lr] == values[lr])  # its embedding read this value
                         replaced |= sel_b & _surely_moved(values[lr], valid[lr], mb)
@@ -357,6 +364,18 @@ def _received(e, header: str, kind: str, earlier_columns: set[str], leak_headers
         return True
     kinds = e.params.get("column_kinds", {})
     return any(k == kind and normalise_header(n) not in leak_headers for n, k in kinds.items())
+
+
+def _left_unmarked(e, col: markplan.MarkColumn) -> np.ndarray | None:
+    """Row keys of the rows whose ``col`` cell export ``e`` selected but
+    wrote unmarked though a value was there (tracer.commit records them per
+    channel); None where it did not record them or had too many to list."""
+    columns = e.params.get("mark_columns", [])
+    unmarked = e.params.get("unmarked")
+    at = next((j for j, md in enumerate(columns) if markplan.MarkColumn(**md) == col), None)
+    if unmarked is None or at is None or at >= len(unmarked) or unmarked[at] is None:
+        return None
+    return np.array([int(k, 16) for k in unmarked[at]], np.uint64)
 
 
 def _surely_moved(units: np.ndarray, valid: np.ndarray, col: markplan.MarkColumn, spans: int = 1) -> np.ndarray:

@@ -221,19 +221,24 @@ def _units(t: pa.Array, col: MarkColumn):
     return out, ok, odd, form
 
 
-def mark(values, dither, bit, up, col: MarkColumn) -> tuple[np.ndarray, pa.Array, np.ndarray]:
-    """One channel over the cells it selected: (marked, text, odd). ``marked``:
-    eligible_sql(embedding=True) of the parsed value; ``text``: the marked
-    cells' new values (embed_sql, then format_units_sql), in row order; rows
-    ``odd`` are left to the SQL (their other outputs mean nothing)."""
+def mark(values, dither, bit, up, col: MarkColumn) -> tuple[np.ndarray, pa.Array, np.ndarray, np.ndarray]:
+    """One channel over the cells it selected: (marked, text, odd, unread).
+    ``marked``: eligible_sql(embedding=True) of the parsed value; ``text``:
+    the marked cells' new values (embed_sql, then format_units_sql), in row
+    order; rows ``odd`` are left to the SQL (their other outputs mean
+    nothing); ``unread``: a value is there (not blank) but the embedding
+    cannot parse it, so it is written as it came (the export records these:
+    tidied later, such a cell would look marked when it never was)."""
     values = _array(values)
-    u, valid, odd, form = _units(_trim(values), col)
+    trimmed = _trim(values)
+    u, valid, odd, form = _units(trimmed, col)
     on = eligible(u, valid, col) & ~odd
     rows = np.flatnonzero(on)
     new = embed(u[rows], np.asarray(dither)[rows], np.asarray(bit)[rows], np.asarray(up)[rows], col)
     text, bad = _format(new, values.take(pa.array(rows)), col, None if form is None else form[rows])
     odd[rows[bad]] = True
-    return on, text, odd
+    unread = ~valid & ~odd & _np(pc.fill_null(pc.greater(pc.utf8_length(trimmed), 0), False), bool)
+    return on, text, odd, unread
 
 
 def _month_days(y: np.ndarray, m: np.ndarray) -> np.ndarray:

@@ -194,3 +194,35 @@ def test_a_row_number_column_is_numbered_again_over_the_rows_as_written(tmp_path
     stored = {json.loads(j)["序号"] for (j,) in con.execute("SELECT row_json FROM canaries").fetchall()}
     con.close()
     assert stored <= set(written)  # the canaries' rows as written
+
+
+def test_rows_the_filter_gives_back_their_originals_are_recorded_as_unmarked(tmp_path):
+    """Amounts just above a --where threshold: a mark that would move one
+    below it is undone (the row keeps its original values). Such a cell was
+    selected but written unmarked, so the export records its row key with
+    the channel: attribution must never take it for a cell this export
+    moved (it may still hold an earlier copy's mark)."""
+    import json
+
+    import duckdb
+
+    from tracer import leaks
+
+    home = Home.at(tmp_path / "home")
+    init(home)
+    table = make_customers(3000, seed=12)
+    cents = pa.array([f"{50000 + (i % 50) / 100:.2f}" for i in range(table.num_rows)])
+    table = table.set_column(table.column_names.index("月日均存款"), "月日均存款", cents)
+    src = tmp_path / "near.csv"
+    write_csv(table, src)
+    out = tmp_path / "out.csv"
+    receipt = export(ExportRequest(str(src), "R", "p", str(out), where='"月日均存款" >= 50000'), home=home)
+    assert receipt.reverted_for_filter > 0
+    header, rows = leaks.read(out)
+    assert min(float(r[header.index("月日均存款")]) for r in rows) >= 50000
+    con = duckdb.connect(str(home.store_path), read_only=True)
+    params = json.loads(con.execute("SELECT params FROM exports").fetchone()[0])
+    con.close()
+    left = [u for m, u in zip(params["mark_columns"], params["unmarked"]) if m["name"] == "月日均存款"]
+    assert left and all(u is not None for u in left)
+    assert 0 < len(set().union(*left)) <= receipt.reverted_for_filter

@@ -163,7 +163,7 @@ def test_placeholder_dates_are_never_marked():
     n = len(vals)
     for bit in (0, 1):
         for up in (0, 1):
-            on, text, _ = markwrite.mark(pa.array(vals), np.zeros(n, np.int64), np.full(n, bit), np.full(n, up), col)
+            on, text, _, _ = markwrite.mark(pa.array(vals), np.zeros(n, np.int64), np.full(n, bit), np.full(n, up), col)
             assert all("1900-01-01" <= t <= "9998-12-31" for t in text.to_pylist())
 
 
@@ -183,7 +183,7 @@ def test_no_mark_moves_a_date_past_the_day_of_the_export():
     n = len(vals)
     for bit in (0, 1):
         for up in (0, 1):
-            on, text, _ = markwrite.mark(pa.array(vals), np.zeros(n, np.int64), np.full(n, bit), np.full(n, up), col)
+            on, text, _, _ = markwrite.mark(pa.array(vals), np.zeros(n, np.int64), np.full(n, bit), np.full(n, up), col)
             assert all(t <= "2024-10-08" for t, o in zip(text.to_pylist(), on) if o)
 
 
@@ -210,7 +210,7 @@ def test_mark_equals_the_exports_sql(col, vals, data):
     dither = np.array(data.draw(st.lists(st.integers(0, col.q - 1), min_size=n, max_size=n)), np.int64)
     bit = np.array(data.draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)), np.int64)
     up = np.array(data.draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)), np.int64)
-    on, text, odd = markwrite.mark(pa.array(vals, pa.string()), dither, bit, up, col)
+    on, text, odd, _ = markwrite.mark(pa.array(vals, pa.string()), dither, bit, up, col)
     decided = np.flatnonzero(~odd)
     u = _units_sql(col)
     plan = {"dither": "d", "bit": "b", "up": "p"}
@@ -241,7 +241,7 @@ def test_export_with_odd_values_is_identical_natively(tmp_path, monkeypatch):
     header = lines[0].split(",")
     amount, opened = header.index("月日均存款"), header.index("开户日期")
     odd_amounts = ["12345.1234567", " ¥1,234.50元 ", "-5000.00", "+7000.25", "0000000000000012345.67"]
-    odd_dates = ["0000-01-01", "1000-01-01", "9999-12-31", "2023-02-30", "2020年02月29日", "20200229"]
+    odd_dates = ["0000-01-01", "1000-01-01", "9999-12-31", "2023-02-30", "2020年02月29日", "20200229", "待补录"]
     rows = []
     for i, line in enumerate(lines[1:]):
         cells = line.split(",")
@@ -275,10 +275,23 @@ def test_export_with_odd_values_is_identical_natively(tmp_path, monkeypatch):
                                        where='"月日均存款" >= 1000'), home=home)
         assert {c.name for c in receipt.columns if c.marked} == {"月日均存款", "开户日期"}
     assert outs["1"].read_bytes() == outs["0"].read_bytes()
+    # Both record the same cells left unmarked because their value did not parse.
+    import json
+
+    import duckdb
+    unmarked = {}
+    for native in ("1", "0"):
+        con = duckdb.connect(str(Home.at(tmp_path / f"h{native}").store_path), read_only=True)
+        params = json.loads(con.execute("SELECT params FROM exports").fetchone()[0])
+        con.close()
+        unmarked[native] = dict(zip((m["name"] + "/" + m["channel"] for m in params["mark_columns"]),
+                                    params["unmarked"]))
+    assert unmarked["1"] == unmarked["0"]
+    assert 0 < len(unmarked["1"]["开户日期/fine"]) < 400 // 23  # 2023-02-30 and 待补录, where selected
     # Placeholder dates pass through as they were; no marked date leaves 1900-9998.
     from tracer import leaks
     header, out_rows = leaks.read(outs["1"])
-    years = {r[header.index("开户日期")][:4] for r in out_rows}
+    years = {r[header.index("开户日期")][:4] for r in out_rows if r[header.index("开户日期")] != "待补录"}
     written = {r[header.index("开户日期")] for r in out_rows}
     assert {"0000-01-01", "1000-01-01", "9999-12-31"} <= written
     assert all(y.isdigit() and ("1900" <= y <= "9998" or y in ("0000", "1000", "9999")) for y in years)

@@ -270,11 +270,33 @@ def test_returned_rows_in_a_form_the_later_export_cannot_mark_stay_carried(new_w
         return ",".join(cells) + "\n"
 
     month1, back = _month2(src, d / "A.csv", 150, d / "month2.csv", as_a_spreadsheet_writes)
-    export(ExportRequest(str(d / "month2.csv"), "B", "p", str(d / "B.csv")), home=home)
+    b = export(ExportRequest(str(d / "month2.csv"), "B", "p", str(d / "B.csv")), home=home)
     keys = {month1[i].split(",")[0] for i in back}
     b_lines = _lines(d / "B.csv")
     leak = tmp_path / "leak.csv"
     leak.write_text(b_lines[0] + "".join(line for line in b_lines[1:] if line.split(",")[0] in keys),
+                    encoding="utf-8")
+    verdict = attribute(leak, home=home)
+    assert [c.recipient for c in verdict.accused] == ["B"]
+    # The leaker tidies the dates back into B's own form after B's export: the
+    # cells now parse as B's embedding would have, but B never marked them
+    # (A was accused at 1.8e-11 before B recorded the cells it could not parse).
+    import json
+
+    import duckdb
+    con = duckdb.connect(str(home.store_path), read_only=True)
+    params = json.loads(con.execute("SELECT params FROM exports WHERE export_id = ?", [b.export_id]).fetchone()[0])
+    con.close()
+    left = [u for m, u in zip(params["mark_columns"], params["unmarked"]) if m["name"] == "开户日期"]
+    assert left and 0 < len(left[0]) < len(back)  # the returned rows' dates its date channel selected
+    def tidied(line: str) -> str:
+        cells = line.rstrip("\r\n").split(",")
+        if "/" in cells[opened]:
+            y, m, day = cells[opened].split("/")
+            cells[opened] = f"{y}-{int(m):02d}-{int(day):02d}"
+        return ",".join(cells) + "\n"
+
+    leak.write_text(b_lines[0] + "".join(tidied(line) for line in b_lines[1:] if line.split(",")[0] in keys),
                     encoding="utf-8")
     verdict = attribute(leak, home=home)
     assert [c.recipient for c in verdict.accused] == ["B"]

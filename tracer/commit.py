@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from canary.errors import TracerError, safe_detail
@@ -24,6 +25,11 @@ from forensics.normalize import identity_label, normalise
 
 from . import assemble, journal, ledger, live, store, writers
 from .canaries import SHARE_PROBABILITY
+
+# Row keys recorded per mark channel for the cells it selected but could not
+# parse (or gave back to the filter); past this many the channel is recorded
+# as unknown (null), and attribution trusts none of its cells to be re-marked.
+UNMARKED_CAP = 2000
 
 
 def write_file(ex) -> tuple[Path, str, int]:
@@ -62,6 +68,32 @@ def write_file(ex) -> tuple[Path, str, int]:
     return tmp, digest, nbytes
 
 
+def _unmarked_row_keys(ex) -> list[list[str] | None]:
+    """Per mark channel, the row keys of the exported rows whose selected
+    cell was written unmarked though a value was there (it did not parse,
+    or the filter's re-check gave the row back its originals); None past
+    UNMARKED_CAP. Row keys are keyed digests, as in export_rows, written
+    as 16 hex digits."""
+    out: list[list[str] | None] = []
+    held = "ids JOIN sel USING (__r)" if ex.where else "ids"
+    for parts in getattr(ex, "unmarked_rows", [[] for _ in ex.mark_cols]):
+        rows = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+        if len(rows) > UNMARKED_CAP:
+            out.append(None)
+            continue
+        if not len(rows):
+            out.append([])
+            continue
+        ex.con.register("__unmarked", pa.table({"__r": rows.astype(np.int64)}))
+        try:
+            keys = ex.con.execute(f"SELECT DISTINCT row_key FROM {held} JOIN __unmarked USING (__r) "
+                                  "ORDER BY row_key").fetchall()
+        finally:
+            ex.con.unregister("__unmarked")
+        out.append([f"{k:016x}" for (k,) in keys])  # hex: no long digit runs in the store's text
+    return out
+
+
 def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
     """One transaction (records + ledger entry, with the file's sha256);
     the synced temporary file is renamed into place after the commit, and
@@ -86,6 +118,7 @@ def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
         con.execute("CREATE OR REPLACE TEMP TABLE __new_identities AS "
                     + (arms or "SELECT NULL::UTINYINT AS kind, NULL::UBIGINT AS digest, NULL::UBIGINT AS row_key "
                                 "WHERE false"))
+    unmarked = _unmarked_row_keys(ex)
     ledger_rows: dict[tuple[str, object], str] = {}
     con.execute("BEGIN TRANSACTION")
     try:
@@ -123,6 +156,8 @@ def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
         # This export's own source: the store's source record names the first
         # file seen with this content, which may be another copy, moved or gone.
         params["source"] = location
+        if ex.mark_cols:  # per channel, aligned with mark_columns (tracer.export._unmarked_cells)
+            params["unmarked"] = unmarked
         if getattr(ex, "code_spans", None):  # canary codes drawn from this many: attribution's chance of a match
             params["code_spans"] = ex.code_spans
         if getattr(ex, "derived_from", None):  # made from these exports' copies (tracer.export._derived_from)

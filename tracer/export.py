@@ -369,6 +369,7 @@ class _Export:
         # The marked columns' values are read with the identifiers: each range is marked as it is keyed.
         self.mark_value_columns = list(dict.fromkeys(m.name for m in self.mark_cols))
         self.marks = assemble.MarkedRanges(self.pending.scratch / "marks.arrow", IDENTITY_BATCH_ROWS)
+        self.unmarked_rows: list[list[np.ndarray]] = [[] for _ in self.mark_cols]  # per channel (_unmarked_cells)
         if fastprf.available():
             self._identities_native(specs, priority, all_text)
         else:
@@ -397,7 +398,8 @@ class _Export:
         query = f"SELECT __r, row_key, {plans}{values} FROM ids WHERE __r >= $a AND __r < $b ORDER BY __r"
         for a in range(0, self.last_rowid + 1, IDENTITY_BATCH_ROWS):
             part = self.con.execute(query, {"a": a, "b": a + IDENTITY_BATCH_ROWS}).to_arrow_table()
-            self.marks.append(a, self._mark_part(part.drop_columns(["__r"])).add_column(0, "__r", part.column("__r")))
+            marks = self._unmarked_cells(self._mark_part(part.drop_columns(["__r"])), part.column("__r"))
+            self.marks.append(a, marks.add_column(0, "__r", part.column("__r")))
         for col in self._plan_columns() + [f"__v{k}" for k in range(len(self.mark_value_columns))]:
             self.con.execute(f"ALTER TABLE ids DROP COLUMN {col}")
 
@@ -468,7 +470,7 @@ class _Export:
                         part.update({f"__s{i}": plan["selected"], f"__d{i}": plan["dither"],
                                      f"__b{i}": plan["bit"], f"__p{i}": plan["up"]})
                     part.update({c: batch.column(f"__v{j}") for j, c in enumerate(self.mark_value_columns)})
-                    marks = self._mark_part(pa.table(part))
+                    marks = self._unmarked_cells(self._mark_part(pa.table(part)), batch.column("__r"))
                     self.marks.append(a, marks.add_column(0, "__r", batch.column("__r")))
                 if appended is not None:
                     appended.result()
@@ -842,6 +844,7 @@ class _Export:
         rows = canaries.select(["__anchor", "__c", *cols])
         if self.mark_cols:
             marks = self._mark_part(canaries.select(["row_key", *self._plan_columns(), *self.mark_value_columns]))
+            marks = marks.drop_columns([f"__l{i}" for i in range(len(self.mark_cols))])
             rows, counts, self.reverted = self.apply_marks(rows, marks)
             self.mark_counts += counts
         self.canary_final = rows
@@ -851,7 +854,8 @@ class _Export:
         plan ``__s/__d/__b/__p<i>`` and the marked columns' values), in its
         row order: ``__n_<column>`` (the value to write), ``__o_<column>``
         (the original, kept only under a filter, whose re-check may restore
-        it) and ``__f<i>`` (channel i marked the cell).
+        it), ``__f<i>`` (channel i marked the cell) and ``__l<i>`` (channel i
+        selected the cell but could not parse its value: left as it came).
 
         Natively in NumPy and pyarrow.compute (forensics.markwrite) where
         the values are text; rows with a value the native parser leaves to
@@ -864,7 +868,7 @@ class _Export:
             return self._mark_sql_rows(part)
         n = part.num_rows
         odd = np.zeros(n, bool)
-        out, flags = {}, {}
+        out, flags, unreadable = {}, {}, {}
         for name in names:
             original = markwrite.as_strings(part.column(name))
             new = original
@@ -872,17 +876,20 @@ class _Export:
             for i, m in reversed(chans):  # the first channel's CASE arm wins
                 picked = pa.array(np.flatnonzero(part.column(f"__s{i}").to_numpy(zero_copy_only=False)))
                 plan = [part.column(f"__{x}{i}").take(picked).to_numpy(zero_copy_only=False) for x in "dbp"]
-                on, text, bad = markwrite.mark(original.take(picked), *plan, m)
+                on, text, bad, unread = markwrite.mark(original.take(picked), *plan, m)
                 picked = picked.to_numpy()
                 odd[picked[bad]] = True
                 flag = np.zeros(n, bool)
                 flag[picked[on]] = True
                 flags[i] = flag
+                unreadable[i] = np.zeros(n, bool)
+                unreadable[i][picked[unread]] = True
                 new = pc.replace_with_mask(new, pa.array(flag), text)
             out[f"__n_{name}"] = new
             if self.where:
                 out[f"__o_{name}"] = original
         out.update({f"__f{i}": pa.array(flags[i]) for i in range(len(self.mark_cols))})
+        out.update({f"__l{i}": pa.array(unreadable[i]) for i in range(len(self.mark_cols))})
         marked = pa.table(out)
         if odd.any():  # recomputed by the SQL expressions
             rows = np.flatnonzero(odd)
@@ -892,6 +899,21 @@ class _Export:
                                                        fixed.column(c).combine_chunks().cast(marked.column(c).type))
                                for c in marked.column_names})
         return marked
+
+    def _unmarked_cells(self, marks: pa.Table, rowids) -> pa.Table:
+        """``marks`` without its ``__l<i>`` columns, whose source rows (by
+        rowid) are kept per channel: cells the channel selected and left as
+        they came because their value did not parse. Recorded with the
+        export (commit.record): if a leaker later tidied such a value into a
+        form the embedding reads, attribution must not take the cell for one
+        this export marked (and so for one that cannot carry an earlier
+        copy's mark)."""
+        r = np.asarray(rowids.to_numpy() if hasattr(rowids, "to_numpy") else rowids)
+        for i in range(len(self.mark_cols)):
+            x = marks.column(f"__l{i}").to_numpy(zero_copy_only=False).astype(bool)
+            if x.any():
+                self.unmarked_rows[i].append(r[x])
+        return marks.drop_columns([f"__l{i}" for i in range(len(self.mark_cols))])
 
     def _mark_sql_rows(self, part: pa.Table) -> pa.Table:
         """``_mark_part`` by the SQL expressions (forensics.markplan)."""
@@ -927,9 +949,11 @@ class _Export:
             stage2.append(f"__s{i}, __d{i}, __b{i}, __p{i}")
             on = f"coalesce(__s{i} AND {markplan.eligible_sql(u, m, embedding=True)}, false)"
             stage_plan = {"dither": f"__d{i}", "bit": f"__b{i}", "up": f"__p{i}"}
-            stage3.append(f"{on} AS __f{i}, {markplan.embed_sql(u, stage_plan, m)} AS __n{i}")
+            unread = (f"coalesce(__s{i}, false) AND {u} IS NULL "
+                      f"AND nullif(trim(CAST({qident(m.name)} AS VARCHAR)), '') IS NOT NULL")
+            stage3.append(f"{on} AS __f{i}, {markplan.embed_sql(u, stage_plan, m)} AS __n{i}, {unread} AS __l{i}")
             arms.setdefault(m.name, []).append((f"__f{i}", markplan.format_units_sql(f"__n{i}", qident(m.name), m)))
-            flags.append(f"__f{i}")
+            flags += [f"__f{i}", f"__l{i}"]
 
         def value(c: str, taken: str = "") -> str:
             return f"CASE {' '.join(f'WHEN {f}{taken} THEN {new}' for f, new in arms[c])} ELSE {qident(c)} END"
@@ -958,6 +982,11 @@ class _Export:
                 for c in self.mark_value_columns:
                     rows = rows.set_column(rows.column_names.index(c), c,
                                            pc.if_else(keep, rows.column(c), marks.column("__o_" + c)))
+                if "__r" in rows.column_names:  # real rows: cells written unmarked though selected
+                    r = rows.column("__r").to_numpy()
+                    for i, f in enumerate(flags):
+                        if (f & ~ok).any():
+                            self.unmarked_rows[i].append(r[f & ~ok])
                 flags = [f & ok for f in flags]
                 reverted = int((~ok).sum())
         return rows, np.array([int(f.sum()) for f in flags], np.int64), reverted
