@@ -37,6 +37,7 @@ UNIQUE_STREAM = "canary/v1"  # label of the stream unique canaries (and their do
 MATE_STREAM = "canary-mate/v1"  # the positions of the rows that lend each unique canary a surname and amounts
 PLACE_STREAM = "canary-place/v1"  # where each unique canary is written
 ORDER_STREAM = "canary-order/v1"  # codes drawn between a sorted list's neighbours
+ROOM_STREAM = "canary-room/v1"  # where a canary moves to find free codes in every ascending column
 MAX_DRAW = 1 << 62  # the widest range a code is drawn from (Stream.below takes at most 2**64)
 CODE_BITS = 1 << 26  # codes in a range whose real ones are held as bits (8 MiB at most)
 
@@ -90,6 +91,8 @@ class CanaryPlanter:
         self.real_codes = [(c.codes, bits) for c in self.pool_columns if c.codes is not None
                            for bits in [self._code_bits(c.name, c.codes)] if bits is not None]
         self._id_prefixes_read = False  # TEMP TABLE __real_id_prefixes made (_real_id_prefixes)
+        self._stored_codes: dict[str, set[str]] = {}  # code column -> earlier canaries' codes (_held_codes)
+        self.pool_gaps: list[int] = []  # the source's row gaps its pooled canaries may take
         # An identifier numbered 1..n without a gap leaves a canary no number but the next
         # customer's: such a list gets no canaries (its marks still fingerprint it).
         self.no_free_code = next((c for c in ex.id_cols.values() if self.free_codes.get(c, 1) <= 0), None)
@@ -145,6 +148,7 @@ class CanaryPlanter:
                              mate=self._donors[mate_rows[k]], columns=self.pool_columns)
             if row is not None:
                 batch.append((k, row))
+        batch = self._pooled_where_every_column_has_room(batch, size)
         kept = self._drop_filtered(self._drop_colliding(batch, shared_prefix=content_hash[:16]))
         for _, row in kept:  # unique canaries made later must not reuse these identifiers
             self._track(row)
@@ -174,9 +178,82 @@ class CanaryPlanter:
             out.append(replace(c, anchor_pos=max(_first_not_below(codes, v) - 1, 0)))
         # Canaries after the same row are written in list order: theirs too.
         out.sort(key=lambda c: (c.anchor_pos, c.row.get(col.name) or ""))
+        if len(ascending) > 1 and not self.ex.where:
+            out = self._where_every_column_has_room(out, ascending)
         for other, its_codes in ascending[1:]:
             out = self._between_neighbours(out, col, other, its_codes)
+            broken = sum(1 for c in out if not _between(c, other, its_codes))
+            if broken:
+                self.ex.notes.append(
+                    f"{broken} canar{'y' if broken == 1 else 'ies'} break the ascending order of column "
+                    f"{other.name!r} (it ascends with {col.name!r} and has too few free numbers between rows): "
+                    f"a leaker who sorts by it could find them; --columns without {other.name!r} avoids that")
         return out
+
+    def _where_every_column_has_room(self, planted: list[Planted], ascending) -> list[Planted]:
+        """A list sorted by two code columns (member and contract numbers both
+        ascending): a unique canary between rows whose codes in another
+        ascending column leave no free code between them would break that
+        column's order, which a leaker sorting by it sees at once (it flagged
+        24 of 25 canaries in a list with a free contract number after one
+        row in twenty). Such a canary moves to a gap between two rows where
+        every ascending column has a code free of rows and of canaries (this
+        export's and earlier ones'), drawn with the export's key, one canary
+        a gap and never a gap the source's pooled canaries may take; its
+        first column's code is drawn anew between that gap's neighbours. A
+        pooled canary keeps its place (it is the same person in every
+        export); where no gap has room, nothing moves."""
+        first, first_codes = ascending[0]
+        room = np.ones(len(first_codes) - 1, bool)  # room[a]: between rows a and a + 1, in every column
+        for c, codes in ascending:
+            free = _free_between(codes, c.codes.skeleton, self._held_codes(c, planted))
+            if free is not None:
+                room &= free >= 1
+        room[[c.anchor_pos for c in planted if c.anchor_pos < len(room)]] = False  # one canary a gap
+        room[[a for a in self.pool_gaps if a < len(room)]] = False
+        spots, left = np.flatnonzero(room), int(room.sum())
+        width = first.codes.skeleton.count("9")
+        stream = Stream(self.ex.ekey, ROOM_STREAM)
+        held = self._held_codes(first, planted)
+        moves: dict[int, Planted] = {}
+        for i, c in enumerate(planted):
+            v = c.row.get(first.name)
+            if (c.shared_id is not None or v is None or skeleton(v) != first.codes.skeleton
+                    or all(_between(c, other, codes) for other, codes in ascending[1:])):
+                continue
+            if not left:
+                break
+            k = stream.below(left)
+            a = int(spots[k])
+            spots[k], left = spots[left - 1], left - 1  # each gap once
+            lo, hi = _digits(first_codes[a].as_py()) + 1, _digits(first_codes[a + 1].as_py()) - 1
+            for _ in range(20):  # a free code of the gap no canary holds (one exists)
+                code = put_digits(v, str(lo + stream.below(hi - lo + 1)).zfill(width))
+                if code not in held:
+                    held.add(code)
+                    moves[i] = replace(c, anchor_pos=a, row={**c.row, first.name: code})
+                    break
+        if not moves:
+            return planted
+        # A real customer's code written another way (lower case, no leading zeros)
+        # may still be the same identifier: checked as every canary's identifiers are.
+        order = list(moves)
+        kept = {id(row) for _, row in self._drop_colliding([(None, moves[i].row) for i in order])}
+        out = [moves[i] if i in moves and id(moves[i].row) in kept else c for i, c in enumerate(planted)]
+        out.sort(key=lambda c: (c.anchor_pos, c.row.get(first.name) or ""))
+        return out
+
+    def _held_codes(self, col: Column, planted: list[Planted]) -> set[str]:
+        """Codes of ``col``'s shape that canaries hold: these and every
+        earlier export's (their rows as written, within the column's range)."""
+        if col.name not in self._stored_codes:
+            path = "$." + json.dumps(col.name, ensure_ascii=False)
+            rows = self.con.execute(
+                "SELECT DISTINCT v FROM (SELECT json_extract_string(row_json, ?) AS v FROM store.canaries) "
+                "WHERE v LIKE ? ESCAPE '\\'", [path, _like_pattern(col.codes.skeleton)]).fetchall()
+            self._stored_codes[col.name] = {r[0] for r in rows}
+        return self._stored_codes[col.name] | {v for c in planted for v in [c.row.get(col.name)]
+                                               if v is not None and skeleton(v) == col.codes.skeleton}
 
     def _ascending_codes(self, name: str, *, in_source: bool = False):
         """The column's values in list order (or the source's) if they ascend
@@ -193,6 +270,44 @@ class CanaryPlanter:
         codes = self.con.execute(read(False)).to_arrow_table().column(0).combine_chunks()
         return codes if _ascending(codes) else None
 
+    def _pooled_where_every_column_has_room(self, batch: list[tuple[int, dict]], size: int):
+        """_where_every_column_has_room for pooled canaries, in the source's
+        order and with the pool's key, so that each is the same person in
+        every export of the source: pooled canary k takes the k-th gap of a
+        keyed shuffle of the source's gaps with room in every one (distinct
+        for distinct k: two of them never compete for one gap, whichever an
+        export takes), its first column's code drawn between that gap's rows."""
+        ascending = [(c, codes) for kind in (Kind.CUSTNO, Kind.ACCOUNT) for c in self.pool_columns
+                     if c.kind is kind and c.codes is not None
+                     for codes in [self._ascending_codes(c.name, in_source=True)] if codes is not None]
+        if len(ascending) < 2 or not batch:
+            return batch
+        first, first_codes = ascending[0]
+        room = np.ones(len(first_codes) - 1, bool)
+        for c, codes in ascending:  # the rows' codes only: the same in every export of the source
+            free = _free_between(codes, c.codes.skeleton, set())
+            if free is not None:
+                room &= free >= 1
+        spots = np.flatnonzero(room)
+        order = Stream(self.pool_key, "pool-room")
+        picked = []  # a partial Fisher-Yates shuffle: the pool's first `size` gaps
+        for i in range(min(size, len(spots))):
+            j = i + order.below(len(spots) - i)
+            spots[i], spots[j] = spots[j], spots[i]
+            picked.append(int(spots[i]))
+        self.pool_gaps = picked  # unique canaries keep off them (_where_every_column_has_room)
+        width = first.codes.skeleton.count("9")
+        out = []
+        for k, row in batch:
+            v = row.get(first.name)
+            if v is not None and skeleton(v) == first.codes.skeleton and k < len(picked):
+                a = picked[k]
+                lo, hi = _digits(first_codes[a].as_py()) + 1, _digits(first_codes[a + 1].as_py()) - 1
+                pick = lo + Stream(self.pool_key, f"pool-room/{k}").below(hi - lo + 1)
+                row = {**row, first.name: put_digits(v, str(pick).zfill(width))}
+            out.append((k, row))
+        return out
+
     def _between_neighbours(self, planted: list[Planted], first: Column, col: Column, codes) -> list[Planted]:
         """Each canary's code in ``col`` redrawn between the codes of the rows
         it is written between (past the last row: a few past it), the
@@ -206,7 +321,8 @@ class CanaryPlanter:
                 and skeleton(c.row[col.name]) == col.codes.skeleton]
         fixed = self._pooled_between_neighbours(planted, first, col)
         moved: dict[int, str] = {}
-        held = {c.row.get(col.name) for c in planted} | set(fixed.values())  # no two canaries share a code
+        # No two canaries share a code, an earlier export's included (held codes are passed over).
+        held = self._held_codes(col, planted) | set(fixed.values())
         stream = Stream(self.ex.ekey, ORDER_STREAM)
         after: dict[int, list[int]] = {}  # anchor -> the canaries written after that row, in order
         for i in fits:
@@ -231,12 +347,16 @@ class CanaryPlanter:
                     hi = _digits(fixed.get(i, planted[i].row[col.name])) - 1
                 hi = min(hi, lo + MAX_DRAW - 1)  # a wider gap: its first 2**62 codes are room enough
                 if run and hi - lo + 1 >= len(run) and len(str(hi)) <= width:
-                    picks: set[int] = set()
-                    while len(picks) < len(run):
-                        picks.add(lo + stream.below(hi - lo + 1))
-                    for j, pick in zip(run, sorted(picks)):
-                        new = put_digits(planted[j].row[col.name], str(pick).zfill(width))
-                        if new not in held:
+                    # Codes another canary holds (even one about to move) are passed over.
+                    template, picks, tries = planted[run[0]].row[col.name], set(), 0
+                    while len(picks) < len(run) and tries < 20 * len(run):
+                        tries += 1
+                        pick = lo + stream.below(hi - lo + 1)
+                        if put_digits(template, str(pick).zfill(width)) not in held:
+                            picks.add(pick)
+                    if len(picks) == len(run):
+                        for j, pick in zip(run, sorted(picks)):
+                            new = put_digits(planted[j].row[col.name], str(pick).zfill(width))
                             held.add(new)
                             moved[j] = new
                 if i is not None:
@@ -517,6 +637,38 @@ def _first_not_below(codes, value: str) -> int:
 
 def _digits(code: str) -> int:
     return int(digit_string(code))
+
+
+def _free_between(codes, skel: str, held: set[str]) -> np.ndarray | None:
+    """For ascending codes of the shape ``skel``: how many codes of that
+    shape lie strictly between each row's code and the next row's that no
+    row and none of ``held`` has (0 where either row's code has another
+    shape); None where the codes are too long to count in 64 bits."""
+    if skel.count("9") > 18:
+        return None
+    codes = codes.combine_chunks() if isinstance(codes, pa.ChunkedArray) else codes
+    shaped = pc.equal(pc.replace_substring_regex(codes, r"\d", "9"), skel).to_numpy(zero_copy_only=False)
+    digits = pc.replace_substring_regex(codes, r"\D", "")
+    numbers = np.maximum.accumulate(pc.if_else(pa.array(shaped), digits, "0").cast(pa.int64()).to_numpy())
+    free = np.maximum(np.diff(numbers) - 1, 0)
+    free[~(shaped[1:] & shaped[:-1])] = 0
+    taken = np.array(sorted(_digits(v) for v in held if skeleton(v) == skel), np.int64)
+    gap = np.searchsorted(numbers, taken, side="right") - 1  # the gap each held code falls in
+    inside = (gap >= 0) & (gap < len(free))
+    inside[inside] &= numbers[gap[inside]] != taken[inside]  # a row's own code is no free one
+    np.subtract.at(free, gap[inside], 1)
+    return np.maximum(free, 0)
+
+
+def _between(c: Planted, col: Column, codes) -> bool:
+    """Whether canary ``c``'s code in ``col`` sorts strictly between its
+    neighbours' (a code of another shape, or none, is not judged)."""
+    v = c.row.get(col.name)
+    if v is None or skeleton(v) != col.codes.skeleton:
+        return True
+    below = codes[c.anchor_pos].as_py()
+    above = codes[c.anchor_pos + 1].as_py() if c.anchor_pos + 1 < len(codes) else None
+    return below < v and (above is None or v < above)
 
 
 def _like_pattern(skel: str) -> str:
