@@ -428,6 +428,7 @@ class _Attribution:
         was_accused = {n for n, c in cands.items() if c.accused}  # fingerprints present, judged before any change
         carriers = sorted(b for b, d in cands.items() if self._may_carry(d))
         reader = getattr(self, "mark_reader", None)
+        kin = self._kin_holdings(was_accused) if reader is not None else {}
         for n in sorted(was_accused):
             c, e = cands[n], self.exports[n]
             # A copy made from its copy counts unless its fingerprint shows it is not in the leak
@@ -436,12 +437,15 @@ class _Attribution:
                        or d.export_no in carriers]
             copies = {d.export_no for d in weighed}
             descendants = {d.export_no for d in heirs.get(n, [])}  # made from its copy: weighed above
-            others = [b for b in carriers if b > n and b not in descendants
+            # Later exports of another source that may hold its copy: those that may carry, and those
+            # holding some leak row's customer under another row key (no reading can vouch for them).
+            others = [b for b in sorted(set(carriers) | set(kin)) if b > n and b not in descendants
                       and self.exports[b].source_id != e.source_id]
             if not weighed and not others:
                 continue
             later = sorted(copies | set(others))
-            own = (reader.own_marks(n, later) if reader is not None and c.marks else None) or []
+            kin_only = frozenset(b for b in others if b not in carriers)  # their other rows are not in the leak
+            own = (reader.own_marks(n, later, kin, kin_only) if reader is not None and c.marks else None) or []
             tests = [m.log_p for m in own if m.readable > 0]
             # Its canaries that no later copy received (a copy made from its copy took them
             # along as rows): only chance, bounded as before, puts them in that copy's leak.
@@ -470,6 +474,38 @@ class _Attribution:
             c.excluded = _explained_because(own, [d for d in weighed if d.export_no in was_accused],
                                             [cands[b] for b in others if b in was_accused])
 
+    def _kin_holdings(self, accused: set[int]) -> dict[int, np.ndarray]:
+        """Later exports of another source than an accused export's that held
+        a leak row's customer under a row key the leak does not link to (the
+        later source had the row's ID number mangled, so keyed it by customer
+        number, while the leak's ID links only to the earlier source's key):
+        export -> indices into the leak's linked keys. Two row keys are one
+        customer where they share any identifier digest (a shared phone makes
+        two customers one here, which only spares an earlier export). Read
+        only where such later exports exist: it scans the identities twice."""
+        later = sorted({b for n in accused for b, e in self.exports.items()
+                        if b > n and e.source_id != self.exports[n].source_id})
+        if not later or not len(self.holdings.keys):
+            return {}
+        self.con.execute("""
+            CREATE OR REPLACE TEMP TABLE __kin AS
+            SELECT DISTINCT a.row_key AS k, b.row_key AS other
+            FROM lin_identities a JOIN lin_identities b
+              ON a.kind = b.kind AND a.digest = b.digest AND a.key_id = b.key_id
+            WHERE a.row_key IN (SELECT row_key FROM links) AND b.row_key <> a.row_key""")
+        rows = self.con.execute(f"""
+            SELECT r.export_no, list(DISTINCT x.k) FROM __kin x JOIN lin_export_rows r ON r.row_key = x.other
+            WHERE r.export_no IN ({', '.join(map(str, later))}) GROUP BY 1""").fetchall()
+        self.con.execute("DROP TABLE __kin")
+        keys, out = self.holdings.keys, {}
+        for b, ks in rows:
+            ks = np.asarray(ks, np.uint64)
+            at = np.minimum(np.searchsorted(keys, ks), len(keys) - 1)
+            at = at[keys[at] == ks]
+            if len(at):
+                out[int(b)] = at
+        return out
+
     def _carried_canaries(self, c: Candidate, later: list[int]) -> set[int]:
         """c's canaries found in the leak that a later export in ``later``
         received among its source's rows (recorded at that export as
@@ -497,15 +533,20 @@ class _Attribution:
         recipient's copy then keeps most of that recipient's evidence."""
         if not d.held_rows or self._fingerprint_absent(d):
             return False
-        read = [m for m in d.marks if m.readable]
+        read = d.absence_marks
         if not read or sum(m.readable for m in read) >= ABSENT_MIN_READABLE:
             return True
         return any(2 * m.agree >= m.readable for m in read)
 
     def _fingerprint_absent(self, c: Candidate) -> bool:
         """Enough of its marks were readable, and they agree no more than chance
-        would: neither its copy nor a merge that includes its copy."""
-        return c.marks_readable >= ABSENT_MIN_READABLE and c.marks_log_p > math.log(ABSENT_P)
+        would: neither its copy nor a merge that includes its copy. Only on
+        channels where the export recorded the cells it selected but wrote
+        unmarked (those are left out of the reading): a cell it never marked
+        agrees by chance in its own copy too."""
+        read = c.absence_marks
+        return (sum(m.readable for m in read) >= ABSENT_MIN_READABLE
+                and stats.fisher([m.log_p for m in read]) > math.log(ABSENT_P))
 
     def _exclusion(self, c: Candidate) -> str | None:
         if c.columns_unexplained:
@@ -514,8 +555,10 @@ class _Attribution:
             return (f"never received {c.shared_found - len(c.shared_held)} of the {c.shared_found} pooled canaries "
                     "in the leak (synthetic customers that only some exports of the source received)")
         if self._fingerprint_absent(c):
-            return (f"its fingerprint is absent: {c.marks_agree} of {c.marks_readable} readable marked cells "
-                    f"carry its marks, no more than chance, where its own copy would carry nearly all")
+            read = c.absence_marks
+            return (f"its fingerprint is absent: {sum(m.agree for m in read)} of {sum(m.readable for m in read)} "
+                    "readable marked cells carry its marks, no more than chance, where its own copy would carry "
+                    "nearly all")
         if c.linked_rows and c.held_rows < 0.9 * c.linked_rows:
             return f"held only {c.held_rows} of the {c.linked_rows} linked rows"
         return None

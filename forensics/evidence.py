@@ -25,6 +25,9 @@ class MarkColumnEvidence:
     disagree: int = 0  # on this export's lattice, other bit
     log_p: float = 0.0
     channel: str = "fine"
+    # False where the export did not record which selected cells it wrote unmarked (their values
+    # did not parse): its disagreeing cells may be such cells, so they show no absence.
+    shows_absence: bool = True
 
     @property
     def off(self) -> int:
@@ -96,6 +99,11 @@ class Candidate:
     @property
     def marks_agree(self) -> int:
         return sum(m.agree for m in self.marks)
+
+    @property
+    def absence_marks(self) -> list[MarkColumnEvidence]:
+        """The read channels whose disagreement can show the fingerprint absent."""
+        return [m for m in self.marks if m.readable and m.shows_absence]
 
     def to_dict(self) -> dict:
         return {

@@ -45,6 +45,7 @@ class MarkReader:
         self._parsed: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         self._holding_index = {eno: i for i, eno in enumerate(holdings.enos.tolist())}
         self._leak_by_header = {normalise_header(t.name): t for t in types}
+        self._left_cache: dict[tuple, np.ndarray | None] = {}  # (export, channel) -> _left_unmarked
 
     def _pairs(self, e) -> list[tuple[markplan.MarkColumn, str, int]]:
         """(mark column, leak column, tries) pairs: by header, else by kind (counted for the correction)."""
@@ -124,11 +125,13 @@ class MarkReader:
             if tries > 1:
                 log_ps = np.minimum(0.0, log_ps + math.log(tries))
             for eno, got, log_p in zip(enos, zip(n.tolist(), agree.tolist(), disagree.tolist()), log_ps.tolist()):
-                ev = MarkColumnEvidence(m.name, leak_col, m.kind, m.q, *got, channel=m.channel)
+                ev = MarkColumnEvidence(m.name, leak_col, m.kind, m.q, *got, channel=m.channel,
+                                        shows_absence=self._left(eno, m) is not None)
                 ev.log_p = log_p
                 cands[eno].marks.append(ev)
 
-    def own_marks(self, eno: int, later: list[int]) -> list[MarkColumnEvidence] | None:
+    def own_marks(self, eno: int, later: list[int], kin: dict[int, np.ndarray] | None = None,
+                  kin_only: frozenset[int] = frozenset()) -> list[MarkColumnEvidence] | None:
         """Export ``eno``'s marks read again on its whole sample, on the cells
         that no copy of the ``later`` exports could have carried. A later
         export made from its copy, or from a source that held its copy (a
@@ -152,15 +155,23 @@ class MarkReader:
           counted only on cells three spans inside, while every kept cell
           counts as read (fewer agreements than the truth: conservative).
 
+        A leak row whose customer a later export held under another row key
+        (``kin``: indices into the leak's keys, per later export; its source
+        had the row's ID number mangled and keyed it by customer number, say)
+        counts as held by it with that key unknown; for those in ``kin_only``
+        (their fingerprint shows their copy is not in the leak, or they link
+        to no leak row) only such rows count as held.
+
         Under innocence the cells kept are a subset of this export's cells
         chosen without its key, so the tail stays valid either way. None
         where a later export's key is missing (its marks cannot be placed:
         nothing may count as this export's own)."""
+        kin = kin or {}
         e = self.exports[eno]
         ia = self._holding_index.get(eno)
         if ia is None or e.key_id not in self.keyring or not e.params.get("mark_columns"):
             return []
-        later = [b for b in later if b in self._holding_index]
+        later = [b for b in later if b in self._holding_index or len(kin.get(b, ()))]
         if any(self.exports[b].key_id not in self.keyring for b in later):
             return None
         h = self.holdings
@@ -179,12 +190,16 @@ class MarkReader:
         # row's keys, -2 several (which one its copy wrote the row under is unknown).
         their_key = {}
         for b in later:
-            held = np.flatnonzero(np.unpackbits(h.bits[self._holding_index[b]])[h.pad:h.pad + n_keys])
             at = np.full(self.leak_rows, -1, np.int64)
-            if len(held):
-                p_b, lr_b = h.rows_of_keys(held)
-                at[lr_b] = held[p_b]
-                at[np.bincount(lr_b, minlength=self.leak_rows) > 1] = -2
+            if b in self._holding_index and b not in kin_only:
+                held = np.flatnonzero(np.unpackbits(h.bits[self._holding_index[b]])[h.pad:h.pad + n_keys])
+                if len(held):
+                    p_b, lr_b = h.rows_of_keys(held)
+                    at[lr_b] = held[p_b]
+                    at[np.bincount(lr_b, minlength=self.leak_rows) > 1] = -2
+            if len(kin.get(b, ())):
+                _, lr_kin = h.rows_of_keys(kin[b])
+                at[lr_kin[at[lr_kin] == -1]] = -2
             their_key[b] = at[lr]
         own_columns = {normalise_header(n) for n in e.columns}
         leak_headers = set(self._leak_by_header)
@@ -210,6 +225,8 @@ class MarkReader:
                     if (leak_col_b == leak_col and tries_b == 1 and mb.kind == m.kind and mb.channel == m.channel
                             and mb.q == m.q and mb.decimals == m.decimals):
                         rows = np.flatnonzero(known)
+                        if not len(rows):  # it marked none of these rows under a key the leak links to
+                            continue
                         if (b, mb.group) not in mats:
                             mats[(b, mb.group)] = material_of(b, kb[rows], mb.group)
                         sel_b = np.zeros(len(lr), bool)
@@ -217,7 +234,7 @@ class MarkReader:
                         # Cells it selected but wrote as they came (unparsed, or given back to
                         # its filter) never moved, however the leak now writes them; an export
                         # that did not record them has no cell trusted as its own re-mark.
-                        left = _left_unmarked(eb, mb)
+                        left = self._left(b, mb)
                         if left is None:
                             continue
                         sel_b[rows] &= ~np.isin(h.keys[kb[rows]], left)
@@ -262,6 +279,8 @@ class MarkReader:
         s_export, s_key = h.sample_export[pick], h.sample_key[pick]
         material, parallel = self._material_keys(keyed)
         units = {(leak_col, m): self._units(leak_col, m) for m, leak_col, _ in jobs}
+        n_keys = np.int64(len(h.keys))
+        left = {job: self._left_pairs(job[0], enos) for job, enos in jobs.items()}
 
         def batch(start: int) -> dict[tuple, tuple]:
             exp, key = s_export[start:start + MATERIAL_BATCH], s_key[start:start + MATERIAL_BATCH]
@@ -279,6 +298,9 @@ class MarkReader:
                 keep = valid[lr] & (selected if h.one_to_one else selected[pos])
                 if in_job[job] is not None:
                     keep &= in_job[job][exp if h.one_to_one else exp[pos]]
+                if left[job] is not None:  # cells it selected but wrote unmarked carry no mark of its
+                    pairs = exp.astype(np.int64) * n_keys + key.astype(np.int64)
+                    keep &= ~np.isin(pairs if h.one_to_one else pairs[pos], left[job])
                 if h.one_to_one:
                     p = np.flatnonzero(keep)
                     u = values[lr[p]]
@@ -295,6 +317,26 @@ class MarkReader:
                     for total, part in zip(tallies[job], parts):
                         total += part
         return tallies
+
+    def _left(self, eno: int, m: markplan.MarkColumn) -> np.ndarray | None:
+        """_left_unmarked of export ``eno``'s channel ``m``, read once."""
+        if (eno, m) not in self._left_cache:
+            self._left_cache[(eno, m)] = _left_unmarked(self.exports[eno], m)
+        return self._left_cache[(eno, m)]
+
+    def _left_pairs(self, m: markplan.MarkColumn, enos: list[int]) -> np.ndarray | None:
+        """(holding index * keys + key index) of the sampled pairs whose cell
+        of channel ``m`` the export selected but wrote unmarked (tracer.commit
+        records their row keys), sorted; None where there are none."""
+        h, n_keys, out = self.holdings, len(self.holdings.keys), []
+        for eno in enos if n_keys else []:
+            left, at = self._left(eno, m), self._holding_index.get(eno)
+            if left is None or at is None or not len(left):
+                continue
+            k = np.minimum(np.searchsorted(h.keys, left), n_keys - 1)
+            k = k[h.keys[k] == left]  # its row keys the leak links to
+            out.append(np.int64(at) * n_keys + k.astype(np.int64))
+        return np.unique(np.concatenate(out)) if out else None
 
     def _units(self, leak_col: str, m: markplan.MarkColumn, reading: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """(units, readable) of every leak row (indexed by rowid) as marks read

@@ -300,6 +300,62 @@ def test_returned_rows_in_a_form_the_later_export_cannot_mark_stay_carried(new_w
                     encoding="utf-8")
     verdict = attribute(leak, home=home)
     assert [c.recipient for c in verdict.accused] == ["B"]
+    # Without the amounts B marked, B's readable cells in these rows are the dates it
+    # left unmarked: they agree by chance, which read as "B's fingerprint is absent"
+    # and accused A at 1.4e-37 (a review's script). Those cells are not read for B.
+    keep = [header.index(c) for c in ("客户号", "姓名", "身份证号", "手机号", "开户日期")]
+
+    def narrow(line: str) -> str:
+        cells = line.lstrip("\ufeff").rstrip("\r\n").split(",")
+        return ",".join(cells[i] for i in keep) + "\n"
+
+    for edit in (lambda line: line, tidied):
+        leak.write_text(narrow(b_lines[0]) + "".join(narrow(edit(line)) for line in b_lines[1:]
+                                                     if line.split(",")[0] in keys), encoding="utf-8")
+        verdict = attribute(leak, home=home)
+        assert "A" not in [c.recipient for c in verdict.accused]
+
+
+def test_a_customer_the_later_export_keyed_another_way_is_held_by_it(new_world, tmp_path):
+    """A's returned rows came back with ID numbers a spreadsheet stored as
+    numbers (2.20106196608078E+17): month 2 keys those customers by customer
+    number, while a leak of B's copy without that column links its (recovered)
+    ID numbers to month 1's keys only, so B looked as if it never held the
+    rows and A was accused at 1.8e-16. A later export holding a leak row's
+    customer under another row key (one sharing an identifier) counts as
+    holding the row."""
+    d, home, src = new_world("sci-ids", 20000, 21)
+    export(ExportRequest(str(src), "A", "p", str(d / "A.csv")), home=home)
+    header = _lines(src)[0].lstrip("\ufeff").rstrip("\r\n").split(",")
+    at = header.index("身份证号")
+
+    def as_a_number(line: str) -> str:
+        cells = line.rstrip("\r\n").split(",")
+        cells[at] = f"{int(cells[at][:17] + ('0' if cells[at][17] == 'X' else cells[at][17])):.14E}"
+        return ",".join(cells) + "\n"
+
+    month1, back = _month2(src, d / "A.csv", 150, d / "month2.csv", as_a_number)
+    export(ExportRequest(str(d / "month2.csv"), "B", "p", str(d / "B.csv")), home=home)
+    keys = {month1[i].split(",")[0] for i in back}
+    keep = [header.index(c) for c in ("姓名", "身份证号", "月日均存款", "开户日期")]
+
+    def narrow(line: str) -> str:
+        cells = line.lstrip("\ufeff").rstrip("\r\n").split(",")
+        return ",".join(cells[i] for i in keep) + "\n"
+
+    b_lines = _lines(d / "B.csv")
+    leak = tmp_path / "leak.csv"
+    leak.write_text(narrow(b_lines[0]) + "".join(narrow(line) for line in b_lines[1:]
+                                                 if line.split(",")[0] in keys), encoding="utf-8")
+    verdict = attribute(leak, home=home)
+    assert "A" not in [c.recipient for c in verdict.accused]
+    a = next(c for c in verdict.candidates if c.recipient == "A")
+    assert a.later_sources and sum(m.readable for m in a.own_marks) == 0  # every row may be B's
+    # A leak of A's own rows elsewhere in the list keeps its power.
+    elsewhere = {line.split(",")[0] for line in month1} - keys
+    others = [line for line in _lines(d / "A.csv")[1:] if line.split(",")[0] in elsewhere][:150]
+    leak.write_text(narrow(b_lines[0]) + "".join(narrow(line) for line in others), encoding="utf-8")
+    assert [c.recipient for c in attribute(leak, home=home).accused] == ["A"]
 
 
 def test_agreements_count_only_well_inside_the_range_a_later_mark_may_move():
