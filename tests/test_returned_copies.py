@@ -23,6 +23,25 @@ def _lines(path):
     return path.read_text(encoding="utf-8-sig").splitlines(True)
 
 
+def _cell_edit(at: int, change):
+    """A line editor: cell ``at`` replaced by ``change(cell)``."""
+    def edit(line: str) -> str:
+        cells = line.rstrip("\r\n").split(",")
+        cells[at] = change(cells[at])
+        return ",".join(cells) + "\n"
+    return edit
+
+
+def _narrow(header: list[str], names: tuple[str, ...]):
+    """A line editor keeping only the columns ``names``, in that order."""
+    keep = [header.index(c) for c in names]
+
+    def narrow(line: str) -> str:
+        cells = line.lstrip("\ufeff").rstrip("\r\n").split(",")
+        return ",".join(cells[i] for i in keep) + "\n"
+    return narrow
+
+
 def _month2(src, a_csv, n: int, out, edit=lambda line: line) -> tuple[list[str], dict[int, str]]:
     """Month 2: month 1 (``src``) with ``n`` of A's rows (customers only) as
     A's file has them, passed through ``edit``: (month 1's lines, {line
@@ -262,13 +281,7 @@ def test_returned_rows_in_a_form_the_later_export_cannot_mark_stay_carried(new_w
     export(ExportRequest(str(src), "A", "p", str(d / "A.csv")), home=home)
     header = _lines(src)[0].lstrip("\ufeff").rstrip("\r\n").split(",")
     opened = header.index("开户日期")
-
-    def as_a_spreadsheet_writes(line: str) -> str:
-        cells = line.rstrip("\r\n").split(",")
-        y, m, day = cells[opened].split("-")
-        cells[opened] = f"{y}/{int(m)}/{int(day)}"
-        return ",".join(cells) + "\n"
-
+    as_a_spreadsheet_writes = _cell_edit(opened, lambda v: "{}/{}/{}".format(*map(int, v.split("-"))))
     month1, back = _month2(src, d / "A.csv", 150, d / "month2.csv", as_a_spreadsheet_writes)
     b = export(ExportRequest(str(d / "month2.csv"), "B", "p", str(d / "B.csv")), home=home)
     keys = {month1[i].split(",")[0] for i in back}
@@ -289,13 +302,7 @@ def test_returned_rows_in_a_form_the_later_export_cannot_mark_stay_carried(new_w
     con.close()
     left = [u for m, u in zip(params["mark_columns"], params["unmarked"]) if m["name"] == "开户日期"]
     assert left and 0 < len(left[0]) < len(back)  # the returned rows' dates its date channel selected
-    def tidied(line: str) -> str:
-        cells = line.rstrip("\r\n").split(",")
-        if "/" in cells[opened]:
-            y, m, day = cells[opened].split("/")
-            cells[opened] = f"{y}-{int(m):02d}-{int(day):02d}"
-        return ",".join(cells) + "\n"
-
+    tidied = _cell_edit(opened, lambda v: "{}-{:02d}-{:02d}".format(*map(int, v.split("/"))) if "/" in v else v)
     leak.write_text(b_lines[0] + "".join(tidied(line) for line in b_lines[1:] if line.split(",")[0] in keys),
                     encoding="utf-8")
     verdict = attribute(leak, home=home)
@@ -303,12 +310,7 @@ def test_returned_rows_in_a_form_the_later_export_cannot_mark_stay_carried(new_w
     # Without the amounts B marked, B's readable cells in these rows are the dates it
     # left unmarked: they agree by chance, which read as "B's fingerprint is absent"
     # and accused A at 1.4e-37 (a review's script). Those cells are not read for B.
-    keep = [header.index(c) for c in ("客户号", "姓名", "身份证号", "手机号", "开户日期")]
-
-    def narrow(line: str) -> str:
-        cells = line.lstrip("\ufeff").rstrip("\r\n").split(",")
-        return ",".join(cells[i] for i in keep) + "\n"
-
+    narrow = _narrow(header, ("客户号", "姓名", "身份证号", "手机号", "开户日期"))
     for edit in (lambda line: line, tidied):
         leak.write_text(narrow(b_lines[0]) + "".join(narrow(edit(line)) for line in b_lines[1:]
                                                      if line.split(",")[0] in keys), encoding="utf-8")
@@ -327,22 +329,11 @@ def test_a_customer_the_later_export_keyed_another_way_is_held_by_it(new_world, 
     d, home, src = new_world("sci-ids", 20000, 21)
     export(ExportRequest(str(src), "A", "p", str(d / "A.csv")), home=home)
     header = _lines(src)[0].lstrip("\ufeff").rstrip("\r\n").split(",")
-    at = header.index("身份证号")
-
-    def as_a_number(line: str) -> str:
-        cells = line.rstrip("\r\n").split(",")
-        cells[at] = f"{int(cells[at][:17] + ('0' if cells[at][17] == 'X' else cells[at][17])):.14E}"
-        return ",".join(cells) + "\n"
-
+    as_a_number = _cell_edit(header.index("身份证号"), lambda v: f"{int(v[:17] + v[17].replace('X', '0')):.14E}")
     month1, back = _month2(src, d / "A.csv", 150, d / "month2.csv", as_a_number)
     export(ExportRequest(str(d / "month2.csv"), "B", "p", str(d / "B.csv")), home=home)
     keys = {month1[i].split(",")[0] for i in back}
-    keep = [header.index(c) for c in ("姓名", "身份证号", "月日均存款", "开户日期")]
-
-    def narrow(line: str) -> str:
-        cells = line.lstrip("\ufeff").rstrip("\r\n").split(",")
-        return ",".join(cells[i] for i in keep) + "\n"
-
+    narrow = _narrow(header, ("姓名", "身份证号", "月日均存款", "开户日期"))
     b_lines = _lines(d / "B.csv")
     leak = tmp_path / "leak.csv"
     leak.write_text(narrow(b_lines[0]) + "".join(narrow(line) for line in b_lines[1:]
