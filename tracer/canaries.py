@@ -92,7 +92,8 @@ class CanaryPlanter:
                            for bits in [self._code_bits(c.name, c.codes)] if bits is not None]
         self._id_prefixes_read = False  # TEMP TABLE __real_id_prefixes made (_real_id_prefixes)
         self._stored_codes: dict[str, set[str]] = {}  # code column -> earlier canaries' codes (_held_codes)
-        self.pool_gaps: list[int] = []  # the source's row gaps its pooled canaries may take
+        self.pool_gaps: list[int] = []  # the source's row gaps its pooled canaries may take (_plan_pool_gaps)
+        self._pool_first: tuple[Column, pa.Array] | None = None  # the first ascending column, codes in source order
         # An identifier numbered 1..n without a gap leaves a canary no number but the next
         # customer's: such a list gets no canaries (its marks still fingerprint it).
         self.no_free_code = next((c for c in ex.id_cols.values() if self.free_codes.get(c, 1) <= 0), None)
@@ -131,6 +132,7 @@ class CanaryPlanter:
         if size == 0 or self.no_free_code is not None:
             return []
         pool_key = self.pool_key = master.derive(f"canary-pool/v1/{content_hash}")
+        self._plan_pool_gaps(size)  # kept free of unique canaries even where this export takes none
         coin = Stream(self.ex.ekey, "canary-share/v1")
         taken = [k for k in range(size) if coin.uniform() < SHARE_PROBABILITY]
         if not taken:
@@ -148,7 +150,7 @@ class CanaryPlanter:
                              mate=self._donors[mate_rows[k]], columns=self.pool_columns)
             if row is not None:
                 batch.append((k, row))
-        batch = self._pooled_where_every_column_has_room(batch, size)
+        batch = self._pooled_where_every_column_has_room(batch)
         kept = self._drop_filtered(self._drop_colliding(batch, shared_prefix=content_hash[:16]))
         for _, row in kept:  # unique canaries made later must not reuse these identifiers
             self._track(row)
@@ -270,38 +272,46 @@ class CanaryPlanter:
         codes = self.con.execute(read(False)).to_arrow_table().column(0).combine_chunks()
         return codes if _ascending(codes) else None
 
-    def _pooled_where_every_column_has_room(self, batch: list[tuple[int, dict]], size: int):
-        """_where_every_column_has_room for pooled canaries, in the source's
-        order and with the pool's key, so that each is the same person in
-        every export of the source: pooled canary k takes the k-th gap of a
-        keyed shuffle of the source's gaps with room in every one (distinct
-        for distinct k: two of them never compete for one gap, whichever an
-        export takes), its first column's code drawn between that gap's rows."""
+    def _plan_pool_gaps(self, size: int) -> None:
+        """In a source sorted by two code columns: the row gaps its pooled
+        canaries take (``self.pool_gaps``, pooled canary k the k-th, distinct
+        for distinct k: two never compete for one gap, whichever an export
+        takes), a keyed shuffle of the source's gaps with a free code in
+        every ascending column. From the rows and the pool's key only, so the
+        same in every export of the source; unique canaries keep off them."""
         ascending = [(c, codes) for kind in (Kind.CUSTNO, Kind.ACCOUNT) for c in self.pool_columns
                      if c.kind is kind and c.codes is not None
                      for codes in [self._ascending_codes(c.name, in_source=True)] if codes is not None]
-        if len(ascending) < 2 or not batch:
-            return batch
-        first, first_codes = ascending[0]
-        room = np.ones(len(first_codes) - 1, bool)
-        for c, codes in ascending:  # the rows' codes only: the same in every export of the source
+        if len(ascending) < 2:
+            return
+        room = np.ones(len(ascending[0][1]) - 1, bool)
+        for c, codes in ascending:
             free = _free_between(codes, c.codes.skeleton, set())
             if free is not None:
                 room &= free >= 1
         spots = np.flatnonzero(room)
         order = Stream(self.pool_key, "pool-room")
-        picked = []  # a partial Fisher-Yates shuffle: the pool's first `size` gaps
-        for i in range(min(size, len(spots))):
+        for i in range(min(size, len(spots))):  # a partial Fisher-Yates shuffle: the pool's first `size` gaps
             j = i + order.below(len(spots) - i)
             spots[i], spots[j] = spots[j], spots[i]
-            picked.append(int(spots[i]))
-        self.pool_gaps = picked  # unique canaries keep off them (_where_every_column_has_room)
+        self.pool_gaps = [int(a) for a in spots[:min(size, len(spots))]]
+        self._pool_first = ascending[0]
+
+    def _pooled_where_every_column_has_room(self, batch: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
+        """_where_every_column_has_room for pooled canaries, in the source's
+        order and with the pool's key, so that each is the same person in
+        every export of the source: pooled canary k goes to the k-th of
+        ``self.pool_gaps``, its first column's code drawn between that gap's
+        rows."""
+        if not self.pool_gaps:
+            return batch
+        first, first_codes = self._pool_first
         width = first.codes.skeleton.count("9")
         out = []
         for k, row in batch:
             v = row.get(first.name)
-            if v is not None and skeleton(v) == first.codes.skeleton and k < len(picked):
-                a = picked[k]
+            if v is not None and skeleton(v) == first.codes.skeleton and k < len(self.pool_gaps):
+                a = self.pool_gaps[k]
                 lo, hi = _digits(first_codes[a].as_py()) + 1, _digits(first_codes[a + 1].as_py()) - 1
                 pick = lo + Stream(self.pool_key, f"pool-room/{k}").below(hi - lo + 1)
                 row = {**row, first.name: put_digits(v, str(pick).zfill(width))}
