@@ -526,10 +526,13 @@ class CanaryPlanter:
         return row
 
     def _track(self, row: dict) -> None:
-        for kind, col in self.ex.id_cols.items():
-            n = self._normalised(kind, row.get(col))
-            if n:
-                self.used[kind].add(n)
+        """The row's identifiers, every column of an identifier kind (a contract
+        number beside the customer number too): no two canaries share one."""
+        for col in self.columns:
+            if col.kind in IDENTIFIERS:
+                n = self._normalised(col.kind, row.get(col.name))
+                if n:
+                    self.used[col.kind].add(n)
 
     # Donors. Reading rows by rowid scans the source between the smallest and
     # the largest rowid asked for, every column (DuckDB prunes a rowid join to
@@ -605,6 +608,16 @@ class CanaryPlanter:
             SELECT c.i FROM canary_check c JOIN ({stored}) k ON k.digest = c.digest {own}
         """).fetchall()}
         bad |= self._real_id_prefixes(batch)
+        # Two of the batch sharing an identifier (pooled canaries are drawn apart,
+        # each from its own stream): the later one goes.
+        seen: set[tuple[Kind, str]] = set()
+        for i, (_, row) in enumerate(batch):
+            ids = {(c.kind, n) for c in self.columns if c.kind in IDENTIFIERS
+                   for n in [self._normalised(c.kind, row.get(c.name))] if n}
+            if ids & seen:
+                bad.add(i)
+            elif i not in bad:
+                seen |= ids
         return [b for i, b in enumerate(batch) if i not in bad]
 
     def _real_id_prefixes(self, batch) -> set[int]:
