@@ -344,3 +344,31 @@ def test_no_two_canaries_share_a_code_in_any_code_column(tmp_path):
             codes = collections.Counter(json.loads(r[1])[column] for r in rows if r[0] == export_no)
             assert codes and max(codes.values()) == 1, (column, export_no, codes.most_common(2))
             assert not set(codes) & real[column]
+
+
+def test_a_moved_canary_sits_in_its_gap_as_a_real_row_sits_between_its_neighbours():
+    """_Patterns: the gap a canary fills is as wide, in every column, as a
+    real row's two neighbours are apart, and the canary splits it as that
+    row does; each gap is used once."""
+    import numpy as np
+
+    from canary.prf import Key, Stream
+    from tracer.canaries import _Patterns
+
+    rng = np.random.default_rng(5)
+    member = 100 + np.cumsum(rng.integers(1, 5, 3000))
+    contract = 7000 + np.cumsum(rng.integers(1, 4, 3000))
+    numbers = [member, contract]
+    room = (np.diff(member) >= 2) & (np.diff(contract) >= 2)
+    patterns = _Patterns(numbers, [np.ones(3000, bool)] * 2, room)
+    spans = {(int(member[r + 1] - member[r - 1]), int(contract[r + 1] - contract[r - 1]),
+              int(member[r] - member[r - 1]), int(contract[r] - contract[r - 1])) for r in range(1, 2999)}
+    stream = Stream(Key(b"k" * 32), "test")
+    used = []
+    for _ in range(50):
+        got = patterns.place(stream)
+        assert got is not None
+        a, split = got
+        assert room[a] and a not in used
+        used.append(a)
+        assert (int(member[a + 1] - member[a]), int(contract[a + 1] - contract[a]), *map(int, split)) in spans

@@ -93,6 +93,7 @@ class CanaryPlanter:
         self._id_prefixes_read = False  # TEMP TABLE __real_id_prefixes made (_real_id_prefixes)
         self._stored_codes: dict[str, set[str]] = {}  # code column -> earlier canaries' codes (_held_codes)
         self.pool_gaps: list[int] = []  # the source's row gaps its pooled canaries may take (_plan_pool_gaps)
+        self._pinned: set[int] = set()  # id() of canary rows whose codes _between_neighbours keeps
         self._pool_first: tuple[Column, pa.Array] | None = None  # the first ascending column, codes in source order
         # An identifier numbered 1..n without a gap leaves a canary no number but the next
         # customer's: such a list gets no canaries (its marks still fingerprint it).
@@ -216,23 +217,33 @@ class CanaryPlanter:
         spots, left = np.flatnonzero(room), int(room.sum())
         width = first.codes.skeleton.count("9")
         stream = Stream(self.ex.ekey, ROOM_STREAM)
-        held = self._held_codes(first, planted)
+        held = {c.name: self._held_codes(c, planted) for c, _ in ascending}
+        numbers = [_code_numbers(codes, c.codes.skeleton) for c, codes in ascending]
+        patterns = (_Patterns([x for x, _ in numbers], [s for _, s in numbers], room)
+                    if all(x is not None for x in numbers) else None)
         moves: dict[int, Planted] = {}
         for i, c in enumerate(planted):
             v = c.row.get(first.name)
             if (c.shared_id is not None or v is None or skeleton(v) != first.codes.skeleton
                     or all(_between(c, other, codes) for other, codes in ascending[1:])):
                 continue
-            if not left:
+            pinned = self._like_a_real_row(c, ascending, numbers, patterns, stream, held)
+            if pinned is not None:
+                moves[i] = pinned
+                continue
+            while left:  # else any gap with room, its first column's code anywhere in it
+                k = stream.below(left)
+                a = int(spots[k])
+                spots[k], left = spots[left - 1], left - 1  # each gap once
+                if patterns is None or a not in patterns.used:
+                    break
+            else:
                 break
-            k = stream.below(left)
-            a = int(spots[k])
-            spots[k], left = spots[left - 1], left - 1  # each gap once
             lo, hi = _digits(first_codes[a].as_py()) + 1, _digits(first_codes[a + 1].as_py()) - 1
             for _ in range(20):  # a free code of the gap no canary holds (one exists)
                 code = put_digits(v, str(lo + stream.below(hi - lo + 1)).zfill(width))
-                if code not in held:
-                    held.add(code)
+                if code not in held[first.name]:
+                    held[first.name].add(code)
                     moves[i] = replace(c, anchor_pos=a, row={**c.row, first.name: code})
                     break
         if not moves:
@@ -244,6 +255,30 @@ class CanaryPlanter:
         out = [moves[i] if i in moves and id(moves[i].row) in kept else c for i, c in enumerate(planted)]
         out.sort(key=lambda c: (c.anchor_pos, c.row.get(first.name) or ""))
         return out
+
+    def _like_a_real_row(self, c: Planted, ascending, numbers, patterns, stream: Stream,
+                         held: dict[str, set[str]]) -> Planted | None:
+        """Canary ``c`` placed by ``patterns`` (a gap and its codes in every
+        ascending column as a real row's sit between its neighbours), or None
+        where it has no code of each column's shape or no pattern fits. Its
+        codes are pinned: _between_neighbours leaves them."""
+        if patterns is None or any(c.row.get(col.name) is None or skeleton(c.row[col.name]) != col.codes.skeleton
+                                   for col, _ in ascending):
+            return None
+        for _ in range(5):
+            got = patterns.place(stream)
+            if got is None:
+                return None
+            a, split = got
+            row = dict(c.row)
+            for (col, _), (x, _), d in zip(ascending, numbers, split):
+                row[col.name] = put_digits(row[col.name], str(int(x[a] + d)).zfill(col.codes.skeleton.count("9")))
+            if all(row[col.name] not in held[col.name] for col, _ in ascending):
+                for col, _ in ascending:
+                    held[col.name].add(row[col.name])
+                self._pinned.add(id(row))
+                return replace(c, anchor_pos=a, row=row)
+        return None
 
     def _held_codes(self, col: Column, planted: list[Planted]) -> set[str]:
         """Codes of ``col``'s shape that canaries hold: these and every
@@ -330,6 +365,8 @@ class CanaryPlanter:
         fits = [i for i, c in enumerate(planted) if c.row.get(col.name) is not None
                 and skeleton(c.row[col.name]) == col.codes.skeleton]
         fixed = self._pooled_between_neighbours(planted, first, col)
+        pinned = {i for i in fits if id(planted[i].row) in self._pinned}  # placed like a real row already
+        fixed.update({i: planted[i].row[col.name] for i in pinned})
         moved: dict[int, str] = {}
         # No two canaries share a code, an earlier export's included (held codes are passed over).
         held = self._held_codes(col, planted) | set(fixed.values())
@@ -345,7 +382,7 @@ class CanaryPlanter:
             # Runs of unique canaries between fixed points: the rows' codes and the pooled canaries'.
             lo, run = _digits(below) + 1, []
             for i in group + [None]:
-                pooled = i is not None and planted[i].shared_id is not None
+                pooled = i is not None and (planted[i].shared_id is not None or i in pinned)
                 if i is not None and not pooled:
                     if self.ex.where:
                         continue  # rows left out of the list may hold any code between neighbours'
@@ -374,7 +411,11 @@ class CanaryPlanter:
         stored = self._stored_canary_codes(col.name, list(moved.values()))
         moved = {i: v for i, v in moved.items() if v not in stored}
         moved.update(fixed)
-        return [replace(c, row={**c.row, col.name: moved[i]}) if i in moved else c for i, c in enumerate(planted)]
+        # A canary left with the code another was given (a pooled canary's is drawn the
+        # same in every export, blind to this export's canaries): it goes.
+        given = set(moved.values())
+        return [replace(c, row={**c.row, col.name: moved[i]}) if i in moved and i not in pinned else c
+                for i, c in enumerate(planted) if i in moved or c.row.get(col.name) not in given]
 
     def _pooled_between_neighbours(self, planted: list[Planted], first: Column, col: Column) -> dict[int, str]:
         """Pooled canaries' codes in ``col`` between their neighbours' in the
@@ -662,17 +703,27 @@ def _digits(code: str) -> int:
     return int(digit_string(code))
 
 
-def _free_between(codes, skel: str, held: set[str]) -> np.ndarray | None:
-    """For ascending codes of the shape ``skel``: how many codes of that
-    shape lie strictly between each row's code and the next row's that no
-    row and none of ``held`` has (0 where either row's code has another
-    shape); None where the codes are too long to count in 64 bits."""
+def _code_numbers(codes, skel: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(numbers, shaped) of ascending codes: each row's digits as a number
+    (a row of another shape than ``skel`` takes the number before it), and
+    which rows have the shape; None where the codes are too long for 64 bits."""
     if skel.count("9") > 18:
         return None
     codes = codes.combine_chunks() if isinstance(codes, pa.ChunkedArray) else codes
     shaped = pc.equal(pc.replace_substring_regex(codes, r"\d", "9"), skel).to_numpy(zero_copy_only=False)
     digits = pc.replace_substring_regex(codes, r"\D", "")
-    numbers = np.maximum.accumulate(pc.if_else(pa.array(shaped), digits, "0").cast(pa.int64()).to_numpy())
+    return np.maximum.accumulate(pc.if_else(pa.array(shaped), digits, "0").cast(pa.int64()).to_numpy()), shaped
+
+
+def _free_between(codes, skel: str, held: set[str]) -> np.ndarray | None:
+    """For ascending codes of the shape ``skel``: how many codes of that
+    shape lie strictly between each row's code and the next row's that no
+    row and none of ``held`` has (0 where either row's code has another
+    shape); None where the codes are too long to count in 64 bits."""
+    got = _code_numbers(codes, skel)
+    if got is None:
+        return None
+    numbers, shaped = got
     free = np.maximum(np.diff(numbers) - 1, 0)
     free[~(shaped[1:] & shaped[:-1])] = 0
     taken = np.array(sorted(_digits(v) for v in held if skeleton(v) == skel), np.int64)
@@ -681,6 +732,59 @@ def _free_between(codes, skel: str, held: set[str]) -> np.ndarray | None:
     inside[inside] &= numbers[gap[inside]] != taken[inside]  # a row's own code is no free one
     np.subtract.at(free, gap[inside], 1)
     return np.maximum(free, 0)
+
+
+_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93], np.uint64)
+
+
+def _mix(diffs: np.ndarray) -> np.ndarray:
+    """One 64-bit bucket key per row of small integer tuples (not secret: a
+    lookup, every match is checked)."""
+    out = np.zeros(len(diffs), np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(diffs.shape[1]):
+            out = (out ^ diffs[:, j].astype(np.uint64)) * _MIX[j % len(_MIX)]
+    return out
+
+
+class _Patterns:
+    """Where a canary can sit in a list sorted by several code columns so
+    that, in every one of them, its distances to the rows before and after
+    are those of a real row (a keyed pick of one): the gap it fills is as
+    wide as that row's two neighbours are apart, and it sits in it where
+    that row sits between them. A canary filling a one-number gap, or cutting
+    a wide gap anywhere, would otherwise show a local pattern real rows
+    rarely have (a review measured both). Only gaps in ``room``; each once."""
+
+    def __init__(self, numbers: list[np.ndarray], shaped: list[np.ndarray], room: np.ndarray):
+        diffs = np.stack([np.diff(x) for x in numbers], axis=1)
+        spots = np.flatnonzero(room)
+        keys = _mix(diffs[spots])
+        order = np.argsort(keys, kind="stable")
+        self.spots, self.keys, self.diffs = spots[order], keys[order], diffs[spots[order]]
+        spans = np.stack([x[2:] - x[:-2] for x in numbers], axis=1)  # rows 1 .. n-2
+        splits = np.stack([x[1:-1] - x[:-2] for x in numbers], axis=1)
+        whole = np.logical_and.reduce([s[2:] & s[1:-1] & s[:-2] for s in shaped])
+        ok = whole & (splits >= 1).all(axis=1) & (spans - splits >= 1).all(axis=1)
+        self.spans, self.splits = spans[ok], splits[ok]
+        self.donor_keys = _mix(self.spans)
+        self.used: set[int] = set()
+
+    def place(self, stream: Stream, tries: int = 200) -> tuple[int, np.ndarray] | None:
+        """(gap, each column's distance from the row before) or None."""
+        if not len(self.spans) or not len(self.spots):
+            return None
+        for _ in range(tries):
+            d = stream.below(len(self.spans))
+            lo, hi = (int(np.searchsorted(self.keys, self.donor_keys[d], side=side)) for side in ("left", "right"))
+            if hi == lo:
+                continue
+            k = lo + stream.below(hi - lo)
+            a = int(self.spots[k])
+            if a not in self.used and np.array_equal(self.diffs[k], self.spans[d]):
+                self.used.add(a)
+                return a, self.splits[d]
+        return None
 
 
 def _between(c: Planted, col: Column, codes) -> bool:
