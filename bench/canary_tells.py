@@ -23,7 +23,11 @@ identifier column), and runs every check on the exported file. Shapes:
   pinyin and the birth year, card numbers, postcode, round loan amounts;
 * C: an English-headed list of Latin-script names sorted by customer id (a few
   gaps: a list numbered without one gets no canaries at all), with
-  first.last emails.
+  first.last emails;
+* D: shape B with gaps in both code columns, as a filtered list has them
+  (member numbers skip 1-4 numbers after 30% of rows, contract numbers
+  after 10%): canaries must sit where both columns have room, and the
+  joint-gap checks look at how they sit there.
 
 A check flags rows; it is reported as canaries flagged / canaries and real
 rows flagged / real rows, and how many of the flagged canaries are pooled
@@ -148,12 +152,18 @@ def _birth_and_opening(rng: random.Random) -> tuple[date, date]:
     return born, opened
 
 
-def shape_b(n: int, rng: random.Random) -> list[dict[str, str]]:
+def shape_b(n: int, rng: random.Random, member_gaps: float = 0.03, contract_gaps: float = 0.0,
+            wide: int = 1) -> list[dict[str, str]]:
+    """Shape B; with ``contract_gaps`` and ``wide``, shape D (a gap skips 1..wide numbers)."""
     regions = list(REGIONS.values())
     rows, vip, contract, used_ids, used_phones = [], 0, 123, set(), set()
     for _ in range(n):
-        vip += 1 if rng.random() > 0.03 else 2  # member numbers with a few gaps
-        contract += 1
+        # member numbers with a few gaps (B draws exactly as it always did)
+        vip += 1 if rng.random() > member_gaps else 1 + (rng.randint(1, wide) if wide > 1 else 1)
+        if contract_gaps:
+            contract += 1 if rng.random() > contract_gaps else 1 + (rng.randint(1, wide) if wide > 1 else 1)
+        else:
+            contract += 1
         reg = rng.choice(regions)
         male = rng.random() < 0.5
         born, opened = _birth_and_opening(rng)
@@ -216,6 +226,7 @@ SHAPES: dict[str, Shape] = {
     "A": Shape(lambda n, seed, path: write_csv(make_customers(n, seed=seed), path), "身份证号"),
     "B": Shape(lambda n, seed, path: _write_rows(shape_b(n, random.Random(seed)), path), "身份证号"),
     "C": Shape(lambda n, seed, path: _write_rows(shape_c(n, random.Random(seed)), path), "customer_id"),
+    "D": Shape(lambda n, seed, path: _write_rows(shape_b(n, random.Random(seed), 0.3, 0.1, wide=4), path), "身份证号"),
 }
 
 
@@ -426,6 +437,27 @@ def code_checks(t: ExportedList, out: Checks) -> None:
             i for i in range(1, t.n - 1) if None not in (nums[i - 1], nums[i], nums[i + 1])
             and nums[i - 1] < nums[i + 1] and not nums[i - 1] < nums[i] < nums[i + 1]}
         out[f"{c}: shape and length rare (< 1% of rows)"] = _rare([_shape_of(v) + str(len(v)) for v in codes], 0.01)
+    if "会员号" in t.header and "合同号" in t.header:
+        joint_gap_checks(t, out)
+
+
+def joint_gap_checks(t: ExportedList, out: Checks) -> None:
+    """A list sorted by two code columns: a canary must sit in a gap both
+    leave, so a leaker who knows that looks at how each row sits between its
+    neighbours in both columns."""
+    m = [int(d) if (d := re.sub(r"\D", "", v)) else 0 for v in t.values("会员号")]
+    c = [int(d) if (d := re.sub(r"\D", "", v)) else 0 for v in t.values("合同号")]
+    inner = range(1, t.n - 1)
+    dm = {i: (m[i] - m[i - 1], m[i + 1] - m[i]) for i in inner}
+    dc = {i: (c[i] - c[i - 1], c[i + 1] - c[i]) for i in inner}
+    out["both codes +1 from the row before and to the row after"] = {
+        i for i in inner if dm[i] == dc[i] == (1, 1)}
+    out["a gap in both codes before the row"] = {i for i in inner if dm[i][0] > 1 and dc[i][0] > 1}
+    out["a gap in both codes after the row"] = {i for i in inner if dm[i][1] > 1 and dc[i][1] > 1}
+    out["neighbours more than 2 apart in both codes"] = {i for i in inner if sum(dm[i]) > 2 and sum(dc[i]) > 2}
+    offset = [b - a for a, b in zip(m, c)]
+    out["contract minus member number off its 11-row running median by > 2"] = {
+        i for i in range(5, t.n - 5) if abs(offset[i] - sorted(offset[i - 5:i + 6])[5]) > 2}
 
 
 def email_checks(t: ExportedList, out: Checks) -> None:
@@ -683,7 +715,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rows", type=int, nargs="+", default=[5000, 50000],
                    help="real rows of each list (default 5000 50000)")
     p.add_argument("--shapes", nargs="+", choices=sorted(SHAPES), default=sorted(SHAPES),
-                   help="list shapes (default A B C)")
+                   help="list shapes (default A B C D)")
     p.add_argument("--seed", type=int, default=1, help="seed of the lists, the key and the export ids")
     p.add_argument("--tell-ratio", type=float, default=TELL_RATIO,
                    help=f"canary rate / real rate from which a check is a TELL (default {TELL_RATIO:g})")

@@ -62,3 +62,14 @@ def test_canary_tells_benchmark_scores_every_check(tmp_path):
     # Canaries are written at their own keyed position, apart from the row they were made from.
     a = r["results"][0]["checks"]
     assert [c["canaries_flagged"] for c in a if c["check"].startswith("previous row is a near twin")] == [0]
+
+
+def test_canary_tells_runs_the_joint_gap_checks_on_a_list_sorted_by_two_codes(tmp_path):
+    stdout, r = run_bench("canary_tells.py", "--rows", 600, "--shapes", "D", "--workdir", tmp_path / "w",
+                          tmp_path=tmp_path)
+    (result,) = r["results"]
+    names = {c["check"] for c in result["checks"]}
+    assert {"a gap in both codes after the row", "neighbours more than 2 apart in both codes",
+            "合同号: breaks the ascending order of its neighbours"} <= names
+    order = next(c for c in result["checks"] if c["check"] == "合同号: breaks the ascending order of its neighbours")
+    assert result["canaries"] >= 1 and order["canaries_flagged"] == 0  # gaps with room in both: every canary in order
