@@ -93,8 +93,10 @@ class CanaryPlanter:
         self._id_prefixes_read = False  # TEMP TABLE __real_id_prefixes made (_real_id_prefixes)
         self._stored_codes: dict[str, set[str]] = {}  # code column -> earlier canaries' codes (_held_codes)
         self.pool_gaps: list[int] = []  # the source's row gaps its pooled canaries may take (_plan_pool_gaps)
-        self._pinned: set[int] = set()  # id() of canary rows whose codes _between_neighbours keeps
-        self._pool_first: tuple[Column, pa.Array] | None = None  # the first ascending column, codes in source order
+        # Canary rows whose codes _between_neighbours keeps, by id() (held here, so no id is reused).
+        self._pinned: dict[int, dict] = {}
+        self._pool_splits: list[np.ndarray | None] = []  # each pooled canary's place in its gap (_plan_pool_gaps)
+        self._pool_ascending: tuple[list, list] | None = None  # the source's ascending code columns and numbers
         # An identifier numbered 1..n without a gap leaves a canary no number but the next
         # customer's: such a list gets no canaries (its marks still fingerprint it).
         self.no_free_code = next((c for c in ex.id_cols.values() if self.free_codes.get(c, 1) <= 0), None)
@@ -276,7 +278,7 @@ class CanaryPlanter:
             if all(row[col.name] not in held[col.name] for col, _ in ascending):
                 for col, _ in ascending:
                     held[col.name].add(row[col.name])
-                self._pinned.add(id(row))
+                self._pinned[id(row)] = row
                 return replace(c, anchor_pos=a, row=row)
         return None
 
@@ -308,12 +310,14 @@ class CanaryPlanter:
         return codes if _ascending(codes) else None
 
     def _plan_pool_gaps(self, size: int) -> None:
-        """In a source sorted by two code columns: the row gaps its pooled
-        canaries take (``self.pool_gaps``, pooled canary k the k-th, distinct
-        for distinct k: two never compete for one gap, whichever an export
-        takes), a keyed shuffle of the source's gaps with a free code in
-        every ascending column. From the rows and the pool's key only, so the
-        same in every export of the source; unique canaries keep off them."""
+        """In a source sorted by two code columns: the row gap each of its
+        pooled canaries takes (``self.pool_gaps``, pooled canary k the k-th,
+        distinct for distinct k: two never compete for one gap, whichever an
+        export takes), shaped like a keyed real row's neighbourhood where one
+        fits (``_Patterns``, the split kept in ``self._pool_splits``), else a
+        keyed pick of the gaps with a free code in every ascending column.
+        From the rows and the pool's key only, so the same in every export of
+        the source; unique canaries keep off them."""
         ascending = [(c, codes) for kind in (Kind.CUSTNO, Kind.ACCOUNT) for c in self.pool_columns
                      if c.kind is kind and c.codes is not None
                      for codes in [self._ascending_codes(c.name, in_source=True)] if codes is not None]
@@ -324,32 +328,55 @@ class CanaryPlanter:
             free = _free_between(codes, c.codes.skeleton, set())
             if free is not None:
                 room &= free >= 1
-        spots = np.flatnonzero(room)
+        numbers = [_code_numbers(codes, c.codes.skeleton) for c, codes in ascending]
+        patterns = (_Patterns([x for x, _ in numbers], [s for _, s in numbers], room)
+                    if all(x is not None for x in numbers) else None)
+        spots, left = np.flatnonzero(room), int(room.sum())
         order = Stream(self.pool_key, "pool-room")
-        for i in range(min(size, len(spots))):  # a partial Fisher-Yates shuffle: the pool's first `size` gaps
-            j = i + order.below(len(spots) - i)
-            spots[i], spots[j] = spots[j], spots[i]
-        self.pool_gaps = [int(a) for a in spots[:min(size, len(spots))]]
-        self._pool_first = ascending[0]
+        gaps, splits = [], []
+        for _ in range(size):
+            got = patterns.place(order, tries=30) if patterns is not None else None
+            while got is None and left:  # any gap with room not taken yet
+                k = order.below(left)
+                a = int(spots[k])
+                spots[k], left = spots[left - 1], left - 1
+                if patterns is None or a not in patterns.used:
+                    got = (a, None)
+                    if patterns is not None:
+                        patterns.used.add(a)
+            if got is None:
+                break
+            gaps.append(got[0])
+            splits.append(got[1])
+        self.pool_gaps, self._pool_splits = gaps, splits
+        self._pool_ascending = (ascending, numbers)
 
     def _pooled_where_every_column_has_room(self, batch: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
         """_where_every_column_has_room for pooled canaries, in the source's
         order and with the pool's key, so that each is the same person in
         every export of the source: pooled canary k goes to the k-th of
-        ``self.pool_gaps``, its first column's code drawn between that gap's
-        rows."""
+        ``self.pool_gaps``, its codes where the planned real row's sit
+        (pinned), else its first column's code drawn between that gap's rows."""
         if not self.pool_gaps:
             return batch
-        first, first_codes = self._pool_first
+        ascending, numbers = self._pool_ascending
+        first, first_codes = ascending[0]
         width = first.codes.skeleton.count("9")
         out = []
         for k, row in batch:
             v = row.get(first.name)
             if v is not None and skeleton(v) == first.codes.skeleton and k < len(self.pool_gaps):
-                a = self.pool_gaps[k]
-                lo, hi = _digits(first_codes[a].as_py()) + 1, _digits(first_codes[a + 1].as_py()) - 1
-                pick = lo + Stream(self.pool_key, f"pool-room/{k}").below(hi - lo + 1)
-                row = {**row, first.name: put_digits(v, str(pick).zfill(width))}
+                a, split = self.pool_gaps[k], self._pool_splits[k]
+                if split is not None and all(row.get(c.name) is not None and skeleton(row[c.name]) == c.codes.skeleton
+                                             for c, _ in ascending):
+                    row = dict(row)
+                    for (c, _), (x, _), d in zip(ascending, numbers, split):
+                        row[c.name] = put_digits(row[c.name], str(int(x[a] + d)).zfill(c.codes.skeleton.count("9")))
+                    self._pinned[id(row)] = row
+                else:
+                    lo, hi = _digits(first_codes[a].as_py()) + 1, _digits(first_codes[a + 1].as_py()) - 1
+                    pick = lo + Stream(self.pool_key, f"pool-room/{k}").below(hi - lo + 1)
+                    row = {**row, first.name: put_digits(v, str(pick).zfill(width))}
             out.append((k, row))
         return out
 
@@ -432,6 +459,9 @@ class CanaryPlanter:
         width, n, out = col.codes.skeleton.count("9"), len(codes), {}
         for i in pooled:
             c = planted[i]
+            if id(c.row) in self._pinned:  # placed like a real row already (_plan_pool_gaps)
+                out[i] = c.row[col.name]
+                continue
             a = max(_first_not_below(order, c.row[first.name]) - 1, 0)
             below, above = codes[a].as_py(), codes[a + 1].as_py() if a + 1 < n else None
             if any(x is not None and skeleton(x) != col.codes.skeleton for x in (below, above)):
