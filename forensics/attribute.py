@@ -533,20 +533,22 @@ class _Attribution:
         recipient's copy then keeps most of that recipient's evidence."""
         if not d.held_rows or self._fingerprint_absent(d):
             return False
-        read = d.absence_marks
-        if not read or sum(m.readable for m in read) >= ABSENT_MIN_READABLE:
+        known = d.absence_marks  # channels whose disagreement can count against it
+        if not known or sum(m.readable for m in known) >= ABSENT_MIN_READABLE:
             return True
-        return any(2 * m.agree >= m.readable for m in read)
+        return any(2 * m.agree >= m.readable for m in d.marks if m.readable)  # any channel's agreement counts
 
     def _fingerprint_absent(self, c: Candidate) -> bool:
         """Enough of its marks were readable, and they agree no more than chance
         would: neither its copy nor a merge that includes its copy. Only on
         channels where the export recorded the cells it selected but wrote
         unmarked (those are left out of the reading): a cell it never marked
-        agrees by chance in its own copy too."""
+        agrees by chance in its own copy too. Agreement on any channel, those
+        too, still shows it present."""
         read = c.absence_marks
         return (sum(m.readable for m in read) >= ABSENT_MIN_READABLE
-                and stats.fisher([m.log_p for m in read]) > math.log(ABSENT_P))
+                and stats.fisher([m.log_p for m in read]) > math.log(ABSENT_P)
+                and c.marks_log_p > math.log(ABSENT_P))
 
     def _exclusion(self, c: Candidate) -> str | None:
         if c.columns_unexplained:

@@ -197,9 +197,9 @@ class MarkReader:
                     p_b, lr_b = h.rows_of_keys(held)
                     at[lr_b] = held[p_b]
                     at[np.bincount(lr_b, minlength=self.leak_rows) > 1] = -2
-            if len(kin.get(b, ())):
+            if len(kin.get(b, ())):  # it held the customer under another key too: which one it wrote is unknown
                 _, lr_kin = h.rows_of_keys(kin[b])
-                at[lr_kin[at[lr_kin] == -1]] = -2
+                at[lr_kin] = -2
             their_key[b] = at[lr]
         own_columns = {normalise_header(n) for n in e.columns}
         leak_headers = set(self._leak_by_header)

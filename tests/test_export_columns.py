@@ -372,3 +372,59 @@ def test_a_moved_canary_sits_in_its_gap_as_a_real_row_sits_between_its_neighbour
         assert room[a] and a not in used
         used.append(a)
         assert (int(member[a + 1] - member[a]), int(contract[a + 1] - contract[a]), *map(int, split)) in spans
+
+
+def test_code_columns_too_long_to_count_never_stop_an_export(tmp_path):
+    """Member numbers of 19 digits (past what 64 bits count) in a list sorted
+    by member and contract numbers: gaps are not known to have a free
+    number, and an export used to fail drawing from an empty one."""
+    import numpy as np
+
+    home = Home.at(tmp_path / "home")
+    init(home)
+    table = make_customers(3000, seed=9).drop_columns(["客户号"])
+    rng = np.random.default_rng(9)
+    member = 10 ** 18 + np.cumsum(1 + (rng.random(3000) < 0.3))
+    contract = 123 + np.cumsum(1 + (rng.random(3000) < 0.1))
+    table = table.add_column(0, "会员号", pa.array([f"VIP{v:019d}" for v in member]))
+    table = table.add_column(1, "合同号", pa.array([f"HT2024{v:06d}" for v in contract]))
+    src = tmp_path / "wide.csv"
+    write_csv(table, src)
+    for name, shared in (("R", True), ("S", False)):
+        receipt = export(ExportRequest(str(src), name, "p", str(tmp_path / f"{name}.csv"), shared_canaries=shared),
+                         home=home)
+        assert receipt.canaries > 0
+
+
+def test_the_cap_on_recorded_unmarked_cells_counts_only_the_exported_rows(tmp_path):
+    """Marks are planned for every source row; a filtered export records, and
+    caps, only its own rows' unparsed cells (a 750-row export of a list with
+    6,000 unparsed dates recorded its channel as unknown)."""
+    import json
+
+    import duckdb
+    import numpy as np
+
+    from tracer.commit import UNMARKED_CAP
+
+    table = make_customers(15000, seed=3)
+    rng = np.random.default_rng(1)
+    dates = [f"{int(x[:4])}/{int(x[5:7])}/{int(x[8:10])}" if rng.random() < 0.4 else x
+             for x in table.column("开户日期").to_pylist()]
+    table = table.set_column(table.column_names.index("开户日期"), "开户日期", pa.array(dates))
+    table = table.append_column("flag", pa.array([str(i % 20 == 0) for i in range(table.num_rows)]))
+    src = tmp_path / "s.csv"
+    write_csv(table, src)
+    home = Home.at(tmp_path / "home")
+    init(home)
+    for name, where in (("ALL", None), ("FEW", "\"flag\" = 'True'")):
+        export(ExportRequest(str(src), name, "p", str(tmp_path / f"{name}.csv"), where=where), home=home)
+    con = duckdb.connect(str(home.store_path), read_only=True)
+    recorded = {}
+    for name, params in con.execute(
+            "SELECT r.name, e.params FROM exports e JOIN recipients r USING (recipient_id)").fetchall():
+        params = json.loads(params)
+        recorded[name] = dict(zip((m["name"] for m in params["mark_columns"]), params["unmarked"]))["开户日期"]
+    con.close()
+    assert recorded["ALL"] is None  # the whole list: past the cap, unknown
+    assert 0 < len(recorded["FEW"]) <= UNMARKED_CAP

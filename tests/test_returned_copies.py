@@ -358,3 +358,30 @@ def test_agreements_count_only_well_inside_the_range_a_later_mark_may_move():
     valid = np.ones(3, bool)
     assert _surely_moved(days, valid, date).tolist() == [True, True, True]
     assert _surely_moved(days, valid, date, spans=3).tolist() == [False, True, True]
+
+
+@pytest.mark.parametrize("amounts", [(200, 2), (6, 0)], ids=["many", "few"])
+def test_a_channel_without_a_record_still_shows_a_copy_present(amounts):
+    """B's date channel recorded no list of unmarked cells (too many), its
+    amounts did; the leaker noised the amounts. Every date agrees with B, so
+    B's copy is there: B is no 'absent' fingerprint and may carry A's marks
+    (a review found the amounts alone made B absent, and so no carrier)."""
+    import numpy as np
+
+    from forensics import attribute as attribution
+    from forensics import stats
+    from forensics.evidence import Candidate, MarkColumnEvidence
+
+    def channel(name, kind, q, readable, agree, recorded):
+        m = MarkColumnEvidence(name, name, kind, q, readable, agree, 0, shows_absence=recorded)
+        m.log_p = float(stats.log_binom_sf_many(np.array([agree]), np.array([readable]), 1.0 / q)[0])
+        return m
+
+    job = object.__new__(attribution._Attribution)
+    b = Candidate(2, "ex-b", "B", "2026-01-01", held_rows=100, linked_rows=100)
+    b.marks = [channel("amt", "amount", 100, *amounts, recorded=True), channel("date", "date", 7, 60, 60, recorded=False)]
+    b.marks_log_p = stats.fisher([m.log_p for m in b.marks])
+    assert not job._fingerprint_absent(b) and job._may_carry(b)
+    b.marks[1] = channel("date", "date", 7, 60, 9, recorded=False)  # the dates at chance too: no sign of it
+    b.marks_log_p = stats.fisher([m.log_p for m in b.marks])
+    assert job._fingerprint_absent(b) == (amounts[0] >= 20)

@@ -237,11 +237,15 @@ class CanaryPlanter:
                 k = stream.below(left)
                 a = int(spots[k])
                 spots[k], left = spots[left - 1], left - 1  # each gap once
-                if patterns is None or a not in patterns.used:
+                lo, hi = _digits(first_codes[a].as_py()) + 1, _digits(first_codes[a + 1].as_py()) - 1
+                hi = min(hi, lo + MAX_DRAW - 1)
+                # (codes past 18 digits are not counted: such a gap may have no free one)
+                if (patterns is None or a not in patterns.used) and lo <= hi:
+                    if patterns is not None:
+                        patterns.used.add(a)
                     break
             else:
                 break
-            lo, hi = _digits(first_codes[a].as_py()) + 1, _digits(first_codes[a + 1].as_py()) - 1
             for _ in range(20):  # a free code of the gap no canary holds (one exists)
                 code = put_digits(v, str(lo + stream.below(hi - lo + 1)).zfill(width))
                 if code not in held[first.name]:
@@ -375,8 +379,9 @@ class CanaryPlanter:
                     self._pinned[id(row)] = row
                 else:
                     lo, hi = _digits(first_codes[a].as_py()) + 1, _digits(first_codes[a + 1].as_py()) - 1
-                    pick = lo + Stream(self.pool_key, f"pool-room/{k}").below(hi - lo + 1)
-                    row = {**row, first.name: put_digits(v, str(pick).zfill(width))}
+                    if lo <= hi:  # (codes past 18 digits are not counted: the gap may have none free)
+                        pick = lo + Stream(self.pool_key, f"pool-room/{k}").below(min(hi - lo + 1, MAX_DRAW))
+                        row = {**row, first.name: put_digits(v, str(pick).zfill(width))}
             out.append((k, row))
         return out
 

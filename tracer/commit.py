@@ -78,19 +78,18 @@ def _unmarked_row_keys(ex) -> list[list[str] | None]:
     held = "ids JOIN sel USING (__r)" if ex.where else "ids"
     for parts in getattr(ex, "unmarked_rows", [[] for _ in ex.mark_cols]):
         rows = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
-        if len(rows) > UNMARKED_CAP:
-            out.append(None)
-            continue
         if not len(rows):
             out.append([])
             continue
+        # Marks are planned for every source row: only the exported rows' count, the cap too.
         ex.con.register("__unmarked", pa.table({"__r": rows.astype(np.int64)}))
         try:
             keys = ex.con.execute(f"SELECT DISTINCT row_key FROM {held} JOIN __unmarked USING (__r) "
                                   "ORDER BY row_key").fetchall()
         finally:
             ex.con.unregister("__unmarked")
-        out.append([f"{k:016x}" for (k,) in keys])  # hex: no long digit runs in the store's text
+        # hex: no long digit runs in the store's text
+        out.append(None if len(keys) > UNMARKED_CAP else [f"{k:016x}" for (k,) in keys])
     return out
 
 
