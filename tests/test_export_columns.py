@@ -314,6 +314,10 @@ def test_a_contract_column_without_free_numbers_is_named_in_the_receipt(tmp_path
     assert "'合同号'" in note and "--columns" in note
     bad, seen = _canaries_out_of_order(home, out, "会员号")
     assert bad == 0 and seen > 0  # the member numbers stay in order
+    header = _sorted_by_two_codes(10, 0.0, seed=4).column_names
+    receipt = export(ExportRequest(str(src), "S", "p", str(tmp_path / "S.csv"),
+                                   columns=[c for c in header if c != "合同号"]), home=home)
+    assert not any("break the ascending order" in n for n in receipt.notes)  # as the note said
 
 
 def test_no_two_canaries_share_a_code_in_any_code_column(tmp_path):

@@ -168,8 +168,9 @@ class CanaryPlanter:
         order) gets, where there is room, a code between its neighbours'."""
         if not planted or self.ex.n_rows < 2:
             return planted
+        # Only the columns written: an order the recipient never sees gives nothing away.
         ascending = [(c, codes) for k in (Kind.CUSTNO, Kind.ACCOUNT) for c in self.columns
-                     if c.kind is k and c.codes is not None
+                     if c.kind is k and c.codes is not None and c.name in self.ex.out_cols
                      for codes in [self._ascending_codes(c.name)] if codes is not None]
         if not ascending:
             return planted
