@@ -497,11 +497,9 @@ class _Attribution:
             SELECT r.export_no, list(DISTINCT x.k) FROM __kin x JOIN lin_export_rows r ON r.row_key = x.other
             WHERE r.export_no IN ({', '.join(map(str, later))}) GROUP BY 1""").fetchall()
         self.con.execute("DROP TABLE __kin")
-        keys, out = self.holdings.keys, {}
+        out = {}
         for b, ks in rows:
-            ks = np.asarray(ks, np.uint64)
-            at = np.minimum(np.searchsorted(keys, ks), len(keys) - 1)
-            at = at[keys[at] == ks]
+            at = self.holdings.key_indices(np.asarray(ks, np.uint64))
             if len(at):
                 out[int(b)] = at
         return out

@@ -49,6 +49,13 @@ class Holdings:
     def held_rows(self) -> dict[int, int]:
         return dict(zip(self.enos.tolist(), self.held.tolist()))
 
+    def key_indices(self, row_keys: np.ndarray) -> np.ndarray:
+        """Indices into ``keys`` of those of ``row_keys`` (UInt64) the leak links to."""
+        if not len(self.keys):
+            return np.zeros(0, np.int64)
+        at = np.minimum(np.searchsorted(self.keys, row_keys), len(self.keys) - 1)
+        return at[self.keys[at] == row_keys]
+
     def rows_of_keys(self, key_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(position in ``key_index``, leak row) for every leak row linked to those keys."""
         if self.one_to_one:

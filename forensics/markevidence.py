@@ -329,13 +329,11 @@ class MarkReader:
         of channel ``m`` the export selected but wrote unmarked (tracer.commit
         records their row keys), sorted; None where there are none."""
         h, n_keys, out = self.holdings, len(self.holdings.keys), []
-        for eno in enos if n_keys else []:
+        for eno in enos:
             left, at = self._left(eno, m), self._holding_index.get(eno)
             if left is None or at is None or not len(left):
                 continue
-            k = np.minimum(np.searchsorted(h.keys, left), n_keys - 1)
-            k = k[h.keys[k] == left]  # its row keys the leak links to
-            out.append(np.int64(at) * n_keys + k.astype(np.int64))
+            out.append(np.int64(at) * n_keys + h.key_indices(left).astype(np.int64))
         return np.unique(np.concatenate(out)) if out else None
 
     def _units(self, leak_col: str, m: markplan.MarkColumn, reading: bool = True) -> tuple[np.ndarray, np.ndarray]:

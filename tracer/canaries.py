@@ -96,7 +96,7 @@ class CanaryPlanter:
         # Canary rows whose codes _between_neighbours keeps, by id() (held here, so no id is reused).
         self._pinned: dict[int, dict] = {}
         self._pool_splits: list[np.ndarray | None] = []  # each pooled canary's place in its gap (_plan_pool_gaps)
-        self._pool_ascending: tuple[list, list] | None = None  # the source's ascending code columns and numbers
+        self._pool_gap_finder: _Gaps | None = None  # the source's gaps (_plan_pool_gaps)
         # An identifier numbered 1..n without a gap leaves a canary no number but the next
         # customer's: such a list gets no canaries (its marks still fingerprint it).
         self.no_free_code = next((c for c in ex.id_cols.values() if self.free_codes.get(c, 1) <= 0), None)
@@ -210,43 +210,30 @@ class CanaryPlanter:
         pooled canary keeps its place (it is the same person in every
         export); where no gap has room, nothing moves."""
         first, first_codes = ascending[0]
-        room = np.ones(len(first_codes) - 1, bool)  # room[a]: between rows a and a + 1, in every column
-        for c, codes in ascending:
-            free = _free_between(codes, c.codes.skeleton, self._held_codes(c, planted))
-            if free is not None:
-                room &= free >= 1
+        held = {c.name: self._held_codes(c, planted) for c, _ in ascending}
+        room = _room(ascending, held)  # room[a]: between rows a and a + 1, in every column
         room[[c.anchor_pos for c in planted if c.anchor_pos < len(room)]] = False  # one canary a gap
         room[[a for a in self.pool_gaps if a < len(room)]] = False
-        spots, left = np.flatnonzero(room), int(room.sum())
+        gaps = _Gaps(ascending, room)
         width = first.codes.skeleton.count("9")
         stream = Stream(self.ex.ekey, ROOM_STREAM)
-        held = {c.name: self._held_codes(c, planted) for c, _ in ascending}
-        numbers = [_code_numbers(codes, c.codes.skeleton) for c, codes in ascending]
-        patterns = (_Patterns([x for x, _ in numbers], [s for _, s in numbers], room)
-                    if all(x is not None for x in numbers) else None)
         moves: dict[int, Planted] = {}
         for i, c in enumerate(planted):
             v = c.row.get(first.name)
             if (c.shared_id is not None or v is None or skeleton(v) != first.codes.skeleton
                     or all(_between(c, other, codes) for other, codes in ascending[1:])):
                 continue
-            pinned = self._like_a_real_row(c, ascending, numbers, patterns, stream, held)
+            pinned = self._like_a_real_row(c, gaps, stream, held)
             if pinned is not None:
                 moves[i] = pinned
                 continue
-            while left:  # else any gap with room, its first column's code anywhere in it
-                k = stream.below(left)
-                a = int(spots[k])
-                spots[k], left = spots[left - 1], left - 1  # each gap once
-                lo, hi = _digits(first_codes[a].as_py()) + 1, _digits(first_codes[a + 1].as_py()) - 1
-                hi = min(hi, lo + MAX_DRAW - 1)
-                # (codes past 18 digits are not counted: such a gap may have no free one)
-                if (patterns is None or a not in patterns.used) and lo <= hi:
-                    if patterns is not None:
-                        patterns.used.add(a)
-                    break
-            else:
+            # Else any gap with room, its first column's code anywhere in it (codes past
+            # 18 digits are not counted: such a gap may have no free one).
+            a = gaps.any(stream, lambda a: _digits(first_codes[a].as_py()) + 1 < _digits(first_codes[a + 1].as_py()))
+            if a is None:
                 break
+            lo, hi = _digits(first_codes[a].as_py()) + 1, _digits(first_codes[a + 1].as_py()) - 1
+            hi = min(hi, lo + MAX_DRAW - 1)
             for _ in range(20):  # a free code of the gap no canary holds (one exists)
                 code = put_digits(v, str(lo + stream.below(hi - lo + 1)).zfill(width))
                 if code not in held[first.name]:
@@ -263,28 +250,24 @@ class CanaryPlanter:
         out.sort(key=lambda c: (c.anchor_pos, c.row.get(first.name) or ""))
         return out
 
-    def _like_a_real_row(self, c: Planted, ascending, numbers, patterns, stream: Stream,
+    def _like_a_real_row(self, c: Planted, gaps: "_Gaps", stream: Stream,
                          held: dict[str, set[str]]) -> Planted | None:
-        """Canary ``c`` placed by ``patterns`` (a gap and its codes in every
-        ascending column as a real row's sit between its neighbours), or None
-        where it has no code of each column's shape or no pattern fits. Its
+        """Canary ``c`` in a gap shaped like a real row's neighbourhood, its
+        codes in every ascending column where that row's sit, or None where
+        it has no code of each column's shape or no such gap is left. Its
         codes are pinned: _between_neighbours leaves them."""
-        if patterns is None or any(c.row.get(col.name) is None or skeleton(c.row[col.name]) != col.codes.skeleton
-                                   for col, _ in ascending):
+        if not gaps.fit(c.row):
             return None
         for _ in range(5):
-            got = patterns.place(stream)
+            got = gaps.like_a_real_row(stream)
             if got is None:
                 return None
-            a, split = got
-            row = dict(c.row)
-            for (col, _), (x, _), d in zip(ascending, numbers, split):
-                row[col.name] = put_digits(row[col.name], str(int(x[a] + d)).zfill(col.codes.skeleton.count("9")))
-            if all(row[col.name] not in held[col.name] for col, _ in ascending):
-                for col, _ in ascending:
+            row = gaps.codes_at(c.row, *got)
+            if all(row[col.name] not in held[col.name] for col, _ in gaps.ascending):
+                for col, _ in gaps.ascending:
                     held[col.name].add(row[col.name])
                 self._pinned[id(row)] = row
-                return replace(c, anchor_pos=a, row=row)
+                return replace(c, anchor_pos=got[0], row=row)
         return None
 
     def _held_codes(self, col: Column, planted: list[Planted]) -> set[str]:
@@ -328,33 +311,17 @@ class CanaryPlanter:
                      for codes in [self._ascending_codes(c.name, in_source=True)] if codes is not None]
         if len(ascending) < 2:
             return
-        room = np.ones(len(ascending[0][1]) - 1, bool)
-        for c, codes in ascending:
-            free = _free_between(codes, c.codes.skeleton, set())
-            if free is not None:
-                room &= free >= 1
-        numbers = [_code_numbers(codes, c.codes.skeleton) for c, codes in ascending]
-        patterns = (_Patterns([x for x, _ in numbers], [s for _, s in numbers], room)
-                    if all(x is not None for x in numbers) else None)
-        spots, left = np.flatnonzero(room), int(room.sum())
+        gaps = self._pool_gap_finder = _Gaps(ascending, _room(ascending, None))  # the rows' codes only
         order = Stream(self.pool_key, "pool-room")
-        gaps, splits = [], []
         for _ in range(size):
-            got = patterns.place(order, tries=30) if patterns is not None else None
-            while got is None and left:  # any gap with room not taken yet
-                k = order.below(left)
-                a = int(spots[k])
-                spots[k], left = spots[left - 1], left - 1
-                if patterns is None or a not in patterns.used:
-                    got = (a, None)
-                    if patterns is not None:
-                        patterns.used.add(a)
+            got = gaps.like_a_real_row(order, tries=30)
             if got is None:
-                break
-            gaps.append(got[0])
-            splits.append(got[1])
-        self.pool_gaps, self._pool_splits = gaps, splits
-        self._pool_ascending = (ascending, numbers)
+                a = gaps.any(order)  # any gap with room not taken yet
+                if a is None:
+                    break
+                got = (a, None)
+            self.pool_gaps.append(got[0])
+            self._pool_splits.append(got[1])
 
     def _pooled_where_every_column_has_room(self, batch: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
         """_where_every_column_has_room for pooled canaries, in the source's
@@ -364,19 +331,16 @@ class CanaryPlanter:
         (pinned), else its first column's code drawn between that gap's rows."""
         if not self.pool_gaps:
             return batch
-        ascending, numbers = self._pool_ascending
-        first, first_codes = ascending[0]
+        gaps = self._pool_gap_finder
+        first, first_codes = gaps.ascending[0]
         width = first.codes.skeleton.count("9")
         out = []
         for k, row in batch:
             v = row.get(first.name)
             if v is not None and skeleton(v) == first.codes.skeleton and k < len(self.pool_gaps):
                 a, split = self.pool_gaps[k], self._pool_splits[k]
-                if split is not None and all(row.get(c.name) is not None and skeleton(row[c.name]) == c.codes.skeleton
-                                             for c, _ in ascending):
-                    row = dict(row)
-                    for (c, _), (x, _), d in zip(ascending, numbers, split):
-                        row[c.name] = put_digits(row[c.name], str(int(x[a] + d)).zfill(c.codes.skeleton.count("9")))
+                if split is not None and gaps.fit(row):
+                    row = gaps.codes_at(row, a, split)
                     self._pinned[id(row)] = row
                 else:
                     lo, hi = _digits(first_codes[a].as_py()) + 1, _digits(first_codes[a + 1].as_py()) - 1
@@ -821,6 +785,60 @@ class _Patterns:
                 self.used.add(a)
                 return a, self.splits[d]
         return None
+
+
+def _room(ascending, held: dict[str, set[str]] | None) -> np.ndarray:
+    """Per gap between two rows of a list sorted by the ``ascending`` code
+    columns: whether every one has a code there that no row (and none of
+    ``held``, by column) has; a column too long to count is not judged."""
+    room = np.ones(len(ascending[0][1]) - 1, bool)
+    for c, codes in ascending:
+        free = _free_between(codes, c.codes.skeleton, held[c.name] if held else set())
+        if free is not None:
+            room &= free >= 1
+    return room
+
+
+class _Gaps:
+    """The gaps with ``room`` of a list sorted by the ``ascending`` code
+    columns, each taken once: one shaped like a real row's neighbourhood
+    (_Patterns, where every column can be counted), or any."""
+
+    def __init__(self, ascending, room: np.ndarray):
+        self.ascending = ascending
+        self.numbers = [_code_numbers(codes, c.codes.skeleton) for c, codes in ascending]
+        self.patterns = (_Patterns([x for x, _ in self.numbers], [s for _, s in self.numbers], room)
+                         if all(x is not None for x in self.numbers) else None)
+        self.used: set[int] = self.patterns.used if self.patterns is not None else set()
+        self._spots, self._left = np.flatnonzero(room), int(room.sum())
+
+    def like_a_real_row(self, stream: Stream, tries: int = 200) -> tuple[int, np.ndarray] | None:
+        """(gap, each column's distance from the row before) or None."""
+        return self.patterns.place(stream, tries) if self.patterns is not None else None
+
+    def any(self, stream: Stream, fits=None) -> int | None:
+        """A gap not taken yet (that ``fits``, if given), drawn from ``stream``."""
+        while self._left:
+            k = stream.below(self._left)
+            a = int(self._spots[k])
+            self._spots[k], self._left = self._spots[self._left - 1], self._left - 1  # each gap once
+            if a not in self.used and (fits is None or fits(a)):
+                self.used.add(a)
+                return a
+        return None
+
+    def fit(self, row: dict) -> bool:
+        """Whether ``row`` has a code of each column's shape (to be placed)."""
+        return all(row.get(c.name) is not None and skeleton(row[c.name]) == c.codes.skeleton
+                   for c, _ in self.ascending)
+
+    def codes_at(self, row: dict, a: int, split: np.ndarray) -> dict:
+        """A copy of ``row`` with its code in every column ``split`` past the
+        code of the row before gap ``a``."""
+        row = dict(row)
+        for (c, _), (x, _), d in zip(self.ascending, self.numbers, split):
+            row[c.name] = put_digits(row[c.name], str(int(x[a] + d)).zfill(c.codes.skeleton.count("9")))
+        return row
 
 
 def _between(c: Planted, col: Column, codes) -> bool:

@@ -902,13 +902,14 @@ class _Export:
 
     def _unmarked_cells(self, marks: pa.Table, rowids) -> pa.Table:
         """``marks`` without its ``__l<i>`` columns, whose source rows (by
-        rowid) are kept per channel: cells the channel selected and left as
-        they came because their value did not parse. Recorded with the
+        rowid, an Arrow column) are kept per channel: cells the channel selected
+        and left as they came because their value did not parse (apply_marks
+        adds those the filter's re-check gave back). Recorded with the
         export (commit.record): if a leaker later tidied such a value into a
         form the embedding reads, attribution must not take the cell for one
         this export marked (and so for one that cannot carry an earlier
         copy's mark)."""
-        r = np.asarray(rowids.to_numpy() if hasattr(rowids, "to_numpy") else rowids)
+        r = rowids.to_numpy()
         for i in range(len(self.mark_cols)):
             x = marks.column(f"__l{i}").to_numpy(zero_copy_only=False).astype(bool)
             if x.any():
@@ -985,8 +986,9 @@ class _Export:
                 if "__r" in rows.column_names:  # real rows: cells written unmarked though selected
                     r = rows.column("__r").to_numpy()
                     for i, f in enumerate(flags):
-                        if (f & ~ok).any():
-                            self.unmarked_rows[i].append(r[f & ~ok])
+                        given_back = f & ~ok
+                        if given_back.any():
+                            self.unmarked_rows[i].append(r[given_back])
                 flags = [f & ok for f in flags]
                 reverted = int((~ok).sum())
         return rows, np.array([int(f.sum()) for f in flags], np.int64), reverted
