@@ -152,6 +152,7 @@ class _Attribution:
         self._type()
         self.exports = self._load_exports()
         self.n_exports = len(self.exports)
+        self._export_no_by_id = {e.export_id: n for n, e in self.exports.items()}  # for _ancestors
         say("linking rows to the lineage")
         self._digest_leak()
         linked, sources = self._link()
@@ -392,7 +393,7 @@ class _Attribution:
     def _ancestors(self, export_no: int) -> set[int]:
         """Exports this one was made from, directly or through others (recorded
         at export time as ``params.derived_from``: its source was their copy)."""
-        by_id = {e.export_id: n for n, e in self.exports.items()}
+        by_id = self._export_no_by_id
         seen: set[int] = set()
         todo = [export_no]
         while todo:
