@@ -55,9 +55,26 @@ from .normalize import (
 )
 from .readers import read_table
 
-#: Probability that one leak row equals one given canary on a field by
-#: chance (value-space sizes, rounded up to stay conservative).
-FIELD_CHANCE = {"idno": 1e-10, "phone": 1e-8, "email": 1e-9, "custno": 1e-6, "account": 1e-9, "name": 1e-3}
+#: Probability that one leak row of the bank's own customers equals one given
+#: canary on a field by chance, rounded up to stay conservative. Canaries are
+#: made to look like the list, so these are not value-space sizes:
+#: * phone: eight digits drawn after an issued prefix (canary.synth._phone): 1e-8;
+#: * idno: the donor's region and police-station block, a birthdate within a
+#:   year of the donor's, one of five sequence digits: in a list from one
+#:   county, up to ~4e-7 of another customer's ID numbers match (region
+#:   shared ~0.2, that birthdate ~5e-5, block ~0.2, digit 0.2): 1e-6;
+#: * email: the mate's letters with the canary's birth year (li1993@163.com),
+#:   often with no digit drawn at all: 1e-5;
+#: * name: the mate's surname with one or two common given characters: the
+#:   commonest full names are 0.2-0.3% of people: 1e-2.
+#: Customer and account numbers are not here: a canary's is drawn in the gaps
+#: of the list's own numbering, which are the bank's other customers' numbers
+#: (CODE_FIELDS, below).
+FIELD_CHANCE = {"idno": 1e-6, "phone": 1e-8, "email": 1e-5, "name": 1e-2}
+#: Fields whose match alone says nothing: a row of any list of the same bank
+#: holds such a number. They only locate a row whose other fields then count
+#: (_canary_tail: a located row's name matching the canary's).
+CODE_FIELDS = frozenset({"custno", "account"})
 MARK_SAMPLE_PER_EXPORT = 5000  # readable evidence saturates long before this
 # Marks are read in two stages (forensics.twostage: the rule, and a simulation of its cost)
 MARK_FIRST_STAGE, MARK_READ_ON_P = twostage.FIRST_STAGE, twostage.READ_ON_P
@@ -256,6 +273,7 @@ class _Attribution:
         """
         self.shared_found: dict[str, set[int]] = defaultdict(set)
         self.shared_holders: dict[str, set[int]] = {}
+        self.located: dict[int, list[int]] = defaultdict(list)  # see below
         self.unlinked_rows = self.con.execute(
             "SELECT count(*) FROM leak WHERE rowid NOT IN (SELECT __lr FROM links)").fetchone()[0]
         name_col = next((t.name for t in self.types if t.kind is Kind.NAME), None)
@@ -286,17 +304,23 @@ class _Attribution:
         # number or a customer number drawn within the list's range), and a pooled find
         # excludes every export that did not take it.
         for (shared, lr), fields in pooled.items():
-            if len(fields) >= 2:
+            if len(fields) >= 2 and fields - CODE_FIELDS:  # two codes: one real customer's numbers
                 self.shared_found[shared].add(lr + 1)
         if self.shared_found:
             ids = ", ".join("'" + k.replace("'", "''") + "'" for k in self.shared_found)
             for sid, eno in self.con.execute(
                     f"SELECT DISTINCT shared_id, export_no FROM lin_canaries WHERE shared_id IN ({ids})").fetchall():
                 self.shared_holders.setdefault(sid, set()).add(eno)
+        # A unique canary matched only on customer or account numbers locates a row
+        # (self.located: export -> canary of each such pair); it counts as found only
+        # where that row's name is the canary's too (_canary_tail).
         out: dict[int, list[CanaryHit]] = defaultdict(list)
         for (eno, cno, lr), fields in grouped.items():
-            spans = self.exports[eno].params.get("code_spans", {}) if eno in self.exports else {}
-            out[eno].append(CanaryHit(cno, lr + 1, sorted(fields), canary_match_chance(fields, spans)))
+            if not fields - CODE_FIELDS - {"name"}:
+                self.located[eno].append(cno)
+                if "name" not in fields:
+                    continue
+            out[eno].append(CanaryHit(cno, lr + 1, sorted(fields), canary_match_chance(fields)))
         return out
 
     def _holders(self) -> None:
@@ -367,7 +391,7 @@ class _Attribution:
         for c in cands.values():
             tests = []
             if c.planted and self.unlinked_rows:
-                c.canary_lambda, c.canary_log_p = self._canary_tail(c, c.hits)
+                c.canary_lambda, c.canary_log_p = self._canary_tail(c)
                 tests.append(c.canary_log_p)
             if shared_total and c.share_probability > 0:
                 c.shared_log_p = stats.log_binom_sf(len(c.shared_held), shared_total, c.share_probability)
@@ -382,13 +406,30 @@ class _Attribution:
             c.accused = c.log_p <= math.log(self.alpha)
             c.excluded = None if c.accused else self._exclusion(c)
 
-    def _canary_tail(self, c: Candidate, hits: list[CanaryHit]) -> tuple[float, float]:
-        """(expected chance matches, log p) of c's canaries found in ``hits``:
-        every unlinked leak row against every canary c planted, each matching
-        with at most the largest chance among the hits (a Poisson tail)."""
-        found = len({h.canary_no for h in hits})
-        expected = self.unlinked_rows * c.planted * max((h.chance for h in hits), default=0.0)
-        return expected, (stats.log_poisson_sf(found, expected) if found else 0.0)
+    def _canary_tail(self, c: Candidate, carried: set[int] = frozenset()) -> tuple[float, float]:
+        """(expected chance matches, log p) of c's canaries found in the leak,
+        those in ``carried`` left out. Two tests, the smaller p doubled:
+        * canaries matched on an ID number, phone or email: every unlinked
+          leak row against every canary c planted, each matching with at most
+          the largest chance among the hits (a Poisson tail);
+        * rows located by a canary's customer or account number alone (which
+          another customer of the bank may hold): how many of them also carry
+          the canary's name, each by chance at most FIELD_CHANCE["name"] (a
+          binomial tail over the located rows)."""
+        hits = [h for h in c.hits if h.canary_no not in carried]
+        direct = [h for h in hits if set(h.fields) - CODE_FIELDS - {"name"}]
+        named = {h.canary_no for h in hits if not set(h.fields) - CODE_FIELDS - {"name"}}
+        located = sum(1 for k in self.located.get(c.export_no, ()) if k not in carried)
+        expected, tails = 0.0, []
+        if direct:
+            expected = self.unlinked_rows * c.planted * max(h.chance for h in direct)
+            tails.append(stats.log_poisson_sf(len({h.canary_no for h in direct}), expected))
+        if named:
+            expected += located * FIELD_CHANCE["name"]
+            tails.append(stats.log_binom_sf(len(named), located, FIELD_CHANCE["name"]))
+        if not tails:
+            return expected, 0.0
+        return expected, min(0.0, min(tails) + math.log(len(tails)))
 
     def _ancestors(self, export_no: int) -> set[int]:
         """Exports this one was made from, directly or through others (recorded
@@ -453,7 +494,7 @@ class _Attribution:
             carried = self._carried_canaries(c, later)
             own_hits = [h for h in c.hits if h.canary_no not in carried]
             if own_hits and c.planted and self.unlinked_rows:
-                tests.append(self._canary_tail(c, own_hits)[1])
+                tests.append(self._canary_tail(c, carried)[1])
             if not weighed and len(self.shared_found) and c.share_probability > 0:
                 tests.append(c.shared_log_p)  # pooled canaries ride along in copies made from its copy
             log_p = stats.bonferroni(stats.fisher(tests), max(1, self.n_exports)) if tests else 0.0
@@ -633,13 +674,11 @@ class _Attribution:
                        canary_rows, sources, cands, METHOD)
 
 
-def canary_match_chance(fields, spans: dict[str, int]) -> float:
-    """Chance that one unrelated row matches one canary on ``fields``: each
-    field's value space, except that a code drawn from a list's range of S
-    codes (VIP000001..VIP005000; ``spans``, an export's params.code_spans) is
-    matched by another list numbered the same way with chance up to 1/S."""
-    return math.prod(max(FIELD_CHANCE[f], 1 / spans[f]) if spans.get(f) else FIELD_CHANCE[f]
-                     for f in sorted(fields))  # one order: the same bits every run
+def canary_match_chance(fields) -> float:
+    """Chance that one unrelated row matches one canary on ``fields``
+    (FIELD_CHANCE; a customer or account number counts for nothing: another
+    customer of the bank may hold it)."""
+    return math.prod(FIELD_CHANCE[f] for f in sorted(set(fields) - CODE_FIELDS))  # one order: the same bits
 
 
 def _vouched_identifier(t) -> bool:

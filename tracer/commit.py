@@ -157,8 +157,6 @@ def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
         params["source"] = location
         if ex.mark_cols:  # per channel, aligned with mark_columns (tracer.export._unmarked_cells)
             params["unmarked"] = unmarked
-        if getattr(ex, "code_spans", None):  # canary codes drawn from this many: attribution's chance of a match
-            params["code_spans"] = ex.code_spans
         if getattr(ex, "derived_from", None):  # made from these exports' copies (tracer.export._derived_from)
             params["derived_from"] = ex.derived_from
         # Earlier exports' canaries among its rows, none included: attribution takes an export

@@ -585,17 +585,20 @@ class _Export:
         A copy of a canary's row matches on all its identifiers at once."""
         if not hits:
             return {}
-        from forensics.attribute import canary_match_chance  # only here: most exports never need it
+        from forensics.attribute import CODE_FIELDS, canary_match_chance  # only here: most exports never need it
 
         fields = {code: kind.value for kind, code in KIND_CODES.items()}
+        # A match on customer or account numbers alone is another customer's number (attribution's rule).
+        hits = [h for h in hits if {fields[k] for k in h[2]} - CODE_FIELDS]
+        if not hits:
+            return {}
         params = {e: json.loads(p) for e, p in self.con.execute(
             "SELECT export_id, params FROM store.exports WHERE list_contains(?, export_id)",
             [sorted({h[0] for h in hits})]).fetchall()}
         n_exports = self.con.execute("SELECT count(*) FROM store.exports").fetchone()[0]
         by_export: dict[str, list[float]] = {}
         for export_id, _, kinds in hits:
-            spans = params.get(export_id, {}).get("code_spans", {})
-            by_export.setdefault(export_id, []).append(canary_match_chance([fields[k] for k in kinds], spans))
+            by_export.setdefault(export_id, []).append(canary_match_chance([fields[k] for k in kinds]))
         out = {}
         for export_id, chances in by_export.items():
             planted = max(1, int(params.get(export_id, {}).get("canaries", 1)))
@@ -758,7 +761,6 @@ class _Export:
     def _canaries(self) -> None:
         want = self.req.canaries if self.req.canaries is not None else default_canary_count(self.n_rows)
         self.canary_rows: list[Planted] = []
-        self.code_spans: dict[str, int] = {}
         if want <= 0:
             return
         planter = CanaryPlanter(self, unique=want)
@@ -771,8 +773,6 @@ class _Export:
         if len(self.canary_rows) > CANARY_SHARE_NOTICED * self.n_rows:
             self.notes.append(f"the {len(self.canary_rows):,} canaries are {len(self.canary_rows) / self.n_rows:.0%} "
                               f"of the {self.n_rows:,} rows: a recipient may notice customers they cannot find")
-        self.code_spans = {k.value: int(c.codes.high) - int(c.codes.low) + 1 for c in planter.columns
-                           for k, name in self.id_cols.items() if name == c.name and c.codes is not None}
         if planter.no_free_code is not None:
             self.notes.append(f"no canaries: column {planter.no_free_code!r} is numbered without a gap, so a canary "
                               "could only take the number of a customer still to come; the marks fingerprint "

@@ -1,0 +1,61 @@
+"""Rows of the bank's other customers: customers numbered in the same
+sequence as the exported list who were never in any export.
+
+A unique canary's customer number is drawn in the gaps of the list's own
+numbering, and those gaps are the bank's other customers (a review found a
+leak of 2,000 such customers accusing both recipients at 1.9e-66: their
+numbers matched canaries'). A number alone only locates a row; the canary
+counts as found where that row's name is the canary's too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from tracer import ExportRequest, attribute, export, init, leaks
+from tracer.synthdata import make_customers, write_csv
+
+N = 6000
+
+
+@pytest.fixture(scope="module")
+def numbered(tmp_path_factory):
+    d = tmp_path_factory.mktemp("other_customers")
+    home = d / "home"
+    init(home)
+    t = make_customers(N, seed=11)
+    t = t.set_column(0, "客户号", pa.array([f"6{100001 + i:011d}" for i in range(N)]))  # one dense sequence
+    other = np.zeros(N, bool)
+    other[np.random.default_rng(5).choice(N, 600, replace=False)] = True
+    write_csv(t.filter(pa.array(~other)), d / "source.csv")  # the list: 90% of the customers
+    write_csv(t.filter(pa.array(other)), d / "others.csv")  # never in any export
+    for who in ("B", "C"):
+        export(ExportRequest(str(d / "source.csv"), who, "review", str(d / f"{who}.csv")), home=home)
+    return d, home
+
+
+def _write(path, table, columns=None):
+    return leaks.write(path, leaks.keep(table, columns) if columns else table)
+
+
+def test_the_banks_other_customers_accuse_nobody(numbered):
+    d, home = numbered
+    others = leaks.read(d / "others.csv")
+    for columns, name in ((None, "all"), (["客户号", "姓名", "手机号"], "custno_name_phone"),
+                          (["客户号", "姓名"], "custno_name")):
+        v = attribute(str(_write(d / f"others_{name}.csv", others, columns)), home=home)
+        assert not v.accused, (name, [(c.recipient, c.p_value) for c in v.candidates])
+        assert all(not c.hits for c in v.candidates), name  # no row of theirs is called a canary
+
+
+def test_canaries_located_by_number_and_name_still_accuse(numbered):
+    """A copy's canaries keep their names beside their numbers: the number
+    locates the row, the name confirms it, and the leaker is named on them
+    (amounts and dates dropped, so no mark speaks; phones dropped too)."""
+    d, home = numbered
+    v = attribute(str(_write(d / "b_custno_name.csv", leaks.read(d / "B.csv"), ["客户号", "姓名"])), home=home)
+    assert [c.recipient for c in v.accused] == ["B"]
+    b = v.accused[0]
+    assert b.hits and all(set(h.fields) == {"custno", "name"} for h in b.hits)
