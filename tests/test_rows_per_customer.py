@@ -1,0 +1,56 @@
+"""Lists with several rows per customer (accounts, statements, loans).
+
+Every row an export writes under one row key (the customer's ID number)
+takes the same mark plan, so its marked values sit on one lattice point and
+another export reads them all alike: twenty rows of one customer agree with
+an innocent export together or not at all. Attribution reads one cell per
+(export, row key) and channel (forensics.markevidence._one_cell_per_key); a
+review found innocents accused at 1e-15 when each row counted as a trial.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from tracer import ExportRequest, attribute, export, init, leaks
+from tracer.synthdata import make_customers, write_csv
+
+ROWS_PER_CUSTOMER, CUSTOMERS = 20, 150
+RECIPIENTS = "ABCDEF"
+
+
+@pytest.fixture(scope="module")
+def accounts(tmp_path_factory):
+    d = tmp_path_factory.mktemp("accounts")
+    home = d / "home"
+    init(home)
+    people = make_customers(CUSTOMERS, seed=51)
+    each = make_customers(CUSTOMERS * ROWS_PER_CUSTOMER, seed=52)  # each account's own balance and date
+    who = pa.array(np.repeat(np.arange(CUSTOMERS), ROWS_PER_CUSTOMER))
+    cols = {c: people.column(c).take(who) for c in ("客户号", "姓名", "身份证号", "手机号", "开户网点")}
+    cols["月日均存款"], cols["开户日期"] = each.column("月日均存款"), each.column("开户日期")
+    write_csv(pa.table(cols), d / "accounts.csv")
+    for r in RECIPIENTS:
+        export(ExportRequest(str(d / "accounts.csv"), r, "review", str(d / f"{r}.csv")), home=home)
+    return d, home
+
+
+@pytest.mark.parametrize("trial", range(3))
+def test_a_copys_accounts_accuse_only_its_recipient(accounts, trial):
+    d, home = accounts
+    header, rows = leaks.read(d / "A.csv")
+    by_customer: dict[str, list] = {}
+    for r in rows:
+        by_customer.setdefault(r[header.index("身份证号")], []).append(r)
+    picked = random.Random(trial).sample(sorted(by_customer), 30)
+    # Canaries out: the marks alone must not accuse an innocent export.
+    real = [r for k in picked for r in by_customer[k] if len(by_customer[k]) > 1]
+    v = attribute(str(leaks.write(d / f"leak_{trial}.csv", (header, real))), home=home)
+    assert {c.recipient for c in v.accused} <= {"A"}, [(c.recipient, c.p_value) for c in v.candidates]
+    innocent = [c for c in v.candidates if c.recipient != "A"]
+    assert min(c.p_value for c in innocent) > 1e-3
+    assert [c.recipient for c in v.accused] == ["A"]  # 30 customers' marks still name A
