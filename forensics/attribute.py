@@ -80,6 +80,7 @@ MARK_SAMPLE_PER_EXPORT = 5000  # readable evidence saturates long before this
 MARK_FIRST_STAGE, MARK_READ_ON_P = twostage.FIRST_STAGE, twostage.READ_ON_P
 ABSENT_MIN_READABLE = 20  # enough readable marks to say an export's fingerprint is absent
 ABSENT_P = 1e-3  # marks agreeing no more than this unlikely by chance: the fingerprint is absent
+VOUCHED_SHARE = 0.5  # of an identifier column's filled cells that must key for "unrelated" to be said
 
 #: Share of alpha spent on the rule that keeps an earlier export accused on
 #: its canaries beside a later copy made from its copy (_canaries_beyond):
@@ -220,6 +221,15 @@ class _Attribution:
             if t.kind is Kind.IDNO and name_col:
                 forms.append((IDNO15_NAME_CODE, IDNO15_NAME_LABEL,
                               idno15_name_message(sql_idno15(col), sql_name(qident(name_col)))))
+        # Of each identifier column's filled cells, how many normalise to a message
+        # at all: a masked column (110105********002X, 138****8000) keys nothing.
+        self.keyable = {}
+        if self.id_columns:
+            got = self.con.execute("SELECT " + ", ".join(
+                f"count(nullif(trim({qident(t.name)}), '')), "
+                f"count({sql_idno_recovered(qident(t.name)) if t.kind is Kind.IDNO else sql_normalise(t.kind, qident(t.name))})"
+                for t in self.id_columns) + " FROM leak").fetchone()
+            self.keyable = {t.name: (got[2 * i + 1], got[2 * i]) for i, t in enumerate(self.id_columns)}
         key_ids = self._key_ids()
         if forms and key_ids and fastprf.available():
             self._digest_leak_native(forms, key_ids)
@@ -405,6 +415,20 @@ class _Attribution:
             c.log_p = stats.bonferroni(c.log_p_raw, max(1, self.n_exports))
             c.accused = c.log_p <= math.log(self.alpha)
             c.excluded = None if c.accused else self._exclusion(c)
+
+    def _vouched_identifier(self, t) -> bool:
+        """An identifier column whose kind its values prove (ID numbers, phones,
+        emails validate) or its header names, and most of whose filled cells
+        normalise to an identifier: only such a column lets "nothing links"
+        mean "not this bank's data". A column of distinct codes typed as a
+        customer number by its shape alone may be an order number; a column
+        named 身份证号 of masked numbers keys nothing (a review found a masked
+        copy of an export called "unrelated")."""
+        if not (t.kind in (Kind.IDNO, Kind.PHONE, Kind.EMAIL)
+                or (t.kind in IDENTIFIERS and header_kind(t.name) == t.kind)):
+            return False
+        keyed, filled = self.keyable.get(t.name, (0, 0))
+        return filled > 0 and keyed >= VOUCHED_SHARE * filled
 
     def _canary_tail(self, c: Candidate, carried: set[int] = frozenset()) -> tuple[float, float]:
         """(expected chance matches, log p) of c's canaries found in the leak,
@@ -629,12 +653,13 @@ class _Attribution:
             summary = (f"The leak came from {', '.join(names)}: export {best.export_id} "
                        f"(false-accusation probability {_fmt_p(best.p_value, best.log_p)}, corrected for "
                        f"{self.n_exports} exports).")
-        elif linked == 0 and canary_rows == 0 and not any(_vouched_identifier(t) for t in self.types):
+        elif linked == 0 and canary_rows == 0 and not any(self._vouched_identifier(t) for t in self.types):
             verdict = "unlinkable"
             summary = (f"None of the {rows} rows can be linked: the leak has no identifier column that its "
-                       "values or header vouch for (ID number, phone, customer number, email or account), which "
-                       "linking rows, reading marks and finding canaries all need. Whether it came from this "
-                       "bank's data cannot be told. Nobody is accused.")
+                       "values or header vouch for (ID number, phone, customer number, email or account) and "
+                       "whose values are whole (not masked like 110105********002X), which linking rows, reading "
+                       "marks and finding canaries all need. Whether it came from this bank's data cannot be "
+                       "told. Nobody is accused.")
         elif linked == 0 and canary_rows == 0:
             verdict = "unrelated"
             summary = (f"None of the {rows} rows links to any customer of any recorded source or export, and no "
@@ -681,12 +706,6 @@ def canary_match_chance(fields) -> float:
     return math.prod(FIELD_CHANCE[f] for f in sorted(set(fields) - CODE_FIELDS))  # one order: the same bits
 
 
-def _vouched_identifier(t) -> bool:
-    """An identifier column whose kind its values prove (ID numbers, phones,
-    emails validate) or its header names: only such a column lets "nothing
-    links" mean "not this bank's data". A column of distinct codes typed as a
-    customer number by its shape alone may be an order number."""
-    return t.kind in (Kind.IDNO, Kind.PHONE, Kind.EMAIL) or (t.kind in IDENTIFIERS and header_kind(t.name) == t.kind)
 
 
 def _explained_because(own, copies: list[Candidate], others: list[Candidate]) -> str | None:

@@ -116,8 +116,9 @@ def test_canary_counts_are_what_was_asked_and_a_large_share_is_said(tmp_path):
 
 def test_a_leak_whose_only_key_is_an_unnamed_code_is_unlinkable(tmp_path):
     """An order number (DD00000001...) is typed a customer number by its shape
-    and links an export's rows; renumbered, nothing links, and the verdict
-    must not say 'not this bank's data'."""
+    and finds an export's canaries (each located by its number, confirmed by
+    its name); renumbered, nothing links, and the verdict must not say 'not
+    this bank's data'."""
     from tracer import attribute
 
     table = make_customers(400, seed=15)
@@ -126,8 +127,8 @@ def test_a_leak_whose_only_key_is_an_unnamed_code_is_unlinkable(tmp_path):
     write_csv(table, src)
     home = Home.at(tmp_path / "home")
     init(home)
-    export(ExportRequest(str(src), "R", "p", str(tmp_path / "o.csv"), columns=["订单号", "姓名", "地址", "月日均存款"]),
-           home=home)
+    export(ExportRequest(str(src), "R", "p", str(tmp_path / "o.csv"), columns=["订单号", "姓名", "地址", "月日均存款"],
+                         canaries=8), home=home)
     assert [c.recipient for c in attribute(tmp_path / "o.csv", home=home).accused] == ["R"]  # it links
     out = pacsv.read_csv(tmp_path / "o.csv", convert_options=pacsv.ConvertOptions(
         column_types={"订单号": pa.string(), "月日均存款": pa.string()}))
@@ -432,3 +433,18 @@ def test_the_cap_on_recorded_unmarked_cells_counts_only_the_exported_rows(tmp_pa
     con.close()
     assert recorded["ALL"] is None  # the whole list: past the cap, unknown
     assert 0 < len(recorded["FEW"]) <= UNMARKED_CAP
+
+
+def test_a_copy_with_masked_identifiers_is_unlinkable_not_unrelated(bank, verdict_for):
+    """Call-centre lists are often masked (脱敏): 110105********002X,
+    138****8000. Such columns are named and typed as ID numbers and phones but
+    key nothing, so "nothing links" cannot mean "not this bank's data"."""
+    from tracer import leaks
+
+    copy = leaks.drop(leaks.sample(leaks.read(bank["outs"]["A"]), 400, seed=3), ["客户号"])
+    masked = leaks.map_column(copy, "身份证号", lambda v: v[:6] + "*" * 8 + v[14:])
+    masked = leaks.map_column(masked, "手机号", lambda v: v[:3] + "****" + v[7:])
+    v = verdict_for(bank, masked, "masked_copy.csv")
+    assert v.verdict == "unlinkable" and not v.accused and "masked" in v.summary
+    only_phone_masked = leaks.map_column(copy, "手机号", lambda v: v[:3] + "****" + v[7:])
+    assert [c.recipient for c in verdict_for(bank, only_phone_masked, "phone_masked.csv").accused] == ["A"]
