@@ -54,3 +54,31 @@ def test_a_copys_accounts_accuse_only_its_recipient(accounts, trial):
     innocent = [c for c in v.candidates if c.recipient != "A"]
     assert min(c.p_value for c in innocent) > 1e-3
     assert [c.recipient for c in v.accused] == ["A"]  # 30 customers' marks still name A
+
+
+def test_innocent_p_values_stay_uniform_or_conservative(accounts):
+    """The null the marks' binomial rests on, on this list's shape: across
+    leaks of one recipient's rows for 5-40 customers (canaries and all, or
+    the raw source's rows), innocent exports' raw p-values are super-uniform."""
+    d, home = accounts
+    rng = random.Random(7)
+    innocent = []
+    for t in range(24):
+        guilty = rng.choice(RECIPIENTS + "S")  # S: the raw source, nobody's copy
+        header, rows = leaks.read(d / ("accounts.csv" if guilty == "S" else f"{guilty}.csv"))
+        col = header.index("身份证号")
+        chosen = set(rng.sample(sorted({r[col] for r in rows}), rng.choice([5, 15, 40])))
+        leak = leaks.write(d / f"null_{t}.csv", (header, [r for r in rows if r[col] in chosen]))
+        v = attribute(str(leak), home=home)
+        seen = set()
+        for c in v.candidates:
+            seen.add(c.recipient)
+            if c.recipient != guilty:
+                assert not c.accused, (t, c.recipient, c.p_value)
+                innocent.append(c.to_dict()["evidence"]["p_value_raw"])
+        innocent += [1.0] * len(set(RECIPIENTS) - seen - {guilty})  # no evidence at all: p = 1
+    n = len(innocent)
+    assert n >= 100
+    for t in (0.01, 0.05, 0.1, 0.25):
+        share = sum(p <= t for p in innocent) / n
+        assert share <= t + 3 * (t * (1 - t) / n) ** 0.5 + 1 / n, (t, share)
