@@ -444,16 +444,8 @@ class _Attribution:
         direct = [h for h in hits if set(h.fields) - CODE_FIELDS - {"name"}]
         named = {h.canary_no for h in hits if not set(h.fields) - CODE_FIELDS - {"name"}}
         located = sum(1 for k in self.located.get(c.export_no, ()) if k not in carried)
-        expected, tails = 0.0, []
-        if direct:
-            expected = self.unlinked_rows * c.planted * max(h.chance for h in direct)
-            tails.append(stats.log_poisson_sf(len({h.canary_no for h in direct}), expected))
-        if named:
-            expected += located * FIELD_CHANCE["name"]
-            tails.append(stats.log_binom_sf(len(named), located, FIELD_CHANCE["name"]))
-        if not tails:
-            return expected, 0.0
-        return expected, min(0.0, min(tails) + math.log(len(tails)))
+        expected = self.unlinked_rows * c.planted * max((h.chance for h in direct), default=0.0)
+        return canary_log_p(len({h.canary_no for h in direct}), expected, len(named), located)
 
     def _ancestors(self, export_no: int) -> set[int]:
         """Exports this one was made from, directly or through others (recorded
@@ -697,6 +689,24 @@ class _Attribution:
         leak_cols = [t.to_dict() for t in self.types]
         return Verdict(verdict, summary, self.alpha, self.n_exports, self.leak_facts, leak_cols, rows, linked,
                        canary_rows, sources, cands, METHOD)
+
+
+def canary_log_p(found: int, expected: float, named: int, located: int) -> tuple[float, float]:
+    """(expected chance matches, log p) of one export's unique canaries in a
+    list: ``found`` matched on an ID number, phone or email where chance
+    would match ``expected`` (a Poisson tail), and ``named`` of the
+    ``located`` rows whose customer or account number is a canary's carrying
+    its name too, each by chance at most FIELD_CHANCE["name"] (a binomial
+    tail). Both tests where both have finds, the smaller p doubled."""
+    tails = []
+    if found:
+        tails.append(stats.log_poisson_sf(found, expected))
+    if named:
+        expected += located * FIELD_CHANCE["name"]
+        tails.append(stats.log_binom_sf(named, located, FIELD_CHANCE["name"]))
+    if not tails:
+        return expected, 0.0
+    return expected, min(0.0, min(tails) + math.log(len(tails)))
 
 
 def canary_match_chance(fields) -> float:

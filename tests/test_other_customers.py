@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from tracer import ExportRequest, attribute, export, init, leaks
+from tracer import ExportRequest, attribute, export, init, leaks, list_exports
 from tracer.synthdata import make_customers, write_csv
 
 N = 6000
@@ -59,3 +59,18 @@ def test_canaries_located_by_number_and_name_still_accuse(numbered):
     assert [c.recipient for c in v.accused] == ["B"]
     b = v.accused[0]
     assert b.hits and all(set(h.fields) == {"custno", "name"} for h in b.hits)
+
+
+def test_a_copy_kept_to_numbers_and_names_is_still_known_as_a_copy(numbered, tmp_path):
+    """B's copy cut to customer numbers, names and balances, given back and
+    exported onward to D: B's canaries among its rows are found by number and
+    confirmed by name, so D's export records it as made from B's copy, and a
+    leak of D's copy (numbers and names only) never accuses B."""
+    d, home = numbered
+    returned = leaks.write(tmp_path / "returned.csv", leaks.keep(leaks.read(d / "B.csv"), ["客户号", "姓名", "月日均存款"]))
+    onward = export(ExportRequest(str(returned), "D", "review", str(tmp_path / "D.csv")), home=home)
+    b_id = next(e["export_id"] for e in list_exports(home=home) if e["recipient"] == "B")
+    assert any("copy of an earlier export" in n and b_id in n and "canaries" in n for n in onward.notes)
+    v = attribute(str(_write(tmp_path / "d_leak.csv", leaks.read(tmp_path / "D.csv"), ["客户号", "姓名"])), home=home)
+    assert "B" not in {c.recipient for c in v.accused}, [(c.recipient, c.p_value) for c in v.candidates]
+    assert [c.recipient for c in v.accused] == ["D"]

@@ -529,7 +529,7 @@ class _Export:
                 SELECT c.export_id, c.canary_no, list(DISTINCT c.kind ORDER BY c.kind) FROM __canary_digests c
                 JOIN {self.source_digests()} s ON s.kind = c.kind AND s.digest = c.digest
                 GROUP BY ALL ORDER BY ALL""").fetchall()
-        for export_id, n in self._canaries_beyond_chance(hits).items():
+        for export_id, n in self._canaries_beyond_chance(hits, self._named_canaries(hits)).items():
             found.setdefault(export_id, f"{n} of its canaries among the rows")
         # Every earlier canary among the rows, by chance or not: this export's copy carries
         # them, and attribution must not count them as that earlier export's own evidence.
@@ -576,37 +576,62 @@ class _Export:
                               "new copy is not blamed on that recipient (export from the source of record where "
                               "you can)")
 
-    def _canaries_beyond_chance(self, hits: list[tuple[str, int, list[int]]]) -> dict[str, int]:
+    def _canaries_beyond_chance(self, hits: list[tuple[str, int, list[int]]],
+                                named: set[tuple[str, int]]) -> dict[str, int]:
         """Earlier exports whose unique canaries ``hits`` (export id, canary,
         identifier kinds it matched on) are too many to be real customers who
         happen to share an identifier (an ID number can collide with a
         canary's: region, birthdate and three digits): attribution's canary
-        test (tail bounded per field, Bonferroni over exports) at alpha.
-        A copy of a canary's row matches on all its identifiers at once."""
+        test (forensics.attribute.canary_log_p, Bonferroni over exports) at
+        alpha. A copy of a canary's row matches on all its identifiers at
+        once; one matched on a customer or account number alone counts where
+        the row also carries its name (``named``: (export id, canary))."""
         if not hits:
             return {}
-        from forensics.attribute import CODE_FIELDS, canary_match_chance  # only here: most exports never need it
+        from forensics.attribute import CODE_FIELDS, canary_log_p, canary_match_chance  # most exports never need it
 
         fields = {code: kind.value for kind, code in KIND_CODES.items()}
-        # A match on customer or account numbers alone is another customer's number (attribution's rule).
-        hits = [h for h in hits if {fields[k] for k in h[2]} - CODE_FIELDS]
-        if not hits:
-            return {}
         params = {e: json.loads(p) for e, p in self.con.execute(
             "SELECT export_id, params FROM store.exports WHERE list_contains(?, export_id)",
             [sorted({h[0] for h in hits})]).fetchall()}
         n_exports = self.con.execute("SELECT count(*) FROM store.exports").fetchone()[0]
-        by_export: dict[str, list[float]] = {}
-        for export_id, _, kinds in hits:
-            by_export.setdefault(export_id, []).append(canary_match_chance([fields[k] for k in kinds]))
+        direct: dict[str, list[float]] = {}
+        located: dict[str, list[int]] = {}
+        for export_id, canary_no, kinds in hits:
+            matched = {fields[k] for k in kinds}
+            if matched - CODE_FIELDS:
+                direct.setdefault(export_id, []).append(canary_match_chance(matched))
+            else:
+                located.setdefault(export_id, []).append(canary_no)
         out = {}
-        for export_id, chances in by_export.items():
+        for export_id in direct.keys() | located.keys():
+            chances, spots = direct.get(export_id, []), located.get(export_id, [])
             planted = max(1, int(params.get(export_id, {}).get("canaries", 1)))
-            expected = self.info.rows * planted * max(chances)
-            log_p = stats.bonferroni(stats.log_poisson_sf(len(chances), expected), max(1, n_exports))
-            if log_p <= math.log(COPY_ALPHA):
-                out[export_id] = len(chances)
+            confirmed = sum(1 for k in spots if (export_id, k) in named)
+            _, log_p = canary_log_p(len(chances), self.info.rows * planted * max(chances, default=0.0),
+                                    confirmed, len(spots))
+            if stats.bonferroni(log_p, max(1, n_exports)) <= math.log(COPY_ALPHA):
+                out[export_id] = len(chances) + confirmed
         return out
+
+    def _named_canaries(self, hits: list[tuple[str, int, list[int]]]) -> set[tuple[str, int]]:
+        """(export id, canary) of the ``hits`` whose customer or account number
+        a source row holds with the canary's name beside it. Read only for a
+        new source (a known one's earlier exports recorded what they found)."""
+        codes = {KIND_CODES[Kind.CUSTNO], KIND_CODES[Kind.ACCOUNT]}
+        name_col = next((t.name for t in self.types if t.kind is Kind.NAME), None)
+        arms = [f"SELECT {KIND_CODES[k]} AS kind, d_{k.value} AS digest, __r FROM ids"
+                for k in (Kind.CUSTNO, Kind.ACCOUNT) if k in self.id_cols]
+        if (self.known_source is not None or name_col is None or not arms
+                or not any(set(kinds) <= codes for _, _, kinds in hits)):
+            return set()
+        return set(self.con.execute(f"""
+            SELECT DISTINCT c.export_id, c.canary_no FROM __canary_digests c
+            JOIN ({' UNION ALL '.join(arms)}) s ON s.kind = c.kind AND s.digest = c.digest
+            JOIN src ON src.rowid = s.__r
+            JOIN store.exports e ON e.export_id = c.export_id
+            JOIN store.canaries k ON k.export_no = e.export_no AND k.canary_no = c.canary_no
+            WHERE {sql_name('src.' + qident(name_col))} = {sql_name('k.name')}""").fetchall())
 
     def _carries_earlier_marks(self) -> dict[str, str]:
         """Earlier exports whose marks a sample of the source's rows carries.
