@@ -80,6 +80,7 @@ MARK_SAMPLE_PER_EXPORT = 5000  # readable evidence saturates long before this
 MARK_FIRST_STAGE, MARK_READ_ON_P = twostage.FIRST_STAGE, twostage.READ_ON_P
 ABSENT_MIN_READABLE = 20  # enough readable marks to say an export's fingerprint is absent
 ABSENT_P = 1e-3  # marks agreeing no more than this unlikely by chance: the fingerprint is absent
+MASK_CHARS = "[*＊×•●]"  # what masking (脱敏) puts in place of an identifier's digits
 VOUCHED_SHARE = 0.5  # of an identifier column's filled cells that must key for "unrelated" to be said
 
 #: Share of alpha spent on the rule that keeps an earlier export accused on
@@ -222,13 +223,15 @@ class _Attribution:
                 forms.append((IDNO15_NAME_CODE, IDNO15_NAME_LABEL,
                               idno15_name_message(sql_idno15(col), sql_name(qident(name_col)))))
         # Of each identifier column's filled cells, how many normalise to a message
-        # at all: a masked column (110105********002X, 138****8000) keys nothing.
+        # and show no masking: a masked column (110105********002X, 138****8000,
+        # 622848*********9979) keys nothing (a customer number's normal form takes any text).
         self.keyable = {}
         if self.id_columns:
             got = self.con.execute("SELECT " + ", ".join(
                 f"count(nullif(trim({qident(t.name)}), '')), "
-                f"count({sql_idno_recovered(qident(t.name)) if t.kind is Kind.IDNO else sql_normalise(t.kind, qident(t.name))})"
-                for t in self.id_columns) + " FROM leak").fetchone()
+                f"count(CASE WHEN NOT regexp_matches({qident(t.name)}, '{MASK_CHARS}') THEN "
+                f"{sql_idno_recovered(qident(t.name)) if t.kind is Kind.IDNO else sql_normalise(t.kind, qident(t.name))}"
+                f" END)" for t in self.id_columns) + " FROM leak").fetchone()
             self.keyable = {t.name: (got[2 * i + 1], got[2 * i]) for i, t in enumerate(self.id_columns)}
         key_ids = self._key_ids()
         if forms and key_ids and fastprf.available():

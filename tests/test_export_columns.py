@@ -446,5 +446,10 @@ def test_a_copy_with_masked_identifiers_is_unlinkable_not_unrelated(bank, verdic
     masked = leaks.map_column(masked, "手机号", lambda v: v[:3] + "****" + v[7:])
     v = verdict_for(bank, masked, "masked_copy.csv")
     assert v.verdict == "unlinkable" and not v.accused and "masked" in v.summary
+    with_custno = leaks.sample(leaks.read(bank["outs"]["A"]), 400, seed=3)
+    for col, mask in (("身份证号", lambda v: v[:6] + "*" * 8 + v[14:]), ("手机号", lambda v: v[:3] + "****" + v[7:]),
+                      ("客户号", lambda v: v[:2] + "*" * 6 + v[8:])):  # a customer number's normal form takes any text
+        with_custno = leaks.map_column(with_custno, col, mask)
+    assert verdict_for(bank, with_custno, "masked_custno.csv").verdict == "unlinkable"
     only_phone_masked = leaks.map_column(copy, "手机号", lambda v: v[:3] + "****" + v[7:])
     assert [c.recipient for c in verdict_for(bank, only_phone_masked, "phone_masked.csv").accused] == ["A"]
