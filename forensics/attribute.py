@@ -55,26 +55,25 @@ from .normalize import (
 )
 from .readers import read_table
 
-#: Probability that one leak row of the bank's own customers equals one given
-#: canary on a field by chance, rounded up to stay conservative. Canaries are
-#: made to look like the list, so these are not value-space sizes:
-#: * phone: eight digits drawn after an issued prefix (canary.synth._phone): 1e-8;
-#: * idno: the donor's region and police-station block, a birthdate within a
-#:   year of the donor's, one of five sequence digits: in a list from one
-#:   county, up to ~4e-7 of another customer's ID numbers match (region
-#:   shared ~0.2, that birthdate ~5e-5, block ~0.2, digit 0.2): 1e-6;
-#: * email: the mate's letters with the canary's birth year (li1993@163.com),
-#:   often with no digit drawn at all: 1e-5;
-#: * name: the mate's surname with one or two common given characters: the
-#:   commonest full names are 0.2-0.3% of people: 1e-2.
-#: Customer and account numbers are not here: a canary's is drawn in the gaps
-#: of the list's own numbering, which are the bank's other customers' numbers
-#: (CODE_FIELDS, below).
-FIELD_CHANCE = {"idno": 1e-6, "phone": 1e-8, "email": 1e-5, "name": 1e-2}
-#: Fields whose match alone says nothing: a row of any list of the same bank
-#: holds such a number. They only locate a row whose other fields then count
-#: (_canary_tail: a located row's name matching the canary's).
-CODE_FIELDS = frozenset({"custno", "account"})
+#: A unique canary is shaped like the list, so a match is weighed by how often
+#: the bank's own customers (or anyone in its region) share the value, not by
+#: the value space:
+#: * a phone has eight digits drawn after an issued prefix (canary.synth._phone):
+#:   one row matches one canary with chance at most PHONE_CHANCE;
+#: * an ID number keeps the donor's region and police-station block, a birthdate
+#:   within a year of the donor's and one of five sequence digits: in a dense
+#:   district roster 8-24% of canaries' ID numbers belong to real people (a
+#:   review measured it); a customer or account number is drawn in the gaps of
+#:   the list's own numbering, which are the bank's other customers; an email
+#:   is the mate's letters with a birth year (li1993@163.com). Such a field
+#:   alone only locates a row;
+#: * a located row counts as the canary where a second field matches too (its
+#:   name, or another identifier): a real person holding the canary's ID or
+#:   number has the canary's name with chance at most 1e-2 (the commonest full
+#:   names are 0.2-0.3% of people), any other of its identifiers far less, so
+#:   CONFIRM_CHANCE bounds the sum.
+PHONE_CHANCE = 1e-8
+CONFIRM_CHANCE = 2e-2
 MARK_SAMPLE_PER_EXPORT = 5000  # readable evidence saturates long before this
 # Marks are read in two stages (forensics.twostage: the rule, and a simulation of its cost)
 MARK_FIRST_STAGE, MARK_READ_ON_P = twostage.FIRST_STAGE, twostage.READ_ON_P
@@ -317,23 +316,24 @@ class _Attribution:
         # number or a customer number drawn within the list's range), and a pooled find
         # excludes every export that did not take it.
         for (shared, lr), fields in pooled.items():
-            if len(fields) >= 2 and fields - CODE_FIELDS:  # two codes: one real customer's numbers
+            if len(fields) >= 2 and fields - {"custno", "account"}:  # two codes: one real customer's numbers
                 self.shared_found[shared].add(lr + 1)
         if self.shared_found:
             ids = ", ".join("'" + k.replace("'", "''") + "'" for k in self.shared_found)
             for sid, eno in self.con.execute(
                     f"SELECT DISTINCT shared_id, export_no FROM lin_canaries WHERE shared_id IN ({ids})").fetchall():
                 self.shared_holders.setdefault(sid, set()).add(eno)
-        # A unique canary matched only on customer or account numbers locates a row
-        # (self.located: export -> canary of each such pair); it counts as found only
-        # where that row's name is the canary's too (_canary_tail).
+        # A unique canary matched on a phone is found; on any other one field it only
+        # locates a row (self.located: export -> canary of each located pair), and
+        # counts as found where a second field matches too (canary_evidence).
         out: dict[int, list[CanaryHit]] = defaultdict(list)
         for (eno, cno, lr), fields in grouped.items():
-            if not fields - CODE_FIELDS - {"name"}:
+            how = canary_evidence(fields)
+            if how != "direct":
                 self.located[eno].append(cno)
-                if "name" not in fields:
-                    continue
-            out[eno].append(CanaryHit(cno, lr + 1, sorted(fields), canary_match_chance(fields)))
+            if how != "located":
+                out[eno].append(CanaryHit(cno, lr + 1, sorted(fields),
+                                          PHONE_CHANCE if how == "direct" else CONFIRM_CHANCE))
         return out
 
     def _holders(self) -> None:
@@ -435,20 +435,12 @@ class _Attribution:
 
     def _canary_tail(self, c: Candidate, carried: set[int] = frozenset()) -> tuple[float, float]:
         """(expected chance matches, log p) of c's canaries found in the leak,
-        those in ``carried`` left out. Two tests, the smaller p doubled:
-        * canaries matched on an ID number, phone or email: every unlinked
-          leak row against every canary c planted, each matching with at most
-          the largest chance among the hits (a Poisson tail);
-        * rows located by a canary's customer or account number alone (which
-          another customer of the bank may hold): how many of them also carry
-          the canary's name, each by chance at most FIELD_CHANCE["name"] (a
-          binomial tail over the located rows)."""
+        those in ``carried`` left out (canary_log_p)."""
         hits = [h for h in c.hits if h.canary_no not in carried]
-        direct = [h for h in hits if set(h.fields) - CODE_FIELDS - {"name"}]
-        named = {h.canary_no for h in hits if not set(h.fields) - CODE_FIELDS - {"name"}}
+        direct = {h.canary_no for h in hits if canary_evidence(h.fields) == "direct"}
+        confirmed = {h.canary_no for h in hits if canary_evidence(h.fields) == "confirmed"} - direct
         located = sum(1 for k in self.located.get(c.export_no, ()) if k not in carried)
-        expected = self.unlinked_rows * c.planted * max((h.chance for h in direct), default=0.0)
-        return canary_log_p(len({h.canary_no for h in direct}), expected, len(named), located)
+        return canary_log_p(len(direct), self.unlinked_rows * c.planted * PHONE_CHANCE, len(confirmed), located)
 
     def _ancestors(self, export_no: int) -> set[int]:
         """Exports this one was made from, directly or through others (recorded
@@ -694,31 +686,33 @@ class _Attribution:
                        canary_rows, sources, cands, METHOD)
 
 
-def canary_log_p(found: int, expected: float, named: int, located: int) -> tuple[float, float]:
+def canary_evidence(fields) -> str:
+    """How a leak row matching a unique canary on ``fields`` counts: "direct"
+    (its phone), "confirmed" (two fields, a phone-less one located by an
+    identifier and matched again by its name or another identifier) or
+    "located" (one identifier alone: another person may hold it)."""
+    fields = set(fields)
+    if "phone" in fields:
+        return "direct"
+    return "confirmed" if len(fields) >= 2 else "located"
+
+
+def canary_log_p(found: int, expected: float, confirmed: int, located: int) -> tuple[float, float]:
     """(expected chance matches, log p) of one export's unique canaries in a
-    list: ``found`` matched on an ID number, phone or email where chance
-    would match ``expected`` (a Poisson tail), and ``named`` of the
-    ``located`` rows whose customer or account number is a canary's carrying
-    its name too, each by chance at most FIELD_CHANCE["name"] (a binomial
-    tail). Both tests where both have finds, the smaller p doubled."""
+    list: ``found`` matched on a phone where chance would match ``expected``
+    (a Poisson tail), and ``confirmed`` of the ``located`` rows (matched on
+    some other identifier) matching a second field too, each by chance at
+    most CONFIRM_CHANCE (a binomial tail). Both tests where both have finds,
+    the smaller p doubled."""
     tails = []
     if found:
         tails.append(stats.log_poisson_sf(found, expected))
-    if named:
-        expected += located * FIELD_CHANCE["name"]
-        tails.append(stats.log_binom_sf(named, located, FIELD_CHANCE["name"]))
+    if confirmed:
+        expected += located * CONFIRM_CHANCE
+        tails.append(stats.log_binom_sf(confirmed, located, CONFIRM_CHANCE))
     if not tails:
         return expected, 0.0
     return expected, min(0.0, min(tails) + math.log(len(tails)))
-
-
-def canary_match_chance(fields) -> float:
-    """Chance that one unrelated row matches one canary on ``fields``
-    (FIELD_CHANCE; a customer or account number counts for nothing: another
-    customer of the bank may hold it)."""
-    return math.prod(FIELD_CHANCE[f] for f in sorted(set(fields) - CODE_FIELDS))  # one order: the same bits
-
-
 
 
 def _explained_because(own, copies: list[Candidate], others: list[Candidate]) -> str | None:

@@ -579,51 +579,46 @@ class _Export:
     def _canaries_beyond_chance(self, hits: list[tuple[str, int, list[int]]],
                                 named: set[tuple[str, int]]) -> dict[str, int]:
         """Earlier exports whose unique canaries ``hits`` (export id, canary,
-        identifier kinds it matched on) are too many to be real customers who
-        happen to share an identifier (an ID number can collide with a
-        canary's: region, birthdate and three digits): attribution's canary
-        test (forensics.attribute.canary_log_p, Bonferroni over exports) at
-        alpha. A copy of a canary's row matches on all its identifiers at
-        once; one matched on a customer or account number alone counts where
-        the row also carries its name (``named``: (export id, canary))."""
+        identifier kinds it matched on) are too many to be real people who
+        happen to share an identifier: attribution's canary test
+        (forensics.attribute.canary_evidence and canary_log_p, Bonferroni over
+        exports) at alpha. A copy of a canary's row matches on all its
+        identifiers at once; one matched on a single identifier other than the
+        phone counts where the row also carries its name (``named``: (export
+        id, canary))."""
         if not hits:
             return {}
-        from forensics.attribute import CODE_FIELDS, canary_log_p, canary_match_chance  # most exports never need it
+        from forensics.attribute import PHONE_CHANCE, canary_evidence, canary_log_p  # most exports never need it
 
         fields = {code: kind.value for kind, code in KIND_CODES.items()}
         params = {e: json.loads(p) for e, p in self.con.execute(
             "SELECT export_id, params FROM store.exports WHERE list_contains(?, export_id)",
             [sorted({h[0] for h in hits})]).fetchall()}
         n_exports = self.con.execute("SELECT count(*) FROM store.exports").fetchone()[0]
-        direct: dict[str, list[float]] = {}
-        located: dict[str, list[int]] = {}
+        tally: dict[str, list[int]] = {}  # export id -> [direct, confirmed, located]
         for export_id, canary_no, kinds in hits:
-            matched = {fields[k] for k in kinds}
-            if matched - CODE_FIELDS:
-                direct.setdefault(export_id, []).append(canary_match_chance(matched))
-            else:
-                located.setdefault(export_id, []).append(canary_no)
+            matched = {fields[k] for k in kinds} | ({"name"} if (export_id, canary_no) in named else set())
+            how = canary_evidence(matched)
+            t = tally.setdefault(export_id, [0, 0, 0])
+            t[0] += how == "direct"
+            t[1] += how == "confirmed"
+            t[2] += how != "direct"
         out = {}
-        for export_id in direct.keys() | located.keys():
-            chances, spots = direct.get(export_id, []), located.get(export_id, [])
+        for export_id, (direct, confirmed, located) in tally.items():
             planted = max(1, int(params.get(export_id, {}).get("canaries", 1)))
-            confirmed = sum(1 for k in spots if (export_id, k) in named)
-            _, log_p = canary_log_p(len(chances), self.info.rows * planted * max(chances, default=0.0),
-                                    confirmed, len(spots))
+            _, log_p = canary_log_p(direct, self.info.rows * planted * PHONE_CHANCE, confirmed, located)
             if stats.bonferroni(log_p, max(1, n_exports)) <= math.log(COPY_ALPHA):
-                out[export_id] = len(chances) + confirmed
+                out[export_id] = direct + confirmed
         return out
 
     def _named_canaries(self, hits: list[tuple[str, int, list[int]]]) -> set[tuple[str, int]]:
-        """(export id, canary) of the ``hits`` whose customer or account number
-        a source row holds with the canary's name beside it. Read only for a
-        new source (a known one's earlier exports recorded what they found)."""
-        codes = {KIND_CODES[Kind.CUSTNO], KIND_CODES[Kind.ACCOUNT]}
+        """(export id, canary) of the ``hits`` on one identifier a source row
+        holds with the canary's name beside it. Read only for a new source (a
+        known one's earlier exports recorded what they found)."""
         name_col = next((t.name for t in self.types if t.kind is Kind.NAME), None)
-        arms = [f"SELECT {KIND_CODES[k]} AS kind, d_{k.value} AS digest, __r FROM ids"
-                for k in (Kind.CUSTNO, Kind.ACCOUNT) if k in self.id_cols]
-        if (self.known_source is not None or name_col is None or not arms
-                or not any(set(kinds) <= codes for _, _, kinds in hits)):
+        kinds = [k for k in self.id_cols if k is not Kind.PHONE]
+        arms = [f"SELECT {KIND_CODES[k]} AS kind, d_{k.value} AS digest, __r FROM ids" for k in kinds]
+        if self.known_source is not None or name_col is None or not arms or not any(len(h[2]) == 1 for h in hits):
             return set()
         return set(self.con.execute(f"""
             SELECT DISTINCT c.export_id, c.canary_no FROM __canary_digests c
