@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from canary.kinds import Kind
 from canary.prf import export_key
 
-from . import fastprf, markplan, markread, markwrite, stats
+from . import fastprf, markplan, markread, markwrite
 from .coltypes import normalise_header
 from .duck import insert_rows, qident
 from .evidence import Candidate, MarkColumnEvidence
@@ -115,13 +115,13 @@ class MarkReader:
                 jobs[(m, leak_col, tries)].append(eno)
         tallies = self._read_marks(keyed, jobs, rows)
         for (m, leak_col, tries), enos in jobs.items():
-            n, agree, disagree = tallies[(m, leak_col, tries)]
             at = np.array([self._holding_index.get(eno, -1) for eno in enos], np.int64)
             held = at >= 0
             # (no holder at all, e.g. a leak of canaries only: every tally is zero)
-            n, agree, disagree = (np.where(held, x[at] if len(x) else 0, 0) for x in (n, agree, disagree))
+            n, agree, disagree, keys = (np.where(held, x[at] if len(x) else 0, 0)
+                                        for x in tallies[(m, leak_col, tries)])
             # One tail per tally, all at once: a column's log p, corrected for the leak columns tried.
-            log_ps = stats.log_binom_sf_many(agree, n, 1.0 / m.q)
+            log_ps = markread.tail_log_p(agree, n, keys, m.q)
             if tries > 1:
                 log_ps = np.minimum(0.0, log_ps + math.log(tries))
             for eno, got, log_p in zip(enos, zip(n.tolist(), agree.tolist(), disagree.tolist()), log_ps.tolist()):
@@ -244,28 +244,25 @@ class MarkReader:
                         inside |= sel_b & _surely_moved(values[lr], valid[lr], mb, spans=3)
                 own &= ~held | replaced
                 deep &= ~held | inside
-            keep = valid[lr] & selected[pos] & own
-            p = np.flatnonzero(keep) if h.one_to_one else _one_cell_per_key(pos, keep, values[lr], m)
-            got = markread.read(values[lr[p]], dither[pos[p]], m)
-            on = markread.eligible(values[lr[p]], m)
-            readable = int(np.count_nonzero(on))
-            agree = int(np.count_nonzero(on & (got == bit[pos[p]]) & deep[p]))
-            disagree = int(np.count_nonzero(on & (got == 1 - bit[pos[p]])))
-            ev = MarkColumnEvidence(m.name, leak_col, m.kind, m.q, readable, agree, disagree, channel=m.channel)
-            ev.log_p = float(stats.log_binom_sf_many(np.array([agree]), np.array([readable]), 1.0 / m.q)[0])
+            p = np.flatnonzero(valid[lr] & selected[pos] & own)
+            readings, agree, disagree, keys = (int(x[0]) for x in markread.counts_by_key(
+                pos[p], np.zeros(len(p), np.int64), 1, values[lr[p]], dither[pos[p]], bit[pos[p]], m, counted=deep[p]))
+            ev = MarkColumnEvidence(m.name, leak_col, m.kind, m.q, readings, agree, disagree, channel=m.channel)
+            ev.log_p = float(markread.tail_log_p([agree], [readings], [keys], m.q)[0])
             if tries > 1:
                 ev.log_p = min(0.0, ev.log_p + math.log(tries))
             out.append(ev)
         return out
 
     def _read_marks(self, keyed: list[int], jobs: dict[tuple, list[int]], rows: int | None) -> dict[tuple, tuple]:
-        """Per job, arrays over the holding exports: readable, agreeing and
-        disagreeing marked cells among each export's sampled rows. Each leak
+        """Per job, arrays over the holding exports: readings, agreeing and
+        disagreeing keys, and keys read among each export's sampled rows
+        (markread.counts_by_key: cells of one key are one trial). Each leak
         value is parsed once per column; each sampled (export, row) is keyed
         once per material group, in batches."""
         h = self.holdings
         size = len(h.enos)
-        tallies = {job: tuple(np.zeros(size, np.int64) for _ in range(3)) for job in jobs}
+        tallies = {job: tuple(np.zeros(size, np.int64) for _ in range(4)) for job in jobs}
         if not jobs or not size:
             return tallies
         in_job = {job: None if len(enos) == len(keyed) else np.isin(h.enos, enos) for job, enos in jobs.items()}
@@ -298,13 +295,14 @@ class MarkReader:
                 if left[job] is not None:  # cells it selected but wrote unmarked carry no mark of its
                     pairs = exp.astype(np.int64) * n_keys + key.astype(np.int64)
                     keep &= ~np.isin(pairs if h.one_to_one else pairs[pos], left[job])
-                if h.one_to_one:
+                if h.one_to_one:  # one cell per key
                     p = np.flatnonzero(keep)
-                    u = values[lr[p]]
+                    readable, agree, disagree = markread.counts(exp[p], size, values[lr[p]], dither[p], bit[p], m)
+                    out[job] = (readable, agree, disagree, readable)
                 else:
-                    cell = _one_cell_per_key(pos, keep, values[lr], m)
-                    p, u = pos[cell], values[lr[cell]]
-                out[job] = markread.counts(exp[p], size, u, dither[p], bit[p], m)
+                    cell = np.flatnonzero(keep)
+                    p = pos[cell]
+                    out[job] = markread.counts_by_key(p, exp[p], size, values[lr[cell]], dither[p], bit[p], m)
             return out
 
         starts = range(0, len(s_export), MATERIAL_BATCH)
@@ -415,28 +413,6 @@ def _left_unmarked(e, col: markplan.MarkColumn) -> np.ndarray | None:
         return None
     return np.array([int(k, 16) for k in unmarked[at]], np.uint64)
 
-
-def _one_cell_per_key(pos: np.ndarray, keep: np.ndarray, values: np.ndarray, m: markplan.MarkColumn) -> np.ndarray:
-    """Of the cells ``keep`` selects (aligned with ``pos``, the (export, row
-    key) pair each leak row links to, and ``values``, the rows' units), one
-    per pair: the first whose value the channel can read, else the first.
-
-    Every row an export wrote under one row key (a customer's several accounts,
-    keyed by the same ID number) took the same mark plan: its marked values
-    sit on one point of one lattice, so another export reads them all alike,
-    agreeing or not together. Counting each as a 1/q trial made twenty rows of
-    one customer twenty agreements with an innocent export (a review found
-    innocents accused at 1e-15 on account-level lists). One trial per pair
-    keeps the binomial null; which row stands for the pair depends only on
-    leak order and values, never on a key."""
-    at = np.flatnonzero(keep)
-    if not len(at):
-        return at
-    readable = markread.eligible(values[at], m)
-    # readable cells sort first within a pair, then leak order
-    order = np.lexsort((at, ~readable, pos[at]))
-    first = np.unique(pos[at[order]], return_index=True)[1]
-    return at[order[first]]
 
 
 def _surely_moved(units: np.ndarray, valid: np.ndarray, col: markplan.MarkColumn, spans: int = 1) -> np.ndarray:

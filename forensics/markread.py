@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from canary.marks import SLOTS_PER_MATERIAL, selection_threshold
 
+from . import stats
 from .duck import value_buffers
 from .markplan import MarkColumn
 
@@ -81,6 +82,60 @@ def read(units: np.ndarray, dither: np.ndarray, col: MarkColumn) -> np.ndarray:
         units = (np.abs(units) + col.per_unit // 2) // col.per_unit
     r = np.mod(units - dither, col.q)
     return np.where(r == 0, 0, np.where(r == col.q // 2, 1, -1))
+
+
+def residue(units: np.ndarray, col: MarkColumn) -> np.ndarray:
+    """Each value's class modulo q, as read() sees it: values in one class
+    read alike under any dither."""
+    if col.channel == "coarse":
+        units = (np.abs(units) + col.per_unit // 2) // col.per_unit
+    return np.mod(units, col.q)
+
+
+def counts_by_key(key: np.ndarray, group: np.ndarray, n_groups: int, units: np.ndarray, dither: np.ndarray,
+                  bit: np.ndarray, col: MarkColumn, counted: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """counts() where several cells may share one row key (``key``; their
+    dither and bit are the key's): per group, (readings, agreeing keys,
+    disagreeing keys, keys read).
+
+    An export marks every row of one key with one plan, so those cells are
+    one trial, not several: the key agrees if any of its cells sits on the
+    export's point, which under innocence happens with chance r/q for r
+    distinct classes (residue()) among its readable values, the classes being
+    mutually exclusive. "Readings" sums r over the keys: a binomial over that
+    many 1/q trials bounds the keys' agreements (tail_log_p). ``counted``:
+    cells whose agreement may count (all by default); a key disagrees where
+    one of its cells reads the other bit and none agrees."""
+    keep = eligible(units, col)
+    key, group, units, dither, bit = key[keep], group[keep], units[keep], dither[keep], bit[keep]
+    got = read(units, dither, col)
+    agree_cell = got == bit
+    if counted is not None:
+        agree_cell &= counted[keep]
+    keys, at = np.unique(key, return_inverse=True)
+    key_group = np.zeros(len(keys), np.int64)
+    key_group[at] = group
+    classes = np.unique(at.astype(np.int64) * col.q + residue(units, col))  # distinct (key, class)
+    readings = np.bincount(key_group[classes // col.q], minlength=n_groups)
+    agrees = np.bincount(at, weights=agree_cell, minlength=len(keys)) > 0
+    disagrees = (np.bincount(at, weights=got == 1 - bit, minlength=len(keys)) > 0) & ~agrees
+    return (readings, np.bincount(key_group, weights=agrees, minlength=n_groups).astype(np.int64),
+            np.bincount(key_group, weights=disagrees, minlength=n_groups).astype(np.int64),
+            np.bincount(key_group, minlength=n_groups))
+
+
+def tail_log_p(agree, readings, keys, q: int) -> np.ndarray:
+    """log P(at least ``agree`` of the keys agree by chance), per group: the
+    binomial over ``readings`` trials at 1/q, exact where every key has one
+    class (readings == keys). Where some have several, the keys are
+    independent trials of chance r/q each, whose upper tail the binomial over
+    sum(r) trials at 1/q (the same mean) bounds from one above the mean on
+    (Hoeffding 1956; tests/test_forensics_markread.py checks it exactly);
+    below that, 0: no evidence."""
+    agree, readings, keys = (np.asarray(x, np.int64) for x in (agree, readings, keys))
+    out = stats.log_binom_sf_many(agree, readings, 1.0 / q)
+    several = (readings > keys) & (agree < readings / q + 1)
+    return np.where(several, 0.0, out)
 
 
 def counts(group: np.ndarray, n_groups: int, units: np.ndarray, dither: np.ndarray, bit: np.ndarray,

@@ -106,3 +106,68 @@ def test_material_for_taken_keys_is_the_material_of_those_keys():
         sqlprf.set_key(con, "mk", keys[kidx])
         sql = markplan.material_sql("?::UBIGINT", 2, var="mk")
         assert con.execute(f"SELECT {sql}", [k]).fetchone()[0] == bytes(got[2][i]).hex()
+
+
+@pytest.mark.parametrize("col", COLUMNS, ids=lambda c: f"{c.kind}-{c.channel}-slot{c.slot}")
+def test_counts_by_key_is_counts_when_each_key_has_one_cell(col):
+    hexes, units, group = _cases(3)
+    selected, dither, bit = markread.plan(markread.from_hex(pa.array(hexes)), col)
+    s = np.flatnonzero(selected)
+    want = markread.counts(group[s], 7, units[s], dither[s], bit[s], col)
+    readings, agree, disagree, keys = markread.counts_by_key(s, group[s], 7, units[s], dither[s], bit[s], col)
+    for a, b in zip(want, (readings, agree, disagree)):
+        assert a.tolist() == b.tolist()
+    assert keys.tolist() == readings.tolist()
+
+
+def test_a_keys_cells_agree_together_and_count_once():
+    """A customer's cells on one of the export's points (one class) are one
+    agreeing key, not several; cells in r classes are r readings."""
+    col = COLUMNS[0]  # fine amounts, q = 100
+    key = np.array([0, 0, 0, 1, 1, 2])
+    dither, bit = np.full(6, 7), np.zeros(6, np.int64)
+    units = np.array([10007, 20007, 30007,  # key 0: three cells on the point 7 (mod 100)
+                      10007, 20031,  # key 1: one on it, one off it: two classes
+                      20050])  # key 2: off the point
+    readings, agree, disagree, keys = markread.counts_by_key(key, np.zeros(6, np.int64), 1, units, dither, bit, col)
+    assert (readings[0], agree[0], keys[0]) == (4, 2, 3)
+
+
+def _poisson_binomial_sf(p: np.ndarray) -> np.ndarray:
+    """P(S >= k) for k = 0..n, S a sum of independent Bernoulli(p_i): exact."""
+    pmf = np.zeros(len(p) + 1)
+    pmf[0] = 1.0
+    for x in p:
+        pmf[1:] = pmf[1:] * (1 - x) + pmf[:-1] * x
+        pmf[0] *= 1 - x
+    return np.cumsum(pmf[::-1])[::-1]
+
+
+@pytest.mark.parametrize("q", [4, 10, 100])
+@pytest.mark.parametrize("seed", range(6))
+def test_the_tail_bounds_keys_with_several_classes(q, seed):
+    """Keys of r_i classes agree by chance with r_i/q each; tail_log_p (a
+    binomial over sum(r) trials at 1/q, no evidence below the mean + 1) is
+    never below the exact Poisson-binomial tail."""
+    rng = np.random.default_rng(seed)
+    r = rng.integers(1, min(q, 6), rng.integers(5, 80))
+    exact = _poisson_binomial_sf(r / q)
+    n = len(r)
+    k = np.arange(n + 1)
+    bound = np.exp(markread.tail_log_p(k, np.full(n + 1, r.sum()), np.full(n + 1, n), q))
+    assert np.all(bound >= exact - 1e-12), np.max(exact - bound)
+
+
+def test_an_innocent_export_agrees_with_a_key_at_chance_r_over_q():
+    """Simulated: a key of r distinct classes, read under random dithers
+    (another export's plan), agrees r/q of the time."""
+    col = COLUMNS[2]  # dates, q = 4
+    rng = np.random.default_rng(9)
+    trials = 20000
+    units = np.repeat(np.array([[100, 101, 101]]), trials, axis=0).ravel()  # two classes, three cells
+    key = np.repeat(np.arange(trials), 3)
+    dither = np.repeat(rng.integers(0, col.q, trials), 3)
+    bit = np.repeat(rng.integers(0, 2, trials), 3)
+    readings, agree, _, keys = markread.counts_by_key(key, np.zeros(len(key), np.int64), 1, units, dither, bit, col)
+    assert readings[0] == 2 * trials and keys[0] == trials
+    assert abs(agree[0] / trials - 2 / col.q) < 0.015

@@ -3,9 +3,10 @@
 Every row an export writes under one row key (the customer's ID number)
 takes the same mark plan, so its marked values sit on one lattice point and
 another export reads them all alike: twenty rows of one customer agree with
-an innocent export together or not at all. Attribution reads one cell per
-(export, row key) and channel (forensics.markevidence._one_cell_per_key); a
-review found innocents accused at 1e-15 when each row counted as a trial.
+an innocent export together or not at all. Attribution counts a key once,
+agreeing if any of its cells does, with chance r/q for r distinct classes
+among its values (forensics.markread.counts_by_key); a review found
+innocents accused at 1e-15 when each row counted as a trial.
 """
 
 from __future__ import annotations
@@ -82,3 +83,21 @@ def test_innocent_p_values_stay_uniform_or_conservative(accounts):
     for t in (0.01, 0.05, 0.1, 0.25):
         share = sum(p <= t for p in innocent) / n
         assert share <= t + 3 * (t * (1 - t) / n) ** 0.5 + 1 / n, (t, share)
+
+
+@pytest.mark.parametrize("first", ["source", "B"])
+def test_two_rows_of_each_customer_from_two_lists_keep_both_fingerprints(bank, verdict_for, first):
+    """A broker stacks two lists of the same customers: the raw source's rows
+    (or B's copy) first, then A's. Each customer's key holds two values; A's
+    sits on A's point (a review found A cleared as "fingerprint absent" when
+    only the first row of each key was read)."""
+    a_header, a_rows = leaks.read(bank["outs"]["A"])
+    other = leaks.read(bank["source"] if first == "source" else bank["outs"]["B"])
+    other = leaks.keep(other, a_header)
+    col = a_header.index("身份证号")
+    theirs = {r[col]: r for r in other[1]}
+    picked = [r for r in a_rows if r[col] in theirs][:400]  # A's real rows (no canary is in the other list)
+    table = (a_header, [theirs[r[col]] for r in picked] + picked)
+    v = verdict_for(bank, table, f"stacked_{first}.csv")
+    want = ["A"] if first == "source" else ["A", "B"]
+    assert sorted(c.recipient for c in v.accused) == want
