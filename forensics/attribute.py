@@ -55,24 +55,27 @@ from .normalize import (
 )
 from .readers import read_table
 
-#: A unique canary is shaped like the list, so a match is weighed by how often
-#: the bank's own customers (or anyone in its region) share the value, not by
-#: the value space:
-#: * a phone has eight digits drawn after an issued prefix (canary.synth._phone):
-#:   one row matches one canary with chance at most PHONE_CHANCE;
-#: * an ID number keeps the donor's region and police-station block, a birthdate
-#:   within a year of the donor's and one of five sequence digits: in a dense
-#:   district roster 8-24% of canaries' ID numbers belong to real people (a
-#:   review measured it); a customer or account number is drawn in the gaps of
-#:   the list's own numbering, which are the bank's other customers; an email
-#:   is the mate's letters with a birth year (li1993@163.com). Such a field
-#:   alone only locates a row;
-#: * a located row counts as the canary where a second field matches too (its
-#:   name, or another identifier): a real person holding the canary's ID or
-#:   number has the canary's name with chance at most 1e-2 (the commonest full
-#:   names are 0.2-0.3% of people), any other of its identifiers far less, so
-#:   CONFIRM_CHANCE bounds the sum.
-PHONE_CHANCE = 1e-8
+#: Chance that one row of a list of real people matches one given unique
+#: canary on a field. A canary is shaped like the list, so these are not
+#: value-space sizes:
+#: * phone: eight digits drawn after an issued prefix (canary.synth._phone);
+#: * idno: the donor's region and police-station block, a birthdate within a
+#:   year of the donor's, one of five sequence digits: in a dense district
+#:   roster (one district, five blocks, four birth years) up to 24% of
+#:   canaries' ID numbers were held by someone among 20,000 people (a review
+#:   measured it): 1.2e-5 a row, 3e-5 with room;
+#: * email: the mate's letters with a birth year (li1993@163.com);
+#: * name: the mate's surname with common given characters; the commonest
+#:   full names are 0.2-0.3% of people.
+#: A customer or account number is not here: it is drawn in the gaps of the
+#: list's own numbering, which are the bank's other customers' numbers. It,
+#: or any other one field alone except a phone, only locates a row, which
+#: counts as the canary where a second field matches too (canary_evidence):
+#: a real person holding the canary's number or ID number has its name with
+#: chance at most 1e-2 and any other of its identifiers far less, so
+#: CONFIRM_CHANCE bounds the sum.
+FIELD_CHANCE = {"phone": 1e-8, "idno": 3e-5, "email": 1e-4, "name": 1e-2}
+CODE_FIELDS = frozenset({"custno", "account"})
 CONFIRM_CHANCE = 2e-2
 MARK_SAMPLE_PER_EXPORT = 5000  # readable evidence saturates long before this
 # Marks are read in two stages (forensics.twostage: the rule, and a simulation of its cost)
@@ -323,17 +326,17 @@ class _Attribution:
             for sid, eno in self.con.execute(
                     f"SELECT DISTINCT shared_id, export_no FROM lin_canaries WHERE shared_id IN ({ids})").fetchall():
                 self.shared_holders.setdefault(sid, set()).add(eno)
-        # A unique canary matched on a phone is found; on any other one field it only
+        # A unique canary matched on a phone, or on two fields besides its numbers, is found
+        # (a Poisson test); on any other one field it only
         # locates a row (self.located: export -> canary of each located pair), and
         # counts as found where a second field matches too (canary_evidence).
         out: dict[int, list[CanaryHit]] = defaultdict(list)
         for (eno, cno, lr), fields in grouped.items():
-            how = canary_evidence(fields)
+            how, chance = canary_evidence(fields)
             if how != "direct":
                 self.located[eno].append(cno)
             if how != "located":
-                out[eno].append(CanaryHit(cno, lr + 1, sorted(fields),
-                                          PHONE_CHANCE if how == "direct" else CONFIRM_CHANCE))
+                out[eno].append(CanaryHit(cno, lr + 1, sorted(fields), chance))
         return out
 
     def _holders(self) -> None:
@@ -437,10 +440,12 @@ class _Attribution:
         """(expected chance matches, log p) of c's canaries found in the leak,
         those in ``carried`` left out (canary_log_p)."""
         hits = [h for h in c.hits if h.canary_no not in carried]
-        direct = {h.canary_no for h in hits if canary_evidence(h.fields) == "direct"}
-        confirmed = {h.canary_no for h in hits if canary_evidence(h.fields) == "confirmed"} - direct
+        direct = [h for h in hits if canary_evidence(h.fields)[0] == "direct"]
+        found = {h.canary_no for h in direct}
+        confirmed = {h.canary_no for h in hits if canary_evidence(h.fields)[0] == "confirmed"} - found
         located = sum(1 for k in self.located.get(c.export_no, ()) if k not in carried)
-        return canary_log_p(len(direct), self.unlinked_rows * c.planted * PHONE_CHANCE, len(confirmed), located)
+        expected = self.unlinked_rows * c.planted * max((h.chance for h in direct), default=0.0)
+        return canary_log_p(len(found), expected, len(confirmed), located)
 
     def _ancestors(self, export_no: int) -> set[int]:
         """Exports this one was made from, directly or through others (recorded
@@ -686,24 +691,26 @@ class _Attribution:
                        canary_rows, sources, cands, METHOD)
 
 
-def canary_evidence(fields) -> str:
-    """How a leak row matching a unique canary on ``fields`` counts: "direct"
-    (its phone), "confirmed" (two fields, a phone-less one located by an
-    identifier and matched again by its name or another identifier) or
-    "located" (one identifier alone: another person may hold it)."""
+def canary_evidence(fields) -> tuple[str, float | None]:
+    """How a leak row matching a unique canary on ``fields`` counts, and its
+    chance per (row, canary) pair: "direct" on its phone or two fields besides
+    its numbers (the product of FIELD_CHANCE over them), "confirmed" where one
+    such field or a number locates the row and another field matches too
+    (CONFIRM_CHANCE), "located" on one field alone (another person may hold it)."""
     fields = set(fields)
-    if "phone" in fields:
-        return "direct"
-    return "confirmed" if len(fields) >= 2 else "located"
+    own = fields - CODE_FIELDS
+    if "phone" in fields or len(own) >= 2:
+        return "direct", math.prod(FIELD_CHANCE[f] for f in sorted(own))  # one order: the same bits every run
+    return ("confirmed", CONFIRM_CHANCE) if len(fields) >= 2 else ("located", None)
 
 
 def canary_log_p(found: int, expected: float, confirmed: int, located: int) -> tuple[float, float]:
     """(expected chance matches, log p) of one export's unique canaries in a
-    list: ``found`` matched on a phone where chance would match ``expected``
-    (a Poisson tail), and ``confirmed`` of the ``located`` rows (matched on
-    some other identifier) matching a second field too, each by chance at
-    most CONFIRM_CHANCE (a binomial tail). Both tests where both have finds,
-    the smaller p doubled."""
+    list: ``found`` directly (canary_evidence) where chance would find
+    ``expected`` (a Poisson tail), and ``confirmed`` of the ``located`` rows
+    (matched on one identifier) matching a second field too, each by chance
+    at most CONFIRM_CHANCE (a binomial tail). Both tests where both have
+    finds, the smaller p doubled."""
     tails = []
     if found:
         tails.append(stats.log_poisson_sf(found, expected))

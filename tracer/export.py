@@ -588,25 +588,26 @@ class _Export:
         id, canary))."""
         if not hits:
             return {}
-        from forensics.attribute import PHONE_CHANCE, canary_evidence, canary_log_p  # most exports never need it
+        from forensics.attribute import canary_evidence, canary_log_p  # most exports never need it
 
         fields = {code: kind.value for kind, code in KIND_CODES.items()}
         params = {e: json.loads(p) for e, p in self.con.execute(
             "SELECT export_id, params FROM store.exports WHERE list_contains(?, export_id)",
             [sorted({h[0] for h in hits})]).fetchall()}
         n_exports = self.con.execute("SELECT count(*) FROM store.exports").fetchone()[0]
-        tally: dict[str, list[int]] = {}  # export id -> [direct, confirmed, located]
+        tally: dict[str, list] = {}  # export id -> [direct, largest chance of one, confirmed, located]
         for export_id, canary_no, kinds in hits:
             matched = {fields[k] for k in kinds} | ({"name"} if (export_id, canary_no) in named else set())
-            how = canary_evidence(matched)
-            t = tally.setdefault(export_id, [0, 0, 0])
-            t[0] += how == "direct"
-            t[1] += how == "confirmed"
-            t[2] += how != "direct"
+            how, chance = canary_evidence(matched)
+            t = tally.setdefault(export_id, [0, 0.0, 0, 0])
+            if how == "direct":
+                t[0], t[1] = t[0] + 1, max(t[1], chance)
+            else:
+                t[2], t[3] = t[2] + (how == "confirmed"), t[3] + 1
         out = {}
-        for export_id, (direct, confirmed, located) in tally.items():
+        for export_id, (direct, chance, confirmed, located) in tally.items():
             planted = max(1, int(params.get(export_id, {}).get("canaries", 1)))
-            _, log_p = canary_log_p(direct, self.info.rows * planted * PHONE_CHANCE, confirmed, located)
+            _, log_p = canary_log_p(direct, self.info.rows * planted * chance, confirmed, located)
             if stats.bonferroni(log_p, max(1, n_exports)) <= math.log(COPY_ALPHA):
                 out[export_id] = direct + confirmed
         return out
