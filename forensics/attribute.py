@@ -174,6 +174,7 @@ class _Attribution:
         self.exports = self._load_exports()
         self.n_exports = len(self.exports)
         self._export_no_by_id = {e.export_id: n for n, e in self.exports.items()}  # for _ancestors
+        self._keyable_cells: dict[str, tuple[int, int]] | None = None  # _keyable
         say("linking rows to the lineage")
         self._digest_leak()
         linked, sources = self._link()
@@ -224,17 +225,6 @@ class _Attribution:
             if t.kind is Kind.IDNO and name_col:
                 forms.append((IDNO15_NAME_CODE, IDNO15_NAME_LABEL,
                               idno15_name_message(sql_idno15(col), sql_name(qident(name_col)))))
-        # Of each identifier column's filled cells, how many normalise to a message
-        # and show no masking: a masked column (110105********002X, 138****8000,
-        # 622848*********9979) keys nothing (a customer number's normal form takes any text).
-        self.keyable = {}
-        if self.id_columns:
-            got = self.con.execute("SELECT " + ", ".join(
-                f"count(nullif(trim({qident(t.name)}), '')), "
-                f"count(CASE WHEN NOT regexp_matches({qident(t.name)}, '{MASK_CHARS}') THEN "
-                f"{sql_idno_recovered(qident(t.name)) if t.kind is Kind.IDNO else sql_normalise(t.kind, qident(t.name))}"
-                f" END)" for t in self.id_columns) + " FROM leak").fetchone()
-            self.keyable = {t.name: (got[2 * i + 1], got[2 * i]) for i, t in enumerate(self.id_columns)}
         key_ids = self._key_ids()
         if forms and key_ids and fastprf.available():
             self._digest_leak_native(forms, key_ids)
@@ -422,6 +412,23 @@ class _Attribution:
             c.accused = c.log_p <= math.log(self.alpha)
             c.excluded = None if c.accused else self._exclusion(c)
 
+    def _keyable(self) -> dict[str, tuple[int, int]]:
+        """Per identifier column of the leak: (cells that normalise to an
+        identifier and show no masking, filled cells). A masked column
+        (110105********002X, 138****8000, 622848*********9979) keys nothing;
+        a customer number's normal form takes any text, masks included. Read
+        only when nothing links (the verdict's question), once."""
+        if self._keyable_cells is None:
+            self._keyable_cells = {}
+            if self.id_columns:
+                got = self.con.execute("SELECT " + ", ".join(
+                    f"count(nullif(trim({qident(t.name)}), '')), "
+                    f"count(CASE WHEN NOT regexp_matches({qident(t.name)}, '{MASK_CHARS}') THEN "
+                    f"{sql_idno_recovered(qident(t.name)) if t.kind is Kind.IDNO else sql_normalise(t.kind, qident(t.name))}"
+                    f" END)" for t in self.id_columns) + " FROM leak").fetchone()
+                self._keyable_cells = {t.name: (got[2 * i + 1], got[2 * i]) for i, t in enumerate(self.id_columns)}
+        return self._keyable_cells
+
     def _vouched_identifier(self, t) -> bool:
         """An identifier column whose kind its values prove (ID numbers, phones,
         emails validate) or its header names, and most of whose filled cells
@@ -433,7 +440,7 @@ class _Attribution:
         if not (t.kind in (Kind.IDNO, Kind.PHONE, Kind.EMAIL)
                 or (t.kind in IDENTIFIERS and header_kind(t.name) == t.kind)):
             return False
-        keyed, filled = self.keyable.get(t.name, (0, 0))
+        keyed, filled = self._keyable().get(t.name, (0, 0))
         return filled > 0 and keyed >= VOUCHED_SHARE * filled
 
     def _canary_tail(self, c: Candidate, carried: set[int] = frozenset()) -> tuple[float, float]:
