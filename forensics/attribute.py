@@ -716,17 +716,15 @@ def canary_log_p(found: int, expected: float, confirmed: int, located: int) -> t
     list: ``found`` directly (canary_evidence) where chance would find
     ``expected`` (a Poisson tail), and ``confirmed`` of the ``located`` rows
     (matched on one identifier) matching a second field too, each by chance
-    at most CONFIRM_CHANCE (a binomial tail). Both tests where both have
-    finds, the smaller p doubled."""
-    tails = []
+    at most CONFIRM_CHANCE (a binomial tail): the smaller p of the two,
+    doubled (whichever has finds: either could have)."""
+    tails = [0.0]
     if found:
         tails.append(stats.log_poisson_sf(found, expected))
+    expected += located * CONFIRM_CHANCE
     if confirmed:
-        expected += located * CONFIRM_CHANCE
         tails.append(stats.log_binom_sf(confirmed, located, CONFIRM_CHANCE))
-    if not tails:
-        return expected, 0.0
-    return expected, min(0.0, min(tails) + math.log(len(tails)))
+    return expected, min(0.0, min(tails) + math.log(2))
 
 
 def _explained_because(own, copies: list[Candidate], others: list[Candidate]) -> str | None:
