@@ -64,19 +64,26 @@ from .readers import read_table
 #:   roster (one district, five blocks, four birth years) up to 24% of
 #:   canaries' ID numbers were held by someone among 20,000 people (a review
 #:   measured it): 1.2e-5 a row, 3e-5 with room;
-#: * email: the mate's letters with a birth year (li1993@163.com);
-#: * name: the mate's surname with common given characters; the commonest
-#:   full names are 0.2-0.3% of people.
-#: A customer or account number is not here: it is drawn in the gaps of the
-#: list's own numbering, which are the bank's other customers' numbers. It,
-#: or any other one field alone except a phone, only locates a row, which
-#: counts as the canary where a second field matches too (canary_evidence):
-#: a real person holding the canary's number or ID number has its name with
-#: chance at most 1e-2 and any other of its identifiers far less, so
-#: CONFIRM_CHANCE bounds the sum.
+#: * email: the name's words or the mate's letters with a birth year
+#:   (john.jones@acme-corp.com, li1993@163.com); a company directory held
+#:   10 of 37 canaries' addresses among 15,000 staff: 1.8e-5 a row;
+#: * name: the mate's surname with common given characters (or the donor's
+#:   given name and the mate's family name); the commonest full names are
+#:   0.2-0.3% of people.
+#: The email is made from the name (and the ID number's birth year), so the
+#: two are one piece of evidence ("person": the email's chance if it matched,
+#: else the name's), and any piece beyond the rarest counts at most
+#: CONFIRM_CHANCE: only the phone's digits are drawn apart from the rest.
+#: A customer or account number ("number") is drawn in the gaps of the
+#: list's own numbering, which are the bank's other customers' numbers: it
+#: only locates a row. So does any one piece alone but the phone; a located
+#: row counts as the canary where a second piece matches too, by chance at
+#: most CONFIRM_CHANCE (a real person holding the canary's ID or number has
+#: its name with chance at most 1e-2, any other of its identifiers far less).
 FIELD_CHANCE = {"phone": 1e-8, "idno": 3e-5, "email": 1e-4, "name": 1e-2}
 CODE_FIELDS = frozenset({"custno", "account"})
 CONFIRM_CHANCE = 2e-2
+CANARY_ROWS_P = 1e-3  # a canary test at least this strong before its rows are called canaries
 MARK_SAMPLE_PER_EXPORT = 5000  # readable evidence saturates long before this
 # Marks are read in two stages (forensics.twostage: the rule, and a simulation of its cost)
 MARK_FIRST_STAGE, MARK_READ_ON_P = twostage.FIRST_STAGE, twostage.READ_ON_P
@@ -188,8 +195,11 @@ class _Attribution:
         say("scoring")
         self._score(cands)
         self._explain_by_later_copies(cands)
-        # Rows that are canaries: unique ones (hits) and pooled ones (shared_found holds 1-based rows too).
-        canary_rows = len({h.leak_row for c in cands.values() for h in c.hits}.union(*self.shared_found.values()))
+        # Rows that are canaries: unique ones of exports whose canaries are beyond chance (a lone
+        # chance twin of one must not turn "unrelated" into "canaries it planted"), pooled ones
+        # (found on two pieces of evidence; shared_found holds 1-based rows too).
+        canary_rows = len({h.leak_row for c in cands.values() if c.canary_log_p <= math.log(CANARY_ROWS_P)
+                           for h in c.hits}.union(*self.shared_found.values()))
         return self._verdict(list(cands.values()), linked, canary_rows, sources)
 
     # -- reading and linking --------------------------------------------------
@@ -309,7 +319,8 @@ class _Attribution:
         # number or a customer number drawn within the list's range), and a pooled find
         # excludes every export that did not take it.
         for (shared, lr), fields in pooled.items():
-            if len(fields) >= 2 and fields - {"custno", "account"}:  # two codes: one real customer's numbers
+            pieces = _evidence_pieces(fields)
+            if len(pieces) >= 2 and set(pieces) - {"number"}:  # two pieces, not only one person's numbers
                 self.shared_found[shared].add(lr + 1)
         if self.shared_found:
             ids = ", ".join("'" + k.replace("'", "''") + "'" for k in self.shared_found)
@@ -698,17 +709,31 @@ class _Attribution:
                        canary_rows, sources, cands, METHOD)
 
 
+def _evidence_pieces(fields) -> dict[str, float]:
+    """The independent pieces of evidence among matched ``fields``, with each
+    one's chance (FIELD_CHANCE): phone, idno, person (email and name: one is
+    made from the other) and number (customer or account: chance 1)."""
+    fields = set(fields)
+    pieces = {f: FIELD_CHANCE[f] for f in ("phone", "idno") if f in fields}
+    if "email" in fields or "name" in fields:
+        pieces["person"] = FIELD_CHANCE["email" if "email" in fields else "name"]
+    if fields & CODE_FIELDS:
+        pieces["number"] = 1.0
+    return pieces
+
+
 def canary_evidence(fields) -> tuple[str, float | None]:
     """How a leak row matching a unique canary on ``fields`` counts, and its
-    chance per (row, canary) pair: "direct" on its phone or two fields besides
-    its numbers (the product of FIELD_CHANCE over them), "confirmed" where one
-    such field or a number locates the row and another field matches too
-    (CONFIRM_CHANCE), "located" on one field alone (another person may hold it)."""
-    fields = set(fields)
-    own = fields - CODE_FIELDS
-    if "phone" in fields or len(own) >= 2:
-        return "direct", math.prod(FIELD_CHANCE[f] for f in sorted(own))  # one order: the same bits every run
-    return ("confirmed", CONFIRM_CHANCE) if len(fields) >= 2 else ("located", None)
+    chance per (row, canary) pair: "direct" on its phone or on two pieces of
+    evidence besides its numbers (the rarest piece's chance, times
+    CONFIRM_CHANCE for each further piece), "confirmed" where one piece or a
+    number locates the row and another piece matches too (CONFIRM_CHANCE),
+    "located" on one piece alone (another person may hold it)."""
+    pieces = _evidence_pieces(fields)
+    own = sorted(v for k, v in pieces.items() if k != "number")
+    if "phone" in pieces or len(own) >= 2:
+        return "direct", own[0] * CONFIRM_CHANCE ** (len(own) - 1)
+    return ("confirmed", CONFIRM_CHANCE) if len(pieces) >= 2 else ("located", None)
 
 
 def canary_log_p(found: int, expected: float, confirmed: int, located: int) -> tuple[float, float]:

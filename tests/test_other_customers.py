@@ -102,3 +102,55 @@ def test_people_sharing_canaries_id_numbers_accuse_nobody(numbered, tmp_path):
     assert not v.accused, [(c.recipient, c.p_value) for c in v.candidates]
     own = leaks.keep((header, [[c.get(h, "") for h in header] for c in canaries[:10]]), ["姓名", "身份证号"])
     assert [c.recipient for c in attribute(str(leaks.write(tmp_path / "own.csv", own)), home=home).accused] == ["B"]
+
+
+def test_a_canarys_email_and_name_are_one_piece_of_evidence():
+    """Email is made from the name (john.smith -> john.jones with the name John
+    Jones), so matching both is one match; only the phone's digits are drawn
+    apart from the rest; a customer number alone, or an ID number, only locates."""
+    from forensics.attribute import CONFIRM_CHANCE, FIELD_CHANCE, canary_evidence
+
+    assert canary_evidence({"email", "name"})[0] == "located"
+    assert canary_evidence({"idno"})[0] == "located"
+    assert canary_evidence({"custno"})[0] == "located"
+    assert canary_evidence({"custno", "name"}) == ("confirmed", CONFIRM_CHANCE)
+    assert canary_evidence({"phone"}) == ("direct", FIELD_CHANCE["phone"])
+    assert canary_evidence({"phone", "name", "email", "custno"}) == ("direct", FIELD_CHANCE["phone"] * CONFIRM_CHANCE)
+    assert canary_evidence({"idno", "name"}) == ("direct", FIELD_CHANCE["idno"] * CONFIRM_CHANCE)
+
+
+def test_a_directory_holding_canaries_addresses_accuses_nobody(tmp_path):
+    """Staff with Latin-script names and addresses first.last@acme-corp.com: a
+    canary keeps its donor's given name and takes its mate's family name, and
+    its address follows (a review found a company directory holding 10 of 37
+    canaries' addresses, each with the canary's name, accusing the recipient
+    at 1e-7). Here the other staff include every canary's twin."""
+    import duckdb
+
+    rng = np.random.default_rng(3)
+    given = ["James", "John", "Mary", "Linda", "Jason", "Michelle", "Kevin", "Grace", "Daniel", "Alice"]
+    family = ["Tan", "Lim", "Lee", "Ng", "Ong", "Wong", "Goh", "Chua"]
+    names = [f"{rng.choice(given)} {rng.choice(family)}" for _ in range(3000)]
+    seen: dict[str, int] = {}
+    emails = []
+    for n in names:
+        base = n.lower().replace(" ", ".")
+        seen[base] = seen.get(base, 0) + 1
+        emails.append(f"{base}{'' if seen[base] == 1 else seen[base]}@acme-corp.com")
+    staff = pa.table({"姓名": names, "邮箱": emails, "部门": [f"D{int(x)}" for x in rng.integers(1, 40, 3000)],
+                      "月日均存款": [f"{x:.2f}" for x in rng.uniform(1000, 90000, 3000)]})
+    home = tmp_path / "home"
+    init(home)
+    write_csv(staff.slice(0, 1500), tmp_path / "payroll.csv")
+    for who in ("A", "B"):
+        export(ExportRequest(str(tmp_path / "payroll.csv"), who, "insurance", str(tmp_path / f"{who}.csv")), home=home)
+    con = duckdb.connect(str(Home.at(home).store_path), read_only=True)
+    twins = [json.loads(r[0]) for r in con.execute("SELECT row_json FROM canaries WHERE shared_id IS NULL").fetchall()]
+    con.close()
+    assert twins
+    header = ["姓名", "邮箱", "部门"]
+    rows = [[n, e, d] for n, e, d in zip(names[1500:], emails[1500:], staff.column("部门").to_pylist()[1500:])]
+    rows += [[t["姓名"], t["邮箱"], "D7"] for t in twins]  # real people who hold a canary's name and address
+    v = attribute(str(leaks.write(tmp_path / "directory.csv", (header, rows))), home=home)
+    assert not v.accused, [(c.recipient, c.p_value) for c in v.candidates]
+    assert v.verdict == "unrelated", v.summary
