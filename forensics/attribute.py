@@ -327,14 +327,14 @@ class _Attribution:
             for sid, eno in self.con.execute(
                     f"SELECT DISTINCT shared_id, export_no FROM lin_canaries WHERE shared_id IN ({ids})").fetchall():
                 self.shared_holders.setdefault(sid, set()).add(eno)
-        # A unique canary matched on a phone, or on two fields besides its numbers, is found
-        # (a Poisson test); on any other one field it only
-        # locates a row (self.located: export -> canary of each located pair), and
-        # counts as found where a second field matches too (canary_evidence).
+        # A unique canary matched on its phone, or its ID number and its person, is found
+        # (a Poisson test per route); on any other one piece of evidence it only locates a
+        # row (self.located: export -> canary of each such pair), and counts as found where
+        # a second piece matches too (canary_evidence).
         out: dict[int, list[CanaryHit]] = defaultdict(list)
         for (eno, cno, lr), fields in grouped.items():
             how, chance = canary_evidence(fields)
-            if how != "direct":
+            if how in ("confirmed", "located"):
                 self.located[eno].append(cno)
             if how != "located":
                 out[eno].append(CanaryHit(cno, lr + 1, sorted(fields), chance))
@@ -457,13 +457,13 @@ class _Attribution:
     def _canary_tail(self, c: Candidate, carried: set[int] = frozenset()) -> tuple[float, float]:
         """(expected chance matches, log p) of c's canaries found in the leak,
         those in ``carried`` left out (canary_log_p)."""
-        hits = [h for h in c.hits if h.canary_no not in carried]
-        direct = [h for h in hits if canary_evidence(h.fields)[0] == "direct"]
-        found = {h.canary_no for h in direct}
-        confirmed = {h.canary_no for h in hits if canary_evidence(h.fields)[0] == "confirmed"} - found
+        routes: dict[str, set[int]] = defaultdict(set)
+        for h in c.hits:
+            if h.canary_no not in carried:
+                for route in canary_routes(h.fields):
+                    routes[route].add(h.canary_no)
         located = sum(1 for k in self.located.get(c.export_no, ()) if k not in carried)
-        expected = self.unlinked_rows * c.planted * max((h.chance for h in direct), default=0.0)
-        return canary_log_p(len(found), expected, len(confirmed), located)
+        return canary_log_p({r: len(nos) for r, nos in routes.items()}, self.unlinked_rows, c.planted, located)
 
     def _ancestors(self, export_no: int) -> set[int]:
         """Exports this one was made from, directly or through others (recorded
@@ -722,34 +722,54 @@ def _evidence_pieces(fields) -> dict[str, float]:
     return pieces
 
 
+#: The routes by which a leak row counts as a unique canary, each with the
+#: pieces of evidence it needs (_evidence_pieces) and its chance per (row,
+#: canary) pair: the phone's digits are drawn apart from the rest, so a person
+#: matching beside the phone counts (at most CONFIRM_CHANCE); an ID number with
+#: the person likewise. Each route is its own Poisson test (canary_log_p).
+CANARY_ROUTES = {"phone": ({"phone"}, FIELD_CHANCE["phone"]),
+                 "phone+person": ({"phone", "person"}, FIELD_CHANCE["phone"] * CONFIRM_CHANCE),
+                 "idno+person": ({"idno", "person"}, FIELD_CHANCE["idno"] * CONFIRM_CHANCE)}
+
+
 def canary_evidence(fields) -> tuple[str, float | None]:
-    """How a leak row matching a unique canary on ``fields`` counts, and its
-    chance per (row, canary) pair: "direct" on its phone or on two pieces of
-    evidence besides its numbers (the rarest piece's chance, times
-    CONFIRM_CHANCE for each further piece), "confirmed" where one piece or a
-    number locates the row and another piece matches too (CONFIRM_CHANCE),
-    "located" on one piece alone (another person may hold it)."""
-    pieces = _evidence_pieces(fields)
-    own = sorted(v for k, v in pieces.items() if k != "number")
-    if "phone" in pieces or len(own) >= 2:
-        return "direct", own[0] * CONFIRM_CHANCE ** (len(own) - 1)
+    """How a leak row matching a unique canary on ``fields`` counts: the
+    rarest route it takes (CANARY_ROUTES) with that route's chance per (row,
+    canary) pair; else "confirmed" (CONFIRM_CHANCE) where one piece of
+    evidence or a number locates the row and another piece matches too; else
+    "located" (None): one piece alone, which another person may hold."""
+    pieces = set(_evidence_pieces(fields))
+    taken = [(chance, route) for route, (needs, chance) in CANARY_ROUTES.items() if needs <= pieces]
+    if taken:
+        chance, route = min(taken)
+        return route, chance
     return ("confirmed", CONFIRM_CHANCE) if len(pieces) >= 2 else ("located", None)
 
 
-def canary_log_p(found: int, expected: float, confirmed: int, located: int) -> tuple[float, float]:
+def canary_log_p(found: dict[str, int], rows: int, planted: int, located: int) -> tuple[float, float]:
     """(expected chance matches, log p) of one export's unique canaries in a
-    list: ``found`` directly (canary_evidence) where chance would find
-    ``expected`` (a Poisson tail), and ``confirmed`` of the ``located`` rows
-    (matched on one identifier) matching a second field too, each by chance
-    at most CONFIRM_CHANCE (a binomial tail): the smaller p of the two,
-    doubled (whichever has finds: either could have)."""
-    tails = [0.0]
-    if found:
-        tails.append(stats.log_poisson_sf(found, expected))
+    list of ``rows`` unmatched rows. ``found``: per route of CANARY_ROUTES,
+    the distinct canaries matched with (at least) that route's pieces, each a
+    Poisson tail (every row against every canary planted at the route's
+    chance); ``found["confirmed"]`` of the ``located`` rows matched a second
+    piece, a binomial. The smallest p, times the number of tests (whichever
+    has finds: any could have)."""
+    expected, tails = 0.0, [0.0]
+    for route, (_, chance) in CANARY_ROUTES.items():
+        if found.get(route):
+            expected += rows * planted * chance
+            tails.append(stats.log_poisson_sf(found[route], rows * planted * chance))
     expected += located * CONFIRM_CHANCE
-    if confirmed:
-        tails.append(stats.log_binom_sf(confirmed, located, CONFIRM_CHANCE))
-    return expected, min(0.0, min(tails) + math.log(2))
+    if found.get("confirmed"):
+        tails.append(stats.log_binom_sf(found["confirmed"], located, CONFIRM_CHANCE))
+    return expected, min(0.0, min(tails) + math.log(len(CANARY_ROUTES) + 1))
+
+
+def canary_routes(fields) -> list[str]:
+    """Every test a canary matched on ``fields`` counts in (canary_log_p)."""
+    pieces = set(_evidence_pieces(fields))
+    routes = [route for route, (needs, _) in CANARY_ROUTES.items() if needs <= pieces]
+    return routes or (["confirmed"] if len(pieces) >= 2 else [])
 
 
 def _explained_because(own, copies: list[Candidate], others: list[Candidate]) -> str | None:

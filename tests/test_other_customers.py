@@ -11,6 +11,7 @@ counts as found where that row's name is the canary's too.
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pyarrow as pa
@@ -114,9 +115,26 @@ def test_a_canarys_email_and_name_are_one_piece_of_evidence():
     assert canary_evidence({"idno"})[0] == "located"
     assert canary_evidence({"custno"})[0] == "located"
     assert canary_evidence({"custno", "name"}) == ("confirmed", CONFIRM_CHANCE)
-    assert canary_evidence({"phone"}) == ("direct", FIELD_CHANCE["phone"])
-    assert canary_evidence({"phone", "name", "email", "custno"}) == ("direct", FIELD_CHANCE["phone"] * CONFIRM_CHANCE)
-    assert canary_evidence({"idno", "name"}) == ("direct", FIELD_CHANCE["idno"] * CONFIRM_CHANCE)
+    assert canary_evidence({"phone"}) == ("phone", FIELD_CHANCE["phone"])
+    assert canary_evidence({"phone", "name", "email", "custno"}) == ("phone+person",
+                                                                      FIELD_CHANCE["phone"] * CONFIRM_CHANCE)
+    assert canary_evidence({"idno", "name"}) == ("idno+person", FIELD_CHANCE["idno"] * CONFIRM_CHANCE)
+    assert canary_evidence({"idno", "email", "custno"}) == ("idno+person", FIELD_CHANCE["idno"] * CONFIRM_CHANCE)
+    assert canary_evidence({"idno", "custno"}) == ("confirmed", CONFIRM_CHANCE)
+
+
+def test_each_route_is_weighed_at_its_own_chance():
+    """The Poisson for canaries found on their phones is not taken at the
+    chance of the rarest route they happened to match by: each route has its
+    own count and expectation, and the smallest p is multiplied by the four
+    tests any leak could have made count."""
+    from forensics.attribute import canary_log_p
+    from forensics import stats
+
+    _, phone = canary_log_p({"phone": 2}, rows=1000, planted=50, located=0)
+    assert phone == pytest.approx(stats.log_poisson_sf(2, 1000 * 50 * 1e-8) + math.log(4))
+    _, none = canary_log_p({"located": 5}, rows=1000, planted=50, located=5)
+    assert none == 0.0
 
 
 def test_a_directory_holding_canaries_addresses_accuses_nobody(tmp_path):

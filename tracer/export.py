@@ -588,28 +588,30 @@ class _Export:
         id, canary))."""
         if not hits:
             return {}
-        from forensics.attribute import canary_evidence, canary_log_p  # most exports never need it
+        from forensics.attribute import canary_evidence, canary_log_p, canary_routes  # most exports never need it
 
         fields = {code: kind.value for kind, code in KIND_CODES.items()}
         params = {e: json.loads(p) for e, p in self.con.execute(
             "SELECT export_id, params FROM store.exports WHERE list_contains(?, export_id)",
             [sorted({h[0] for h in hits})]).fetchall()}
         n_exports = self.con.execute("SELECT count(*) FROM store.exports").fetchone()[0]
-        tally: dict[str, list] = {}  # export id -> [direct, largest chance of one, confirmed, located]
+        found: dict[str, dict[str, int]] = {}  # export id -> route -> canaries
+        counted: dict[str, int] = {}  # export id -> canaries counting in some route
+        located: dict[str, int] = {}
         for export_id, canary_no, kinds in hits:
             matched = {fields[k] for k in kinds} | ({"name"} if (export_id, canary_no) in named else set())
-            how, chance = canary_evidence(matched)
-            t = tally.setdefault(export_id, [0, 0.0, 0, 0])
-            if how == "direct":
-                t[0], t[1] = t[0] + 1, max(t[1], chance)
-            else:
-                t[2], t[3] = t[2] + (how == "confirmed"), t[3] + 1
+            by_route = found.setdefault(export_id, {})
+            routes = canary_routes(matched)
+            for route in routes:
+                by_route[route] = by_route.get(route, 0) + 1
+            counted[export_id] = counted.get(export_id, 0) + bool(routes)
+            located[export_id] = located.get(export_id, 0) + (canary_evidence(matched)[0] in ("confirmed", "located"))
         out = {}
-        for export_id, (direct, chance, confirmed, located) in tally.items():
+        for export_id, by_route in found.items():
             planted = max(1, int(params.get(export_id, {}).get("canaries", 1)))
-            _, log_p = canary_log_p(direct, self.info.rows * planted * chance, confirmed, located)
+            _, log_p = canary_log_p(by_route, self.info.rows, planted, located[export_id])
             if stats.bonferroni(log_p, max(1, n_exports)) <= math.log(COPY_ALPHA):
-                out[export_id] = direct + confirmed
+                out[export_id] = counted[export_id]
         return out
 
     def _named_canaries(self, hits: list[tuple[str, int, list[int]]]) -> set[tuple[str, int]]:
