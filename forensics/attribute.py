@@ -230,8 +230,7 @@ class _Attribution:
         forms = []  # (kind code, PRF label, SQL of the message)
         for t in self.id_columns:
             col = qident(t.name)
-            norm = sql_idno_recovered(col) if t.kind is Kind.IDNO else sql_normalise(t.kind, col)
-            forms.append((KIND_CODES[t.kind], identity_label(t.kind), norm))
+            forms.append((KIND_CODES[t.kind], identity_label(t.kind), _message_sql(t)))
             if t.kind is Kind.IDNO and name_col:
                 forms.append((IDNO15_NAME_CODE, IDNO15_NAME_LABEL,
                               idno15_name_message(sql_idno15(col), sql_name(qident(name_col)))))
@@ -334,7 +333,7 @@ class _Attribution:
         out: dict[int, list[CanaryHit]] = defaultdict(list)
         for (eno, cno, lr), fields in grouped.items():
             how, chance = canary_evidence(fields)
-            if how in ("confirmed", "located"):
+            if locates_only(fields):
                 self.located[eno].append(cno)
             if how != "located":
                 out[eno].append(CanaryHit(cno, lr + 1, sorted(fields), chance))
@@ -434,9 +433,8 @@ class _Attribution:
             if self.id_columns:
                 got = self.con.execute("SELECT " + ", ".join(
                     f"count(nullif(trim({qident(t.name)}), '')), "
-                    f"count(CASE WHEN NOT regexp_matches({qident(t.name)}, '{MASK_CHARS}') THEN "
-                    f"{sql_idno_recovered(qident(t.name)) if t.kind is Kind.IDNO else sql_normalise(t.kind, qident(t.name))}"
-                    f" END)" for t in self.id_columns) + " FROM leak").fetchone()
+                    f"count(CASE WHEN NOT regexp_matches({qident(t.name)}, '{MASK_CHARS}') THEN {_message_sql(t)} END)"
+                    for t in self.id_columns) + " FROM leak").fetchone()
                 self._keyable_cells = {t.name: (got[2 * i + 1], got[2 * i]) for i, t in enumerate(self.id_columns)}
         return self._keyable_cells
 
@@ -709,6 +707,13 @@ class _Attribution:
                        canary_rows, sources, cands, METHOD)
 
 
+def _message_sql(t) -> str:
+    """SQL of a leak identifier column's normalised value: the message its
+    identity digest keys (an ID number with a lost check character recovered)."""
+    col = qident(t.name)
+    return sql_idno_recovered(col) if t.kind is Kind.IDNO else sql_normalise(t.kind, col)
+
+
 def _evidence_pieces(fields) -> dict[str, float]:
     """The independent pieces of evidence among matched ``fields``, with each
     one's chance (FIELD_CHANCE): phone, idno, person (email and name: one is
@@ -732,18 +737,31 @@ CANARY_ROUTES = {"phone": ({"phone"}, FIELD_CHANCE["phone"]),
                  "idno+person": ({"idno", "person"}, FIELD_CHANCE["idno"] * CONFIRM_CHANCE)}
 
 
+def canary_routes(fields) -> list[str]:
+    """Every test a canary matched on ``fields`` counts in (canary_log_p): the
+    routes of CANARY_ROUTES whose pieces it has; else "confirmed" where one
+    piece of evidence or a number locates the row and another piece matches
+    too; none on one piece alone, which another person may hold."""
+    pieces = set(_evidence_pieces(fields))
+    routes = [route for route, (needs, _) in CANARY_ROUTES.items() if needs <= pieces]
+    return routes or (["confirmed"] if len(pieces) >= 2 else [])
+
+
 def canary_evidence(fields) -> tuple[str, float | None]:
     """How a leak row matching a unique canary on ``fields`` counts: the
-    rarest route it takes (CANARY_ROUTES) with that route's chance per (row,
-    canary) pair; else "confirmed" (CONFIRM_CHANCE) where one piece of
-    evidence or a number locates the row and another piece matches too; else
-    "located" (None): one piece alone, which another person may hold."""
-    pieces = set(_evidence_pieces(fields))
-    taken = [(chance, route) for route, (needs, chance) in CANARY_ROUTES.items() if needs <= pieces]
-    if taken:
-        chance, route = min(taken)
-        return route, chance
-    return ("confirmed", CONFIRM_CHANCE) if len(pieces) >= 2 else ("located", None)
+    rarest of its canary_routes with that route's chance per (row, canary)
+    pair (CONFIRM_CHANCE for "confirmed"); "located" (None) where it has none."""
+    chances = [(CANARY_ROUTES[r][1] if r in CANARY_ROUTES else CONFIRM_CHANCE, r) for r in canary_routes(fields)]
+    if not chances:
+        return "located", None
+    chance, route = min(chances)
+    return route, chance
+
+
+def locates_only(fields) -> bool:
+    """A match the located rows' binomial counts (canary_log_p): no route of
+    CANARY_ROUTES, only "confirmed" or nothing."""
+    return not any(r in CANARY_ROUTES for r in canary_routes(fields))
 
 
 def canary_log_p(found: dict[str, int], rows: int, planted: int, located: int) -> tuple[float, float]:
@@ -763,13 +781,6 @@ def canary_log_p(found: dict[str, int], rows: int, planted: int, located: int) -
     if found.get("confirmed"):
         tails.append(stats.log_binom_sf(found["confirmed"], located, CONFIRM_CHANCE))
     return expected, min(0.0, min(tails) + math.log(len(CANARY_ROUTES) + 1))
-
-
-def canary_routes(fields) -> list[str]:
-    """Every test a canary matched on ``fields`` counts in (canary_log_p)."""
-    pieces = set(_evidence_pieces(fields))
-    routes = [route for route, (needs, _) in CANARY_ROUTES.items() if needs <= pieces]
-    return routes or (["confirmed"] if len(pieces) >= 2 else [])
 
 
 def _explained_because(own, copies: list[Candidate], others: list[Candidate]) -> str | None:

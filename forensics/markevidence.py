@@ -414,7 +414,6 @@ def _left_unmarked(e, col: markplan.MarkColumn) -> np.ndarray | None:
     return np.array([int(k, 16) for k in unmarked[at]], np.uint64)
 
 
-
 def _surely_moved(units: np.ndarray, valid: np.ndarray, col: markplan.MarkColumn, spans: int = 1) -> np.ndarray:
     """Values an export marking them on ``col`` must have moved: every value
     its embedding could have moved onto this one (at most q steps away, plus

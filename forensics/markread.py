@@ -75,21 +75,19 @@ def eligible(units: np.ndarray, col: MarkColumn) -> np.ndarray:
     return np.abs(units) >= col.min_units
 
 
-def read(units: np.ndarray, dither: np.ndarray, col: MarkColumn) -> np.ndarray:
-    """The bit each (non-null) value carries under its dither: 0, 1, or -1 when
-    it sits on neither of the export's points (markplan.read_sql)."""
-    if col.channel == "coarse":
-        units = (np.abs(units) + col.per_unit // 2) // col.per_unit
-    r = np.mod(units - dither, col.q)
-    return np.where(r == 0, 0, np.where(r == col.q // 2, 1, -1))
-
-
 def residue(units: np.ndarray, col: MarkColumn) -> np.ndarray:
     """Each value's class modulo q, as read() sees it: values in one class
     read alike under any dither."""
     if col.channel == "coarse":
         units = (np.abs(units) + col.per_unit // 2) // col.per_unit
     return np.mod(units, col.q)
+
+
+def read(units: np.ndarray, dither: np.ndarray, col: MarkColumn) -> np.ndarray:
+    """The bit each (non-null) value carries under its dither: 0, 1, or -1 when
+    it sits on neither of the export's points (markplan.read_sql)."""
+    r = np.mod(residue(units, col) - dither, col.q)
+    return np.where(r == 0, 0, np.where(r == col.q // 2, 1, -1))
 
 
 def counts_by_key(key: np.ndarray, group: np.ndarray, n_groups: int, units: np.ndarray, dither: np.ndarray,

@@ -588,7 +588,7 @@ class _Export:
         id, canary))."""
         if not hits:
             return {}
-        from forensics.attribute import canary_evidence, canary_log_p, canary_routes  # most exports never need it
+        from forensics.attribute import canary_log_p, canary_routes, locates_only  # most exports never need it
 
         fields = {code: kind.value for kind, code in KIND_CODES.items()}
         params = {e: json.loads(p) for e, p in self.con.execute(
@@ -605,7 +605,7 @@ class _Export:
             for route in routes:
                 by_route[route] = by_route.get(route, 0) + 1
             counted[export_id] = counted.get(export_id, 0) + bool(routes)
-            located[export_id] = located.get(export_id, 0) + (canary_evidence(matched)[0] in ("confirmed", "located"))
+            located[export_id] = located.get(export_id, 0) + locates_only(matched)
         out = {}
         for export_id, by_route in found.items():
             planted = max(1, int(params.get(export_id, {}).get("canaries", 1)))
