@@ -630,9 +630,13 @@ class _Attribution:
                     "in the leak (synthetic customers that only some exports of the source received)")
         if self._fingerprint_absent(c):
             read = c.absence_marks
+            chance = sum(m.readable / m.q for m in read)
+            # What was read is a sample of the leak's cells: a few of its rows among many others can
+            # go unseen, so the words say what the cells show, not that none of its rows are there.
             return (f"its fingerprint is absent: {sum(m.agree for m in read)} of {sum(m.readable for m in read)} "
-                    "readable marked cells carry its marks, no more than chance, where its own copy would carry "
-                    "nearly all")
+                    f"readable marked cells carry its marks, as chance alone gives ({chance:.0f} expected), where "
+                    "its copy, or a merge holding it, would carry most (a few of its rows among many others "
+                    "would not show)")
         if c.linked_rows and c.held_rows < 0.9 * c.linked_rows:
             return f"held only {c.held_rows} of the {c.linked_rows} linked rows"
         return None

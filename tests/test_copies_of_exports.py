@@ -71,6 +71,12 @@ def test_a_leak_of_the_earlier_copy_still_accuses_its_recipient(chain):
     assert [c.recipient for c in v.accused] == ["Data warehouse"]
     later = [c for c in v.candidates if c.recipient in ("Call centre", "Branch")]
     assert later and all(not c.accused and "fingerprint is absent" in c.excluded for c in later)
+    for c in later:  # the reason gives what chance alone puts on its points, so a reader can weigh it
+        read = c.absence_marks
+        agree, readable = sum(m.agree for m in read), sum(m.readable for m in read)
+        assert f"{agree} of {readable} readable" in c.excluded
+        assert f"({sum(m.readable / m.q for m in read):.0f} expected)" in c.excluded
+        assert agree < readable / 2  # its own copy would carry most: it does not
 
 
 def _job(exports: dict) -> SimpleNamespace:
