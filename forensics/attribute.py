@@ -11,12 +11,18 @@ Statistics (docs/forensics.md and the design notes):
 - marks: under innocence each readable cell an export marked lands on that
   export's point with probability exactly 1/q (the dither is a keyed PRF
   output independent of the leaked value), so agreements ~ Binomial(n, 1/q);
-- canaries: a hit by chance needs a leak row to equal a synthetic identity on
-  every matched field; with L leak rows and K planted canaries the number of
-  chance hits is at most Poisson(L * K * p_fields);
-- the two families are combined by taking the smaller p-value times the
-  number of families evaluated (valid under any dependence), then multiplied
-  by the number of exports in the store (Bonferroni).
+- canaries: a leak row counts as a canary by a route real people almost
+  never share (CANARY_ROUTES: its phone, or an ID number with the person's
+  name or email); with L unlinked leak rows and K planted canaries the
+  chance hits on a route are at most Poisson(L * K * chance); a number or an
+  ID number alone only locates a row (a binomial where a second piece
+  matches too); the smallest p times the number of tests (canary_log_p);
+- an export's tests (canaries, pooled canaries, each mark channel) rest on
+  independent PRF outputs of its key, so they combine by Fisher's method,
+  then are multiplied by the number of exports in the store (Bonferroni);
+- a later copy, or a bank source recorded as holding the export's copy,
+  may carry its fingerprints: it is then scored only on what those could
+  not carry (_explain_by_later_copies).
 """
 
 from __future__ import annotations
@@ -106,9 +112,13 @@ METHOD = (
     f"{MARK_SAMPLE_PER_EXPORT:,} of each export's held rows (its smallest row keys, a rule blind to every key): "
     f"first {MARK_FIRST_STAGE:,}, then all of them for exports that first read leaves at p <= {MARK_READ_ON_P}; "
     "an export is only accused on the full read, so stopping early spares exports that show no sign of their "
-    "marks and never accuses one. Canaries: synthetic customers planted in "
-    "one export; the chance that unrelated rows match them is bounded by a Poisson tail from the size of each "
-    "field's value space (for a customer number or account drawn within a list's range, the range's size). "
+    "marks and never accuses one. Canaries: synthetic customers planted in one export. A leak row counts as one "
+    "only by a route real people almost never share: its phone (chance at most "
+    f"{FIELD_CHANCE['phone']:g} per row and canary), or an ID number with the person's name or email (at most "
+    f"{FIELD_CHANCE['idno'] * CONFIRM_CHANCE:g}); each route is a Poisson tail over the leak's unlinked rows, and the "
+    "smallest p is multiplied by the number of tests. A customer or account number, or an ID number alone, is "
+    "held by other real people too, so it only locates a row, which counts where a second field matches as well "
+    f"(at most {CONFIRM_CHANCE:g} a row, a binomial tail). "
     "Pooled canaries: an innocent export took each pooled canary found with probability at "
     "most 1/4, a binomial tail. For an innocent export these tests rest on independent keyed values of that "
     "export, so their p-values combine by Fisher's method; the combined figure is then multiplied by the number "
@@ -119,7 +129,9 @@ METHOD = (
     "not mark a cell itself, so the earlier export is then scored only on the cells no such copy could carry "
     "(rows or columns it never had, and cells it marked itself, where the earlier point is hit with probability "
     "exactly 1/q), with its canaries only where no later copy was made from its copy; that figure is exact either "
-    "way. Beside one later copy made from its copy it also stays accused if its canaries are lopsidedly more than "
+    "way. A source of the bank's recorded as holding its copy without its canaries (the recipient's returned rows "
+    "taken into the bank's own data) may itself leak through an insider: the rows it holds then count for nothing "
+    "against the recipient, whose canaries still do. Beside one later copy made from its copy it also stays accused if its canaries are lopsidedly more than "
     f"that copy's (a binomial tail wrong at most {COPY_RULE_SHARE:g} alpha of the time, added to its probability). "
     "Membership (who held the rows "
     "and columns) never accuses on its own: with overlapping exports no model of innocence gives it a valid tail; it only excludes."
@@ -515,22 +527,30 @@ class _Attribution:
             # holding some leak row's customer under another row key (no reading can vouch for them).
             others = [b for b in sorted(set(carriers) | set(kin)) if b > n and b not in descendants
                       and self.exports[b].source_id != e.source_id]
-            if not weighed and not others:
+            # The bank's own sources recorded as holding its copy (a returned file that became the
+            # bank's data), where they hold leak rows: an insider's copy of one carries its marks too.
+            held_by_sources = self._copy_sources(n)
+            if not weighed and not others and not held_by_sources:
                 continue
             later = sorted(copies | set(others))
             kin_only = frozenset(b for b in others if b not in carriers)  # their other rows are not in the leak
-            own = (reader.own_marks(n, later, kin, kin_only) if reader is not None and c.marks else None) or []
+            source_rows = (np.unique(np.concatenate([self._source_rows()[s] for s in held_by_sources]))
+                           if held_by_sources else None)
+            own = (reader.own_marks(n, later, kin, kin_only, source_rows)
+                   if reader is not None and c.marks else None) or []
             tests = [m.log_p for m in own if m.readable > 0]
             # Its canaries that no later copy received (a copy made from its copy took them
-            # along as rows): only chance, bounded as before, puts them in that copy's leak.
-            carried = self._carried_canaries(c, later)
+            # along as rows, and a source made from its copy kept those the export made from it
+            # records): only chance, bounded as before, puts them in that copy's leak.
+            carried = self._carried_canaries(c, later + [d for ds in held_by_sources.values() for d in ds])
             own_hits = [h for h in c.hits if h.canary_no not in carried]
             if own_hits and c.planted and self.unlinked_rows:
                 tests.append(self._canary_tail(c, carried)[1])
-            if not weighed and len(self.shared_found) and c.share_probability > 0:
+            if not weighed and not held_by_sources and len(self.shared_found) and c.share_probability > 0:
                 tests.append(c.shared_log_p)  # pooled canaries ride along in copies made from its copy
             log_p = stats.bonferroni(stats.fisher(tests), max(1, self.n_exports)) if tests else 0.0
             c.own_marks, c.later_sources = own, [self.exports[b].export_id for b in later]
+            c.copy_sources = [self._source_location(s) for s in sorted(held_by_sources)]
             c.own_canaries = len({h.canary_no for h in own_hits})
             if log_p <= math.log(self.alpha):
                 c.log_p = max(c.log_p, log_p)
@@ -547,6 +567,36 @@ class _Attribution:
             c.explained_by = list(c.later_sources)
             c.excluded = _explained_because(own, [d for d in weighed if d.export_no in was_accused],
                                             [cands[b] for b in others if b in was_accused])
+            # (a source holding its copy leaves it merely plausible: ambiguous with the bank's own data)
+
+    def _copy_sources(self, export_no: int) -> dict[int, list[int]]:
+        """The bank's own data holding this export's copy: registered sources
+        that an export made from them recorded as carrying its marks but none
+        of its canaries (``params.derived_from``, ``params.carried_canaries``),
+        and that hold leak rows: source id -> those exports. Canaries are no
+        bank's customers: data that kept none of them is the bank's own with
+        the recipient's returned rows taken in, which an insider may leak;
+        a source holding them is the recipient's file itself (a warehouse
+        exporting what it received), whose leak is that recipient's."""
+        export_id, own_source = self.exports[export_no].export_id, self.exports[export_no].source_id
+        out: dict[int, list[int]] = defaultdict(list)
+        for d, e in self.exports.items():
+            if (e.source_id != own_source and export_id in e.params.get("derived_from", [])
+                    and "carried_canaries" in e.params and not e.params["carried_canaries"].get(export_id)
+                    and e.source_id in self._source_rows()):
+                out[e.source_id].append(d)
+        return dict(out)
+
+    def _source_rows(self) -> dict[int, np.ndarray]:
+        """Leak rows (0-based) each registered source holds a customer of."""
+        if not hasattr(self, "_rows_by_source"):
+            self._rows_by_source = {int(s): np.asarray(rows, np.int64) for s, rows in self.con.execute(
+                "SELECT source_id, list(DISTINCT __lr) FROM links GROUP BY 1").fetchall()}
+        return self._rows_by_source
+
+    def _source_location(self, source_id: int) -> str:
+        row = self.con.execute("SELECT location FROM lin_sources WHERE source_id = ?", [source_id]).fetchone()
+        return f"source {source_id} ({row[0]})" if row else f"source {source_id}"
 
     def _kin_holdings(self, accused: set[int]) -> dict[int, np.ndarray]:
         """Later exports of another source than an accused export's that held
@@ -620,7 +670,19 @@ class _Attribution:
         read = c.absence_marks
         return (sum(m.readable for m in read) >= ABSENT_MIN_READABLE
                 and stats.fisher([m.log_p for m in read]) > math.log(ABSENT_P)
-                and c.marks_log_p > math.log(ABSENT_P))
+                and c.marks_log_p > math.log(ABSENT_P)
+                and not self._canary_present(c))
+
+    def _canary_present(self, c: Candidate) -> bool:
+        """Rows of c's copy (or of a copy made from it) are surely in the leak:
+        its unique canaries beyond chance, or a pooled canary found that no
+        other export took (canaries are in no source: someone who held it
+        let that row out). Its marks may still read at chance when its rows
+        are a few among many, which must not read as its copy being absent."""
+        if c.hits and c.canary_log_p <= math.log(CANARY_ROWS_P):
+            return True
+        holders_of = getattr(self, "shared_holders", {})
+        return any(holders_of.get(k) == {c.export_no} for k in c.shared_held)
 
     def _exclusion(self, c: Candidate) -> str | None:
         if c.columns_unexplained:

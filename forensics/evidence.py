@@ -85,6 +85,7 @@ class Candidate:
     # Later exports whose copies may carry its marks (made from its copy, or from a source that may have
     # held it), and its marks on the cells they could not carry (forensics.attribute._explain_by_later_copies).
     later_sources: list[str] = field(default_factory=list)
+    copy_sources: list[str] = field(default_factory=list)  # bank sources recorded as holding its copy, in the leak
     own_marks: list[MarkColumnEvidence] = field(default_factory=list)
     own_canaries: int = 0  # of its canaries found, those no such later export received
 
@@ -126,7 +127,7 @@ class Candidate:
                                "columns_unexplained": self.columns_unexplained},
                 "tests": self.tests, "p_value_raw": stats.to_p(self.log_p_raw),
                 "copy_rule_error": self.copy_rule_error,
-                "later_sources": {"exports": self.later_sources,
+                "later_sources": {"exports": self.later_sources, "sources": self.copy_sources,
                                   "own_marks": [m.to_dict() for m in self.own_marks],
                                   "own_canaries": self.own_canaries,
                                   "readable": sum(m.readable for m in self.own_marks),

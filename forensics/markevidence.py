@@ -131,7 +131,8 @@ class MarkReader:
                 cands[eno].marks.append(ev)
 
     def own_marks(self, eno: int, later: list[int], kin: dict[int, np.ndarray] | None = None,
-                  kin_only: frozenset[int] = frozenset()) -> list[MarkColumnEvidence] | None:
+                  kin_only: frozenset[int] = frozenset(),
+                  source_rows: np.ndarray | None = None) -> list[MarkColumnEvidence] | None:
         """Export ``eno``'s marks read again on its whole sample, on the cells
         that no copy of the ``later`` exports could have carried. A later
         export made from its copy, or from a source that held its copy (a
@@ -161,6 +162,11 @@ class MarkReader:
         counts as held by it with that key unknown; for those in ``kin_only``
         (their fingerprint shows their copy is not in the leak, or they link
         to no leak row) only such rows count as held.
+
+        ``source_rows`` (leak row numbers): rows a bank source recorded as
+        holding this export's copy holds (a returned file that became the
+        bank's data): such a source may carry these marks in any of its
+        cells, so none of those rows count.
 
         Under innocence the cells kept are a subset of this export's cells
         chosen without its key, so the tail stays valid either way. None
@@ -201,6 +207,9 @@ class MarkReader:
                 _, lr_kin = h.rows_of_keys(kin[b])
                 at[lr_kin] = -2
             their_key[b] = at[lr]
+        in_source = np.zeros(len(lr), bool)
+        if source_rows is not None and len(source_rows):
+            in_source = np.isin(lr, source_rows)
         own_columns = {normalise_header(n) for n in e.columns}
         leak_headers = set(self._leak_by_header)
         mats: dict[tuple, np.ndarray] = {}
@@ -213,8 +222,8 @@ class MarkReader:
                 mats[(eno, m.group)] = material_of(eno, key, m.group)
             selected, dither, bit = markread.plan(mats[(eno, m.group)], m)
             header = normalise_header(leak_col)
-            own = np.ones(len(lr), bool)  # per (key, leak row): no later copy could carry this cell
-            deep = np.ones(len(lr), bool)  # ... and its agreement counts
+            own = ~in_source  # per (key, leak row): no later copy could carry this cell
+            deep = own.copy()  # ... and its agreement counts
             for b in later:
                 eb, kb = self.exports[b], their_key[b]
                 if not _received(eb, header, m.kind, own_columns, leak_headers):

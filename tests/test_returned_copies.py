@@ -385,3 +385,49 @@ def test_a_channel_without_a_record_still_shows_a_copy_present(amounts):
     b.marks[1] = channel("date", "date", 7, 60, 9, recorded=False)  # the dates at chance too: no sign of it
     b.marks_log_p = stats.fisher([m.log_p for m in b.marks])
     assert job._fingerprint_absent(b) == (amounts[0] >= 20)
+
+
+@pytest.fixture(scope="module")
+def source_of_copy(new_world):
+    """Month 2 holds 1,500 of A's rows as A's file has them (customers only,
+    so none of A's canaries): B's export of it records it as A's copy. The
+    bank's month 2 file is then one of its own sources carrying A's marks."""
+    d, home, src = new_world("source_of_copy", 5000, 8)
+    a = export(ExportRequest(str(src), "A", "p", str(d / "A.csv")), home=home)
+    month1, back = _month2(src, d / "A.csv", 1500, d / "month2.csv")
+    b = export(ExportRequest(str(d / "month2.csv"), "B", "p", str(d / "B.csv"), columns=["客户号", "姓名", "手机号"]),
+               home=home)
+    return d, home, a, b, month1, back
+
+
+def test_raw_rows_of_a_source_holding_a_copy_accuse_nobody(source_of_copy, tmp_path):
+    """An insider's copy of month 2 (never exported as such) carries A's
+    marks on every returned row: A held those rows too, but so does the
+    bank's own month 2, recorded as holding A's copy, so A's marks there
+    prove nothing against A (a review found A accused at 1e-78 to 1e-90).
+    Its canaries, which month 2 lacks, would have; none are in the leak."""
+    d, home, a, b, month1, back = source_of_copy
+    leak = tmp_path / "leak.csv"
+    leak.write_text(month1[0] + "".join(back[i] for i in sorted(back)[:300]), encoding="utf-8")
+    verdict = attribute(leak, home=home)
+    assert not verdict.accused and verdict.verdict == "ambiguous"
+    cand = next(c for c in verdict.candidates if c.recipient == "A")
+    assert cand.marks_agree > 0.5 * cand.marks_readable  # its marks are there ...
+    assert cand.copy_sources and "month2.csv" in cand.copy_sources[0]  # ... and so is a source that carries them
+    assert sum(m.readable for m in cand.own_marks) == 0  # month 2 holds every leak row
+    assert cand.to_dict()["evidence"]["later_sources"]["sources"] == cand.copy_sources
+
+
+def test_a_leak_of_the_copy_itself_is_still_its_recipients(source_of_copy, tmp_path):
+    """A's own file leaks: month 2 holds every customer in it (which of its
+    rows came from A's file is not recorded), so no mark counts, but A's
+    canaries, which month 2 lacks, still accuse A."""
+    d, home, a, b, month1, back = source_of_copy
+    leak = tmp_path / "leak.csv"
+    leak.write_text("".join(_lines(d / "A.csv")), encoding="utf-8")
+    verdict = attribute(leak, home=home)
+    assert [c.recipient for c in verdict.accused] == ["A"]
+    accused = verdict.accused[0]
+    assert accused.copy_sources and accused.own_canaries > 0
+    assert sum(m.readable for m in accused.own_marks) == 0
+    assert accused.p_value <= verdict.alpha

@@ -19,7 +19,7 @@ from forensics.evidence import Candidate, Verdict
 
 from . import store
 from .home import Home
-from .report import fmt_p
+from .report import carriers_in_words, fmt_p
 from .writers import check_output_path
 
 SHOW = 12  # candidates shown in full; the plot shows up to 40
@@ -280,10 +280,9 @@ def _markdown(verdict: Verdict, data: dict) -> str:
             out.append(_md_table(["export column", "channel", "leak column", "readable", "agree", "p"],
                                  [[m.export_column, m.channel, m.leak_column, m.readable, m.agree,
                                    fmt_p(stats.to_p(m.log_p), m.log_p)] for m in c.marks]))
-        if c.later_sources:
+        if c.later_sources or c.copy_sources:
             out.append("")
-            out.append(f"Later export(s) {', '.join(c.later_sources)} may be in the leak and may carry this "
-                       "recipient's marks (made from its copy, or from a source that may have held it). Its marks "
+            out.append(f"These may be in the leak and carry this recipient's marks: {carriers_in_words(c)}. Its marks "
                        "on the cells their copies could not carry (rows or columns they never had, cells they "
                        "marked themselves), the figure its probability rests on:")
             out.append("")

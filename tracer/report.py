@@ -57,6 +57,18 @@ def receipt_text(r: ExportReceipt) -> str:
     return "\n".join(lines)
 
 
+def carriers_in_words(c: Candidate) -> str:
+    """Who else may carry an export's marks into the leak, in words."""
+    parts = []
+    if c.later_sources:
+        parts.append(f"later export(s) {', '.join(c.later_sources)} (made from this copy, or from a source that "
+                     "may have held it)")
+    if c.copy_sources:
+        parts.append(f"the bank's own {', '.join(c.copy_sources)}, recorded as holding this copy (a returned file "
+                     "taken into the bank's data: a copy of that source carries these marks too)")
+    return " and ".join(parts)
+
+
 def _candidate_lines(c: Candidate, indent: str = "  ") -> list[str]:
     out = []
     for m in c.marks:
@@ -64,11 +76,10 @@ def _candidate_lines(c: Candidate, indent: str = "  ") -> list[str]:
             out.append(f"{indent}marks     {m.export_column} [{m.channel}] (leak column {m.leak_column}): {m.agree} of "
                        f"{m.readable} readable marked cells carry this export's marks; an innocent copy "
                        f"matches a cell with probability 1/{m.q}  (p = {fmt_p(stats.to_p(m.log_p), m.log_p)})")
-    if c.later_sources:
+    if c.later_sources or c.copy_sources:
         agree, readable = sum(m.agree for m in c.own_marks), sum(m.readable for m in c.own_marks)
-        out.append(f"{indent}own marks {agree} of {readable} readable cells that later export(s) "
-                   f"{', '.join(c.later_sources)} (made from this copy, or from a source that may have held it) "
-                   f"could not carry: the figure its probability rests on")
+        out.append(f"{indent}own marks {agree} of {readable} readable cells that {carriers_in_words(c)} "
+                   "could not carry: the figure its probability rests on")
     for col in sorted(set(c.erased_columns)):
         out.append(f"{indent}marks     {col}: unreadable (rounded or reformatted): counted as erased, not against")
     found = sorted({h.canary_no for h in c.hits})
