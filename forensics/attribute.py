@@ -721,12 +721,16 @@ class _Attribution:
         accused = [c for c in cands if c.accused]
         rows = self.info.rows
         if accused:
-            names = _unique(c.recipient for c in accused)
-            best = accused[0]
             verdict = "accused"
-            summary = (f"The leak came from {', '.join(names)}: export {best.export_id} "
-                       f"(false-accusation probability {_fmt_p(best.p_value, best.log_p)}, corrected for "
-                       f"{self.n_exports} exports).")
+            if len(accused) == 1:
+                c = accused[0]
+                summary = (f"The leak came from {c.recipient}: export {c.export_id} (false-accusation probability "
+                           f"{_fmt_p(c.p_value, c.log_p)}, corrected for {self.n_exports} exports).")
+            else:  # each accused on its own evidence: each with its own export and probability
+                each = "; ".join(f"{c.recipient}: export {c.export_id} ({_fmt_p(c.p_value, c.log_p)})"
+                                 for c in accused)
+                summary = (f"The leak came from {len(accused)} exports (a merge of their copies?): {each}; "
+                           f"each a false-accusation probability corrected for {self.n_exports} exports.")
         elif linked == 0 and canary_rows == 0 and not any(self._vouched_identifier(t) for t in self.types):
             verdict = "unlinkable"
             summary = (f"None of the {rows} rows can be linked: the leak has no identifier column that its "

@@ -136,6 +136,8 @@ def test_rows_of_both_copies_accuse_both(returned, tmp_path):
     leak.write_text("".join(a_lines[:1] + a_lines[1000:1300] + b_lines[5000:5300]), encoding="utf-8")
     verdict = attribute(leak, home=home)
     assert sorted(c.recipient for c in verdict.accused) == ["A", "B"]
+    for c in verdict.accused:  # each named with its own export and probability, not the first one's
+        assert f"{c.recipient}: export {c.export_id} (" in verdict.summary
     a = next(c for c in verdict.accused if c.recipient == "A")
     assert a.later_sources and sum(m.agree for m in a.own_marks) > 0.5 * sum(m.readable for m in a.own_marks)
 
@@ -160,6 +162,8 @@ def test_a_column_the_later_export_never_received_is_the_earlier_ones_own(new_wo
     leak.write_text("".join(joined), encoding="utf-8")
     verdict = attribute(leak, home=home)
     assert sorted(c.recipient for c in verdict.accused) == ["A", "B"]
+    for c in verdict.accused:  # each named with its own export and probability, not the first one's
+        assert f"{c.recipient}: export {c.export_id} (" in verdict.summary
     a = next(c for c in verdict.accused if c.recipient == "A")
     dates = [m for m in a.own_marks if m.leak_column == "开户日期"]
     assert dates and dates[0].agree == dates[0].readable > 100
