@@ -204,21 +204,29 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
                 row[name] = mate.get(name)
     for name in by_kind.get(Kind.AMOUNT, []):
         v = row[name] = (mate if same_tier else donor).get(name)
+        if v and not same_tier:
+            # The donor's tier, so an amount of the donor's size, but not the donor's: the
+            # canary already has its street, gender and branch, and a balance equal to the
+            # yuan paired 13-31% of canaries with their donors (a review's leaker check).
+            v = row[name] = _scaled_amount(v, stream)
         # New cents: never a real customer's exact balance. A round amount (a loan
         # of 300000.00, or 300000) stays round: round amounts recur anyway.
         if v and "." in v and v.rpartition(".")[2].strip("0"):
             head, _, tail = v.rpartition(".")
             row[name] = head + "." + "".join(str(stream.below(10)) if ch.isdigit() else ch for ch in tail)
     for name in by_kind.get(Kind.DATE, []):
-        v = donor.get(name)
+        # The mate's event dates, not the donor's: the donor's street, gender and branch
+        # beside its opening month paired 30% of canaries with their donors (a review).
+        v = mate.get(name) if mate.get(name) else donor.get(name)
+        mate_born = _born_of(mate, by_kind, today) if v is not donor.get(name) else donor_born
         fmt = _date_format(v) if v else None
         d = _parse_date(v, fmt) if fmt else None
         if d is not None and date(1900, 3, 1) <= d <= date(9998, 11, 1):  # placeholders (9999-12-31) stay
             shifted = d + timedelta(days=stream.below(61) - 30)
             if born_shown:
-                # No younger at the event than the donor was (up to 16): the canary is
-                # born up to a year later, and no account is opened by a toddler.
-                donor_gap = d - donor_born if donor_born is not None else _SIXTEEN
+                # No younger at the event than its real owner was (up to 16): the canary
+                # is born at another time, and no account is opened by a toddler.
+                donor_gap = d - mate_born if mate_born is not None else _SIXTEEN
                 need = max(timedelta(0), min(donor_gap, _SIXTEEN))
                 if shifted - born < need:
                     shifted = born + need + timedelta(days=stream.below(61))
@@ -227,6 +235,36 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
             if shifted <= today:
                 row[name] = shifted.strftime(fmt)
     return row
+
+
+_PLAIN_AMOUNT = re.compile(r"(-?)(\d+)(?:\.(\d+))?")
+
+
+def _scaled_amount(value: str, stream: Stream) -> str:
+    """``value`` moved by 6-25% up or down, written the same way (as many
+    decimals; a round amount stays as round: 300000 -> 340000). An amount
+    written otherwise (1,234.50, ¥12) is left as it is."""
+    m = _PLAIN_AMOUNT.fullmatch(value.strip())
+    if not m or int(m.group(2)) < 10:
+        return value
+    sign, whole, decimals = m.group(1), m.group(2), m.group(3) or ""
+    factor = 1 + (1 if stream.below(2) else -1) * (0.06 + 0.19 * stream.uniform())
+    zeros = len(whole) - len(whole.rstrip("0")) if not decimals.strip("0") else 0
+    step = 10 ** max(0, min(zeros, len(whole) - 2))  # 300000 moves in steps of 10000
+    if decimals.strip("0"):
+        return sign + f"{float(whole + '.' + decimals) * factor:.{len(decimals)}f}"
+    scaled = round(int(whole) * factor / step) * step
+    if scaled == int(whole):
+        scaled += step if factor > 1 else -step
+    return sign + str(max(scaled, step)) + ("." + decimals if decimals else "")
+
+
+def _born_of(row: Mapping[str, str | None], by_kind: dict, today: date) -> date | None:
+    """A row's birthdate: from its ID number, else its birthdate column."""
+    ids, births = by_kind.get(Kind.IDNO), by_kind.get(Kind.BIRTHDATE)
+    info = id_info((row.get(ids[0]) or "").strip().upper(), today=today) if ids else None
+    born = info.birthdate if info is not None else (_parse_date(row.get(births[0]) or "") if births else None)
+    return born if born is not None and date(1900, 1, 1) <= born <= today else None
 
 
 def _bound_to_place(header: str) -> bool:
@@ -291,7 +329,11 @@ def _new_house_number(value: str, stream: Stream) -> str:
             floor, door = int(digits[:-2]), int(digits[-2:])
             return f"{1 + stream.below(max(floor, 1))}{1 + stream.below(max(door, 4)):02d}"
         return str(1 + stream.below(max(int(digits), 9)))
-    return _NUMBER.sub(repl, value)
+    for _ in range(20):  # never the donor's own address (about one draw in fifty was)
+        new = _NUMBER.sub(repl, value)
+        if new != value:
+            return new
+    return new
 
 
 def digit_string(value: str) -> str:

@@ -14,7 +14,8 @@ from canary.kinds import Kind
 from canary.phones import ISSUED_PREFIXES
 from canary.prf import Key, Stream
 from canary.regions import REGIONS
-from canary.synth import DATE_PATTERNS, CodeRange, Column, _date_format, _parse_date, synthesize
+from canary.synth import (DATE_PATTERNS, CodeRange, Column, _date_format, _new_house_number, _parse_date, _scaled_amount,
+                          synthesize)
 from canary.validators import row_problems
 
 TODAY = date(2026, 11, 23)
@@ -146,7 +147,28 @@ def test_a_canary_takes_its_mates_surname_and_same_tier_amounts_so_no_real_row_i
         assert row["月日均存款"].startswith("88000.")  # the mate's balance, new cents
         row = synthesize(CODES, donor, Stream(Key(b"k" * 32), f"m{seed}"), today=TODAY,
                          taken=lambda k, v: False, mate=other_tier)
-        assert row["月日均存款"].startswith("1200.")  # a gold-card balance would not fit the donor's tier
+        # A gold-card balance would not fit the donor's tier: the donor's size, moved 6-25% (never the
+        # donor's balance to the yuan: with its street and gender, a pair a leaker can look for).
+        assert 1200.50 * 0.74 <= float(row["月日均存款"]) <= 1200.50 * 1.26
+        assert abs(float(row["月日均存款"]) / 1200.50 - 1) >= 0.055 and len(row["月日均存款"].split(".")[1]) == 2
+
+
+def test_a_moved_amount_keeps_its_form():
+    stream = Stream(Key(b"k" * 32), "amounts")
+    for value in ("300000", "300000.00", "45.5", "-4500.00", "120000", "99"):
+        for _ in range(20):
+            got = _scaled_amount(value, stream)
+            assert got != value and 0.74 <= float(got) / float(value) <= 1.26
+            assert got.count(".") == value.count(".") and len(got.partition(".")[2]) == len(value.partition(".")[2])
+            if value.startswith("300000"):
+                assert got.partition(".")[0].endswith("0000")  # a round amount stays as round
+    assert _scaled_amount("1,234.50", stream) == "1,234.50" and _scaled_amount("7", stream) == "7"
+
+
+def test_a_canary_never_keeps_its_donors_address():
+    stream = Stream(Key(b"k" * 32), "houses")
+    for value in ("复兴路1号", "复兴路9号", "天山中路20号3单元1201室"):
+        assert all(_new_house_number(value, stream) != value for _ in range(200))
 
 
 def test_a_canary_takes_free_columns_from_its_mate_and_place_bound_ones_from_its_donor():
@@ -286,3 +308,14 @@ def test_placeholder_dates_stay_put_and_never_overflow():
         donor = {"到期日": placeholder, "出生日期": placeholder, "姓名": "王伟"}
         row = synthesize(cols, donor, Stream(Key(b"k" * 32), placeholder), today=TODAY, taken=lambda k, v: False)
         assert row["到期日"] == placeholder and "1900" < row["出生日期"] < TODAY.isoformat()
+
+
+def test_a_canarys_event_dates_are_its_mates_moved():
+    """The donor's street and gender beside its opening month paired 30% of
+    canaries with their donors: the dates come from the mate."""
+    cols = [Column("开户日期", Kind.DATE), Column("客户等级", Kind.TIER)]
+    donor, mate = {"开户日期": "2012-09-01", "客户等级": "普通"}, {"开户日期": "2019-03-10", "客户等级": "金卡"}
+    for seed in range(20):
+        row = synthesize(cols, donor, Stream(Key(b"k" * 32), f"d{seed}"), today=TODAY, taken=lambda k, v: False,
+                         mate=mate)
+        assert abs((_parse_date(row["开户日期"]) - date(2019, 3, 10)).days) <= 30

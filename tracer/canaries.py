@@ -34,6 +34,7 @@ from .filters import qident, where_flag
 
 SHARE_PROBABILITY = 0.25  # chance that an export takes a given pooled canary
 UNIQUE_STREAM = "canary/v1"  # label of the stream unique canaries (and their donors' positions) come from
+MATE_CHOICES = 8  # rows drawn as a canary's mate; the first in the donor's tier lends it
 MATE_STREAM = "canary-mate/v1"  # the positions of the rows that lend each unique canary a surname and amounts
 PLACE_STREAM = "canary-place/v1"  # where each unique canary is written
 ORDER_STREAM = "canary-order/v1"  # codes drawn between a sorted list's neighbours
@@ -116,12 +117,13 @@ class CanaryPlanter:
         while len(out) < want and attempts < want * 20 + 20:
             need = want - len(out)
             positions = [stream.below(self.ex.n_rows) for _ in range(need)]
-            mate_positions = [mates.below(self.ex.n_rows) for _ in range(need)]
+            mate_positions = [mates.below(self.ex.n_rows) for _ in range(need * MATE_CHOICES)]
             rows = self._selected_rows(positions + mate_positions)
             batch = []
-            for pos, mate in zip(positions, mate_positions):
+            for i, pos in enumerate(positions):
                 attempts += 1
-                row = self._make(rows[pos], stream, today, mate=rows[mate])
+                mate = self._same_tier(rows[pos], [rows[m] for m in mate_positions[i::need]])
+                row = self._make(rows[pos], stream, today, mate=mate)
                 if row is not None:
                     batch.append((pos, row))
             for _, row in self._drop_filtered(self._drop_colliding(batch)):
@@ -142,15 +144,18 @@ class CanaryPlanter:
             return []
         pool_stream = Stream(pool_key, "pool-donors")
         donor_rows = [pool_stream.below(source_rows) for _ in range(size)]
-        mate_rows = [pool_stream.below(source_rows) for _ in range(size)]
+        mate_rows = [[pool_stream.below(source_rows) for _ in range(MATE_CHOICES)] for _ in range(size)]
         # One scan of the source for the pool's donors and the unique canaries' first ones.
         first_unique = self._selected_rowids(self._first_unique_positions())
-        self._fetch([donor_rows[k] for k in taken] + [mate_rows[k] for k in taken] + list(first_unique.values()))
+        self._fetch([donor_rows[k] for k in taken] + [m for k in taken for m in mate_rows[k]]
+                    + list(first_unique.values()))
         batch = []
         for k in taken:
             # Each pooled canary has its own stream, so it is the same person in every export.
-            row = self._make(self._donors[donor_rows[k]], Stream(pool_key, f"pool/{k}"), today, track=False,
-                             mate=self._donors[mate_rows[k]], columns=self.pool_columns)
+            donor = self._donors[donor_rows[k]]
+            mate = self._same_tier(donor, [self._donors[m] for m in mate_rows[k]])
+            row = self._make(donor, Stream(pool_key, f"pool/{k}"), today, track=False, mate=mate,
+                             columns=self.pool_columns)
             if row is not None:
                 batch.append((k, row))
         batch = self._pooled_where_every_column_has_room(batch)
@@ -587,7 +592,17 @@ class CanaryPlanter:
         mate streams, one each per canary the export asks for."""
         want = max(0, self.unique_wanted)
         stream, mates = Stream(self.ex.ekey, UNIQUE_STREAM), Stream(self.ex.ekey, MATE_STREAM)
-        return [stream.below(self.ex.n_rows) for _ in range(want)] + [mates.below(self.ex.n_rows) for _ in range(want)]
+        return ([stream.below(self.ex.n_rows) for _ in range(want)]
+                + [mates.below(self.ex.n_rows) for _ in range(want * MATE_CHOICES)])
+
+    def _same_tier(self, donor: dict, mates: list[dict]) -> dict:
+        """The first of ``mates`` in the donor's tier (so the canary's amounts are
+        a real row's of its tier, not the donor's moved: a moved balance beside
+        the donor's street and gender paired 43% of canaries with their donors),
+        else the first."""
+        tiers = [c.name for c in self.columns if c.kind is Kind.TIER]
+        tier = [(donor.get(t) or "").strip() for t in tiers]
+        return next((m for m in mates if [(m.get(t) or "").strip() for t in tiers] == tier), mates[0])
 
     def _selected_rowids(self, positions: list[int]) -> dict[int, int]:
         """Source rowids of selection positions (one narrow read of ``sel``)."""
