@@ -163,3 +163,39 @@ def test_a_busy_store_is_a_bounded_wait_with_a_clear_message(world):
         holder.wait(timeout=30)
     r = run_cli("lineage", "exports", "--home", h.root, env={"TRACER_LOCK_WAIT": "soon"})
     assert r.returncode == 2 and "TRACER_LOCK_WAIT" in r.stderr
+
+
+TERMINATED_EXPORT = """
+import os, signal, sys
+import tracer
+from tracer.cli import stop_on_termination
+
+stop_on_termination()  # what `tracer` does first
+
+def progress(stage, done=None, total=None):
+    if stage == sys.argv[4]:
+        os.kill(os.getpid(), getattr(signal, sys.argv[5]))
+
+try:
+    tracer.export(tracer.ExportRequest(sys.argv[1], "Vendor", "p", sys.argv[2]), home=sys.argv[3], progress=progress)
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+
+
+@pytest.mark.parametrize("stage, sig", [("keying identifiers", "SIGTERM"), ("writing the file", "SIGTERM"),
+                                        ("recording lineage", "SIGHUP")])
+def test_a_terminated_export_leaves_nothing_behind(world, tmp_path, stage, sig):
+    """TERM (docker stop, systemd, a CI timeout) or HUP stops an export as
+    Ctrl-C does: rolled back at once, no hidden temporary copy beside the
+    output and no scratch files (a review found a complete fingerprinted
+    copy left in the outbox until the next command ran)."""
+    h, src = world["home"], world["src"]
+    out_dir = tmp_path / "outbox"
+    out_dir.mkdir()
+    got = subprocess.run([sys.executable, "-c", TERMINATED_EXPORT, str(src), str(out_dir / "vendor.csv"),
+                          str(h.root), stage, sig], capture_output=True, text=True, timeout=120)
+    assert got.stdout.strip() == "interrupted", got.stderr
+    assert list(out_dir.iterdir()) == []
+    assert not any(p.is_file() for p in (h.root / "tmp").rglob("*")) if (h.root / "tmp").exists() else True
+    assert not recorded(h) and verify(home=h).ok

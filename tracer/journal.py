@@ -91,6 +91,7 @@ class Pending:
         os.replace(new, self.path)
         _fsync_dir(home.pending_dir)
         self.scratch.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.scratch, 0o700)  # the marked values and DuckDB's spill: customers' data, the owner's only
         try:  # fail now, not after the whole pipeline, if the output cannot be written
             open(self.tmp, "xb").close()
         except OSError as e:

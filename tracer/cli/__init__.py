@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Annotated
 
 import typer
@@ -30,7 +31,22 @@ app.add_typer(live.pool_app, name="canary-pool")
 
 
 def main() -> None:
+    stop_on_termination()
     app()
 
 
-__all__ = ["app", "main", "commands"]
+def stop_on_termination() -> None:
+    """A TERM or HUP (docker stop, systemd, a CI timeout, a closed terminal)
+    stops tracer the way Ctrl-C does: the export under way is rolled back and
+    its temporary output and scratch files removed, instead of being left for
+    the next command to find."""
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _interrupt)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+__all__ = ["app", "main", "commands", "stop_on_termination"]
