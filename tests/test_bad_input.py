@@ -639,3 +639,17 @@ def test_xlsx_cells_are_text_so_formulas_need_no_visible_prefix(formula_source, 
 
     ws = load_workbook(out).active
     assert not any(c.data_type == "f" for row in ws.iter_rows() for c in row)  # nothing is a formula
+
+
+def test_an_unsent_copy_is_not_overwritten_by_the_next_export(world, tmp_path):
+    """Two exports to one outbox file: the second used to replace the first
+    recipient's copy silently, so the file later sent to A carried B's
+    fingerprints and its leak accused B."""
+    h, out = world["home"], tmp_path / "outbox.csv"
+    a = export(ExportRequest(str(world["good"]), "Vendor A", "p", str(out)), home=h)
+    written = out.read_bytes()
+    r = run("export", world["good"], "--recipient", "Vendor B", "--purpose", "p", "--out", out, "--home", h.root)
+    line = assert_one_line_error(r, world, code=2, needle=f"--out is export {a.export_id}'s copy for Vendor A")
+    assert "outbox.csv" in line and out.read_bytes() == written
+    out.write_bytes(written + b"\n")  # no longer the recorded copy (edited, or another file now)
+    assert export(ExportRequest(str(world["good"]), "Vendor B", "p", str(out)), home=h).rows == a.rows

@@ -87,10 +87,12 @@ def test_recipient_commands_and_report(home, source, tmp_path):
 
 
 def test_audit_flags_each_seeded_violation_and_nothing_else(home, source, tmp_path):
+    made = iter(range(1000))  # each export its own file: one never writes over another's copy
+
     def ex(name, **kw):
         kw.setdefault("purpose", "p")
         kw.setdefault("approver", "boss")
-        return export(ExportRequest(str(source), name, out=str(tmp_path / f"{name}-{len(kw)}.csv"), **kw),
+        return export(ExportRequest(str(source), name, out=str(tmp_path / f"{name}-{next(made)}.csv"), **kw),
                       home=home).export_id
 
     for name, kind, end in [("good vendor", "vendor", "2030-01-01"), ("dept", "department", None),

@@ -231,6 +231,7 @@ class _Export:
         if self.con.execute("SELECT count(*) FROM store.exports WHERE export_id = ?", [self.export_id]).fetchone()[0]:
             raise UsageError(f"export id {self.export_id} is already in the lineage store: an id names one copy "
                              "(reproduce an export into another home, or leave --export-id out)")
+        self._refuse_overwriting_a_copy()
         say("reading the source")
         spec = SourceSpec(self.req.source, self.req.table, self.req.query)
         self.info, self.source_kind, self.content_hash = load_source(self.con, spec, "src",
@@ -279,6 +280,25 @@ class _Export:
         receipt.receipt_path = str(self._keep_receipt(receipt))
         receipt.warnings = live.warnings(self) + openlineage.emit(self, receipt)  # pool ran short; best effort
         return receipt
+
+    def _refuse_overwriting_a_copy(self) -> None:
+        """--out must not be another export's file still where it was written
+        (not yet sent, say): the file then sent to that recipient would carry
+        this export's fingerprints, and a leak of it would accuse the wrong one."""
+        if not self.out.is_file():
+            return
+        same = self.con.execute(
+            "SELECT e.export_id, r.name, e.sha256 FROM store.exports e JOIN store.recipients r USING (recipient_id) "
+            "WHERE e.out_path = ? AND e.bytes = ?", [str(self.out), self.out.stat().st_size]).fetchall()
+        if not same:
+            return
+        digest = journal.sha256_file(self.out)
+        for export_id, recipient, sha in same:
+            if sha == digest:
+                raise UsageError(f"--out is export {export_id}'s copy for {recipient}, unchanged since it was "
+                                 "written: writing over it would put this export's fingerprints on the file meant "
+                                 f"for {recipient}. Move or send that file first, or choose another --out",
+                                 path=str(self.out))
 
     def _keep_receipt(self, receipt: "ExportReceipt") -> Path:
         """The steward's copy of what was done, kept in the home (never beside
