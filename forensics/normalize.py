@@ -168,4 +168,6 @@ def guess_identifier(value: str) -> tuple[Kind, str] | None:
         if n is not None and (kind is not Kind.PHONE or normalize_mobile(value) is not None):
             return kind, n
     n = normalise(Kind.CUSTNO, value)
-    return (Kind.CUSTNO, n) if n else None
+    # A customer number has a digit and only letters and digits: a name or a word typed
+    # here would otherwise be looked up as one and answer "no export", a false all-clear.
+    return (Kind.CUSTNO, n) if n and re.fullmatch(r"[0-9A-Z]+", n) and re.search(r"\d", n) else None

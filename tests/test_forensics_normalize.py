@@ -38,6 +38,10 @@ def test_guess_identifier():
     assert guess_identifier("11010519491231002X") == (Kind.IDNO, "11010519491231002X")
     assert guess_identifier("+86 138 0013 8000") == (Kind.PHONE, "13800138000")
     assert guess_identifier("a@b.cn")[0] is Kind.EMAIL
+    assert guess_identifier("C-0012345") == (Kind.CUSTNO, "C0012345")
+    # A name or a word is no customer number: looked up as one it would answer "no export" (a review).
+    for typed in ("贺思璇", "Li Wei", "abc", "000", "   "):
+        assert guess_identifier(typed) is None
 
 
 def test_spreadsheet_damaged_ids_keep_what_survives():

@@ -153,7 +153,8 @@ def customer_exports(identifier: str, *, home=None) -> dict:
     of the identifier (ID number, phone, email or customer number)."""
     guess = guess_identifier(identifier)
     if guess is None:
-        raise UsageError("give an ID number, a mobile number, an email or a customer number")
+        raise UsageError("give an ID number, a mobile number, an email or a customer number (names are not "
+                         "indexed: the store keeps no customer's name)")
     kind, normalised = guess
     h = _home(home)
     keyring = h.keyring()

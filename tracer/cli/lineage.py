@@ -84,6 +84,9 @@ def customer(
         return
 
     def text() -> None:
+        looked_up = {"idno": "an ID number", "phone": "a mobile number", "email": "an email",
+                     "custno": "a customer number"}.get(res["identifier_kind"], res["identifier_kind"])
+        typer.echo(f"Looked up as {looked_up}.")
         if not res["known_customer"]:
             typer.echo("No recorded source holds this customer.")
         for c in res["canary_in"]:
