@@ -428,16 +428,17 @@ def _read_csv(con, p: Path, text_path: Path, table: str, encoding: str) -> Table
     names = None if header else [f"column{i + 1}" for i in range(max(len(r) for r in first_rows))]
     opts = f"names = {_sql_list(names)}, " if names else ""
 
-    def load(strict: bool) -> None:
+    def load(strict: bool, skip_bad: bool = False) -> None:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_csv({_sql_str(str(text_path))}, "
             f"all_varchar = true, header = {str(header).lower()}, {opts}delim = {_sql_str(delim)}, quote = '\"', "
             f"escape = '\"', skip = {skip}, null_padding = {str(not strict).lower()}, "
-            f"strict_mode = {str(strict).lower()}, max_line_size = {MAX_LINE_BYTES})")
+            f"strict_mode = {str(strict).lower()}, max_line_size = {MAX_LINE_BYTES}"
+            f"{', ignore_errors = true' if skip_bad else ''})")
 
     # Strictly first (an export source must be well formed); a leak that is
     # not is read leniently, with the defect noted.
-    malformed = None
+    malformed, dropped = None, False
     try:
         load(True)
     except duckdb.Error as e:
@@ -447,8 +448,16 @@ def _read_csv(con, p: Path, text_path: Path, table: str, encoding: str) -> Table
         try:
             load(False)
         except duckdb.Error:
-            raise malformed or UnreadableFile(f"cannot parse as delimited text ({safe_detail(e)})",
-                                              path=str(p)) from None
+            # A row with more fields than the header (a leaker's stray comma) stops even the
+            # lenient read: such rows are left out, and said, when the defect is one we can name.
+            if malformed is None or "fields where the first row has" not in str(malformed):
+                raise malformed or UnreadableFile(f"cannot parse as delimited text ({safe_detail(e)})",
+                                                  path=str(p)) from None
+            try:
+                load(True, skip_bad=True)  # strict, each bad row skipped (the lenient sniffer balks)
+            except duckdb.Error:
+                raise malformed from None
+            dropped = True
     cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
     rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     fmt = "tsv" if delim == "\t" else "csv"
@@ -457,7 +466,8 @@ def _read_csv(con, p: Path, text_path: Path, table: str, encoding: str) -> Table
         notes.insert(0, f"skipped the first {skip} line(s) of the file: a title above the table, not rows of it "
                         f"(no {_delimiter_name(delim)})")
     if malformed is not None:
-        notes.append(f"read leniently: {malformed}")
+        notes.append(f"read leniently: {malformed}"
+                     + ("; rows that could not be parsed were left out" if dropped else ""))
     return TableInfo(table, str(p), cols, rows, fmt, encoding, delim, header, notes, malformed=malformed,
                      skipped_lines=skip)
 

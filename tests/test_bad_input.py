@@ -653,3 +653,51 @@ def test_an_unsent_copy_is_not_overwritten_by_the_next_export(world, tmp_path):
     assert "outbox.csv" in line and out.read_bytes() == written
     out.write_bytes(written + b"\n")  # no longer the recorded copy (edited, or another file now)
     assert export(ExportRequest(str(world["good"]), "Vendor B", "p", str(out)), home=h).rows == a.rows
+
+
+def test_a_damaged_store_is_named_not_an_internal_error(world, tmp_path):
+    """A truncated lineage store (a full disk, a bad copy) used to read as
+    'internal error (IOException)'."""
+    home = Home.at(tmp_path / "home")
+    shutil.copytree(world["home"].root, home.root)
+    export(ExportRequest(str(world["good"]), "R", "p", str(tmp_path / "o.csv")), home=home)
+    os.truncate(home.store_path, home.store_path.stat().st_size // 2)
+    r = run("verify", "--home", home.root)
+    line = assert_one_line_error(r, world, code=1, needle="the lineage store cannot be read")
+    assert str(home.store_path) in line and "internal error" not in line
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--columns", ","], "--columns names no column"),  # was internal error (IndexError)
+    (["--canaries", "-1"], "--canaries must be 0 or more"),  # was accepted as none
+])
+def test_flags_that_cannot_mean_anything_are_usage_errors(world, tmp_path, args, needle):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    out = [] if "--out" in args else ["--out", tmp_path / "o.csv"]
+    r = run("export", world["good"], "--recipient", "R", "--purpose", "p", *out, *args, "--home", world["home"].root)
+    assert_one_line_error(r, world, code=2, needle=needle)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_home_that_is_a_file_is_named(world, tmp_path):
+    (tmp_path / "home").write_text("not a folder")
+    r = run("init", "--home", tmp_path / "home")
+    assert_one_line_error(r, world, code=2, needle="the tracer home is a file, not a folder")
+
+
+def test_a_leak_with_a_row_too_wide_is_attributed_without_it(world, tmp_path):
+    """A leaker's stray comma gives one row an extra field: that used to stop
+    attribution with the row's error; the row is now left out, and said.
+    As an export source the same file is still refused, with its row."""
+    home = Home.at(tmp_path / "home")
+    init(home)
+    out = tmp_path / "x.csv"
+    export(ExportRequest(str(world["good"]), "Wide", "p", str(out)), home=home)
+    lines = out.read_text(encoding="utf-8-sig").splitlines(True)
+    leak = tmp_path / "leak.csv"
+    leak.write_text("".join(lines[:41] + [lines[41].rstrip("\n") + ",extra\n"] + lines[42:]), encoding="utf-8")
+    v = attribute(leak, home=home)
+    assert [c.recipient for c in v.accused] == ["Wide"] and v.rows == len(lines) - 2
+    assert any("row 42" in n and "left out" in n for n in v.leak["parsed"]["notes"]), v.leak["parsed"]["notes"]
+    r = run("export", leak, "--recipient", "R", "--purpose", "p", "--out", tmp_path / "y.csv", "--home", home.root)
+    assert r.exit_code == 1 and "row 42" in r.stderr and not (tmp_path / "y.csv").exists()

@@ -188,6 +188,8 @@ def export(request: ExportRequest, *, home: Home | str | None = None,
 def _check_request(req: ExportRequest, out: Path, home: Home) -> None:
     if not 0.0 <= req.mark_fraction <= 1.0:
         raise UsageError("--mark-fraction must be between 0 and 1")
+    if req.canaries is not None and req.canaries < 0:
+        raise UsageError("--canaries must be 0 or more")
     if req.colluders < 1 or not 0.0 < req.epsilon < 1.0:
         raise UsageError("--colluders must be at least 1 and --epsilon between 0 and 1")
     if req.export_id is not None and not EXPORT_ID.fullmatch(req.export_id):
@@ -326,6 +328,8 @@ class _Export:
         self.numeric = numeric_columns(names, cols)
         if self.req.columns:
             wanted = [c.strip() for c in self.req.columns if c.strip()]
+            if not wanted:
+                raise UsageError("--columns names no column (give column names separated by commas)")
             unknown = [c for c in wanted if c not in names]
             if unknown:
                 raise SchemaError(f"--columns names unknown column {unknown[0]!r} "

@@ -106,6 +106,7 @@ def verdict_text(v: Verdict, *, show: int = 6) -> str:
     lines = [
         f"Leak: {leak['file']} ({leak['bytes']:,} bytes, sha256 {leak['sha256'][:16]}...), {v.rows:,} rows, "
         f"read as {parsed.get('format')} / {parsed.get('encoding')}",
+        *(f"  note: {n}" for n in parsed.get("notes", [])),  # rows left out or skipped: the reader must know
         "Columns: " + ", ".join(f"{c['column']}={c['kind']}" for c in v.columns),
         f"Linked: {v.linked_rows:,} of {v.rows:,} rows are customers in recorded sources; "
         f"{v.canary_rows} rows are canaries",

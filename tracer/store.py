@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from canary.errors import StoreError, UsageError, safe_detail
+from canary.errors import StoreError, TracerError, UsageError, safe_detail
 
 from .home import Home
 from .ledger import SCHEMA as LEDGER_SCHEMA
@@ -224,7 +224,13 @@ def detach(con: duckdb.DuckDBPyConnection) -> None:
 def create(home: Home) -> bool:
     """Create the store's schema (or add what an older store lacks); True if
     the store did not exist before."""
-    home.root.mkdir(parents=True, exist_ok=True)
+    try:
+        home.root.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UsageError("the tracer home is a file, not a folder (set TRACER_HOME or --home to a folder)",
+                         path=str(home.root)) from None
+    except OSError as e:
+        raise TracerError(f"cannot create the tracer home ({e.strerror})", path=str(home.root)) from None
     new = not home.store_path.exists()
     con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": "false"})
     try:

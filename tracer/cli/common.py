@@ -5,13 +5,14 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from canary.errors import TracerError
+from canary.errors import TracerError, safe_detail
 from forensics.duck import is_interrupt
 
 from ..home import Home
@@ -58,9 +59,28 @@ def handles_errors(fn: Callable) -> Callable:
                 fail("interrupted", 130)
             if DEBUG["on"]:
                 raise
+            store = _damaged_store(e)
+            if store:
+                fail(f"{store}: the lineage store cannot be read: it is damaged or truncated "
+                     f"({safe_detail(e)}). Restore it from a backup, then run tracer verify")
             fail(f"internal error ({type(e).__name__}); rerun with --debug for details")
 
     return wrapper
+
+
+def _damaged_store(e: Exception) -> str | None:
+    """The store's path when ``e`` is DuckDB failing to read it (a truncated
+    or overwritten file reads as an I/O or corruption error mid-query)."""
+    import duckdb
+
+    text = str(e)
+    if not isinstance(e, duckdb.Error) or ("lineage.duckdb" not in text and "orrupt" not in text):
+        return None
+    if not isinstance(e, (duckdb.IOException, duckdb.SerializationException, duckdb.InternalException)) \
+            and "orrupt" not in text:
+        return None
+    m = re.search(r'"([^"]*lineage\.duckdb)"', text)
+    return m.group(1) if m else "lineage.duckdb"
 
 
 def _quiet_stdout() -> None:
