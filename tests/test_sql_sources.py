@@ -90,6 +90,19 @@ def test_export_from_sqlite(home, tmp_path):
                             "--purpose", "p", "--out", str(out), "--home", str(home.root)])
     assert r.exit_code == 0, r.output
     assert len(leaks.read(out)[1]) >= 500
+    # Which rows of the database went out is on record: the query (its literals redacted), or the table.
+    r = runner.invoke(app, ["export", url, "--query", "SELECT * FROM customers WHERE 手机号 <> '13800138000'",
+                            "--recipient", "S", "--purpose", "p", "--out", str(tmp_path / "q.csv"),
+                            "--home", str(home.root)])
+    listed = json.loads(runner.invoke(app, ["lineage", "exports", "--json", "--home", str(home.root)]).stdout)
+    assert r.exit_code == 0, r.output
+    assert listed[0]["source_query"] == "SELECT * FROM customers" and listed[0]["source_table"] is None
+    assert "13800138000" not in listed[1]["source_query"] and "<phone>" in listed[1]["source_query"]
+    r = runner.invoke(app, ["export", url, "--table", "customers", "--recipient", "S", "--purpose", "p",
+                            "--out", str(tmp_path / "t.csv"), "--home", str(home.root)])
+    listed = json.loads(runner.invoke(app, ["lineage", "exports", "--json", "--home", str(home.root)]).stdout)
+    assert listed[-1]["source_table"] == "customers"
+    assert "(table customers)" in runner.invoke(app, ["lineage", "exports", "--home", str(home.root)]).stdout
 
 
 def test_database_errors_are_one_line(home, tmp_path):

@@ -101,7 +101,9 @@ def list_exports(*, home: Home | str | os.PathLike | None = None, recipient: str
                    e.retain_until, e.rows, e.canaries, e.columns,
                    strftime(e.created_at, '%Y-%m-%dT%H:%M:%S') AS created_at, e.sha256, e.bytes, e.out_path,
                    e.key_id, e.scheme, e.where_sql AS "where",
-                   coalesce(json_extract_string(e.params, '$.source'), s.location) AS source
+                   coalesce(json_extract_string(e.params, '$.source'), s.location) AS source,
+                   json_extract_string(e.params, '$.source_table') AS source_table,
+                   json_extract_string(e.params, '$.source_query') AS source_query
             FROM store.exports e JOIN store.recipients r USING (recipient_id)
             JOIN store.sources s USING (source_id)
             {where} ORDER BY e.export_no"""

@@ -155,6 +155,12 @@ def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
         # This export's own source: the store's source record names the first
         # file seen with this content, which may be another copy, moved or gone.
         params["source"] = location
+        # From a database: which table or query, so an audit can say which rows were sent
+        # (a query's literals redacted as --where's are).
+        if getattr(ex.req, "table", None):
+            params["source_table"] = ex.req.table
+        if getattr(ex.req, "query", None):
+            params["source_query"] = store.redact_where(ex.req.query)
         if ex.mark_cols:  # per channel, aligned with mark_columns (tracer.export._unmarked_cells)
             params["unmarked"] = unmarked
         if getattr(ex, "derived_from", None):  # made from these exports' copies (tracer.export._derived_from)

@@ -29,7 +29,7 @@ def receipt_text(r: ExportReceipt) -> str:
     lines = []
     if r.recipient_created:
         lines.append(f"New recipient registered: {r.recipient}")
-    lines.append(f"Exported {r.rows:,} rows + {r.canaries} canaries to {r.recipient} -> {r.out_path}")
+    lines.append(f"Exported {r.rows:,} rows + {r.canaries:,} canaries to {r.recipient} -> {r.out_path}")
     lines.append(f"  export id {r.export_id}, purpose: {r.purpose or '(none given)'}, "
                  f"approver: {r.approver or '(none given)'}")
     marked = [c for c in r.columns if c.marked]

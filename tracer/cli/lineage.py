@@ -48,9 +48,12 @@ def exports(
         typer.echo("No exports recorded" + (f" for {recipient}." if recipient else "."))
     else:
         for r in rows:
+            what = (f" (table {r['source_table']})" if r.get("source_table") else
+                    f" (query {r['source_query']})" if r.get("source_query") else "")
             typer.echo(f"{r['created_at']}  {r['export_id']}  {r['recipient']}: {r['rows']:,} rows + "
-                       f"{r['canaries']} canaries, {len(r['columns'])} columns; purpose: {r['purpose'] or '-'}; "
-                       f"approver: {r['approver'] or '-'}; sha256 {r['sha256'][:12]}...")
+                       f"{r['canaries']:,} canaries, {len(r['columns'])} columns from {r['source']}{what}; "
+                       f"purpose: {r['purpose'] or '-'}; approver: {r['approver'] or '-'}; "
+                       f"sha256 {r['sha256'][:12]}...")
 
 
 def _emit(rows: list[dict], json_out: bool, csv_out: bool, text) -> None:
