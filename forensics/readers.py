@@ -461,7 +461,10 @@ def _read_csv(con, p: Path, text_path: Path, table: str, encoding: str) -> Table
     cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
     rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     fmt = "tsv" if delim == "\t" else "csv"
-    notes = [] if header else ["no header row: columns typed by content alone"]
+    notes = [] if header else [f"no header row: columns typed by content alone and named column1..column{len(cols)}"]
+    if header and first_rows:  # a blank or repeated header gets a name: the written file shows it
+        notes += [f"header: column {i + 1}, {given.strip() or '(blank)'!r} in the file, is named {name!r}"
+                  for i, (given, name) in enumerate(zip(first_rows[0], cols)) if given.strip() != name.strip()]
     if skip:
         notes.insert(0, f"skipped the first {skip} line(s) of the file: a title above the table, not rows of it "
                         f"(no {_delimiter_name(delim)})")

@@ -701,3 +701,18 @@ def test_a_leak_with_a_row_too_wide_is_attributed_without_it(world, tmp_path):
     assert any("row 42" in n and "left out" in n for n in v.leak["parsed"]["notes"]), v.leak["parsed"]["notes"]
     r = run("export", leak, "--recipient", "R", "--purpose", "p", "--out", tmp_path / "y.csv", "--home", home.root)
     assert r.exit_code == 1 and "row 42" in r.stderr and not (tmp_path / "y.csv").exists()
+
+
+def test_renamed_headers_are_said_on_the_receipt(world, tmp_path):
+    """A repeated or blank header gets a name the recipient's file shows
+    (姓名_1, column3): the steward is told, as for a renamed ROWID."""
+    header, rows = world["header"], world["rows"]
+    i = header.index("性别")
+    src = tmp_path / "dup.csv"
+    named = [*header[:i], "", *header[i + 1:]] + ["姓名"]
+    src.write_text(",".join(named) + "\n" + "".join(",".join(r + [r[header.index("姓名")]]) + "\n"
+                                                    for r in rows), encoding="utf-8")
+    receipt = export(ExportRequest(str(src), "R", "p", str(tmp_path / "o.csv")), home=world["home"])
+    notes = " | ".join(receipt.notes)
+    assert f"column {i + 1}, '(blank)' in the file, is named 'column" in notes, notes  # DuckDB's name for it
+    assert f"column {len(named)}, '姓名' in the file, is named '姓名_1'" in notes, notes

@@ -242,7 +242,8 @@ class _Export:
             raise self.info.malformed  # a ragged or damaged source would be exported misaligned
         if self.info.rows == 0:
             raise TracerError("the source has a header but no rows", path=self.info.path)
-        self.notes += [n for n in self.info.notes if n.startswith("not read:")]  # rows or sheets left out
+        # Rows or sheets left out, and headers the written file will show renamed.
+        self.notes += [n for n in self.info.notes if n.startswith(("not read:", "header:", "no header row"))]
         for name, new in getattr(self.info, "renamed", {}).items():
             self.notes.append(f"column {name!r} is written as {new!r}: DuckDB's row number has that name")
         if getattr(self.info, "skipped_lines", 0):
