@@ -64,13 +64,20 @@ class NotInitialised(TracerError):
     """No tracer home yet."""
 
 
-def safe_detail(error: BaseException, limit: int = 200) -> str:
+def safe_detail(error: BaseException, limit: int = 200, names: frozenset[str] | set[str] | None = None) -> str:
     """The first line of a library's error message with anything that could be
-    a cell value removed: quoted strings and long digit runs."""
+    a cell value removed: quoted strings and long digit runs. With ``names``
+    (the columns a query may name), a double-quoted or bare word that is not
+    one of them goes too: a value typed without quotes (a customer's name in
+    a --where) comes back from the database as an unknown column."""
     import re
 
     text = str(error).strip()
     line = text.splitlines()[0] if text else type(error).__name__
     line = re.sub(r"'[^']*'", "'…'", line)
     line = re.sub(r"\d{6,}", "…", line)
+    if names is not None:
+        line = re.sub(r'"([^"]*)"', lambda m: m.group(0) if m.group(1) in names else '"…"', line)
+        line = re.sub(r"(no such column: )(\S+)", lambda m: m.group(0) if m.group(2) in names else m.group(1) + "…",
+                      line)
     return line[:limit]

@@ -716,3 +716,16 @@ def test_renamed_headers_are_said_on_the_receipt(world, tmp_path):
     notes = " | ".join(receipt.notes)
     assert f"column {i + 1}, '(blank)' in the file, is named 'column" in notes, notes  # DuckDB's name for it
     assert f"column {len(named)}, '姓名' in the file, is named '姓名_1'" in notes, notes
+
+
+def test_a_value_typed_without_quotes_is_not_echoed(world, tmp_path):
+    """姓名 = 贺思璇 (the name unquoted) reads to the database as a column
+    named after the customer: the error said so, name and all."""
+    name = world["rows"][0][world["header"].index("姓名")]
+    r = run("export", world["good"], "--recipient", "R", "--purpose", "p", "--out", tmp_path / "o.csv",
+            "--where", f"姓名 = {name}", "--home", world["home"].root)
+    line = assert_one_line_error(r, world, code=1, needle="--where does not apply")
+    assert name not in line and '"…"' in line
+    r = run("export", world["good"], "--recipient", "R", "--purpose", "p", "--out", tmp_path / "o.csv",
+            "--where", '"余额" > 5', "--home", world["home"].root)
+    assert '"余额"' not in r.stderr and "--where does not apply" in r.stderr  # unknown names go too

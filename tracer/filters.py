@@ -60,7 +60,8 @@ def check_where(con: duckdb.DuckDBPyConnection, where: str, table: str, types: S
         con.execute(f"SELECT count(*) FROM (SELECT {typed_projection(types, numeric)} FROM {table} LIMIT 0) "
                     f"WHERE ({where})").fetchall()
     except duckdb.Error as e:
-        raise SchemaError(f"--where does not apply: {safe_detail(e)}", path=path) from None
+        raise SchemaError(f"--where does not apply: {safe_detail(e, names={t.name for t in types})}",
+                          path=path) from None
 
 
 def where_flag(where: str | None, types: Sequence[ColumnType], numeric: set[str], table: str,

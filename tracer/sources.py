@@ -143,7 +143,9 @@ def _load_database(con, spec: SourceSpec, table: str) -> tuple[TableInfo, str, s
                 cols = ", ".join(f'CAST(NULL AS VARCHAR) AS "{n}"' for n in _unique(names))
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {cols} LIMIT 0")
     except SQLAlchemyError as e:
-        raise UnreadableFile(f"cannot read from the database ({safe_detail(e)})", path=shown) from None
+        # Names the database did not know are masked: a value typed unquoted in --query reads as one.
+        raise UnreadableFile(f"cannot read from the database ({safe_detail(e, names=frozenset())})",
+                             path=shown) from None
     finally:
         engine.dispose()
     what = f"table {spec.table}" if spec.table else "query"
