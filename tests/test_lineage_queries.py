@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 from typer.testing import CliRunner
 
-from tracer import ExportRequest, export, leaks
+from tracer import ExportRequest, Home, export, init, leaks
 from tracer.cli import app
 from tracer.lineage import add_recipient, audit, customer_exports
 from tracer.synthdata import make_customers, write_csv
@@ -196,3 +196,22 @@ def test_a_recipient_registered_with_outer_spaces_is_still_found(home, tmp_path)
     write_csv(make_customers(150, seed=34), src)
     r = export(ExportRequest(str(src), "Rec B", "p", str(tmp_path / "1.csv")), home=home)
     assert r.recipient == "Rec B " and not r.recipient_created
+
+
+def test_an_export_past_its_terms_warns_at_once(tmp_path):
+    """An expired contract or a retention date already past was flagged only
+    by a later `lineage audit`: the steward is told on the export itself."""
+    from datetime import date
+
+    home = Home.at(tmp_path / "home")
+    init(home)
+    source = tmp_path / "c.csv"
+    write_csv(make_customers(200, seed=4), source)
+    add_recipient("Old vendor", kind="vendor", contract_end=date(2020, 1, 31), home=home)
+    receipt = export(ExportRequest(str(source), "Old vendor", "p", str(tmp_path / "o.csv"),
+                                   retain_until=date(2021, 1, 1)), home=home)
+    assert any("contract ended on 2020-01-31" in w for w in receipt.warnings)
+    assert any("--retain-until 2021-01-01 is already past" in w for w in receipt.warnings)
+    fresh = export(ExportRequest(str(source), "New vendor", "p", str(tmp_path / "n.csv"),
+                                 retain_until=date(2099, 1, 1)), home=home)
+    assert not any("contract" in w or "retain" in w for w in fresh.warnings)

@@ -234,6 +234,7 @@ class _Export:
             raise UsageError(f"export id {self.export_id} is already in the lineage store: an id names one copy "
                              "(reproduce an export into another home, or leave --export-id out)")
         self._refuse_overwriting_a_copy()
+        self.terms_warnings = self._terms_warnings()  # read now: the store is detached before the end
         say("reading the source")
         spec = SourceSpec(self.req.source, self.req.table, self.req.query)
         self.info, self.source_kind, self.content_hash = load_source(self.con, spec, "src",
@@ -281,8 +282,22 @@ class _Export:
             bytes=nbytes, key_id=self.key.key_id, reverted_for_filter=self.reverted, code=self.code_params,
             seconds=round(time.monotonic() - self.t0, 3), notes=self.notes)
         receipt.receipt_path = str(self._keep_receipt(receipt))
-        receipt.warnings = live.warnings(self) + openlineage.emit(self, receipt)  # pool ran short; best effort
+        receipt.warnings = (self.terms_warnings + live.warnings(self)  # pool ran short
+                            + openlineage.emit(self, receipt))  # best effort
         return receipt
+
+    def _terms_warnings(self) -> list[str]:
+        """What `tracer lineage audit` would flag about this export, said now."""
+        out = []
+        row = self.con.execute("SELECT contract_end FROM store.recipients WHERE name = ?",
+                               [self.req.recipient]).fetchone()
+        if row and row[0] is not None and row[0] < self.now.date():
+            out.append(f"{self.req.recipient}'s contract ended on {row[0]}: this export goes to a recipient "
+                       "without a contract in force")
+        if self.req.retain_until is not None and self.req.retain_until < self.now.date():
+            out.append(f"--retain-until {self.req.retain_until} is already past: the recipient is due to have "
+                       "deleted this data before receiving it")
+        return out
 
     def _refuse_overwriting_a_copy(self) -> None:
         """--out must not be another export's file still where it was written
