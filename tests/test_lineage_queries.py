@@ -3,6 +3,8 @@ and audit findings for each seeded violation and nothing else."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import date
 
@@ -215,3 +217,11 @@ def test_an_export_past_its_terms_warns_at_once(tmp_path):
     fresh = export(ExportRequest(str(source), "New vendor", "p", str(tmp_path / "n.csv"),
                                  retain_until=date(2099, 1, 1)), home=home)
     assert not any("contract" in w or "retain" in w for w in fresh.warnings)
+
+
+def test_lineage_csv_never_hands_a_spreadsheet_a_formula(home, source, tmp_path):
+    """A recipient named =HYPERLINK(...) came out raw in `lineage exports --csv`."""
+    name = '=HYPERLINK("http://evil.example","x")'
+    export(ExportRequest(str(source), name, "p", str(tmp_path / "f.csv"), approver="-5"), home=home)
+    rows = list(csv.DictReader(io.StringIO(cli(home, "lineage", "exports", "--csv").stdout)))
+    assert rows[0]["recipient"] == "'" + name and rows[0]["approver"] == "-5"  # a number stays a number

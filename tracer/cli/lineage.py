@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import re
 import sys
 from typing import Annotated, Optional
 
 import typer
 
 from .. import api
+from ..assemble import FORMULA_START, HARMLESS
 from .common import HomeOpt, JsonOpt, handles_errors, home_of, print_json
 
 app = typer.Typer(no_args_is_help=True, help="Query the lineage: who received what, when, why.")
@@ -22,7 +24,16 @@ def _csv(rows: list[dict]) -> None:
     w = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
     w.writeheader()
     for r in rows:
-        w.writerow({k: (";".join(v) if isinstance(v, list) else v) for k, v in r.items()})
+        w.writerow({k: _cell(";".join(v) if isinstance(v, list) else v) for k, v in r.items()})
+
+
+def _cell(v):
+    """A value as a spreadsheet may safely open it: text it would run as a
+    formula (a recipient named =HYPERLINK(...)) gets a leading quote, as the
+    export's own cells do (tracer.assemble)."""
+    if isinstance(v, str) and re.match(FORMULA_START, v) and not re.match(HARMLESS, v):
+        return "'" + v
+    return v
 
 
 @app.command()
