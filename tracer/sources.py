@@ -82,7 +82,7 @@ def _text_column(col: pa.ChunkedArray | pa.Array) -> pa.Array:
         try:
             return pc.cast(col, pa.string())  # text stored as bytes
         except pa.ArrowInvalid:  # real bytes: written as DuckDB writes a BLOB (\xFF escapes), as Parquet's are
-            blob = pa.table({"b": col})
+            blob = pa.table({"b": col})  # noqa: F841 - DuckDB reads it by name below
             return duckdb.connect().execute("SELECT CAST(b AS VARCHAR) AS b FROM blob").to_arrow_table().column(0)
     return pc.cast(col, pa.string())
 
