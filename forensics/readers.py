@@ -84,7 +84,9 @@ def detect_encoding(path: Path) -> str:
         return _looks_utf16(path)
     if _decodes(path, "gb18030"):
         return "gb18030"
-    where = invalid_text(path, path, "utf-8")
+    # Name the place in the encoding the file reads longest in: a GBK list with one bad byte
+    # deep inside fails UTF-8 at its first Chinese character, and that is not where it is broken.
+    where = max((invalid_text(path, path, enc) for enc in ("utf-8", "gb18030")), key=lambda e: e.row or 0)
     raise UnreadableFile(f"not text in UTF-8, UTF-16 or GB18030 ({where.message})", path=str(path), row=where.row)
 
 

@@ -729,3 +729,16 @@ def test_a_value_typed_without_quotes_is_not_echoed(world, tmp_path):
     r = run("export", world["good"], "--recipient", "R", "--purpose", "p", "--out", tmp_path / "o.csv",
             "--where", '"余额" > 5', "--home", world["home"].root)
     assert '"余额"' not in r.stderr and "--where does not apply" in r.stderr  # unknown names go too
+
+
+def test_a_gbk_file_with_one_bad_byte_names_its_row(world, tmp_path):
+    """The error named row 1 (where the file stops being UTF-8), not the
+    row where the GBK text is broken."""
+    lines = Path(world["good"]).read_text(encoding="utf-8-sig").splitlines(True)
+    data = [ln.encode("gbk") for ln in lines]
+    data[157] = data[157][:10] + b"\x80" + data[157][10:]  # 0x80 is no GBK character
+    src = tmp_path / "gbk_bad.csv"
+    src.write_bytes(b"".join(data))
+    r = run("export", src, "--recipient", "R", "--purpose", "p", "--out", tmp_path / "o.csv",
+            "--home", world["home"].root)
+    assert_one_line_error(r, world, code=1, needle="gbk_bad.csv, row 158: not text in UTF-8, UTF-16 or GB18030")
