@@ -225,3 +225,8 @@ def test_lineage_csv_never_hands_a_spreadsheet_a_formula(home, source, tmp_path)
     export(ExportRequest(str(source), name, "p", str(tmp_path / "f.csv"), approver="-5"), home=home)
     rows = list(csv.DictReader(io.StringIO(cli(home, "lineage", "exports", "--csv").stdout)))
     assert rows[0]["recipient"] == "'" + name and rows[0]["approver"] == "-5"  # a number stays a number
+
+
+def test_json_and_csv_together_are_refused(home):
+    r = runner.invoke(app, ["lineage", "exports", "--json", "--csv", "--home", str(home.root)])
+    assert r.exit_code == 2 and "give --json or --csv, not both" in r.stderr and r.stdout == ""

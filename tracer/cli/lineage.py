@@ -9,6 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from canary.errors import UsageError
+
 from .. import api
 from ..assemble import FORMULA_START, HARMLESS
 from .common import HomeOpt, JsonOpt, handles_errors, home_of, print_json
@@ -50,6 +52,7 @@ def exports(
 
     Calls tracer.list_exports(). Exit codes: 0 ok, 1 error.
     """
+    _one_format(json_out, csv_out)
     rows = api.list_exports(home=home_of(home), recipient=recipient)
     if json_out:
         print_json(rows)
@@ -65,6 +68,11 @@ def exports(
                        f"{r['canaries']:,} canaries, {len(r['columns'])} columns from {r['source']}{what}; "
                        f"purpose: {r['purpose'] or '-'}; approver: {r['approver'] or '-'}; "
                        f"sha256 {r['sha256'][:12]}...")
+
+
+def _one_format(json_out: bool, csv_out: bool) -> None:
+    if json_out and csv_out:
+        raise UsageError("give --json or --csv, not both")
 
 
 def _emit(rows: list[dict], json_out: bool, csv_out: bool, text) -> None:
@@ -90,6 +98,7 @@ def customer(
 
     Calls tracer.lineage.customer_exports(). Exit codes: 0 ok, 1 error, 2 usage.
     """
+    _one_format(json_out, csv_out)
     from ..lineage import customer_exports
 
     res = customer_exports(identifier, home=home_of(home))
@@ -128,6 +137,7 @@ def recipient(
 
     Calls tracer.lineage.recipient_report(). Exit codes: 0 ok, 1 error.
     """
+    _one_format(json_out, csv_out)
     from ..lineage import recipient_report
 
     res = recipient_report(name, home=home_of(home))
@@ -163,6 +173,7 @@ def audit_cmd(
 
     Calls tracer.lineage.audit(). Exit codes: 0 ok (findings or not), 1 error.
     """
+    _one_format(json_out, csv_out)
     from ..lineage import audit, parse_date
 
     findings = [f.to_dict() for f in audit(home=home_of(home), today=parse_date(today, "--today"))]
