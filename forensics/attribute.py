@@ -104,6 +104,11 @@ VOUCHED_SHARE = 0.5  # of an identifier column's filled cells that must key for 
 #: copy, and that error is added to the earlier export's p-value.
 COPY_RULE_SHARE = 0.1
 
+#: A source whose readable marked cells carry an earlier export's marks at
+#: least this often (recorded as ``params.derived_share`` by the export made
+#: from it) is that export's copy, not the bank's data with its rows merged in.
+COPY_SHARE = 0.8
+
 METHOD = (
     "Marks: each export moves a keyed selection of amounts and dates onto keyed lattice points (lattice-v1). "
     "A copy that did not come from export E lands on E's point in any one cell with probability exactly 1/q "
@@ -534,7 +539,8 @@ class _Attribution:
                 continue
             later = sorted(copies | set(others))
             kin_only = frozenset(b for b in others if b not in carriers)  # their other rows are not in the leak
-            source_rows = (np.unique(np.concatenate([self._source_rows()[s] for s in held_by_sources]))
+            source_rows = (np.unique(np.concatenate([self._source_rows(set(held_by_sources))[s]
+                                                     for s in held_by_sources]))
                            if held_by_sources else None)
             own = (reader.own_marks(n, later, kin, kin_only, source_rows)
                    if reader is not None and c.marks else None) or []
@@ -571,28 +577,43 @@ class _Attribution:
 
     def _copy_sources(self, export_no: int) -> dict[int, list[int]]:
         """The bank's own data holding this export's copy: registered sources
-        that an export made from them recorded as carrying its marks but none
-        of its canaries (``params.derived_from``, ``params.carried_canaries``),
-        and that hold leak rows: source id -> those exports. Canaries are no
-        bank's customers: data that kept none of them is the bank's own with
-        the recipient's returned rows taken in, which an insider may leak;
-        a source holding them is the recipient's file itself (a warehouse
-        exporting what it received), whose leak is that recipient's."""
+        that an export made from them recorded as made from its copy
+        (``params.derived_from``) but not as the copy itself, and that hold
+        leak rows: source id -> those exports. The copy itself is its file, or
+        a source whose readable marked cells nearly all carry its marks
+        (``params.derived_share`` >= COPY_SHARE: a warehouse exporting what it
+        received), whose leak is that recipient's. Anything less (or not
+        recorded) may be the bank's data with the recipient's returned rows
+        merged in, canaries and all, which an insider may leak."""
         export_id, own_source = self.exports[export_no].export_id, self.exports[export_no].source_id
-        out: dict[int, list[int]] = defaultdict(list)
+        by_source: dict[int, list[int]] = defaultdict(list)
         for d, e in self.exports.items():
-            if (e.source_id != own_source and export_id in e.params.get("derived_from", [])
-                    and "carried_canaries" in e.params and not e.params["carried_canaries"].get(export_id)
-                    and e.source_id in self._source_rows()):
-                out[e.source_id].append(d)
-        return dict(out)
+            if e.source_id != own_source and export_id in e.params.get("derived_from", []):
+                by_source[e.source_id].append(d)
+        if not by_source:
+            return {}
+        rows = self._source_rows(set(by_source))
+        return {s: ds for s, ds in by_source.items() if s in rows and not any(
+            self.exports[d].params.get("derived_share", {}).get(export_id, 0.0) >= COPY_SHARE for d in ds)}
 
-    def _source_rows(self) -> dict[int, np.ndarray]:
-        """Leak rows (0-based) each registered source holds a customer of."""
+    def _source_rows(self, sources: set[int] | None = None) -> dict[int, np.ndarray]:
+        """Leak rows (0-based) each registered source holds a customer of:
+        linked to it, or to a row key sharing any identifier digest with one
+        of its rows (the source keyed the customer another way: returned ID
+        numbers a spreadsheet mangled, say). Read once, for ``sources``."""
         if not hasattr(self, "_rows_by_source"):
-            self._rows_by_source = {int(s): np.asarray(rows, np.int64) for s, rows in self.con.execute(
-                "SELECT source_id, list(DISTINCT __lr) FROM links GROUP BY 1").fetchall()}
-        return self._rows_by_source
+            self._rows_by_source = {}
+        want = sorted((sources or set()) - set(self._rows_by_source))
+        if want:
+            listed = ", ".join(str(int(s)) for s in want)
+            got = dict(self.con.execute(f"""
+                SELECT b.source_id, list(DISTINCT l.__lr) FROM links l
+                JOIN lin_identities a ON a.row_key = l.row_key
+                JOIN lin_identities b ON b.kind = a.kind AND b.digest = a.digest AND b.key_id = a.key_id
+                WHERE b.source_id IN ({listed}) GROUP BY 1""").fetchall())  # a direct link shares a digest too
+            for s in want:
+                self._rows_by_source[s] = np.unique(np.asarray(got.get(s, []), np.int64))
+        return {s: r for s, r in self._rows_by_source.items() if len(r)}
 
     def _source_location(self, source_id: int) -> str:
         row = self.con.execute("SELECT location FROM lin_sources WHERE source_id = ?", [source_id]).fetchone()
@@ -768,7 +789,8 @@ class _Attribution:
                 verdict = "source"
                 summary = (f"{linked} of {rows} rows match this bank's source data, but no export explains them: "
                            "every recipient who held these rows is excluded (see evidence). The rows were most "
-                           "likely taken from the source directly, not from an export. Nobody is accused.")
+                           "likely taken from the source directly, not from an export (a few rows of an export "
+                           "mixed among many others would not show). Nobody is accused.")
                 if sum(1 for c in cands if c.excluded and self._fingerprint_absent(c)) >= 2:
                     summary += (" (So would copies merged with every cell where they differ overwritten: "
                                 "marks erased read as absent.)")

@@ -81,7 +81,7 @@ def test_a_leak_of_the_earlier_copy_still_accuses_its_recipient(chain):
 
 def _job(exports: dict) -> SimpleNamespace:
     """An attribution's state as _explain_by_later_copies reads it (no marks read)."""
-    job = SimpleNamespace(exports=exports, alpha=1e-6, _rows_by_source={},  # no source of theirs holds leak rows
+    job = SimpleNamespace(exports=exports, alpha=1e-6, _rows_by_source={},
                           _export_no_by_id={e.export_id: n for n, e in exports.items()})
     for name in ("_ancestors", "_may_carry", "_fingerprint_absent", "_carried_canaries", "_copy_sources", "_canary_present",
                  "_source_rows"):

@@ -435,3 +435,68 @@ def test_a_leak_of_the_copy_itself_is_still_its_recipients(source_of_copy, tmp_p
     assert accused.copy_sources and accused.own_canaries > 0
     assert sum(m.readable for m in accused.own_marks) == 0
     assert accused.p_value <= verdict.alpha
+
+
+def test_a_bank_list_that_took_some_returned_rows_is_no_recipients_file(new_world, tmp_path):
+    """The bank numbers customers densely and sends A its high-balance
+    extract: A's canaries take numbers in the extract's gaps, which are other
+    customers' numbers. A returns 1,500 updated customers (no canary), merged
+    into the full month 2; B's export of it records A's copy. A review found:
+    the number matches were recorded as canaries month 2 carried, so month 2
+    counted as A's file and an insider's raw rows of it accused A (1e-298);
+    and the real customers holding those numbers were left out of the
+    store, so `lineage customer` said no export included them."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from tracer.lineage import customer_exports
+    from tracer.synthdata import make_customers, write_csv
+
+    d, home, _ = new_world("dense_numbers", 10, 1)
+    t = make_customers(6000, seed=8)
+    t = t.set_column(0, "客户号", pa.array([str(600000000001 + i) for i in range(t.num_rows)]))
+    write_csv(t, d / "bank.csv")
+    write_csv(t.filter(pc.greater_equal(pc.cast(t.column("月日均存款"), pa.float64()), 50000)), d / "high.csv")
+    export(ExportRequest(str(d / "high.csv"), "A", "p", str(d / "A.csv")), home=home)
+    month1 = _lines(d / "bank.csv")
+    at = {line.split(",")[0]: i for i, line in enumerate(month1)}
+    back = {}
+    for line in _lines(d / "A.csv")[1:]:
+        if line.split(",")[0] in at and line.split(",")[3] == month1[at[line.split(",")[0]]].split(",")[3]:
+            back.setdefault(at[line.split(",")[0]], line)  # a customer A held (a canary's ID is no one's)
+        if len(back) == 1500:
+            break
+    (d / "month2.csv").write_text("".join(back.get(i, line) for i, line in enumerate(month1)), encoding="utf-8")
+    b = export(ExportRequest(str(d / "month2.csv"), "B", "p", str(d / "B.csv"), columns=["客户号", "姓名", "手机号"]),
+               home=home)
+    leak = tmp_path / "leak.csv"
+    leak.write_text(month1[0] + "".join(back[i] for i in sorted(back)[:300]), encoding="utf-8")
+    verdict = attribute(leak, home=home)
+    assert not verdict.accused and verdict.verdict == "ambiguous"
+    assert next(c for c in verdict.candidates if c.recipient == "A").copy_sources
+    # Every customer B received is on record, those holding a canary's number too.
+    for line in _lines(d / "B.csv")[1:40]:
+        custno = line.split(",")[0]
+        if custno in at:
+            idno = month1[at[custno]].split(",")[3]
+            assert b.export_id in {e["export_id"] for e in customer_exports(idno, home=home)["exports"]}
+
+
+def test_a_canary_row_merged_into_the_bank_list_does_not_make_it_the_recipients_file(new_world, tmp_path):
+    """The bank took A's returned rows as they came, a canary among them (it
+    cannot tell): month 2 then holds A's canary, but it is still the bank's
+    data, and an insider's raw rows of it must not accuse A (1e-318 before)."""
+    d, home, src = new_world("merged_canary", 5000, 8)
+    export(ExportRequest(str(src), "A", "p", str(d / "A.csv")), home=home)
+    month1 = _lines(src)
+    ids = {line.split(",")[3] for line in month1}
+    canary = next(line for line in _lines(d / "A.csv")[1:] if line.split(",")[3] not in ids)
+    _, back = _month2(src, d / "A.csv", 1500, d / "month2.csv")
+    (d / "month2.csv").write_text("".join(back.get(i, line) for i, line in enumerate(month1)) + canary,
+                                  encoding="utf-8")
+    export(ExportRequest(str(d / "month2.csv"), "B", "p", str(d / "B.csv"), columns=["客户号", "姓名", "手机号"]),
+           home=home)
+    leak = tmp_path / "leak.csv"
+    leak.write_text(month1[0] + "".join(back[i] for i in sorted(back)[:300]), encoding="utf-8")
+    verdict = attribute(leak, home=home)
+    assert not verdict.accused and verdict.verdict == "ambiguous"

@@ -165,6 +165,7 @@ def record(ex, tmp: Path, digest: str, nbytes: int) -> bool:
             params["unmarked"] = unmarked
         if getattr(ex, "derived_from", None):  # made from these exports' copies (tracer.export._derived_from)
             params["derived_from"] = ex.derived_from
+            params["derived_share"] = {e: ex.derived_share[e] for e in ex.derived_from if e in ex.derived_share}
         # Earlier exports' canaries among its rows, none included: attribution takes an export
         # without this record as carrying every canary of the exports it was made from.
         if getattr(ex, "carried_canaries", None) is not None:

@@ -560,6 +560,11 @@ class _Export:
             if same_size:
                 digest = journal.sha256_file(path)
                 found.update({e: "its file" for e, _, h in same_size if h == digest})
+        # How much of the source is the earlier copy: 1 for its file, else the share of the
+        # source's readable marked cells that carry its marks (a copy: nearly all; the bank's
+        # data with some returned rows merged in: far fewer). Attribution reads it to tell a
+        # recipient's file, whose leak is the recipient's, from the bank's own data.
+        self.derived_share: dict[str, float] = {e: 1.0 for e in found}
         # An earlier export's unique canaries among the rows (a pooled one is shared
         # by several exports), matched on any identifier kind: a spreadsheet may have
         # mangled the ID numbers and left the phones. One join, the few canary
@@ -577,12 +582,25 @@ class _Export:
         for export_id, canary_no, _ in hits:
             self.carried_canaries.setdefault(export_id, []).append(int(canary_no))
         if self.known_source is None:  # a file not exported before: whose marks does it carry?
-            for export_id, why in self._carries_earlier_marks().items():
+            for export_id, (why, share) in self._carries_earlier_marks().items():
                 found.setdefault(export_id, why)
+                self.derived_share.setdefault(export_id, share)
+            # ... and the copy is the source only if the source holds little else: the share of
+            # its rows the earlier export held bounds it (a bank list that took some returned
+            # rows holds its other customers too, whose cells carry no marks of that export).
+            for export_id in found:
+                if self.derived_share.get(export_id, 0.0) < 1.0:
+                    held = self.con.execute("""
+                        SELECT avg(CASE WHEN r.row_key IS NULL THEN 0.0 ELSE 1.0 END) FROM ids LEFT JOIN (
+                            SELECT DISTINCT x.row_key FROM store.export_rows x JOIN store.exports e USING (export_no)
+                            WHERE e.export_id = ?) r USING (row_key)""", [export_id]).fetchone()[0] or 0.0
+                    self.derived_share[export_id] = round(min(self.derived_share.get(export_id, 0.0), held), 3)
         # Those canaries are not the bank's customers: a new source is registered without
         # them (commit.record), so a leak of the earlier copy still counts them as its
         # canaries. A source registered so before keeps its earlier exports' parents.
-        canary_kinds = {KIND_CODES[k] for k in IDENTIFIERS}
+        # A customer or account number alone only locates a canary (other customers of a densely
+        # numbered bank hold such numbers): a row matching on one is a customer and stays.
+        canary_kinds = {KIND_CODES[k] for k in IDENTIFIERS if k not in (Kind.CUSTNO, Kind.ACCOUNT)}
         arms = " UNION ".join(f"SELECT ids.row_key FROM ids JOIN __canary_digests c ON c.kind = {code} "
                               f"AND c.digest = ids.{alias}" for code, alias in self.digest_columns
                               if code in canary_kinds)
@@ -600,6 +618,8 @@ class _Export:
                 params = json.loads(params)
                 for parent in params.get("derived_from", []):
                     found.setdefault(parent, "recorded at an earlier export of this source")
+                for parent, share in params.get("derived_share", {}).items():
+                    self.derived_share.setdefault(parent, share)
                 if "carried_canaries" not in params and params.get("derived_from"):
                     self.carried_canaries = None
                 elif self.carried_canaries is not None:
@@ -671,7 +691,7 @@ class _Export:
             JOIN store.canaries k ON k.export_no = e.export_no AND k.canary_no = c.canary_no
             WHERE {sql_name('src.' + qident(name_col))} = {sql_name('k.name')}""").fetchall())
 
-    def _carries_earlier_marks(self) -> dict[str, str]:
+    def _carries_earlier_marks(self) -> dict[str, tuple[str, float]]:
         """Earlier exports whose marks a sample of the source's rows carries.
         A copy cut to rows without the earlier canaries and not byte for byte
         the earlier file (a province's slice of a recipient's copy) is still
@@ -693,8 +713,9 @@ class _Export:
         finally:
             cur.close()
             sample.unlink(missing_ok=True)
-        return {c.export_id: f"its marks in {verdict.rows:,} of the rows, false-match probability "
-                             f"{c.p_value:.1e}" for c in verdict.accused}
+        return {c.export_id: (f"its marks in {verdict.rows:,} of the rows, false-match probability "
+                              f"{c.p_value:.1e}", round(c.marks_agree / max(1, c.marks_readable), 3))
+                for c in verdict.accused}
 
     def _canary_digests(self) -> None:
         """TEMP TABLE __canary_digests (export_id, canary_no, kind, digest): every
