@@ -114,13 +114,18 @@ def _age(born: date, today: date) -> int:
 
 
 def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], stream: Stream, *,
-               today: date, taken: Taken, mate: Mapping[str, str | None] | None = None) -> dict[str, str | None]:
+               today: date, taken: Taken, mate: Mapping[str, str | None] | None = None,
+               lender: Mapping[str, str | None] | None = None) -> dict[str, str | None]:
     """One canary row (column name -> text) built from ``donor``. ``mate``,
     another row of the same list, gives the surname and (when its tier is the
     donor's) the amounts: no real row is then a near twin of the canary, a
     pair a leaker can look for (same surname, street, branch and balance)."""
     row: dict[str, str | None] = dict(donor)
     mate = donor if mate is None else mate
+    # ``lender`` (a third row, of the donor's tier) gives the amounts and other columns where
+    # given: a canary with one row's surname and that row's balance to the yuan was that row's
+    # twin (a review paired 97-99% of canaries with their mates on surname and balance alone).
+    lender = mate if lender is None else lender
     by_kind: dict[Kind, list[str]] = {}
     for c in columns:
         by_kind.setdefault(c.kind, []).append(c.name)
@@ -197,13 +202,14 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
     for name in by_kind.get(Kind.EMAIL, []):
         row[name] = _email(donor.get(name), stream, taken, mate=mate.get(name), names=spelled,
                            years=(donor_born, born))
-    same_tier = all((donor.get(t) or "").strip() == (mate.get(t) or "").strip() for t in by_kind.get(Kind.TIER, []))
+    same_tier = all((donor.get(t) or "").strip() == (lender.get(t) or "").strip()
+                    for t in by_kind.get(Kind.TIER, []))
     if same_tier:  # what depends on the tier (amounts, products, scores) then comes from one real row
         for name in by_kind.get(Kind.OTHER, []):
             if not _bound_to_place(name):
-                row[name] = mate.get(name)
+                row[name] = lender.get(name)
     for name in by_kind.get(Kind.AMOUNT, []):
-        v = row[name] = (mate if same_tier else donor).get(name)
+        v = row[name] = (lender if same_tier else donor).get(name)
         if v and not same_tier:
             # The donor's tier, so an amount of the donor's size, but not the donor's: the
             # canary already has its street, gender and branch, and a balance equal to the
@@ -215,18 +221,17 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
             head, _, tail = v.rpartition(".")
             row[name] = head + "." + "".join(str(stream.below(10)) if ch.isdigit() else ch for ch in tail)
     for name in by_kind.get(Kind.DATE, []):
-        # The mate's event dates, not the donor's: the donor's street, gender and branch
-        # beside its opening month paired 30% of canaries with their donors (a review).
-        v = mate.get(name) if mate.get(name) else donor.get(name)
-        mate_born = _born_of(mate, by_kind, today) if v is not donor.get(name) else donor_born
+        # The donor's event dates, moved: the mate's, clamped to the canary's age, clustered
+        # canaries at their 16th birthday and at rare ages (a review: 12-39% of canaries).
+        v = donor.get(name)
         fmt = _date_format(v) if v else None
         d = _parse_date(v, fmt) if fmt else None
         if d is not None and date(1900, 3, 1) <= d <= date(9998, 11, 1):  # placeholders (9999-12-31) stay
             shifted = d + timedelta(days=stream.below(61) - 30)
             if born_shown:
-                # No younger at the event than its real owner was (up to 16): the canary
-                # is born at another time, and no account is opened by a toddler.
-                donor_gap = d - mate_born if mate_born is not None else _SIXTEEN
+                # No younger at the event than the donor was (up to 16): the canary is
+                # born up to a year later, and no account is opened by a toddler.
+                donor_gap = d - donor_born if donor_born is not None else _SIXTEEN
                 need = max(timedelta(0), min(donor_gap, _SIXTEEN))
                 if shifted - born < need:
                     shifted = born + need + timedelta(days=stream.below(61))
@@ -241,30 +246,16 @@ _PLAIN_AMOUNT = re.compile(r"(-?)(\d+)(?:\.(\d+))?")
 
 
 def _scaled_amount(value: str, stream: Stream) -> str:
-    """``value`` moved by 6-25% up or down, written the same way (as many
-    decimals; a round amount stays as round: 300000 -> 340000). An amount
-    written otherwise (1,234.50, ¥12) is left as it is."""
+    """``value`` moved by 6-25% up or down, with as many decimals. A round
+    amount (a loan of 300000, or 300000.00) stays: moved, it leaves the menu
+    of amounts the list holds (340000: a review flagged 8% of canaries so),
+    and round amounts recur anyway. An amount written otherwise (1,234.50,
+    ¥12) is left as it is."""
     m = _PLAIN_AMOUNT.fullmatch(value.strip())
-    if not m or int(m.group(2)) < 10:
+    if not m or int(m.group(2)) < 10 or not (m.group(3) or "").strip("0"):
         return value
-    sign, whole, decimals = m.group(1), m.group(2), m.group(3) or ""
     factor = 1 + (1 if stream.below(2) else -1) * (0.06 + 0.19 * stream.uniform())
-    zeros = len(whole) - len(whole.rstrip("0")) if not decimals.strip("0") else 0
-    step = 10 ** max(0, min(zeros, len(whole) - 2))  # 300000 moves in steps of 10000
-    if decimals.strip("0"):
-        return sign + f"{float(whole + '.' + decimals) * factor:.{len(decimals)}f}"
-    scaled = round(int(whole) * factor / step) * step
-    if scaled == int(whole):
-        scaled += step if factor > 1 else -step
-    return sign + str(max(scaled, step)) + ("." + decimals if decimals else "")
-
-
-def _born_of(row: Mapping[str, str | None], by_kind: dict, today: date) -> date | None:
-    """A row's birthdate: from its ID number, else its birthdate column."""
-    ids, births = by_kind.get(Kind.IDNO), by_kind.get(Kind.BIRTHDATE)
-    info = id_info((row.get(ids[0]) or "").strip().upper(), today=today) if ids else None
-    born = info.birthdate if info is not None else (_parse_date(row.get(births[0]) or "") if births else None)
-    return born if born is not None and date(1900, 1, 1) <= born <= today else None
+    return m.group(1) + f"{float(m.group(2) + '.' + m.group(3)) * factor:.{len(m.group(3))}f}"
 
 
 def _bound_to_place(header: str) -> bool:

@@ -155,14 +155,13 @@ def test_a_canary_takes_its_mates_surname_and_same_tier_amounts_so_no_real_row_i
 
 def test_a_moved_amount_keeps_its_form():
     stream = Stream(Key(b"k" * 32), "amounts")
-    for value in ("300000", "300000.00", "45.5", "-4500.00", "120000", "99"):
+    for value in ("33093.98", "45.5", "-4500.25"):
         for _ in range(20):
             got = _scaled_amount(value, stream)
             assert got != value and 0.74 <= float(got) / float(value) <= 1.26
-            assert got.count(".") == value.count(".") and len(got.partition(".")[2]) == len(value.partition(".")[2])
-            if value.startswith("300000"):
-                assert got.partition(".")[0].endswith("0000")  # a round amount stays as round
-    assert _scaled_amount("1,234.50", stream) == "1,234.50" and _scaled_amount("7", stream) == "7"
+            assert len(got.partition(".")[2]) == len(value.partition(".")[2])
+    for value in ("300000", "300000.00", "1,234.50", "7"):  # round amounts stay on the list's menu
+        assert _scaled_amount(value, stream) == value
 
 
 def test_a_canary_never_keeps_its_donors_address():
@@ -308,14 +307,3 @@ def test_placeholder_dates_stay_put_and_never_overflow():
         donor = {"到期日": placeholder, "出生日期": placeholder, "姓名": "王伟"}
         row = synthesize(cols, donor, Stream(Key(b"k" * 32), placeholder), today=TODAY, taken=lambda k, v: False)
         assert row["到期日"] == placeholder and "1900" < row["出生日期"] < TODAY.isoformat()
-
-
-def test_a_canarys_event_dates_are_its_mates_moved():
-    """The donor's street and gender beside its opening month paired 30% of
-    canaries with their donors: the dates come from the mate."""
-    cols = [Column("开户日期", Kind.DATE), Column("客户等级", Kind.TIER)]
-    donor, mate = {"开户日期": "2012-09-01", "客户等级": "普通"}, {"开户日期": "2019-03-10", "客户等级": "金卡"}
-    for seed in range(20):
-        row = synthesize(cols, donor, Stream(Key(b"k" * 32), f"d{seed}"), today=TODAY, taken=lambda k, v: False,
-                         mate=mate)
-        assert abs((_parse_date(row["开户日期"]) - date(2019, 3, 10)).days) <= 30

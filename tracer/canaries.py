@@ -122,7 +122,7 @@ class CanaryPlanter:
             batch = []
             for i, pos in enumerate(positions):
                 attempts += 1
-                mate = self._same_tier(rows[pos], [rows[m] for m in mate_positions[i::need]])
+                mate = self._mates(rows[pos], [rows[m] for m in mate_positions[i::need]])
                 row = self._make(rows[pos], stream, today, mate=mate)
                 if row is not None:
                     batch.append((pos, row))
@@ -153,7 +153,7 @@ class CanaryPlanter:
         for k in taken:
             # Each pooled canary has its own stream, so it is the same person in every export.
             donor = self._donors[donor_rows[k]]
-            mate = self._same_tier(donor, [self._donors[m] for m in mate_rows[k]])
+            mate = self._mates(donor, [self._donors[m] for m in mate_rows[k]])
             row = self._make(donor, Stream(pool_key, f"pool/{k}"), today, track=False, mate=mate,
                              columns=self.pool_columns)
             if row is not None:
@@ -543,7 +543,7 @@ class CanaryPlanter:
             return n
 
     def _make(self, donor: dict, stream: Stream, today: date, track: bool = True,
-              mate: dict | None = None, columns: list[Column] | None = None) -> dict | None:
+              mate: tuple[dict, dict] | None = None, columns: list[Column] | None = None) -> dict | None:
         used = self.used
         normalised = self._normalised
 
@@ -561,7 +561,8 @@ class CanaryPlanter:
             return False
 
         try:
-            row = synthesize(columns or self.columns, donor, stream, today=today, taken=taken, mate=mate)
+            row = synthesize(columns or self.columns, donor, stream, today=today, taken=taken,
+                             mate=mate[0] if mate else None, lender=mate[1] if mate else None)
         except RuntimeError:
             return None
         cells = {self.kinds[c]: v for c, v in row.items() if v is not None and self.kinds[c] is not Kind.OTHER}
@@ -595,14 +596,15 @@ class CanaryPlanter:
         return ([stream.below(self.ex.n_rows) for _ in range(want)]
                 + [mates.below(self.ex.n_rows) for _ in range(want * MATE_CHOICES)])
 
-    def _same_tier(self, donor: dict, mates: list[dict]) -> dict:
-        """The first of ``mates`` in the donor's tier (so the canary's amounts are
-        a real row's of its tier, not the donor's moved: a moved balance beside
-        the donor's street and gender paired 43% of canaries with their donors),
-        else the first."""
+    def _mates(self, donor: dict, drawn: list[dict]) -> tuple[dict, dict]:
+        """(the row lending its surname, the row lending its amounts and other
+        columns): the second the first drawn in the donor's tier (else the
+        first drawn: the donor's balance, moved, is used), the first another
+        of those drawn. One row lending both made the canary its twin."""
         tiers = [c.name for c in self.columns if c.kind is Kind.TIER]
         tier = [(donor.get(t) or "").strip() for t in tiers]
-        return next((m for m in mates if [(m.get(t) or "").strip() for t in tiers] == tier), mates[0])
+        at = next((i for i, m in enumerate(drawn) if [(m.get(t) or "").strip() for t in tiers] == tier), 0)
+        return drawn[(at + 1) % len(drawn)], drawn[at]
 
     def _selected_rowids(self, positions: list[int]) -> dict[int, int]:
         """Source rowids of selection positions (one narrow read of ``sel``)."""
