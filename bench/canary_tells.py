@@ -622,6 +622,31 @@ def twin_checks(t: ExportedList, out: Checks) -> None:
                 pairs.update((i, j))
     out["another row agrees on all a canary keeps of its donor, amount within 25"] = pairs
 
+    # The same without the amount or the surname (a canary's come from other rows): its donor's
+    # street, branch, gender and other places, ID region and police block, phone prefix, and a
+    # birth year within one. A review found this pairs every canary (0.8% of real rows).
+    place = [c for c in ("开户网点", "性别", "gender", "省份", "城市", "city", "邮编", "postcode", "运营商") if c in t.header]
+    born: dict[tuple, list[tuple[int, int]]] = defaultdict(list)
+    for i, r in enumerate(t.rows):
+        key = [r[c] for c in place] + ([_DIGITS.sub("#", r["地址"])] if t.col("地址") else [])
+        year = 0
+        if ID:
+            key += [r[ID][:6], r[ID][14:16]]
+            info = id_info(r[ID], today=AS_OF)
+            year = info.birthdate.year if info else 0
+        if PH:
+            key.append(r[PH][:3])
+        born[tuple(key)].append((year, i))
+    near: set[int] = set()
+    for members in born.values():
+        members.sort()
+        for k, (a, i) in enumerate(members):
+            for b, j in members[k + 1:]:
+                if b - a > 1:
+                    break
+                near.update((i, j))
+    out["another row shares its street, branch, gender, ID region and block, phone prefix, birth year +-1"] = near
+
 
 CHECK_GROUPS = (id_checks, phone_checks, name_checks, code_checks, email_checks, card_checks, amount_checks,
                 date_checks, address_checks, twin_checks)
