@@ -116,15 +116,16 @@ def _age(born: date, today: date) -> int:
 def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], stream: Stream, *,
                today: date, taken: Taken, mate: Mapping[str, str | None] | None = None,
                lender: Mapping[str, str | None] | None = None) -> dict[str, str | None]:
-    """One canary row (column name -> text) built from ``donor``. ``mate``,
-    another row of the same list, gives the surname and (when its tier is the
-    donor's) the amounts: no real row is then a near twin of the canary, a
-    pair a leaker can look for (same surname, street, branch and balance)."""
+    """One canary row (column name -> text) built from ``donor`` (its place
+    and event dates). ``mate``, another row of the same list, gives the
+    surname; ``lender`` (the mate where not given), when its tier is the
+    donor's, the amounts and other columns: no real row is then a near twin
+    of the canary, a pair a leaker can look for (same surname, street,
+    branch and balance)."""
     row: dict[str, str | None] = dict(donor)
     mate = donor if mate is None else mate
-    # ``lender`` (a third row, of the donor's tier) gives the amounts and other columns where
-    # given: a canary with one row's surname and that row's balance to the yuan was that row's
-    # twin (a review paired 97-99% of canaries with their mates on surname and balance alone).
+    # One row lending both surname and balance made the canary its twin (a review paired
+    # 97-99% of canaries with their mates on surname and balance alone).
     lender = mate if lender is None else lender
     by_kind: dict[Kind, list[str]] = {}
     for c in columns:

@@ -702,8 +702,7 @@ class _Attribution:
         are a few among many, which must not read as its copy being absent."""
         if c.hits and c.canary_log_p <= math.log(CANARY_ROWS_P):
             return True
-        holders_of = getattr(self, "shared_holders", {})
-        return any(holders_of.get(k) == {c.export_no} for k in c.shared_held)
+        return any(self.shared_holders.get(k) == {c.export_no} for k in c.shared_held)
 
     def _exclusion(self, c: Candidate) -> str | None:
         if c.columns_unexplained:

@@ -56,6 +56,14 @@ def diagnose(text_path: Path, shown: Path, delim: str, header: bool, skip: int =
     return None
 
 
+RAGGED = "(ragged or truncated)"  # ends the message of a row with another number of fields
+
+
+def is_ragged(error: BaseException | None) -> bool:
+    """Is ``error`` (from diagnose) a row with another number of fields than the first?"""
+    return error is not None and str(error).endswith(RAGGED)
+
+
 def _check_row(row: list[str], width: int) -> tuple[str, int | None] | None:
     for i, cell in enumerate(row):
         if "\x00" in cell:
@@ -64,7 +72,7 @@ def _check_row(row: list[str], width: int) -> tuple[str, int | None] | None:
         if size > MAX_LINE_BYTES // 2:
             return f"a {size / 1e6:.1f} MB value: a row may hold at most {MAX_LINE_BYTES / 1e6:g} MB", i
     if len(row) != width:
-        return f"has {len(row)} fields where the first row has {width} (ragged or truncated)", None
+        return f"has {len(row)} fields where the first row has {width} {RAGGED}", None
     return None
 
 

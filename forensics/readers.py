@@ -21,7 +21,7 @@ import duckdb
 from canary.errors import TracerError, UnreadableFile, safe_detail
 from canary.kinds import Kind
 
-from .csvcheck import MAX_LINE_BYTES, diagnose, encoding_label, invalid_text
+from .csvcheck import MAX_LINE_BYTES, diagnose, encoding_label, invalid_text, is_ragged
 from .duck import is_interrupt, qident
 
 _CHUNK = 1 << 20
@@ -452,7 +452,7 @@ def _read_csv(con, p: Path, text_path: Path, table: str, encoding: str) -> Table
         except duckdb.Error:
             # A row with more fields than the header (a leaker's stray comma) stops even the
             # lenient read: such rows are left out, and said, when the defect is one we can name.
-            if malformed is None or "fields where the first row has" not in str(malformed):
+            if not is_ragged(malformed):
                 raise malformed or UnreadableFile(f"cannot parse as delimited text ({safe_detail(e)})",
                                                   path=str(p)) from None
             try:

@@ -27,6 +27,9 @@ def default_home() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".tracer"
 
 
+STORE_FILE = "lineage.duckdb"
+
+
 @dataclass(frozen=True)
 class Home:
     root: Path
@@ -37,7 +40,7 @@ class Home:
 
     @property
     def store_path(self) -> Path:
-        return self.root / "lineage.duckdb"
+        return self.root / STORE_FILE
 
     @property
     def key_dir(self) -> Path:

@@ -15,7 +15,7 @@ import typer
 from canary.errors import TracerError, safe_detail
 from forensics.duck import is_interrupt
 
-from ..home import Home
+from ..home import STORE_FILE, Home
 
 HomeOpt = Annotated[Optional[Path], typer.Option(
     "--home", envvar="TRACER_HOME", show_envvar=True,
@@ -74,13 +74,11 @@ def _damaged_store(e: Exception) -> str | None:
     import duckdb
 
     text = str(e)
-    if not isinstance(e, duckdb.Error) or ("lineage.duckdb" not in text and "orrupt" not in text):
+    read_failed = isinstance(e, (duckdb.IOException, duckdb.SerializationException, duckdb.InternalException))
+    if not isinstance(e, duckdb.Error) or not ("orrupt" in text or (read_failed and STORE_FILE in text)):
         return None
-    if not isinstance(e, (duckdb.IOException, duckdb.SerializationException, duckdb.InternalException)) \
-            and "orrupt" not in text:
-        return None
-    m = re.search(r'"([^"]*lineage\.duckdb)"', text)
-    return m.group(1) if m else "lineage.duckdb"
+    m = re.search(f'"([^"]*{re.escape(STORE_FILE)})"', text)
+    return m.group(1) if m else STORE_FILE
 
 
 def _quiet_stdout() -> None:
