@@ -646,6 +646,63 @@ def twin_checks(t: ExportedList, out: Checks) -> None:
                     break
                 near.update((i, j))
     out["another row shares its street, branch, gender, ID region and block, phone prefix, birth year +-1"] = near
+    role_pair_checks(t, out)
+
+
+def role_pair_checks(t: ExportedList, out: Checks) -> None:
+    """A canary takes from four other rows besides its donor (canary/synth.py):
+    the mate (surname, phone prefix and carrier), the lender (tier, amount,
+    the free columns), the timeline row (birthdate and event dates, moved
+    together) and the house row (the street number). A leaker who knows this
+    looks for each pair."""
+    ID, NM, PH = t.col("身份证号"), t.col("姓名", "name"), t.col("手机号", "phone")
+    AMT = t.col("月日均存款", "贷款金额", "loan_amount")
+    BORN, OPENED = t.col("出生日期", "dob"), t.col("开户日期", "open_date")
+
+    def pairs_of(groups) -> set[int]:
+        return {i for members in groups.values() if len(members) > 1 for i in members}
+
+    if NM and PH:
+        mate: dict[tuple, list[int]] = defaultdict(list)
+        for i, r in enumerate(t.rows):
+            family = _family_name(r[NM]) if _CJK.search(r[NM]) else r[NM].split()[-1] if r[NM].split() else ""
+            mate[family, r[PH][:3], r.get("运营商", "")].append(i)
+        out["another row shares its surname and phone prefix (a canary's mate)"] = pairs_of(mate)
+
+    if AMT:
+        free = [c for c in ("客户等级", "信用分", "credit_score") if c in t.header]
+        by_free: dict[tuple, list[tuple[float, int]]] = defaultdict(list)
+        for i, r in enumerate(t.rows):
+            by_free[tuple(r[c] for c in free)].append((float(r[AMT] or 0), i))
+        lent: set[int] = set()
+        for members in by_free.values():
+            members.sort()
+            for (a, i), (b, j) in zip(members, members[1:]):
+                if b - a < 1:
+                    lent.update((i, j))
+        out["another row shares its tier and free columns, amount within 1 (a canary's lender)"] = lent
+
+    if OPENED and (ID or BORN):
+        lives: list[tuple[int, int, int]] = []  # (birth day, age at opening in days, row)
+        for i, r in enumerate(t.rows):
+            info = id_info(r[ID], today=AS_OF) if ID else None
+            try:
+                born = info.birthdate if info else date.fromisoformat(r[BORN])
+                lives.append((born.toordinal(), date.fromisoformat(r[OPENED]).toordinal() - born.toordinal(), i))
+            except ValueError:
+                continue
+        buckets: dict[tuple[int, int], list[tuple[int, int, int]]] = defaultdict(list)
+        for life in lives:
+            buckets[life[0] // 366, life[1] // 31].append(life)
+        near_life: set[int] = set()
+        for b, a, i in lives:
+            for db in (-1, 0, 1):
+                for da in (-1, 0, 1):
+                    for b2, a2, j in buckets.get((b // 366 + db, a // 31 + da), ()):
+                        if j != i and abs(b2 - b) <= 366 and abs(a2 - a) <= 31:
+                            near_life.update((i, j))
+        out["another row born within a year, of the same age at opening within a month (a canary's timeline)"] = \
+            near_life
 
 
 CHECK_GROUPS = (id_checks, phone_checks, name_checks, code_checks, email_checks, card_checks, amount_checks,

@@ -1,12 +1,15 @@
 """Canary synthesis: a synthetic customer made from the export's own rows.
 
-A canary starts as a copy of a real row of the same export (its donor), so
-its branch, tier, balance and region follow the export's own distribution and
-satisfy the export's own filter; then every identifying value is replaced by
-a keyed-random one that is valid and consistent: an ID number with the
-donor's region, a plausible birthdate and a correct check character; a phone
-with the donor's issued prefix; a name from the export's surnames; the
-donor's street with another house number. Nothing identifies the donor.
+A canary is made of several real rows of the same export, so its branch,
+tier, balance, age and region follow the export's own distribution and
+satisfy the export's own filter, yet no one row is its near twin: one row
+(its donor) lends the place and the sex, another the surname and the phone
+prefix, another of the same tier the amounts and other columns, another the
+birthdate and the event dates (moved together). Every identifying value is
+then a keyed-random one that is valid and consistent: an ID number with the
+donor's region, a police block the region's other rows hold, a correct check
+character; a phone number on the mate's issued prefix; the donor's street
+with another house number. Nothing identifies any of them.
 
 Pure: the caller supplies donors, the keyed stream, and a predicate telling
 which identifiers are already taken (by real customers or other canaries).
@@ -42,18 +45,20 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 _NUMBER = re.compile(r"\d+")
 _SIXTEEN = timedelta(days=16 * 365 + 4)
 # Headers of columns bound to a place or to the donor's own numbers (a city,
-# a postcode, the carrier of the phone prefix the canary keeps, a branch's
-# officer) or person (a title that follows the sex, an age band): their
-# value stays the donor's. Every other column of no known
-# kind (a credit score, an occupation) comes from the mate with the amounts,
-# so the canary is no real row's near twin.
+# a postcode, a branch's officer) or person (a title that follows the sex):
+# their value stays the donor's. Every other column of no known kind (a
+# credit score, an occupation) comes from the lender with the amounts, so the
+# canary is no real row's near twin.
 _PLACE_HINTS = ("邮编", "邮政", "postcode", "postal", "zip", "城市", "city", "省", "province", "市", "区", "县",
-                "district", "county", "region", "地区", "state", "网点", "支行", "分行", "branch", "运营商",
-                "carrier", "归属", "籍贯", "国籍", "nationality", "country", "国家", "机构", "经理", "manager",
+                "district", "county", "region", "地区", "state", "网点", "支行", "分行", "branch",
+                "归属", "籍贯", "国籍", "nationality", "country", "国家", "机构", "经理", "manager",
                 "officer", "area", "location", "town", "乡", "镇", "街道", "社区", "所在", "地",
-                # bound to the donor's sex, age or name, which the canary keeps or derives
-                "称谓", "title", "salutation", "拼音", "pinyin", "年龄段", "age_group", "age group", "生肖",
-                "zodiac", "星座", "民族", "ethnic", "备注", "remark", "note")
+                # bound to the donor's sex or name, which the canary keeps or derives
+                "称谓", "title", "salutation", "拼音", "pinyin", "民族", "ethnic", "备注", "remark", "note")
+# The carrier of the phone prefix, which the canary takes from its mate.
+_PHONE_HINTS = ("运营商", "carrier")
+# What follows the birthdate, which the canary takes (moved) from its timeline row.
+_BIRTH_HINTS = ("年龄段", "age_group", "age group", "生肖", "zodiac", "星座")
 _REGION_CODES = tuple(sorted(REGIONS))
 Taken = Callable[[Kind, str], bool]
 
@@ -115,25 +120,46 @@ def _age(born: date, today: date) -> int:
 
 def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], stream: Stream, *,
                today: date, taken: Taken, mate: Mapping[str, str | None] | None = None,
-               lender: Mapping[str, str | None] | None = None) -> dict[str, str | None]:
-    """One canary row (column name -> text) built from ``donor`` (its place
-    and event dates). ``mate``, another row of the same list, gives the
-    surname; ``lender`` (the mate where not given), when its tier is the
-    donor's, the amounts and other columns: no real row is then a near twin
-    of the canary, a pair a leaker can look for (same surname, street,
-    branch and balance)."""
+               lender: Mapping[str, str | None] | None = None,
+               timeline: Mapping[str, str | None] | None = None,
+               house: Mapping[str, str | None] | None = None,
+               blocks: Sequence[tuple[str, int]] | None = None) -> dict[str, str | None]:
+    """One canary row (column name -> text) made of several rows of the same
+    list, none of which it pairs with: ``donor`` gives the place (street,
+    branch, ID region) and the sex; ``mate`` the surname and the phone
+    prefix; ``lender`` (the mate where not given), when its tier is the
+    donor's, the amounts and other columns; ``timeline`` (the donor where not
+    given) the birthdate and the event dates, moved together; ``house``
+    the street number on the donor's street (drawn where not given). ``blocks``:
+    the police-station blocks (ID digits 15-16) of the donor's region among
+    the list's other rows, with their counts; the canary draws its block
+    from them (the donor's own where not given). A canary keeping more of
+    one row made that row its twin, a pair a leaker can look for."""
     row: dict[str, str | None] = dict(donor)
     mate = donor if mate is None else mate
     # One row lending both surname and balance made the canary its twin (a review paired
     # 97-99% of canaries with their mates on surname and balance alone).
     lender = mate if lender is None else lender
+    timeline = donor if timeline is None else timeline
+    house = {} if house is None else house
     by_kind: dict[Kind, list[str]] = {}
     for c in columns:
         by_kind.setdefault(c.kind, []).append(c.name)
 
-    def first(kind: Kind) -> str | None:
+    def first(kind: Kind, of: Mapping[str, str | None] = donor) -> str | None:
         names = by_kind.get(kind)
-        return donor.get(names[0]) if names else None
+        return of.get(names[0]) if names else None
+
+    def born_of(of: Mapping[str, str | None]) -> date | None:
+        """A row's birthdate: from its ID number, else a birthdate column, else an age."""
+        info = id_info((first(Kind.IDNO, of) or "").strip().upper(), today=today)
+        born = info.birthdate if info is not None else _parse_date(first(Kind.BIRTHDATE, of) or "")
+        if born is not None and not date(1900, 1, 1) <= born <= today:
+            born = None  # a placeholder, not a birthdate
+        age_text = (first(Kind.AGE, of) or "").strip()
+        if born is None and age_text.isdigit() and 18 <= int(age_text) <= 90:
+            born = date(today.year - int(age_text) - 1, 1, 1) + timedelta(days=stream.below(365))
+        return born
 
     donor_id = (first(Kind.IDNO) or "").strip().upper()
     donor_info = id_info(donor_id, today=today)
@@ -145,29 +171,42 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
     else:
         male = stream.below(2) == 1
 
-    # Birthdate: near the donor's, kept within a plausible adult age.
-    # The donor's birthdate: from the ID number, else a birthdate column, else an age.
-    donor_born = donor_info.birthdate if donor_info is not None else _parse_date(first(Kind.BIRTHDATE) or "")
-    age_text = (first(Kind.AGE) or "").strip()
-    if donor_born is not None and not date(1900, 1, 1) <= donor_born <= today:
-        donor_born = None  # a placeholder, not a birthdate
-    if donor_born is None and age_text.isdigit() and 18 <= int(age_text) <= 90:
-        donor_born = date(today.year - int(age_text) - 1, 1, 1) + timedelta(days=stream.below(365))
-    if donor_born is not None:
-        born = donor_born + timedelta(days=stream.below(731) - 365)
+    # Birthdate and event dates: the timeline row's, all moved by one draw of up
+    # to a year (its age at each event kept within a month, and the span between
+    # two events, a loan's term, kept). The donor's own, with its place, paired
+    # every canary with its donor (a review: street, gender, ID region and block,
+    # phone prefix, birth year within one).
+    donor_born = born_of(donor)  # the donor's email may hold its birth year
+    row_born = donor_born if timeline is donor else born_of(timeline)
+    events: dict[str, tuple[date, str]] = {}
+    for name in by_kind.get(Kind.DATE, []):
+        v = timeline.get(name)
+        fmt = _date_format(v) if v else None
+        d = _parse_date(v, fmt) if fmt else None
+        if d is not None and date(1900, 3, 1) <= d <= date(9998, 11, 1):  # placeholders (9999-12-31) stay
+            events[name] = (d, fmt)
+    past = [d for d, _ in events.values() if d <= today]
+    room = (today - max(past)).days if past else 395  # days the events may move later
+    if row_born is not None:
+        shift = stream.below(min(365, room - 30) + 366) - 365
+        born = row_born + timedelta(days=shift)
     else:
+        shift = 0
         born = date(today.year - 25 - stream.below(40), 1, 1) + timedelta(days=stream.below(365))
     while _age(born, today) < 18:
         born -= timedelta(days=365)
     while _age(born, today) > 90:
         born += timedelta(days=365)
+    moved = timedelta(days=shift + stream.below(min(30, room - shift) + 31) - 30)
 
     born_shown = any(by_kind.get(k) for k in (Kind.IDNO, Kind.BIRTHDATE, Kind.AGE))
     region = donor_info.region if donor_info else stream.choice(_REGION_CODES)
     for name in by_kind.get(Kind.IDNO, []):
-        # The donor's digits 15-16 (a police station's block: a list from one county
-        # uses few), the 17th drawn with the canary's sex; any block if those run out.
-        block = int(donor_id[14:16]) if donor_info is not None and donor_id[14:16].isdigit() else None
+        # Digits 15-16 (a police station's block: a list from one county uses few) as
+        # the region's other rows have them, the 17th drawn with the canary's sex;
+        # any block if those run out.
+        block = _block(blocks, stream) if blocks else (
+            int(donor_id[14:16]) if donor_info is not None and donor_id[14:16].isdigit() else None)
         for attempt in range(50):
             if block is not None and attempt < 25:
                 seq = block * 10 + stream.below(5) * 2 + (1 if male else 0)
@@ -188,12 +227,12 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
         g = (donor.get(name) or "").strip()
         row[name] = g if g else ("男" if male else "女")
     for name in by_kind.get(Kind.PHONE, []):
-        row[name] = _phone(donor.get(name), stream, taken)
+        row[name] = _phone(donor.get(name), stream, taken, mate.get(name))
     for name in by_kind.get(Kind.NAME, []):
         row[name] = _name(donor.get(name), male, stream, mate.get(name))
     for name in by_kind.get(Kind.ADDRESS, []):
         v = donor.get(name)
-        row[name] = _new_house_number(v, stream) if v else v
+        row[name] = _new_house_number(v, stream, house.get(name)) if v else v
     codes = {c.name: c.codes for c in columns}
     for kind in (Kind.CUSTNO, Kind.ACCOUNT):
         for name in by_kind.get(kind, []):
@@ -205,10 +244,14 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
                            years=(donor_born, born))
     same_tier = all((donor.get(t) or "").strip() == (lender.get(t) or "").strip()
                     for t in by_kind.get(Kind.TIER, []))
-    if same_tier:  # what depends on the tier (amounts, products, scores) then comes from one real row
-        for name in by_kind.get(Kind.OTHER, []):
-            if not _bound_to_place(name):
-                row[name] = lender.get(name)
+    for name in by_kind.get(Kind.OTHER, []):
+        if _bound_to(name, _PHONE_HINTS):
+            row[name] = mate.get(name)
+        elif _bound_to(name, _BIRTH_HINTS):
+            row[name] = timeline.get(name)
+        elif same_tier and not _bound_to(name, _PLACE_HINTS):
+            # what depends on the tier (amounts, products, scores) comes from one real row
+            row[name] = lender.get(name)
     for name in by_kind.get(Kind.AMOUNT, []):
         v = row[name] = (lender if same_tier else donor).get(name)
         if v and not same_tier:
@@ -216,38 +259,36 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
             # canary already has its street, gender and branch, and a balance equal to the
             # yuan paired 13-31% of canaries with their donors (a review's leaker check).
             v = row[name] = _scaled_amount(v, stream)
+        elif v:
+            # The lender's, moved a little: equal to the yuan, with its tier and free columns,
+            # it paired 70% of canaries with their lenders in a list of 5,000 (15% of real rows).
+            v = row[name] = _scaled_amount(v, stream, 0.005, 0.03)
         # New cents: never a real customer's exact balance. A round amount (a loan
         # of 300000.00, or 300000) stays round: round amounts recur anyway.
         if v and "." in v and v.rpartition(".")[2].strip("0"):
             head, _, tail = v.rpartition(".")
             row[name] = head + "." + "".join(str(stream.below(10)) if ch.isdigit() else ch for ch in tail)
     for name in by_kind.get(Kind.DATE, []):
-        # The donor's event dates, moved: the mate's, clamped to the canary's age, clustered
-        # canaries at their 16th birthday and at rare ages (a review: 12-39% of canaries).
-        v = donor.get(name)
-        fmt = _date_format(v) if v else None
-        d = _parse_date(v, fmt) if fmt else None
-        if d is not None and date(1900, 3, 1) <= d <= date(9998, 11, 1):  # placeholders (9999-12-31) stay
-            shifted = d + timedelta(days=stream.below(61) - 30)
-            if born_shown:
-                # No younger at the event than the donor was (up to 16): the canary is
-                # born up to a year later, and no account is opened by a toddler.
-                donor_gap = d - donor_born if donor_born is not None else _SIXTEEN
-                need = max(timedelta(0), min(donor_gap, _SIXTEEN))
-                if shifted - born < need:
-                    shifted = born + need + timedelta(days=stream.below(61))
-                if shifted > today:  # the donor's own date, if it is old enough for the canary
-                    shifted = d if d - born >= need else today
-            if shifted <= today:
-                row[name] = shifted.strftime(fmt)
+        if name not in events:  # a placeholder or no date: as the timeline row has it
+            row[name] = timeline.get(name)
+            continue
+        d, fmt = events[name]
+        shifted = d + moved
+        if born_shown and d <= today:
+            # No younger at the event than the timeline row was (up to 16): the
+            # canary's age clamp may have moved its birth by a year.
+            need = max(timedelta(0), min(d - row_born, _SIXTEEN)) if row_born is not None else _SIXTEEN
+            if shifted - born < need:
+                shifted = min(born + need + timedelta(days=stream.below(61)), today)
+        row[name] = shifted.strftime(fmt)
     return row
 
 
 _PLAIN_AMOUNT = re.compile(r"(-?)(\d+)(?:\.(\d+))?")
 
 
-def _scaled_amount(value: str, stream: Stream) -> str:
-    """``value`` moved by 6-25% up or down, with as many decimals. A round
+def _scaled_amount(value: str, stream: Stream, least: float = 0.06, most: float = 0.25) -> str:
+    """``value`` moved by ``least``-``most`` (6-25%) up or down, with as many decimals. A round
     amount (a loan of 300000, or 300000.00) stays: moved, it leaves the menu
     of amounts the list holds (340000: a review flagged 8% of canaries so),
     and round amounts recur anyway. An amount written otherwise (1,234.50,
@@ -255,16 +296,32 @@ def _scaled_amount(value: str, stream: Stream) -> str:
     m = _PLAIN_AMOUNT.fullmatch(value.strip())
     if not m or int(m.group(2)) < 10 or not (m.group(3) or "").strip("0"):
         return value
-    factor = 1 + (1 if stream.below(2) else -1) * (0.06 + 0.19 * stream.uniform())
+    factor = 1 + (1 if stream.below(2) else -1) * (least + (most - least) * stream.uniform())
     return m.group(1) + f"{float(m.group(2) + '.' + m.group(3)) * factor:.{len(m.group(3))}f}"
 
 
-def _bound_to_place(header: str) -> bool:
+def _bound_to(header: str, hints: tuple[str, ...]) -> bool:
     h = header.strip().lower()
-    return any(hint in h for hint in _PLACE_HINTS)
+    return any(hint in h for hint in hints)
 
 
-def _phone(value: str | None, stream: Stream, taken: Taken) -> str | None:
+def _block(blocks: Sequence[tuple[str, int]], stream: Stream) -> int | None:
+    """A block drawn as often as the list's other rows of the region hold it."""
+    total = sum(n for _, n in blocks)
+    if total <= 0:
+        return None
+    at = stream.below(total)
+    for block, n in sorted(blocks):
+        if at < n:
+            return int(block)
+        at -= n
+    return None
+
+
+def _phone(value: str | None, stream: Stream, taken: Taken, mate: str | None = None) -> str | None:
+    """A new number written as the donor's is, with the mate's prefix (the
+    donor's where the mate has none issued): the donor's prefix beside its
+    street and birth year paired canary and donor."""
     if not value:
         return value
     digits = _DIGIT.findall(value)
@@ -272,6 +329,9 @@ def _phone(value: str | None, stream: Stream, taken: Taken) -> str | None:
         return value
     lead = len(digits) - 11  # e.g. a +86 country code before the number
     prefix = "".join(digits[lead:lead + 3])
+    mate_digits = _DIGIT.findall(mate or "")
+    if len(mate_digits) >= 11 and "".join(mate_digits[-11:-8]) in ISSUED_PREFIXES:
+        prefix = "".join(mate_digits[-11:-8])
     if prefix not in ISSUED_PREFIXES:
         prefix = stream.choice(ISSUED_PREFIXES)
     # Eight random digits after the prefix, not the donor's exchange (digits 4-7) with
@@ -309,22 +369,36 @@ def _name(value: str | None, male: bool, stream: Stream, mate: str | None = None
     return surname + "".join(stream.choice(chars) for _ in range(length))
 
 
-def _new_house_number(value: str, stream: Stream) -> str:
+_STREET_NUMBER = re.compile(r"(\d+)号")
+
+
+def _new_house_number(value: str, stream: Stream, other: str | None = None) -> str:
     """The donor's street with other numbers: a real place, nobody's address.
-    Each number stays within the donor's (a 12-storey block gets no 99th-floor
-    flat): a room number (3+ digits before 室) is a floor no higher than the
-    donor's and a door number no higher than the donor's or 4; any other
-    number is drawn from 1 to the donor's own (at least 1 to 9)."""
+    The street number (digits before 号) is ``other``'s, another real row's
+    address, where it has one: drawn below the donor's, it made canaries live
+    at low numbers (a leaker's check flagged 11-20% of canaries at a house
+    number of 9 or less, 3% of real rows). Every other number stays within the
+    donor's (a 12-storey block gets no 99th-floor flat): a room number (3+
+    digits before 室) is a floor no higher than the donor's and a door number
+    no higher than the donor's or 4; any other number is drawn from 1 to the
+    donor's own (at least 1 to 9)."""
+    own = _STREET_NUMBER.search(value)
+    lent = _STREET_NUMBER.search(other or "")
+    street_at = own.start(1) if own and lent else None
+
     def repl(m: re.Match) -> str:
         digits = m.group(0)
+        if m.start() == street_at:
+            return lent.group(1)
         if len(digits) >= 3 and value[m.end():m.end() + 1] == "室":
             floor, door = int(digits[:-2]), int(digits[-2:])
             return f"{1 + stream.below(max(floor, 1))}{1 + stream.below(max(door, 4)):02d}"
         return str(1 + stream.below(max(int(digits), 9)))
-    for _ in range(20):  # never the donor's own address (about one draw in fifty was)
+    for attempt in range(20):  # never the donor's own address (about one draw in fifty was)
         new = _NUMBER.sub(repl, value)
         if new != value:
             return new
+        street_at = None  # the other row's number is the donor's: draw it too
     return new
 
 

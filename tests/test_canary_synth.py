@@ -144,7 +144,8 @@ def test_a_canary_takes_its_mates_surname_and_same_tier_amounts_so_no_real_row_i
         row = synthesize(CODES, donor, Stream(Key(b"k" * 32), f"m{seed}"), today=TODAY,
                          taken=lambda k, v: False, mate=mate)
         assert row["姓名"].startswith("欧阳") and row["姓名"] != mate["姓名"]
-        assert row["月日均存款"].startswith("88000.")  # the mate's balance, new cents
+        # the mate's balance moved 0.5-3% (equal to the yuan, with the tier, it paired the two)
+        assert 0.005 <= abs(float(row["月日均存款"]) / 88000.25 - 1) <= 0.031
         row = synthesize(CODES, donor, Stream(Key(b"k" * 32), f"m{seed}"), today=TODAY,
                          taken=lambda k, v: False, mate=other_tier)
         # A gold-card balance would not fit the donor's tier: the donor's size, moved 6-25% (never the
@@ -307,3 +308,74 @@ def test_placeholder_dates_stay_put_and_never_overflow():
         donor = {"到期日": placeholder, "出生日期": placeholder, "姓名": "王伟"}
         row = synthesize(cols, donor, Stream(Key(b"k" * 32), placeholder), today=TODAY, taken=lambda k, v: False)
         assert row["到期日"] == placeholder and "1900" < row["出生日期"] < TODAY.isoformat()
+
+
+def test_a_canary_takes_each_part_of_its_life_from_another_row():
+    """Place and sex from the donor, surname and phone prefix (with its
+    carrier) from the mate, birthdate and event dates from the timeline row
+    (moved together: its age at opening kept within a month), the police
+    block from the region's other rows, the street number from a fourth row:
+    the donor kept all but the surname, and every canary paired with its
+    donor on street, gender, ID region and block, phone prefix and birth year."""
+    cols = COLUMNS + [Column("运营商", Kind.OTHER), Column("年龄段", Kind.OTHER), Column("到期日", Kind.DATE)]
+    donor = {"客户号": "600000000001", "姓名": "王伟", "性别": "男", "身份证号": build_id("110105", date(1980, 5, 5), 731),
+             "出生日期": "1980-05-05", "年龄": "46", "手机号": "13812345678", "地址": "北京市朝阳区建设路88号",
+             "邮箱": "wang80@qq.com", "账号": "6228480402564890018", "月日均存款": "1200.50",
+             "开户日期": "2010-01-01", "客户等级": "普通", "运营商": "中国移动", "年龄段": "45-49",
+             "到期日": "2030-01-01"}
+    mate = dict(donor, 姓名="欧阳娜娜", 手机号="18912345678", 运营商="中国电信")
+    timeline = dict(donor, 身份证号=build_id("310101", date(1960, 3, 3), 120), 出生日期="1960-03-03",
+                    年龄="66", 开户日期="2001-06-15", 到期日="2031-06-15", 年龄段="65-69")
+    house = {"地址": "上海市黄浦区南京路217号"}
+    for seed in range(30):
+        row = synthesize(cols, donor, Stream(Key(b"k" * 32), f"roles{seed}"), today=TODAY,
+                         taken=lambda k, v: False, mate=mate, timeline=timeline, house=house,
+                         blocks=[("12", 3), ("40", 1)])
+        idno = parse_id(row["身份证号"], today=TODAY)
+        assert row["身份证号"][:6] == "110105" and row["身份证号"][14:16] in ("12", "40") and idno.male
+        assert row["手机号"][:3] == "189" and row["运营商"] == "中国电信" and row["姓名"].startswith("欧阳")
+        assert abs((idno.birthdate - date(1960, 3, 3)).days) <= 366 and row["年龄段"] == "65-69"
+        assert row["出生日期"] == idno.birthdate.isoformat()
+        opened, due = date.fromisoformat(row["开户日期"]), date.fromisoformat(row["到期日"])
+        gap = (opened - idno.birthdate) - (date(2001, 6, 15) - date(1960, 3, 3))
+        assert abs(gap.days) <= 31 and opened <= TODAY
+        assert (due - opened).days in range(10957 - 1, 10957 + 2)  # the 30-year term kept (leap days aside)
+        assert row["地址"].startswith("北京市朝阳区建设路217号")
+
+
+def test_no_canary_pairs_with_a_real_row_on_what_its_donor_lends(tmp_path):
+    """The leaker's donor-pair check of bench/canary_tells.py on a real
+    export: street, branch, gender, ID region and block, phone prefix and a
+    birth year within one. It paired every canary (0.7% of real rows)."""
+    import csv
+    import json
+    import re
+    from collections import defaultdict
+
+    import duckdb
+
+    from tracer import ExportRequest, Home, export, init
+    from tracer.synthdata import make_customers, write_csv
+
+    src, out = tmp_path / "list.csv", tmp_path / "out.csv"
+    write_csv(make_customers(4000, seed=13), src)
+    home = Home.at(tmp_path / "home")
+    home.write_key(Key(b"donor pair test key, fixed: same canaries each run"[:32]))
+    init(home)
+    export(ExportRequest(str(src), "R", "p", str(out), export_id="ex-pairs"), home=home)
+    with open(out, encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    con = duckdb.connect(str(home.store_path), read_only=True)
+    planted = {json.loads(j)["身份证号"] for (j,) in con.execute("SELECT row_json FROM canaries").fetchall()}
+    con.close()
+    groups = defaultdict(list)
+    for i, r in enumerate(rows):
+        key = (re.sub(r"\d", "#", r["地址"]), r["开户网点"], r["性别"], r["身份证号"][:6], r["身份证号"][14:16],
+               r["手机号"][:3])
+        groups[key].append((parse_id(r["身份证号"], today=TODAY).birthdate.year, i))
+    paired = set()
+    for members in groups.values():
+        paired |= {i for a, i in members for b, j in members if i != j and abs(a - b) <= 1}
+    canaries = [i for i, r in enumerate(rows) if r["身份证号"] in planted]
+    assert len(canaries) >= 20
+    assert sum(i in paired for i in canaries) <= len(canaries) // 5, "canaries pair with their donors"

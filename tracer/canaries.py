@@ -58,6 +58,15 @@ def pool_size(source_rows: int) -> int:
     return max(4, min(2000, math.ceil(source_rows / 100)))
 
 
+@dataclass(frozen=True)
+class Parents:
+    """The real rows a canary takes from besides its donor (canary.synth.synthesize)."""
+    mate: dict  # the surname and the phone prefix
+    lender: dict  # the amounts and other columns
+    timeline: dict  # the birthdate and the event dates
+    house: dict  # the street number
+
+
 @dataclass
 class Planted:
     anchor_pos: int  # inserted after the selected row at this position
@@ -91,7 +100,8 @@ class CanaryPlanter:
         # drawn within a densely numbered list must not land on them (it would be dropped).
         self.real_codes = [(c.codes, bits) for c in self.pool_columns if c.codes is not None
                            for bits in [self._code_bits(c.name, c.codes)] if bits is not None]
-        self._id_prefixes_read = False  # TEMP TABLE __real_id_prefixes made (_real_id_prefixes)
+        self._id_prefixes_read = False  # TEMP TABLE __real_id_prefixes made (_ensure_real_id_prefixes)
+        self._blocks: dict[str, dict[str, int]] = {}  # ID region -> police block -> real IDs (_read_blocks)
         self._stored_codes: dict[str, set[str]] = {}  # code column -> earlier canaries' codes (_held_codes)
         self.pool_gaps: list[int] = []  # the source's row gaps its pooled canaries may take (_plan_pool_gaps)
         # Canary rows whose codes _between_neighbours keeps, by id() (held here, so no id is reused).
@@ -119,11 +129,12 @@ class CanaryPlanter:
             positions = [stream.below(self.ex.n_rows) for _ in range(need)]
             mate_positions = [mates.below(self.ex.n_rows) for _ in range(need * MATE_CHOICES)]
             rows = self._selected_rows(positions + mate_positions)
+            self._read_blocks([rows[p] for p in positions])
             batch = []
             for i, pos in enumerate(positions):
                 attempts += 1
-                mate = self._mates(rows[pos], [rows[m] for m in mate_positions[i::need]])
-                row = self._make(rows[pos], stream, today, mate=mate)
+                parents = self._parents(rows[pos], [rows[m] for m in mate_positions[i::need]])
+                row = self._make(rows[pos], stream, today, parents=parents)
                 if row is not None:
                     batch.append((pos, row))
             for _, row in self._drop_filtered(self._drop_colliding(batch)):
@@ -149,12 +160,13 @@ class CanaryPlanter:
         first_unique = self._selected_rowids(self._first_unique_positions())
         self._fetch([donor_rows[k] for k in taken] + [m for k in taken for m in mate_rows[k]]
                     + list(first_unique.values()))
+        self._read_blocks([self._donors[donor_rows[k]] for k in taken])
         batch = []
         for k in taken:
             # Each pooled canary has its own stream, so it is the same person in every export.
             donor = self._donors[donor_rows[k]]
-            mate = self._mates(donor, [self._donors[m] for m in mate_rows[k]])
-            row = self._make(donor, Stream(pool_key, f"pool/{k}"), today, track=False, mate=mate,
+            parents = self._parents(donor, [self._donors[m] for m in mate_rows[k]])
+            row = self._make(donor, Stream(pool_key, f"pool/{k}"), today, track=False, parents=parents,
                              columns=self.pool_columns)
             if row is not None:
                 batch.append((k, row))
@@ -543,7 +555,7 @@ class CanaryPlanter:
             return n
 
     def _make(self, donor: dict, stream: Stream, today: date, track: bool = True,
-              mate: tuple[dict, dict] | None = None, columns: list[Column] | None = None) -> dict | None:
+              parents: Parents | None = None, columns: list[Column] | None = None) -> dict | None:
         used = self.used
         normalised = self._normalised
 
@@ -562,7 +574,9 @@ class CanaryPlanter:
 
         try:
             row = synthesize(columns or self.columns, donor, stream, today=today, taken=taken,
-                             mate=mate[0] if mate else None, lender=mate[1] if mate else None)
+                             mate=parents.mate if parents else None, lender=parents.lender if parents else None,
+                             timeline=parents.timeline if parents else None,
+                             house=parents.house if parents else None, blocks=self._blocks_beside(donor))
         except RuntimeError:
             return None
         cells = {self.kinds[c]: v for c, v in row.items() if v is not None and self.kinds[c] is not Kind.OTHER}
@@ -596,15 +610,60 @@ class CanaryPlanter:
         return ([stream.below(self.ex.n_rows) for _ in range(want)]
                 + [mates.below(self.ex.n_rows) for _ in range(want * MATE_CHOICES)])
 
-    def _mates(self, donor: dict, drawn: list[dict]) -> tuple[dict, dict]:
-        """(the row lending its surname, the row lending its amounts and other
-        columns): the second the first drawn in the donor's tier (else the
-        first drawn: the donor's balance, moved, is used), the first another
-        of those drawn. One row lending both made the canary its twin."""
+    def _parents(self, donor: dict, drawn: list[dict]) -> Parents:
+        """Which of the rows drawn for a canary lend what: the amounts the first
+        drawn in the donor's tier (else the first drawn: the donor's balance,
+        moved, is used), the dates the next in that tier (else the one after
+        the next), the surname the one after the lender, the street number
+        the last drawn of the others. One row lending all
+        of it made the canary its twin, and the donor keeping its own dates
+        and phone prefix made the donor its twin."""
         tiers = [c.name for c in self.columns if c.kind is Kind.TIER]
         tier = [(donor.get(t) or "").strip() for t in tiers]
-        at = next((i for i, m in enumerate(drawn) if [(m.get(t) or "").strip() for t in tiers] == tier), 0)
-        return drawn[(at + 1) % len(drawn)], drawn[at]
+        same = [i for i, m in enumerate(drawn) if [(m.get(t) or "").strip() for t in tiers] == tier]
+        at = same[0] if same else 0
+        n = len(drawn)
+        timeline = next((i for i in same[1:] if i != (at + 1) % n), (at + 2) % n)
+        house = next(i for i in range(n - 1, -1, -1) if i not in (at, (at + 1) % n, timeline) or i == 0)
+        return Parents(mate=drawn[(at + 1) % n], lender=drawn[at], timeline=drawn[timeline], house=drawn[house])
+
+    # Police blocks. A canary's ID number keeps its donor's region; digits 15-16
+    # (the block) come from the region's other rows, drawn as often as they hold
+    # each: the donor's own beside its street and birth year paired the two.
+
+    def _id_column(self) -> str | None:
+        return self.ex.id_cols.get(Kind.IDNO)
+
+    def _read_blocks(self, donors: list[dict]) -> None:
+        """The blocks of the donors' regions, over the whole source (pooled
+        canaries are the same people in every export of it), read once."""
+        col = self._id_column()
+        if col is None:
+            return
+        regions = {n[:6] for d in donors if (n := self._normalised(Kind.IDNO, d.get(col)))} - self._blocks.keys()
+        if not regions:
+            return
+        self._ensure_real_id_prefixes()
+        insert_rows(self.con, "canary_regions", ["r"], [(r,) for r in sorted(regions)], [pa.string()])
+        for r in regions:
+            self._blocks[r] = {}
+        for region, block, n in self.con.execute(
+                "SELECT left(p.prefix, 6), p.block, count(*) FROM __real_id_prefixes p "
+                "JOIN canary_regions c ON c.r = left(p.prefix, 6) GROUP BY ALL").fetchall():
+            if block and block.isdigit():
+                self._blocks[region][block] = n
+
+    def _blocks_beside(self, donor: dict) -> list[tuple[str, int]] | None:
+        """The blocks of the donor's region but for the donor's own ID; None
+        where the region has no other row (synthesize keeps the donor's)."""
+        col = self._id_column()
+        n = self._normalised(Kind.IDNO, donor.get(col)) if col else None
+        if not n or n[:6] not in self._blocks:
+            return None
+        counts = dict(self._blocks[n[:6]])
+        if n[14:16] in counts:
+            counts[n[14:16]] -= 1
+        return [(b, c) for b, c in sorted(counts.items()) if c > 0] or None
 
     def _selected_rowids(self, positions: list[int]) -> dict[int, int]:
         """Source rowids of selection positions (one narrow read of ``sel``)."""
@@ -690,13 +749,22 @@ class CanaryPlanter:
         if not prefixes:
             return set()
         insert_rows(self.con, "canary_prefix", ["i", "prefix"], prefixes, [pa.int32(), pa.string()])
-        if not self._id_prefixes_read:  # once per export: a scan of the whole source
-            arms = " UNION ".join(f"SELECT left({sql_normalise(Kind.IDNO, 'src.' + qident(col))}, 15) AS prefix "
-                                  f"FROM src" for col in cols)
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE __real_id_prefixes AS {arms}")
-            self._id_prefixes_read = True
+        self._ensure_real_id_prefixes()
         return {r[0] for r in self.con.execute(
             "SELECT c.i FROM canary_prefix c JOIN __real_id_prefixes s ON s.prefix = c.prefix").fetchall()}
+
+    def _ensure_real_id_prefixes(self) -> None:
+        """TEMP TABLE __real_id_prefixes: the first 15 characters of every real
+        ID number and its police block, digits 15-16 (once per export: a scan
+        of the whole source)."""
+        if self._id_prefixes_read:
+            return
+        cols = [col for kind, col in self.ex.id_cols.items() if kind is Kind.IDNO]
+        arms = " UNION ".join(f"SELECT left(n, 15) AS prefix, substr(n, 15, 2) AS block FROM "
+                              f"(SELECT {sql_normalise(Kind.IDNO, 'src.' + qident(col))} AS n FROM src)"
+                              for col in cols) or "SELECT NULL::VARCHAR AS prefix, NULL::VARCHAR AS block WHERE false"
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE __real_id_prefixes AS {arms}")
+        self._id_prefixes_read = True
 
     def _drop_filtered(self, batch):
         """A canary must satisfy the export's own filter, like every real row."""
