@@ -650,10 +650,10 @@ def twin_checks(t: ExportedList, out: Checks) -> None:
 
 
 def role_pair_checks(t: ExportedList, out: Checks) -> None:
-    """A canary takes from four other rows besides its donor (canary/synth.py):
-    the mate (surname, phone prefix and carrier), the lender (tier, amount,
-    the free columns), the timeline row (birthdate and event dates, moved
-    together) and the house row (the street number). A leaker who knows this
+    """A canary takes from three other rows besides its donor (canary/synth.py):
+    the mate (surname, phone prefix and carrier), the lender (tier, amounts,
+    the free columns) and the timeline row (event dates moved together, the
+    birthdate moved within a year). A leaker who knows this
     looks for each pair."""
     ID, NM, PH = t.col("身份证号"), t.col("姓名", "name"), t.col("手机号", "phone")
     AMT = t.col("月日均存款", "贷款金额", "loan_amount")

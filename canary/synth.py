@@ -122,15 +122,13 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
                today: date, taken: Taken, mate: Mapping[str, str | None] | None = None,
                lender: Mapping[str, str | None] | None = None,
                timeline: Mapping[str, str | None] | None = None,
-               house: Mapping[str, str | None] | None = None,
                blocks: Sequence[tuple[str, int]] | None = None) -> dict[str, str | None]:
     """One canary row (column name -> text) made of several rows of the same
     list, none of which it pairs with: ``donor`` gives the place (street,
     branch, ID region) and the sex; ``mate`` the surname and the phone
     prefix; ``lender`` (the mate where not given), when its tier is the
     donor's, the amounts and other columns; ``timeline`` (the donor where not
-    given) the birthdate and the event dates, moved together; ``house``
-    the street number on the donor's street (drawn where not given). ``blocks``:
+    given) the birthdate and the event dates. ``blocks``:
     the police-station blocks (ID digits 15-16) of the donor's region among
     the list's other rows, with their counts; the canary draws its block
     from them (the donor's own where not given). A canary keeping more of
@@ -141,7 +139,6 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
     # 97-99% of canaries with their mates on surname and balance alone).
     lender = mate if lender is None else lender
     timeline = donor if timeline is None else timeline
-    house = {} if house is None else house
     by_kind: dict[Kind, list[str]] = {}
     for c in columns:
         by_kind.setdefault(c.kind, []).append(c.name)
@@ -171,11 +168,12 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
     else:
         male = stream.below(2) == 1
 
-    # Birthdate and event dates: the timeline row's, all moved by one draw of up
-    # to a year (its age at each event kept within a month, and the span between
-    # two events, a loan's term, kept). The donor's own, with its place, paired
-    # every canary with its donor (a review: street, gender, ID region and block,
-    # phone prefix, birth year within one).
+    # Birthdate and event dates: the timeline row's. The dates move together by
+    # one draw of up to a month (a loan's term kept, a date in the future stays
+    # there, a recent one stays recent); the birthdate by up to a year, never
+    # so far that the canary is younger at an event than the row was (up to 16).
+    # The donor's own, with its place, paired every canary with its donor (a
+    # review: street, gender, ID region and block, phone prefix, birth year).
     donor_born = born_of(donor)  # the donor's email may hold its birth year
     row_born = donor_born if timeline is donor else born_of(timeline)
     events: dict[str, tuple[date, str]] = {}
@@ -186,18 +184,22 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
         if d is not None and date(1900, 3, 1) <= d <= date(9998, 11, 1):  # placeholders (9999-12-31) stay
             events[name] = (d, fmt)
     past = [d for d, _ in events.values() if d <= today]
-    room = (today - max(past)).days if past else 395  # days the events may move later
+    future = [d for d, _ in events.values() if d > today]
+    later = min([30] + [(today - d).days for d in past])
+    earlier = min([30] + [(d - today).days - 1 for d in future])
+    moved = timedelta(days=stream.below(later + earlier + 1) - earlier)
     if row_born is not None:
-        shift = stream.below(min(365, room - 30) + 366) - 365
-        born = row_born + timedelta(days=shift)
+        # The latest birth that keeps the canary no younger at each event than the row was.
+        latest = min([365] + [((d - row_born) - min(d - row_born, _SIXTEEN) + moved).days for d in past
+                              if d >= row_born])
+        latest = max(latest, -365)
+        born = row_born + timedelta(days=stream.below(latest + 366) - 365)
     else:
-        shift = 0
         born = date(today.year - 25 - stream.below(40), 1, 1) + timedelta(days=stream.below(365))
     while _age(born, today) < 18:
         born -= timedelta(days=365)
     while _age(born, today) > 90:
         born += timedelta(days=365)
-    moved = timedelta(days=shift + stream.below(min(30, room - shift) + 31) - 30)
 
     born_shown = any(by_kind.get(k) for k in (Kind.IDNO, Kind.BIRTHDATE, Kind.AGE))
     region = donor_info.region if donor_info else stream.choice(_REGION_CODES)
@@ -232,7 +234,7 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
         row[name] = _name(donor.get(name), male, stream, mate.get(name))
     for name in by_kind.get(Kind.ADDRESS, []):
         v = donor.get(name)
-        row[name] = _new_house_number(v, stream, house.get(name)) if v else v
+        row[name] = _new_house_number(v, stream) if v else v
     codes = {c.name: c.codes for c in columns}
     for kind in (Kind.CUSTNO, Kind.ACCOUNT):
         for name in by_kind.get(kind, []):
@@ -252,22 +254,32 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
         elif same_tier and not _bound_to(name, _PLACE_HINTS):
             # what depends on the tier (amounts, products, scores) comes from one real row
             row[name] = lender.get(name)
-    for name in by_kind.get(Kind.AMOUNT, []):
-        v = row[name] = (lender if same_tier else donor).get(name)
-        if v and not same_tier:
-            # The donor's tier, so an amount of the donor's size, but not the donor's: the
-            # canary already has its street, gender and branch, and a balance equal to the
-            # yuan paired 13-31% of canaries with their donors (a review's leaker check).
-            v = row[name] = _scaled_amount(v, stream)
-        elif v:
-            # The lender's, moved a little: equal to the yuan, with its tier and free columns,
-            # it paired 70% of canaries with their lenders in a list of 5,000 (15% of real rows).
-            v = row[name] = _scaled_amount(v, stream, 0.005, 0.03)
+    # Every amount column moves by one factor (a monthly payment stays the
+    # annuity of the loan: a review found each moved apart broke it for 100% of
+    # canaries), or none moves where one cannot (a round loan of 300000 stays
+    # on the list's menu of amounts).
+    amounts = {name: (lender if same_tier else donor).get(name) for name in by_kind.get(Kind.AMOUNT, [])}
+    given = [v for v in amounts.values() if v and v.strip()]
+    if not same_tier:
+        # The donor's tier, so amounts of the donor's size, but not the donor's: with its
+        # street, gender and branch, a balance equal to the yuan paired 13-31% of canaries
+        # with their donors (a review's leaker check).
+        factor = _factor(stream, 0.06, 0.25)
+    else:
+        # The lender's, moved a little: equal to the yuan, with its tier and free columns,
+        # they paired 70% of canaries with their lenders in a list of 5,000 (15% of real rows).
+        factor = _factor(stream, 0.005, 0.03)
+    if not all(_movable(v) for v in given):
+        factor = 1.0
+    for name, v in amounts.items():
+        if v and factor != 1.0:
+            v = _scaled_amount(v, factor)
         # New cents: never a real customer's exact balance. A round amount (a loan
         # of 300000.00, or 300000) stays round: round amounts recur anyway.
         if v and "." in v and v.rpartition(".")[2].strip("0"):
             head, _, tail = v.rpartition(".")
-            row[name] = head + "." + "".join(str(stream.below(10)) if ch.isdigit() else ch for ch in tail)
+            v = head + "." + "".join(str(stream.below(10)) if ch.isdigit() else ch for ch in tail)
+        row[name] = v
     for name in by_kind.get(Kind.DATE, []):
         if name not in events:  # a placeholder or no date: as the timeline row has it
             row[name] = timeline.get(name)
@@ -275,9 +287,9 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
         d, fmt = events[name]
         shifted = d + moved
         if born_shown and d <= today:
-            # No younger at the event than the timeline row was (up to 16): the
-            # canary's age clamp may have moved its birth by a year.
-            need = max(timedelta(0), min(d - row_born, _SIXTEEN)) if row_born is not None else _SIXTEEN
+            # Only where the age clamp above moved the birth later (a 90-year-old's), or the
+            # row shows no birth: no account is opened by a toddler.
+            need = min(d - row_born, _SIXTEEN) if row_born is not None and d >= row_born else _SIXTEEN
             if shifted - born < need:
                 shifted = min(born + need + timedelta(days=stream.below(61)), today)
         row[name] = shifted.strftime(fmt)
@@ -287,16 +299,27 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
 _PLAIN_AMOUNT = re.compile(r"(-?)(\d+)(?:\.(\d+))?")
 
 
-def _scaled_amount(value: str, stream: Stream, least: float = 0.06, most: float = 0.25) -> str:
-    """``value`` moved by ``least``-``most`` (6-25%) up or down, with as many decimals. A round
-    amount (a loan of 300000, or 300000.00) stays: moved, it leaves the menu
-    of amounts the list holds (340000: a review flagged 8% of canaries so),
-    and round amounts recur anyway. An amount written otherwise (1,234.50,
-    ¥12) is left as it is."""
+def _movable(value: str) -> bool:
+    """Whether an amount may move: written plainly (not 1,234.50 or ¥12), of
+    10 or more, with cents that are not .00. A round amount (a loan of
+    300000, or 300000.00) stays: moved, it leaves the menu of amounts the list
+    holds (340000: a review flagged 8% of canaries so), and round amounts
+    recur anyway."""
     m = _PLAIN_AMOUNT.fullmatch(value.strip())
-    if not m or int(m.group(2)) < 10 or not (m.group(3) or "").strip("0"):
+    return bool(m) and int(m.group(2)) >= 10 and bool((m.group(3) or "").strip("0"))
+
+
+def _factor(stream: Stream, least: float, most: float) -> float:
+    """1 plus or minus a share between ``least`` and ``most``."""
+    return 1 + (1 if stream.below(2) else -1) * (least + (most - least) * stream.uniform())
+
+
+def _scaled_amount(value: str, factor: float) -> str:
+    """``value`` times ``factor``, with as many decimals; unchanged where it
+    may not move (_movable)."""
+    if not _movable(value):
         return value
-    factor = 1 + (1 if stream.below(2) else -1) * (least + (most - least) * stream.uniform())
+    m = _PLAIN_AMOUNT.fullmatch(value.strip())
     return m.group(1) + f"{float(m.group(2) + '.' + m.group(3)) * factor:.{len(m.group(3))}f}"
 
 
@@ -372,33 +395,33 @@ def _name(value: str | None, male: bool, stream: Stream, mate: str | None = None
 _STREET_NUMBER = re.compile(r"(\d+)号")
 
 
-def _new_house_number(value: str, stream: Stream, other: str | None = None) -> str:
+def _new_house_number(value: str, stream: Stream) -> str:
     """The donor's street with other numbers: a real place, nobody's address.
-    The street number (digits before 号) is ``other``'s, another real row's
-    address, where it has one: drawn below the donor's, it made canaries live
-    at low numbers (a leaker's check flagged 11-20% of canaries at a house
-    number of 9 or less, 3% of real rows). Every other number stays within the
+    The street number (digits before 号) is drawn from half to one and a half
+    times the donor's (at least 1 to 9): drawn below it, canaries lived at low
+    numbers (a leaker flagged 11-20% at 9 or less, 3% of real rows), and
+    another row's number left a short street's range (29% of canaries past
+    every number on their street). Every other number stays within the
     donor's (a 12-storey block gets no 99th-floor flat): a room number (3+
     digits before 室) is a floor no higher than the donor's and a door number
     no higher than the donor's or 4; any other number is drawn from 1 to the
     donor's own (at least 1 to 9)."""
-    own = _STREET_NUMBER.search(value)
-    lent = _STREET_NUMBER.search(other or "")
-    street_at = own.start(1) if own and lent else None
+    street = _STREET_NUMBER.search(value)
 
     def repl(m: re.Match) -> str:
         digits = m.group(0)
-        if m.start() == street_at:
-            return lent.group(1)
+        if street is not None and m.start() == street.start(1):
+            d = int(digits)
+            low, high = (1, 9) if d <= 6 else ((d + 1) // 2, d + d // 2)
+            return str(low + stream.below(high - low + 1))
         if len(digits) >= 3 and value[m.end():m.end() + 1] == "室":
             floor, door = int(digits[:-2]), int(digits[-2:])
             return f"{1 + stream.below(max(floor, 1))}{1 + stream.below(max(door, 4)):02d}"
         return str(1 + stream.below(max(int(digits), 9)))
-    for attempt in range(20):  # never the donor's own address (about one draw in fifty was)
+    for _ in range(20):  # never the donor's own address (about one draw in fifty was)
         new = _NUMBER.sub(repl, value)
         if new != value:
             return new
-        street_at = None  # the other row's number is the donor's: draw it too
     return new
 
 

@@ -199,6 +199,9 @@ _STRONG_CONTENT = (Kind.IDNO, Kind.PHONE, Kind.EMAIL, Kind.DATE, Kind.GENDER, Ki
 def type_column(name: str, values: Sequence[str]) -> ColumnType:
     hinted = header_kind(name)
     scores = _Scores(values)
+    if hinted is Kind.AGE and scores and _share(scores.vals, str.isdigit) < 0.6:
+        # 年龄段 "30-39", age_group: not an age (a canary wrote its bare age there)
+        hinted = None
     if hinted is Kind.BIRTHDATE and scores.get(Kind.DATE, 0) >= 0.5:
         return ColumnType(name, Kind.BIRTHDATE, 0.95, "header names a birth date; values are dates")
     if hinted is not None:

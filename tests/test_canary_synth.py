@@ -3,6 +3,7 @@ from its stream, and reads dates the way strptime would."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -14,7 +15,8 @@ from canary.kinds import Kind
 from canary.phones import ISSUED_PREFIXES
 from canary.prf import Key, Stream
 from canary.regions import REGIONS
-from canary.synth import (DATE_PATTERNS, CodeRange, Column, _date_format, _new_house_number, _parse_date, _scaled_amount,
+from canary.synth import (DATE_PATTERNS, CodeRange, Column, _date_format, _factor, _new_house_number, _parse_date,
+                          _scaled_amount,
                           synthesize)
 from canary.validators import row_problems
 
@@ -158,11 +160,11 @@ def test_a_moved_amount_keeps_its_form():
     stream = Stream(Key(b"k" * 32), "amounts")
     for value in ("33093.98", "45.5", "-4500.25"):
         for _ in range(20):
-            got = _scaled_amount(value, stream)
+            got = _scaled_amount(value, _factor(stream, 0.06, 0.25))
             assert got != value and 0.74 <= float(got) / float(value) <= 1.26
             assert len(got.partition(".")[2]) == len(value.partition(".")[2])
     for value in ("300000", "300000.00", "1,234.50", "7"):  # round amounts stay on the list's menu
-        assert _scaled_amount(value, stream) == value
+        assert _scaled_amount(value, 1.2) == value
 
 
 def test_a_canary_never_keeps_its_donors_address():
@@ -312,35 +314,42 @@ def test_placeholder_dates_stay_put_and_never_overflow():
 
 def test_a_canary_takes_each_part_of_its_life_from_another_row():
     """Place and sex from the donor, surname and phone prefix (with its
-    carrier) from the mate, birthdate and event dates from the timeline row
-    (moved together: its age at opening kept within a month), the police
-    block from the region's other rows, the street number from a fourth row:
-    the donor kept all but the surname, and every canary paired with its
-    donor on street, gender, ID region and block, phone prefix and birth year."""
-    cols = COLUMNS + [Column("运营商", Kind.OTHER), Column("年龄段", Kind.OTHER), Column("到期日", Kind.DATE)]
+    carrier) from the mate, birthdate and event dates from the timeline row,
+    the police block from the region's other rows: the donor kept all but
+    the surname, and every canary paired with its donor on street, gender,
+    ID region and block, phone prefix and birth year. The dates move together
+    by up to a month (a loan's term kept, a future date still ahead), the
+    birthdate by up to a year, never making the canary younger at opening
+    than the row was; amounts move by one factor (a payment stays the
+    loan's annuity)."""
+    cols = COLUMNS + [Column("运营商", Kind.OTHER), Column("年龄段", Kind.OTHER), Column("到期日", Kind.DATE),
+                      Column("月供", Kind.AMOUNT)]
     donor = {"客户号": "600000000001", "姓名": "王伟", "性别": "男", "身份证号": build_id("110105", date(1980, 5, 5), 731),
              "出生日期": "1980-05-05", "年龄": "46", "手机号": "13812345678", "地址": "北京市朝阳区建设路88号",
              "邮箱": "wang80@qq.com", "账号": "6228480402564890018", "月日均存款": "1200.50",
              "开户日期": "2010-01-01", "客户等级": "普通", "运营商": "中国移动", "年龄段": "45-49",
-             "到期日": "2030-01-01"}
+             "到期日": "2030-01-01", "月供": "100.05"}
     mate = dict(donor, 姓名="欧阳娜娜", 手机号="18912345678", 运营商="中国电信")
     timeline = dict(donor, 身份证号=build_id("310101", date(1960, 3, 3), 120), 出生日期="1960-03-03",
-                    年龄="66", 开户日期="2001-06-15", 到期日="2031-06-15", 年龄段="65-69")
-    house = {"地址": "上海市黄浦区南京路217号"}
-    for seed in range(30):
+                    年龄="66", 开户日期="1970-06-15", 到期日="2026-12-01", 年龄段="65-69")
+    lender = dict(donor, 月日均存款="30000.31", 月供="3000.02")
+    for seed in range(40):
         row = synthesize(cols, donor, Stream(Key(b"k" * 32), f"roles{seed}"), today=TODAY,
-                         taken=lambda k, v: False, mate=mate, timeline=timeline, house=house,
+                         taken=lambda k, v: False, mate=mate, lender=lender, timeline=timeline,
                          blocks=[("12", 3), ("40", 1)])
         idno = parse_id(row["身份证号"], today=TODAY)
         assert row["身份证号"][:6] == "110105" and row["身份证号"][14:16] in ("12", "40") and idno.male
         assert row["手机号"][:3] == "189" and row["运营商"] == "中国电信" and row["姓名"].startswith("欧阳")
-        assert abs((idno.birthdate - date(1960, 3, 3)).days) <= 366 and row["年龄段"] == "65-69"
+        assert abs((idno.birthdate - date(1960, 3, 3)).days) <= 365 and row["年龄段"] == "65-69"
         assert row["出生日期"] == idno.birthdate.isoformat()
         opened, due = date.fromisoformat(row["开户日期"]), date.fromisoformat(row["到期日"])
-        gap = (opened - idno.birthdate) - (date(2001, 6, 15) - date(1960, 3, 3))
-        assert abs(gap.days) <= 31 and opened <= TODAY
-        assert (due - opened).days in range(10957 - 1, 10957 + 2)  # the 30-year term kept (leap days aside)
-        assert row["地址"].startswith("北京市朝阳区建设路217号")
+        assert abs((opened - date(1970, 6, 15)).days) <= 30 and TODAY < due <= date(2026, 12, 31)
+        assert (due - opened).days == (date(2026, 12, 1) - date(1970, 6, 15)).days  # the term kept
+        assert opened - idno.birthdate >= date(1970, 6, 15) - date(1960, 3, 3)  # no younger at opening
+        number = int(re.search(r"建设路(\d+)号", row["地址"]).group(1))
+        assert 44 <= number <= 132
+        ratio = float(row["月供"]) / 3000.02
+        assert 0.004 < abs(ratio - 1) < 0.031 and abs(float(row["月日均存款"]) / 30000.31 / ratio - 1) < 0.001
 
 
 def test_no_canary_pairs_with_a_real_row_on_what_its_donor_lends(tmp_path):

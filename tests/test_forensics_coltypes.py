@@ -52,3 +52,11 @@ def test_scores_are_computed_only_when_typing_needs_them(monkeypatch):
         vals = [str(v) for v in t.column(col).to_pylist()]
         lazy = coltypes._Scores(vals)
         assert {k: lazy[k] for k in coltypes._REPORTED} == coltypes.content_scores(vals)
+
+
+def test_an_age_band_is_not_an_age():
+    """年龄段 holds "30-39": typed as an age, a canary wrote its bare age
+    there (a review: 100% of canaries against no real row)."""
+    assert type_column("年龄段", ["30-39", "40-49", "50-59"] * 5).kind is Kind.OTHER
+    assert type_column("age_group", ["30-39", "60+"] * 5).kind is Kind.OTHER
+    assert type_column("年龄", ["34", "51", "62"] * 5).kind is Kind.AGE

@@ -64,7 +64,6 @@ class Parents:
     mate: dict  # the surname and the phone prefix
     lender: dict  # the amounts and other columns
     timeline: dict  # the birthdate and the event dates
-    house: dict  # the street number
 
 
 @dataclass
@@ -575,8 +574,7 @@ class CanaryPlanter:
         try:
             row = synthesize(columns or self.columns, donor, stream, today=today, taken=taken,
                              mate=parents.mate if parents else None, lender=parents.lender if parents else None,
-                             timeline=parents.timeline if parents else None,
-                             house=parents.house if parents else None, blocks=self._blocks_beside(donor))
+                             timeline=parents.timeline if parents else None, blocks=self._blocks_beside(donor))
         except RuntimeError:
             return None
         cells = {self.kinds[c]: v for c, v in row.items() if v is not None and self.kinds[c] is not Kind.OTHER}
@@ -614,8 +612,7 @@ class CanaryPlanter:
         """Which of the rows drawn for a canary lend what: the amounts the first
         drawn in the donor's tier (else the first drawn: the donor's balance,
         moved, is used), the dates the next in that tier (else the one after
-        the next), the surname the one after the lender, the street number
-        the last drawn of the others. One row lending all
+        the next), the surname the one after the lender. One row lending all
         of it made the canary its twin, and the donor keeping its own dates
         and phone prefix made the donor its twin."""
         tiers = [c.name for c in self.columns if c.kind is Kind.TIER]
@@ -624,8 +621,7 @@ class CanaryPlanter:
         at = same[0] if same else 0
         n = len(drawn)
         timeline = next((i for i in same[1:] if i != (at + 1) % n), (at + 2) % n)
-        house = next(i for i in range(n - 1, -1, -1) if i not in (at, (at + 1) % n, timeline) or i == 0)
-        return Parents(mate=drawn[(at + 1) % n], lender=drawn[at], timeline=drawn[timeline], house=drawn[house])
+        return Parents(mate=drawn[(at + 1) % n], lender=drawn[at], timeline=drawn[timeline])
 
     # Police blocks. A canary's ID number keeps its donor's region; digits 15-16
     # (the block) come from the region's other rows, drawn as often as they hold
