@@ -188,10 +188,15 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
     later = min([30] + [(today - d).days for d in past])
     earlier = min([30] + [(d - today).days - 1 for d in future])
     moved = timedelta(days=stream.below(later + earlier + 1) - earlier)
+
+    def need(d: date) -> timedelta:
+        """How old the canary must be at event ``d``: as old as the timeline row
+        was (up to 16), or 16 where the row shows no birth before it."""
+        return min(d - row_born, _SIXTEEN) if row_born is not None and d >= row_born else _SIXTEEN
+
     if row_born is not None:
         # The latest birth that keeps the canary no younger at each event than the row was.
-        latest = min([365] + [((d - row_born) - min(d - row_born, _SIXTEEN) + moved).days for d in past
-                              if d >= row_born])
+        latest = min([365] + [((d - row_born) - need(d) + moved).days for d in past if d >= row_born])
         latest = max(latest, -365)
         born = row_born + timedelta(days=stream.below(latest + 366) - 365)
     else:
@@ -289,9 +294,8 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
         if born_shown and d <= today:
             # Only where the age clamp above moved the birth later (a 90-year-old's), or the
             # row shows no birth: no account is opened by a toddler.
-            need = min(d - row_born, _SIXTEEN) if row_born is not None and d >= row_born else _SIXTEEN
-            if shifted - born < need:
-                shifted = min(born + need + timedelta(days=stream.below(61)), today)
+            if shifted - born < need(d):
+                shifted = min(born + need(d) + timedelta(days=stream.below(61)), today)
         row[name] = shifted.strftime(fmt)
     return row
 

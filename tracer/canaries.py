@@ -739,9 +739,9 @@ class CanaryPlanter:
         the check digit differ). The store keeps canaries whole, so such a
         canary would keep most of a real customer's ID number there, and a
         spreadsheet that cut both to 15 digits would make them one."""
-        cols = [col for kind, col in self.ex.id_cols.items() if kind is Kind.IDNO]
-        prefixes = [(i, n[:15]) for i, (_, row) in enumerate(batch) for col in cols
-                    if (n := self._normalised(Kind.IDNO, row.get(col)))]
+        col = self._id_column()
+        prefixes = [(i, n[:15]) for i, (_, row) in enumerate(batch)
+                    if col and (n := self._normalised(Kind.IDNO, row.get(col)))]
         if not prefixes:
             return set()
         insert_rows(self.con, "canary_prefix", ["i", "prefix"], prefixes, [pa.int32(), pa.string()])
@@ -752,14 +752,12 @@ class CanaryPlanter:
     def _ensure_real_id_prefixes(self) -> None:
         """TEMP TABLE __real_id_prefixes: the first 15 characters of every real
         ID number and its police block, digits 15-16 (once per export: a scan
-        of the whole source)."""
+        of the whole source). Called only where the export has an ID column."""
         if self._id_prefixes_read:
             return
-        cols = [col for kind, col in self.ex.id_cols.items() if kind is Kind.IDNO]
-        arms = " UNION ".join(f"SELECT left(n, 15) AS prefix, substr(n, 15, 2) AS block FROM "
-                              f"(SELECT {sql_normalise(Kind.IDNO, 'src.' + qident(col))} AS n FROM src)"
-                              for col in cols) or "SELECT NULL::VARCHAR AS prefix, NULL::VARCHAR AS block WHERE false"
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE __real_id_prefixes AS {arms}")
+        ids = sql_normalise(Kind.IDNO, "src." + qident(self._id_column()))
+        self.con.execute("CREATE OR REPLACE TEMP TABLE __real_id_prefixes AS SELECT left(n, 15) AS prefix, "
+                         f"substr(n, 15, 2) AS block FROM (SELECT {ids} AS n FROM src)")
         self._id_prefixes_read = True
 
     def _drop_filtered(self, batch):
