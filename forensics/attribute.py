@@ -360,7 +360,7 @@ class _Attribution:
         """Which exports held which linked rows (forensics.holders), with the
         rows whose marks are read for each."""
         self.holdings = holders.sweep(self.con, "links", "lin_export_rows", self.exports,
-                                      per_export=self.mark_sample)
+                                      per_export=min(self.mark_first_stage, self.mark_sample))
 
     def _candidates(self, hits, linked) -> dict[int, Candidate]:
         held = self.holdings.held_rows()
@@ -399,7 +399,7 @@ class _Attribution:
         not (a futility stop): continued exports are scored on the full read,
         stopped ones have p > MARK_READ_ON_P and > alpha, so are not accused."""
         self.mark_reader = reader = markevidence.MarkReader(self.con, self.holdings, self.exports, self.keyring,
-                                                            self.types, self.info.rows)
+                                                            self.types, self.info.rows, self.mark_sample)
         first = min(self.mark_first_stage, self.mark_sample)
         reader.read(cands, rows=first)
         self._score(cands)

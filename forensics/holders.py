@@ -45,9 +45,23 @@ class Holdings:
     one_to_one: bool  # every linked leak row has one key and every key one leak row
     sample_export: np.ndarray  # the sampled (export, key) pairs: index into ``enos`` ...
     sample_key: np.ndarray  # ... and into ``keys``; grouped by export, keys ascending
+    held_keys: np.ndarray | None = None  # distinct leak keys each export held
+    per_export: int = 0  # how deep the sample goes: each export's this many smallest held keys
 
     def held_rows(self) -> dict[int, int]:
         return dict(zip(self.enos.tolist(), self.held.tolist()))
+
+    def deeper_sample(self, at: np.ndarray, per_export: int) -> tuple[np.ndarray, np.ndarray]:
+        """(sample_export, sample_key) as a sweep with ``per_export`` would
+        have sampled them, for the exports at indices ``at`` (into ``enos``)
+        only: the sweep samples what every export's first read needs, and an
+        export read further gets its deeper sample from the bitmap here."""
+        at = np.unique(np.asarray(at, np.int64))
+        if not len(at):
+            return np.zeros(0, np.int32), np.zeros(0, np.int32)
+        _, _, rows, key = _counts_and_sample(self.bits[at], self.pad, per_export, self.key_starts, self.key_rows,
+                                             self.one_to_one, count=False)
+        return at[rows].astype(np.int32), key
 
     def key_indices(self, row_keys: np.ndarray) -> np.ndarray:
         """Indices into ``keys`` of those of ``row_keys`` (UInt64) the leak links to."""
@@ -120,9 +134,11 @@ def sweep(con: duckdb.DuckDBPyConnection, links: str, export_rows: str, export_n
     found, bits = np.concatenate(found), np.concatenate(bits)
     order = np.argsort(found, kind="stable")
     found, bits = found[order], bits[order]
-    held, sample_export, sample_key = _counts_and_sample(bits, pad, per_export, starts, key_rows, one_to_one)
+    held, held_keys, sample_export, sample_key = _counts_and_sample(bits, pad, per_export, starts, key_rows,
+                                                                    one_to_one)
     return Holdings(enos=found, held=held, keys=keys, bits=bits, pad=pad, key_starts=starts, key_rows=key_rows,
-                    one_to_one=one_to_one, sample_export=sample_export, sample_key=sample_key)
+                    one_to_one=one_to_one, sample_export=sample_export, sample_key=sample_key, held_keys=held_keys,
+                    per_export=per_export)
 
 
 _POPCOUNT = np.array([bin(v).count("1") for v in range(256)], np.uint8)
@@ -150,12 +166,14 @@ def _set_bits(block: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.nda
     return rows, flat - rows * unpacked.shape[1]
 
 
-def _counts_and_sample(bits, pad, per_export, starts, key_rows, one_to_one):
-    """Each export's distinct held leak rows, and its ``per_export`` smallest
-    held keys: a block of exports at a time, unpacking each row's bit string
-    only as far as the word that holds its ``per_export``-th set bit."""
+def _counts_and_sample(bits, pad, per_export, starts, key_rows, one_to_one, count=True):
+    """Each export's distinct held leak rows and keys, and its ``per_export``
+    smallest held keys: a block of exports at a time, unpacking each row's bit
+    string only as far as the word that holds its ``per_export``-th set bit
+    (``count=False``: the sample only, the rows' counts left zero)."""
     n, width = bits.shape
     held = np.zeros(n, np.int64)
+    held_keys = np.zeros(n, np.int64)
     s_export, s_key = [np.zeros(0, np.int32)], [np.zeros(0, np.int32)]
     block = max(1, BLOCK_BYTES // max(1, width))
     for lo in range(0, n, block):
@@ -164,9 +182,10 @@ def _counts_and_sample(bits, pad, per_export, starts, key_rows, one_to_one):
         ones = _word_counts(part)
         cum = np.cumsum(ones, axis=1, dtype=np.int64)
         counts = cum[:, -1]
+        held_keys[lo:lo + len(part)] = counts
         if one_to_one:
             held[lo:lo + len(part)] = counts
-        else:
+        elif count:
             rows, pos = _set_bits(part, counts)
             first = np.cumsum(counts) - counts
             for i, (f, c) in enumerate(zip(first.tolist(), counts.tolist())):
@@ -183,7 +202,7 @@ def _counts_and_sample(bits, pad, per_export, starts, key_rows, one_to_one):
         take = np.cumsum(edge[:-1], dtype=np.int8) > 0
         s_export.append((rows[take] + lo).astype(np.int32))
         s_key.append((pos[take] - pad).astype(np.int32))
-    return held, np.concatenate(s_export), np.concatenate(s_key)
+    return held, held_keys, np.concatenate(s_export), np.concatenate(s_key)
 
 
 def _sweep_range(con, export_rows: str, where: str, n_keys: int, width: int) -> tuple[np.ndarray, np.ndarray]:

@@ -37,11 +37,15 @@ ROUNDED_SHARE = 0.3  # fewer non-round amounts than this: the column was rounded
 class MarkReader:
     """Reads marks for an attribution: ``con`` holds the TEMP TABLE leak,
     ``holdings`` who held what (forensics.holders), ``exports`` the store's
-    exports by number, ``types`` the leak's typed columns."""
+    exports by number, ``types`` the leak's typed columns. Each export's
+    sample is its ``sample`` smallest held keys; the holdings' own sample
+    (the sweep's) may be shallower: the first stage reads only that."""
 
-    def __init__(self, con, holdings, exports: dict, keyring: dict, types: list, leak_rows: int) -> None:
+    def __init__(self, con, holdings, exports: dict, keyring: dict, types: list, leak_rows: int,
+                 sample: int) -> None:
         self.con, self.holdings, self.exports, self.keyring = con, holdings, exports, keyring
-        self.types, self.leak_rows = types, leak_rows
+        self.types, self.leak_rows, self.sample = types, leak_rows, sample
+        self._deep: dict[int, np.ndarray] = {}  # holding index -> its whole sample's keys (deeper than the sweep's)
         self._parsed: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         self._holding_index = {eno: i for i, eno in enumerate(holdings.enos.tolist())}
         self._leak_by_header = {normalise_header(t.name): t for t in types}
@@ -79,7 +83,25 @@ class MarkReader:
     def sampled(self, eno: int) -> int:
         """Held keys in an export's mark sample (forensics.holders)."""
         i = self._holding_index.get(eno)
-        return 0 if i is None else int(self._sample_sizes[i])
+        return 0 if i is None else min(self.sample, int(self.holdings.held_keys[i]))
+
+    def _sample_of(self, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(holding index, key index) of the whole sample of the exports at
+        holding indices ``at``, grouped by export, keys ascending."""
+        h = self.holdings
+        if self.sample <= h.per_export:  # the sweep sampled at least as deep as a whole sample
+            pick = np.isin(h.sample_export, at) & (self._sample_rank < self.sample)
+            return h.sample_export[pick], h.sample_key[pick]
+        missing = np.setdiff1d(at, np.fromiter(self._deep, np.int64, len(self._deep)))
+        if len(missing):
+            exp, key = h.deeper_sample(missing, self.sample)
+            cut = np.searchsorted(exp, missing, side="right")
+            for i, part in zip(missing.tolist(), np.split(key, cut[:-1])):
+                self._deep[i] = part
+        at = np.unique(at)
+        keys = [self._deep[i] for i in at.tolist()]
+        return (np.repeat(at, [len(k) for k in keys]).astype(np.int32),
+                np.concatenate(keys) if keys else np.zeros(0, np.int32))
 
     @functools.cached_property
     def _sample_sizes(self) -> np.ndarray:
@@ -181,7 +203,7 @@ class MarkReader:
         if any(self.exports[b].key_id not in self.keyring for b in later):
             return None
         h = self.holdings
-        key = h.sample_key[h.sample_export == ia]  # its sample, as the full read took it
+        key = self._sample_of(np.array([ia]))[1]  # its sample, as the full read took it
         if not len(key):
             return []
         pos, lr = h.rows_of_keys(key)
@@ -276,10 +298,15 @@ class MarkReader:
             return tallies
         in_job = {job: None if len(enos) == len(keyed) else np.isin(h.enos, enos) for job, enos in jobs.items()}
         groups = sorted({m.group for m, _, _ in jobs})
-        pick = np.isin(h.enos, keyed)[h.sample_export]
-        if rows is not None:
-            pick &= self._sample_rank < rows
-        s_export, s_key = h.sample_export[pick], h.sample_key[pick]
+        if rows is not None and rows <= self.holdings.per_export:  # the first stage: the sweep's sample holds it
+            pick = np.isin(h.enos, keyed)[h.sample_export] & (self._sample_rank < rows)
+            s_export, s_key = h.sample_export[pick], h.sample_key[pick]
+        else:
+            s_export, s_key = self._sample_of(np.flatnonzero(np.isin(h.enos, keyed)))
+            if rows is not None:
+                sizes = np.bincount(s_export, minlength=size)
+                rank = np.arange(len(s_export)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+                s_export, s_key = s_export[rank < rows], s_key[rank < rows]
         material, parallel = self._material_keys(keyed)
         units = {(leak_col, m): self._units(leak_col, m) for m, leak_col, _ in jobs}
         n_keys = np.int64(len(h.keys))

@@ -82,6 +82,21 @@ def test_sweep_equals_the_sql_it_replaced(tangled, cells, per_export):
 
 
 @pytest.mark.parametrize("tangled", [False, True], ids=["one-to-one", "tangled"])
+def test_a_deeper_sample_of_some_exports_is_what_a_deeper_sweep_samples(tangled):
+    """Attribution sweeps at the first stage's depth and deepens the sample
+    only of the exports it reads further: the same pairs a deeper sweep takes."""
+    con, enos = _store(6, tangled=tangled)
+    shallow = holders.sweep(con, "links", "export_rows", enos, per_export=5)
+    deep = holders.sweep(con, "links", "export_rows", enos, per_export=40)
+    assert (shallow.held_keys == deep.held_keys).all() and shallow.per_export == 5
+    some = np.arange(0, len(deep.enos), 2)
+    exp, key = shallow.deeper_sample(some[::-1], 40)  # any order in, holding order out
+    pick = np.isin(deep.sample_export, some)
+    assert exp.tolist() == deep.sample_export[pick].tolist() and key.tolist() == deep.sample_key[pick].tolist()
+    assert len(key) > len(np.flatnonzero(np.isin(shallow.sample_export, some)))
+
+
+@pytest.mark.parametrize("tangled", [False, True], ids=["one-to-one", "tangled"])
 def test_counting_in_small_blocks_equals_one_block(tangled, monkeypatch):
     """Exports are counted and sampled a block at a time; every block must use
     the same key index (a block once overwrote it for the next)."""
