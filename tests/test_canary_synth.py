@@ -388,3 +388,62 @@ def test_no_canary_pairs_with_a_real_row_on_what_its_donor_lends(tmp_path):
     canaries = [i for i, r in enumerate(rows) if r["身份证号"] in planted]
     assert len(canaries) >= 20
     assert sum(i in paired for i in canaries) <= len(canaries) // 5, "canaries pair with their donors"
+
+
+ANIMALS = "鼠牛虎兔龙蛇马羊猴鸡狗猪"
+SIGNS = [((1, 20), "水瓶座"), ((2, 19), "双鱼座"), ((3, 21), "白羊座"), ((4, 20), "金牛座"), ((5, 21), "双子座"),
+         ((6, 22), "巨蟹座"), ((7, 23), "狮子座"), ((8, 23), "处女座"), ((9, 23), "天秤座"), ((10, 24), "天蝎座"),
+         ((11, 23), "射手座"), ((12, 22), "摩羯座")]
+
+
+def _sign_of(born: date) -> str:
+    return next((name for (m, d), name in reversed(SIGNS) if (born.month, born.day) >= (m, d)), "摩羯座")
+
+
+@settings(max_examples=150, deadline=None)
+@given(born=st.dates(min_value=date(1940, 1, 1), max_value=date(2006, 1, 1)), seed=st.integers(0, 2**32),
+       english=st.booleans())
+def test_what_a_list_derives_from_the_birthdate_shows_the_canarys_own(born, seed, english):
+    """The zodiac animal, the sign, an age band and a birth decade follow the
+    canary's birthdate, not its timeline row's (copied, the animal was wrong
+    for 45% of canaries and the sign for 93%). The animal is counted by the
+    calendar year and no canary is born before 21 February, where a list
+    counting lunar years would differ; none within two days of a sign's
+    edge, where tables differ; its age stays in the row's band (the list's
+    other bands may be of other widths) where its events allow, as here (the
+    row was 17 at opening: the canary's birth may move a year)."""
+    en_animals = ["Rat", "Ox", "Tiger", "Rabbit", "Dragon", "Snake", "Horse", "Goat", "Monkey", "Rooster", "Dog", "Pig"]
+    cols = [Column("身份证号", Kind.IDNO), Column("性别", Kind.GENDER), Column("开户日期", Kind.DATE),
+            Column("生肖", Kind.OTHER), Column("星座", Kind.OTHER), Column("年龄段", Kind.OTHER),
+            Column("出生年代", Kind.OTHER)]
+    age = TODAY.year - born.year - ((TODAY.month, TODAY.day) < (born.month, born.day))
+    band = f"{age // 10 * 10}-{age // 10 * 10 + 9}岁"
+    animal = (en_animals if english else ANIMALS)[(born.year - 4) % 12]
+    if (born.month, born.day) <= (2, 20):  # a lunar year's animal here: left as the row has it
+        animal = (en_animals if english else ANIMALS)[(born.year - 5) % 12]
+    opened = (born + timedelta(days=17 * 366 + 60)).isoformat()
+    row = {"身份证号": build_id("110105", born, 731), "性别": "男", "开户日期": opened, "生肖": animal,
+           "星座": _sign_of(born), "年龄段": band, "出生年代": f"{born.year % 100 // 10}0后"}
+    donor = dict(row, 身份证号=build_id("310101", date(1975, 7, 7), 121))
+    canary = synthesize(cols, donor, Stream(Key(b"z" * 32), f"birth{seed}"), today=TODAY,
+                        taken=lambda k, v: False, timeline=row)
+    own = parse_id(canary["身份证号"], today=TODAY).birthdate
+    assert canary["星座"] == _sign_of(own)
+    assert canary["年龄段"] == band and canary["出生年代"] == f"{own.year % 100 // 10}0后"
+    assert int(band[:2]) <= parse_id(canary["身份证号"], today=TODAY).age_on(TODAY) <= int(band[3:5])
+    if (born.month, born.day) > (2, 20):
+        assert (own.month, own.day) > (2, 20)
+        assert canary["生肖"] == (en_animals if english else ANIMALS)[(own.year - 4) % 12]
+    else:
+        assert canary["生肖"] == animal
+
+
+def test_a_birth_value_keeps_its_form_and_an_unknown_one_is_left_alone():
+    from canary.synth import birth_shown, rewrite_birth_value
+    born, canary = date(1988, 4, 2), date(1989, 5, 1)  # dragon, Aries -> snake, Taurus
+    for value, want in [("属龙", "属蛇"), ("龙年", "蛇年"), ("DRAGON", "SNAKE"), ("Dragon", "Snake"), ("白羊座", "金牛座"),
+                        ("白羊", "金牛"), ("aries", "taurus"), ("80后", "80后"), ("30-39", "30-39")]:
+        shown = birth_shown(value, born, TODAY)
+        assert shown is not None and rewrite_birth_value(value, shown, canary) == want, value
+    for value in ["兔", "60岁以上", "金牛座", "中年", "", None, "30-39 / 40-49"]:  # not this birth, or not known
+        assert birth_shown(value, born, TODAY) is None, value
