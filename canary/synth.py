@@ -103,6 +103,10 @@ def _parse_date(value: str, fmt: str | None = None) -> date | None:
         return None
 
 
+# (public: tracer.canaries reads and moves a canary's dates as synthesis wrote them)
+parse_date, date_format = _parse_date, _date_format
+
+
 def _replace_digits(value: str, stream: Stream, keep: int) -> str:
     """Replace every digit after the first ``keep`` digits, keeping the format."""
     out, seen = [], 0

@@ -14,10 +14,11 @@ checks, and the export's filter, through DuckDB.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -26,7 +27,7 @@ import pyarrow.compute as pc
 from canary import validators
 from canary.kinds import IDENTIFIERS, Kind
 from canary.prf import Key, Stream
-from canary.synth import CodeRange, Column, digit_string, put_digits, skeleton, synthesize
+from canary.synth import CodeRange, Column, date_format, digit_string, parse_date, put_digits, skeleton, synthesize
 from forensics.duck import insert_rows
 from forensics.normalize import KIND_CODES, identity_label, normalise, sql_normalise
 
@@ -41,6 +42,10 @@ ORDER_STREAM = "canary-order/v1"  # codes drawn between a sorted list's neighbou
 ROOM_STREAM = "canary-room/v1"  # where a canary moves to find free codes in every ascending column
 MAX_DRAW = 1 << 62  # the widest range a code is drawn from (Stream.below takes at most 2**64)
 CODE_BITS = 1 << 26  # codes in a range whose real ones are held as bits (8 MiB at most)
+FOLLOWS_DATES = 0.95  # rank correlation from which a customer number follows a date column (numbered as they came)
+FOLLOW_SAMPLE = 20000  # rows sampled to measure it
+SHIFT_DAYS = 45  # how far such a canary's dates may move to a day with a free number
+DATE_FORMATS = "['%Y-%m-%d', '%Y/%m/%d', '%Y.%m.%d', '%Y年%m月%d日', '%Y%m%d']"  # canary.synth's DATE_PATTERNS
 
 
 def default_canary_count(rows: int) -> int:
@@ -64,6 +69,43 @@ class Parents:
     mate: dict  # the surname and the phone prefix
     lender: dict  # the amounts and other columns
     timeline: dict  # the birthdate and the event dates
+
+
+@dataclass
+class DatedCodes:
+    """A customer-number column numbered in the order of a date column (a
+    bank numbers customers as they open): per distinct day (ordinal,
+    ascending) the least and greatest number of its rows, and how many."""
+    date_col: str
+    days: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    count: np.ndarray
+
+    def slot(self, day: int, lo: int, hi: int, reach: int = SHIFT_DAYS) -> tuple[int, int, int] | None:
+        """(day, first, last): the numbers (within ``lo``..``hi``) between the
+        days before and after ``day`` where one is free, on ``day`` or on the
+        nearest day with customers within ``reach`` days; None where none is
+        (a list numbered without gaps there, or not in order)."""
+        days, n = self.days, len(self.days)
+        i = int(np.searchsorted(days, day))
+
+        def bounds(before: int, after: int) -> tuple[int, int]:  # indices of the days around
+            return (max(lo, int(self.high[before]) + 1) if before >= 0 else lo,
+                    min(hi, int(self.low[after]) - 1) if after < n else hi)
+
+        if i == n or days[i] != day:  # no customer that day: the numbers between its neighbours
+            a, b = bounds(i - 1, i)
+            if a <= b:
+                return day, a, b
+        near = sorted(range(max(0, i - 64), min(n, i + 64)), key=lambda k: abs(int(days[k]) - day))
+        for k in near:
+            if abs(int(days[k]) - day) > reach:
+                break
+            a, b = bounds(k - 1, k + 1)
+            if b - a + 1 > int(self.count[k]):  # more numbers than that day's customers: one is free
+                return int(days[k]), a, b
+        return None
 
 
 @dataclass
@@ -577,12 +619,71 @@ class CanaryPlanter:
                              timeline=parents.timeline if parents else None, blocks=self._blocks_beside(donor))
         except RuntimeError:
             return None
+        self._number_by_date(row, stream, taken, columns or self.columns)
         cells = {self.kinds[c]: v for c, v in row.items() if v is not None and self.kinds[c] is not Kind.OTHER}
         if validators.row_problems(cells, today=today):
             return None
         if track:
             self._track(row)
         return row
+
+    def _number_by_date(self, row: dict, stream: Stream, taken, columns: list[Column]) -> None:
+        """A customer number of a list numbered as customers came (the numbers
+        rise with a date column) is drawn among the numbers of the canary's
+        own date, its dates all moved by the same few days where that day has
+        no free number: one drawn anywhere in the range sat among customers
+        of other years (a review flagged 97-99% of canaries by it)."""
+        for col in columns:
+            dated = self._dated_codes.get(col.name)
+            v = row.get(col.name)
+            if dated is None or not v or skeleton(v) != col.codes.skeleton:
+                continue
+            day = _day(row.get(dated.date_col) or "")
+            got = None if day is None else dated.slot(day, int(col.codes.low), int(col.codes.high))
+            if got is None:
+                continue
+            new_day, lo, hi = got
+            hi = min(hi, lo + MAX_DRAW - 1)
+            width = col.codes.skeleton.count("9")
+            for _ in range(30):
+                code = put_digits(v, str(lo + stream.below(hi - lo + 1)).zfill(width))
+                if not taken(Kind.CUSTNO, code):
+                    row[col.name] = code
+                    if new_day != day:
+                        _shift_dates(row, [c.name for c in columns if c.kind is Kind.DATE], new_day - day)
+                    break
+
+    @functools.cached_property
+    def _dated_codes(self) -> dict[str, DatedCodes]:
+        """Customer-number columns (one run of digits) whose numbers rise with
+        a date column's days over a sample of the source (rank correlation at
+        least FOLLOWS_DATES), with that column's numbers by day."""
+        codes = [c for c in self.pool_columns if c.kind is Kind.CUSTNO and c.codes is not None
+                 and _one_run(c.codes.skeleton)]
+        dates = [t.name for t in self.ex.types if t.kind is Kind.DATE]
+        if not codes or not dates:
+            return {}
+        out = {}
+        for c in codes:
+            first, last = c.codes.skeleton.index("9"), c.codes.skeleton.rindex("9")
+            number = (f"TRY_CAST(substr({qident(c.name)}, {first + 1}, {last - first + 1}) AS BIGINT)")
+            days = ", ".join(f"date_diff('day', DATE '0001-01-01', try_strptime({qident(d)}, {DATE_FORMATS})::DATE)"
+                             f" AS d{i}" for i, d in enumerate(dates))
+            t = self.con.execute(
+                f"SELECT {number} AS n, {days} FROM (SELECT * FROM src USING SAMPLE reservoir({FOLLOW_SAMPLE} ROWS) "
+                f"REPEATABLE (13)) WHERE {qident(c.name)} LIKE ? ESCAPE '\\'",
+                [_like_pattern(c.codes.skeleton)]).fetchnumpy()
+            best, at = max((_rank_correlation(t["n"], t[f"d{i}"]), i) for i in range(len(dates)))
+            if best < FOLLOWS_DATES:
+                continue
+            d = qident(dates[at])
+            by_day = self.con.execute(
+                f"SELECT day, min(n), max(n), count(*) FROM (SELECT {number} AS n, "
+                f"date_diff('day', DATE '0001-01-01', try_strptime({d}, {DATE_FORMATS})::DATE) AS day FROM src "
+                f"WHERE {qident(c.name)} LIKE ? ESCAPE '\\') WHERE n IS NOT NULL AND day IS NOT NULL "
+                "GROUP BY day ORDER BY day", [_like_pattern(c.codes.skeleton)]).fetchnumpy()
+            out[c.name] = DatedCodes(dates[at], *(np.asarray(by_day[k], np.int64) for k in list(by_day)))
+        return out
 
     def _track(self, row: dict) -> None:
         """The row's identifiers, every column of an identifier kind (a contract
@@ -764,6 +865,41 @@ class CanaryPlanter:
         """A canary must satisfy the export's own filter, like every real row."""
         ok = passing_filter(self.ex, [(i, row) for i, (_, row) in enumerate(batch)])
         return [b for i, b in enumerate(batch) if i in ok]
+
+
+def _shift_dates(row: dict, names: list[str], days: int) -> None:
+    """Every date of ``row``'s columns ``names`` moved by ``days``, each in its
+    own format (a loan's term kept); placeholders (9999-12-31) stay."""
+    for name in names:
+        d = parse_date(row.get(name) or "")
+        fmt = date_format(row.get(name) or "")
+        if d is not None and fmt and date(1900, 3, 1) <= d <= date(9998, 11, 1):
+            row[name] = (d + timedelta(days=days)).strftime(fmt)
+
+
+def _one_run(skel: str) -> bool:
+    """A code shape whose digits are one run (VIP000123, not 12-345)."""
+    first, last = skel.find("9"), skel.rfind("9")
+    return first >= 0 and skel[first:last + 1] == "9" * (last - first + 1) and last - first <= 17
+
+
+def _day(text: str) -> int | None:
+    """A date cell's day as date_diff('day', 0001-01-01, ...) counts it."""
+    d = parse_date(text)
+    return None if d is None else d.toordinal() - 1
+
+
+def _rank_correlation(x, y) -> float:
+    """Rank correlation of two columns over the rows where both are known
+    (ties share a rank: a day's many customers); 0 with fewer than 50 such
+    rows."""
+    x, y = (np.ma.filled(np.ma.asarray(v, float), np.nan) for v in (x, y))
+    both = ~(np.isnan(x) | np.isnan(y))
+    if both.sum() < 50:
+        return 0.0
+    rx, ry = (np.unique(v[both], return_inverse=True)[1] for v in (x, y))
+    r = np.corrcoef(rx, ry)[0, 1]
+    return 0.0 if np.isnan(r) else float(r)
 
 
 def _first_not_below(codes, value: str) -> int:
