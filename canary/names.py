@@ -57,3 +57,54 @@ def split_name(name: str) -> tuple[str, str]:
     if len(name) >= 3 and name[:2] in _COMPOUND_SET:
         return name[:2], name[2:]
     return name[:1], name[1:]
+
+
+def _syllables(chars: str, readings: str) -> dict[str, str]:
+    words = readings.split()
+    if len(words) != len(chars):
+        raise ValueError("one reading per character")
+    return dict(zip(chars, words))
+
+
+#: How names are romanised in addresses (toneless pinyin; ü as v): every
+#: surname above and every given-name character a canary is made of, so a
+#: canary's email can spell its own name where the list's spell theirs.
+#: Readings a name takes (曾 zeng, 单 shan, 覃 qin, 柏 bai, 茜 qian).
+PINYIN: dict[str, str] = {
+    **_syllables("".join(SURNAMES),
+                 "wang li zhang liu chen yang huang zhao wu zhou xu sun ma zhu hu guo he gao lin luo zheng liang "
+                 "xie song tang xu han feng deng cao peng zeng xiao tian dong yuan pan yu jiang cai yu du ye cheng "
+                 "su wei lv ding ren shen yao lu jiang cui zhong tan lu wang fan jin shi liao jia xia wei fu fang "
+                 "bai zou meng xiong qin qiu jiang yin xue yan duan lei hou long shi tao li he gu mao hao gong shao "
+                 "wan qian yan qin wu dai mo kong xiang tang chang wen kang shi wen niu fan ge xing an qi yi qiao wu "
+                 "pang yan ni zhuang nie zhang lu yue zhai yin zhan shen ou geng guan lan jiao yu zuo liu gan zhu "
+                 "bao ning shang fu shu ruan ke ji mei tong ling bi shan ji pei huo tu cheng miao gu sheng qu weng "
+                 "ran luo"),
+    **_syllables("".join(GIVEN_CHARS_MALE),
+                 "wei qiang lei jun yong jie tao bin chao ming gang ping hui peng hua fei xin bo yu hao kai jian jun "
+                 "fan shuai xu long lin liang cheng jian zhi guo feng yi dong bo chen hao xuan rui zhe hang ming "
+                 "hong hai shan yan song bai jiang he sen bin wu bing li qing de fu gui sheng xiang rong chun yong "
+                 "jin li kun guang zhong yi min fa xin li qing zhen tian zheng jian feng lei da rui ze jia hao xiang "
+                 "zi yi an jun qi rui hui sheng fan"),
+    **_syllables("".join(GIVEN_CHARS_FEMALE),
+                 "fang na min jing li yan juan xia xiu ling gui ying lan ping yan hong mei li lin ting xue hui ying "
+                 "qian jie qin yun jing yan qian lu yao yi jia xin yue jing qi wen lu dan lei wei lan fei xuan yan "
+                 "wan yue feng cui zhen zhu yu cai hui shu zhen jiao yuan ni shan rong ying bei dai qiao mei xiao si "
+                 "meng shi ya xin han xuan ke zi ruo ning bing qing hong fei yang qi jing rui yun ju qiu xiang yi "
+                 "qiong wan sha jin qing"),
+}
+#: Compound surnames, whole.
+COMPOUND_PINYIN: dict[str, str] = dict(zip(COMPOUND_SURNAMES, (
+    "ouyang sima zhuge shangguan dongfang huangfu linghu murong yuchi xiahou situ gongsun zhangsun yuwen xuanyuan "
+    "dugu nangong ximen duanmu baili huyan tantai gongye taishi shentu wenren moqi zhongli zongzheng puyang").split()))
+#: Other spellings of surnames an address may use.
+SURNAME_VARIANTS: dict[str, tuple[str, ...]] = {"吕": ("lv", "lu", "lyu"), "覃": ("qin", "tan"), "曾": ("zeng",),
+                                                 "单": ("shan", "dan")}
+
+
+def surname_spellings(surname: str) -> tuple[str, ...]:
+    """How an address may spell a surname (none where it is not known)."""
+    if surname in SURNAME_VARIANTS:
+        return SURNAME_VARIANTS[surname]
+    got = COMPOUND_PINYIN.get(surname) or (PINYIN.get(surname) if len(surname) == 1 else None)
+    return (got,) if got else ()

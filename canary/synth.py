@@ -24,7 +24,7 @@ from typing import Callable, Mapping, Sequence
 
 from .idcard import build_id, id_info
 from .kinds import Kind
-from .names import GIVEN_CHARS_FEMALE, GIVEN_CHARS_MALE, split_name
+from .names import GIVEN_CHARS_FEMALE, GIVEN_CHARS_MALE, PINYIN, split_name, surname_spellings
 from .phones import ISSUED_PREFIXES
 from .prf import Stream
 from .regions import REGIONS
@@ -272,6 +272,7 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
     spelled = (donor.get(names[0]), row.get(names[0])) if names else (None, None)
     for name in by_kind.get(Kind.EMAIL, []):
         row[name] = _email(donor.get(name), stream, taken, mate=mate.get(name), names=spelled,
+                           mate_name=mate.get(names[0]) if names else None,
                            years=(donor_born, born))
     same_tier = all((donor.get(t) or "").strip() == (lender.get(t) or "").strip()
                     for t in by_kind.get(Kind.TIER, []))
@@ -626,18 +627,20 @@ def _with_check_digit(value: str) -> str:
 
 
 def _email(value: str | None, stream: Stream, taken: Taken, *, mate: str | None = None,
-           names: tuple[str | None, str | None] = (None, None),
+           names: tuple[str | None, str | None] = (None, None), mate_name: str | None = None,
            years: tuple[date | None, date] | None = None) -> str | None:
     """A new address on the donor's domain, built the way the list builds
     its addresses: the donor's name words in it become the canary's
     (john.smith -> john.jones), else the letters are the mate's (whose
-    surname the canary took: wang85... -> li85...); a run of digits that
+    surname the canary took: wang85... -> li85...), its given name's
+    romanised the canary's where they spell the mate's (wangwei -> wanglei,
+    _respelled); a run of digits that
     starts with the donor's birth year takes the canary's; other digits are
     drawn anew. Random letters only where nothing of that shape is there."""
     if not value or "@" not in value:
         return value
     local, domain = value.rsplit("@", 1)
-    shaped = _email_like(local, mate, names, years)
+    shaped = _email_like(local, _respelled(mate, mate_name, names[1]), names, years)
     letters = "abcdefghijklmnopqrstuvwxyz"
     for attempt in range(50):
         if shaped is not None and attempt < 40:
@@ -651,6 +654,59 @@ def _email(value: str | None, stream: Stream, taken: Taken, *, mate: str | None 
 
 
 _LETTERS = re.compile(r"[A-Za-z]+")
+_SPELLED = re.compile(r"[A-Za-z][A-Za-z._-]*[A-Za-z]|[A-Za-z]")  # a name's letters, separators inside
+
+
+def _cased(word: str, like: str) -> str:
+    if like.isupper() and len(like) > 1:
+        return word.upper()
+    return word[:1].upper() + word[1:] if like[:1].isupper() else word
+
+
+def _respelled(address: str | None, mate_name: str | None, canary_name: str | None) -> str | None:
+    """The mate's address spelling the canary's name where it spells the
+    mate's: its surname's pinyin and, before or after it, the given name
+    whole or by initials (wangwei85, wang.w, weiwang; the canary shares the
+    mate's surname). A real name whose given characters this module cannot
+    read is taken on its shape. The address as it is otherwise (digits, a
+    nickname, a surname alone)."""
+    if not address or "@" not in address or not mate_name or not canary_name:
+        return address
+    if not (_CJK.search(mate_name) and _CJK.search(canary_name)):
+        return address
+    (surname, given), (c_surname, c_given) = split_name(mate_name), split_name(canary_name)
+    new_given = [PINYIN.get(ch) for ch in c_given]
+    local, domain = address.rsplit("@", 1)
+    m = _SPELLED.search(local)
+    if surname != c_surname or not given or not c_given or None in new_given or m is None:
+        return address
+    letters = m.group()
+    text = letters.lower()
+    old_given = [PINYIN.get(ch) for ch in given]
+    for sp in surname_spellings(surname):
+        if text.startswith(sp) and len(text) > len(sp):
+            rest, before = text[len(sp):], False
+        elif text.endswith(sp) and len(text) > len(sp):
+            rest, before = text[:-len(sp)], True
+        else:
+            continue
+        sep = rest[-1] if before and rest[-1] in "._-" else rest[0] if not before and rest[0] in "._-" else ""
+        spelt = rest.strip("._-")
+        if not spelt.isalpha():
+            continue
+        if len(spelt) == len(given) and (None in old_given or spelt == "".join(p[0] for p in old_given)):
+            out = "".join(p[0] for p in new_given)  # initials
+        elif (None in old_given and len(spelt) > len(given)) or spelt == "".join(old_given):
+            out = "".join(new_given)
+        else:
+            continue
+        # each part in the case the mate's has (WangWei, wang.Wei, WANGW)
+        was_sur = letters[-len(sp):] if before else letters[:len(sp)]
+        was_given = (letters[:-len(sp)] if before else letters[len(sp):]).strip("._-")
+        sur, out = _cased(sp, was_sur), _cased(out, was_given)
+        new = out + sep + sur if before else sur + sep + out
+        return local[:m.start()] + new + local[m.end():] + "@" + domain
+    return address
 _DRAW = "\x00"  # a digit still to be drawn (no address holds a NUL)
 
 

@@ -40,3 +40,13 @@ def test_split_name(name, parts):
 def test_split_name_rejects_empty():
     with pytest.raises(ValueError):
         split_name("  ")
+
+
+def test_every_name_character_a_canary_takes_has_one_romanisation():
+    from canary.names import COMPOUND_PINYIN, PINYIN, surname_spellings
+
+    for ch in SURNAMES + GIVEN_CHARS_MALE + GIVEN_CHARS_FEMALE:
+        assert PINYIN[ch].isalpha() and PINYIN[ch].islower() and 1 <= len(PINYIN[ch]) <= 6, ch
+    assert set(COMPOUND_PINYIN) == set(COMPOUND_SURNAMES)
+    assert surname_spellings("王") == ("wang",) and surname_spellings("欧阳") == ("ouyang",)
+    assert "lv" in surname_spellings("吕") and surname_spellings("x") == ()

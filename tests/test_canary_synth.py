@@ -497,3 +497,29 @@ def test_a_list_numbered_as_customers_came_numbers_each_canary_by_its_date(tmp_p
         assert all(in_step), f"{in_step.count(False)} of {len(canaries)} canaries out of step with their dates"
     else:
         assert in_step.count(True) <= len(canaries) // 4
+
+
+@pytest.mark.parametrize("donor_email, mate_email, spelled", [
+    ("liuyang85123@163.com", "wangwei90777@qq.com", lambda sur, given: sur + given),
+    ("liu.yang85@163.com", "wang.wei90@qq.com", lambda sur, given: sur + "." + given),
+    ("LiuY85@163.com", "WangW90@qq.com", lambda sur, given: sur.title() + given[0].upper()),
+    ("yangliu85@163.com", "weiwang90@qq.com", lambda sur, given: given + sur),
+])
+def test_a_canary_email_of_the_full_name_spells_the_canarys_name(donor_email, mate_email, spelled):
+    """Where a list's addresses spell the customer's whole name, the canary's
+    spells its own (its mate's surname, its own given name, whole or by
+    initials, in the list's order and case): the mate's, copied, spelled
+    another person's given name for every canary (a review)."""
+    from canary.names import PINYIN
+
+    cols = [Column("姓名", Kind.NAME), Column("身份证号", Kind.IDNO), Column("邮箱", Kind.EMAIL)]
+    donor = {"姓名": "刘洋", "身份证号": build_id("110101", date(1985, 6, 1), 371), "邮箱": donor_email}
+    mate = {"姓名": "王伟", "邮箱": mate_email}
+    for seed in range(30):
+        row = synthesize(cols, donor, Stream(Key(b"m" * 32), f"full{seed}"), today=TODAY,
+                         taken=lambda k, v: False, mate=mate)
+        name, local = row["姓名"], row["邮箱"].split("@")[0]
+        assert name[0] == "王"
+        want = spelled("wang", "".join(PINYIN[ch] for ch in name[1:]))
+        born = parse_id(row["身份证号"]).birthdate
+        assert local.startswith(want + f"{born.year % 100:02d}") and local.rstrip("0123456789") == want, (name, local)
