@@ -670,8 +670,9 @@ class CanaryPlanter:
             days = ", ".join(f"date_diff('day', DATE '0001-01-01', try_strptime({qident(d)}, {DATE_FORMATS})::DATE)"
                              f" AS d{i}" for i, d in enumerate(dates))
             t = self.con.execute(
-                f"SELECT {number} AS n, {days} FROM (SELECT * FROM src USING SAMPLE reservoir({FOLLOW_SAMPLE} ROWS) "
-                f"REPEATABLE (13)) WHERE {qident(c.name)} LIKE ? ESCAPE '\\'",
+                f"SELECT {number} AS n, {days} FROM (SELECT {', '.join(qident(n) for n in [c.name, *dates])} "
+                f"FROM src USING SAMPLE reservoir({FOLLOW_SAMPLE} ROWS) REPEATABLE (13)) "
+                f"WHERE {qident(c.name)} LIKE ? ESCAPE '\\'",
                 [_like_pattern(c.codes.skeleton)]).fetchnumpy()
             best, at = max((_rank_correlation(t["n"], t[f"d{i}"]), i) for i in range(len(dates)))
             if best < FOLLOWS_DATES:
