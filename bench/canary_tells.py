@@ -977,7 +977,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rows", type=int, nargs="+", default=[5000, 50000],
                    help="real rows of each list (default 5000 50000)")
     p.add_argument("--shapes", nargs="+", choices=sorted(SHAPES), default=sorted(SHAPES),
-                   help="list shapes (default A B C D)")
+                   help="list shapes (default all: A B C D L)")
     p.add_argument("--seed", type=int, default=1, help="seed of the lists, the key and the export ids")
     p.add_argument("--tell-ratio", type=float, default=TELL_RATIO,
                    help=f"canary rate / real rate from which a check is a TELL (default {TELL_RATIO:g})")
