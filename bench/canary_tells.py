@@ -28,6 +28,11 @@ identifier column), and runs every check on the exported file. Shapes:
   (member numbers skip 1-4 numbers after 30% of rows, contract numbers
   after 10%): canaries must sit where both columns have room, and the
   joint-gap checks look at how they sit there.
+* L: a loan book of 20 columns (member and contract numbers with gaps as in
+  D, tier, principal mostly from a menu, a product's annual rate, term in
+  months, grant and maturity dates, the monthly payment and the balance by
+  the annuity schedule): a leaker recomputes each contract and deletes the
+  rows whose contract does not add up.
 
 A check flags rows; it is reported as canaries flagged / canaries and real
 rows flagged / real rows, and how many of the flagged canaries are pooled
@@ -209,6 +214,87 @@ def shape_c(n: int, rng: random.Random) -> list[dict[str, str]]:
     return rows
 
 
+# Shape L: a loan book. Each contract adds up as a leaker recomputes it:
+# maturity = grant + term months, payment = the annuity rounded to the cent,
+# balance = the principal still owed after the payments due by AS_OF.
+LOAN_TIERS = {"普通": (50, [3, 5, 8, 10, 15, 20]), "银卡": (30, [10, 15, 20, 30, 50]),
+              "金卡": (15, [30, 50, 80, 100]), "白金": (5, [50, 100, 150, 200, 300])}  # weight, menu (10,000s)
+LOAN_TERMS = {12: ("4.35",), 24: ("4.75",), 36: ("4.75", "5.50"), 60: ("4.75", "5.50"), 120: ("4.90",)}
+LOAN_TERM_WEIGHTS = (20, 20, 30, 20, 10)
+
+
+def add_months(d: date, months: int) -> date:
+    """``d`` plus whole months, the day kept or the month's last (01-31 + 1 month = 02-28)."""
+    y, m = divmod(d.month - 1 + months, 12)
+    y, m = d.year + y, m + 1
+    last = (date(y + m // 12, m % 12 + 1, 1) - timedelta(days=1)).day
+    return date(y, m, min(d.day, last))
+
+
+def annuity(principal: float, annual_pct: float, term: int) -> float:
+    """The monthly payment of an annuity loan, unrounded."""
+    i = annual_pct / 1200
+    return principal * i / (1 - (1 + i) ** -term)
+
+
+def payments_made(start: date, term: int, on: date) -> int:
+    """Monthly payments due by ``on`` (the first a month after the grant)."""
+    k = (on.year - start.year) * 12 + on.month - start.month
+    if k > 0 and add_months(start, k) > on:
+        k -= 1
+    return max(0, min(term, k))
+
+
+def schedule_balance(principal: float, annual_pct: float, term: int, paid: int, payment: float) -> float:
+    """Principal still owed after ``paid`` payments of ``payment`` (closed form), unrounded."""
+    if paid >= term:
+        return 0.0
+    i = annual_pct / 1200
+    g = (1 + i) ** paid
+    return principal * g - payment * (g - 1) / i
+
+
+def shape_l(n: int, rng: random.Random) -> list[dict[str, str]]:
+    regions = list(REGIONS.values())
+    tiers = list(LOAN_TIERS)
+    rows, vip, contract, used_ids, used_phones = [], 0, 123, set(), set()
+    for _ in range(n):
+        vip += 1 if rng.random() > 0.3 else 1 + rng.randint(1, 4)  # gaps in both codes, as in shape D
+        contract += 1 if rng.random() > 0.1 else 1 + rng.randint(1, 4)
+        reg = rng.choice(regions)
+        male = rng.random() < 0.5
+        born = date(1958, 1, 1) + timedelta(days=rng.randrange(365 * 44))
+        first = max(date(2016, 1, 1), _sixteenth(born) + timedelta(days=2 * 366))  # 18 at the grant
+        start = first + timedelta(days=rng.randrange(max(1, (AS_OF - first).days)))
+        term = rng.choices(list(LOAN_TERMS), LOAN_TERM_WEIGHTS)[0]
+        rate = rng.choice(LOAN_TERMS[term])
+        tier = rng.choices(tiers, [w for w, _ in LOAN_TIERS.values()])[0]
+        if rng.random() < 0.85:
+            principal = rng.choice(LOAN_TIERS[tier][1]) * 10000.0
+        else:  # a car or a house bought for its price: any amount, with cents
+            principal = round(rng.uniform(0.5, 1.5) * rng.choice(LOAN_TIERS[tier][1]) * 10000, 2)
+        payment = round(annuity(principal, float(rate), term), 2)
+        paid = payments_made(start, term, AS_OF)
+        balance = round(schedule_balance(principal, float(rate), term, paid, payment), 2)
+        idno = _unique(lambda: build_id(reg.code, born, rng.randrange(500) * 2 + male), used_ids)
+        surname = rng.choices(list(SURNAME_PINYIN), SURNAME_WEIGHTS)[0]
+        chars = GIVEN_CHARS_MALE if male else GIVEN_CHARS_FEMALE
+        given = "".join(rng.choice(chars) for _ in range(rng.choice([1, 2, 2])))
+        phone = _unique(lambda: rng.choice(PREFIXES) + f"{rng.randrange(10 ** 8):08d}", used_phones)
+        address = (f"{reg.full_name}{rng.choice(STREETS)}路{rng.randrange(1, 300)}号{rng.randrange(1, 20)}栋"
+                   f"{rng.randrange(1, 30)}0{rng.randrange(1, 5)}室")
+        rows.append({
+            "会员号": f"VIP{vip:06d}", "合同号": f"HT2024{contract:06d}", "姓名": surname + given,
+            "性别": "男" if male else "女", "身份证号": idno, "出生日期": born.isoformat(), "手机号": phone,
+            "运营商": CARRIER[phone[:3]], "地址": address, "城市": reg.city,
+            "开户网点": f"{reg.city_short}{reg.district_short}支行", "客户等级": tier,
+            "贷款金额": f"{principal:.2f}", "年利率(%)": rate, "期限(月)": str(term),
+            "放款日期": start.isoformat(), "到期日期": add_months(start, term).isoformat(),
+            "月供": f"{payment:.2f}", "贷款余额": f"{balance:.2f}", "信用分": str(rng.randrange(350, 851)),
+        })
+    return rows
+
+
 def _write_rows(rows: list[dict[str, str]], path: Path) -> None:
     with open(path, "w", newline="", encoding="utf-8-sig") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -227,6 +313,7 @@ SHAPES: dict[str, Shape] = {
     "B": Shape(lambda n, seed, path: _write_rows(shape_b(n, random.Random(seed)), path), "身份证号"),
     "C": Shape(lambda n, seed, path: _write_rows(shape_c(n, random.Random(seed)), path), "customer_id"),
     "D": Shape(lambda n, seed, path: _write_rows(shape_b(n, random.Random(seed), 0.3, 0.1, wide=4), path), "身份证号"),
+    "L": Shape(lambda n, seed, path: _write_rows(shape_l(n, random.Random(seed)), path), "身份证号"),
 }
 
 
@@ -657,7 +744,7 @@ def role_pair_checks(t: ExportedList, out: Checks) -> None:
     looks for each pair."""
     ID, NM, PH = t.col("身份证号"), t.col("姓名", "name"), t.col("手机号", "phone")
     AMT = t.col("月日均存款", "贷款金额", "loan_amount")
-    BORN, OPENED = t.col("出生日期", "dob"), t.col("开户日期", "open_date")
+    BORN, OPENED = t.col("出生日期", "dob"), t.col("开户日期", "open_date", "放款日期")
 
     def pairs_of(groups) -> set[int]:
         return {i for members in groups.values() if len(members) > 1 for i in members}
@@ -668,6 +755,23 @@ def role_pair_checks(t: ExportedList, out: Checks) -> None:
             family = _family_name(r[NM]) if _CJK.search(r[NM]) else r[NM].split()[-1] if r[NM].split() else ""
             mate[family, r[PH][:3], r.get("运营商", "")].append(i)
         out["another row shares its surname and phone prefix (a canary's mate)"] = pairs_of(mate)
+        if ID:
+            # Where the birthdate comes from the mate (a loan list's canary, canary/synth.py).
+            aged: dict[tuple, list[tuple[int, int]]] = defaultdict(list)
+            for key, members in mate.items():
+                for i in members:
+                    info = id_info(t.rows[i][ID], today=AS_OF)
+                    if info:
+                        aged[key].append((info.birthdate.toordinal(), i))
+            near_mate: set[int] = set()
+            for members in aged.values():
+                members.sort()
+                for k, (b, i) in enumerate(members):
+                    for b2, j in members[k + 1:]:
+                        if b2 - b > 366:
+                            break
+                        near_mate.update((i, j))
+            out["another row shares its surname, phone prefix and carrier, born within a year"] = near_mate
 
     if AMT:
         free = [c for c in ("客户等级", "信用分", "credit_score") if c in t.header]
@@ -705,8 +809,84 @@ def role_pair_checks(t: ExportedList, out: Checks) -> None:
             near_life
 
 
+def contract_checks(t: ExportedList, out: Checks) -> None:
+    """A loan's contract recomputed from its own row, as a leaker who knows
+    loans does: maturity = grant + term months, the payment the annuity of
+    principal, rate and term, the balance what the schedule leaves after the
+    payments due by the day of the list. Marks move a grant date by up to 4
+    days and a payment or balance by up to 10.50, so each comes exact and
+    with a tolerance; the pair check looks for the row a canary's contract
+    came from (canary/synth.py)."""
+    P, R, N = t.col("贷款金额"), t.col("年利率(%)"), t.col("期限(月)")
+    S, M, A, B = t.col("放款日期"), t.col("到期日期"), t.col("月供"), t.col("贷款余额")
+    if not (P and R and N and S and M):
+        return
+    TIER, ID = t.col("客户等级"), t.col("身份证号")
+    parsed = []  # (principal, rate, term, start, maturity) or None
+    for r in t.rows:
+        try:
+            parsed.append((float(r[P]), float(r[R]), int(r[N]), date.fromisoformat(r[S]), date.fromisoformat(r[M])))
+        except ValueError:
+            parsed.append(None)
+    ok = [(i, c) for i, c in enumerate(parsed) if c]
+    out["到期日期 is not 放款日期 + 期限 months"] = {i for i, (p, r, n, s, m) in ok if add_months(s, n) != m}
+    out["到期日期 is not 放款日期 + 期限 months within 4 days"] = {
+        i for i, (p, r, n, s, m) in ok if abs((add_months(s, n) - m).days) > 4}
+    out["年利率 rare (< 1% of rows)"] = _rare(t.values(R), 0.01)
+    out["期限 rare (< 1% of rows)"] = _rare(t.values(N), 0.01)
+    out["年利率 not the commonest rate of its 期限"] = _not_usual(t.values(N), t.values(R))
+    if A:
+        due = {i: annuity(p, r, n) for i, (p, r, n, s, m) in ok}
+        paid = {i: float(t.rows[i][A]) for i in due}
+        out["月供 is not the annuity to the cent"] = {i for i in due if f"{due[i]:.2f}" != t.rows[i][A]}
+        out["月供 off the annuity by more than 1 yuan"] = {i for i in due if abs(due[i] - paid[i]) > 1}
+        if B:
+            def owed(i: int, k: int) -> float:
+                p, r, n, s, m = parsed[i]
+                return round(schedule_balance(p, r, n, k, round(due[i], 2)), 2)
+            at = {i: payments_made(s, n, AS_OF) for i, (p, r, n, s, m) in ok}
+            left = {i: float(t.rows[i][B]) for i in due}
+            out["贷款余额 is not the schedule's to the cent"] = {i for i in due if f"{owed(i, at[i]):.2f}" != t.rows[i][B]}
+            out["贷款余额 off the schedule by more than 1 yuan"] = {i for i in due if abs(owed(i, at[i]) - left[i]) > 1}
+            # A grant date marked across a payment day changes the payments due by one.
+            out["贷款余额 off the schedule by more than 1 yuan, one payment either way"] = {
+                i for i in due if min(abs(owed(i, k) - left[i]) for k in (at[i] - 1, at[i], at[i] + 1)
+                                      if 0 <= k <= parsed[i][2]) > 1}
+            out["贷款余额 above 贷款金额, or not 0 after 到期日期"] = {
+                i for i, (p, r, n, s, m) in ok if left[i] > p or (m <= AS_OF and left[i] != 0)}
+    if ID:
+        born = {i: (lambda f: f.birthdate if f else None)(id_info(t.rows[i][ID], today=AS_OF)) for i, _ in ok}
+        out["borrowed before age 18"] = {i for i, c in ok if born[i] and _age(born[i], c[3]) < 18}
+        ages = [_age(born[i], c[4]) for i, c in ok if born[i]]
+        lo, hi = _central(ages)
+        out["age at 到期日期 outside the list's 0.1-99.9 percentiles"] = {
+            i for i, c in ok if born[i] and not lo <= _age(born[i], c[4]) <= hi}
+    # The row a canary's contract came from: same tier, term and rate, the principal within
+    # 3% and the grant within 30 days (and the same with the payment within 3% instead).
+    groups: dict[tuple, list[tuple[int, float, int]]] = defaultdict(list)
+    for i, (p, r, n, s, m) in ok:
+        groups[(t.rows[i][TIER] if TIER else "", r, n)].append((s.toordinal(), p, i))
+    near, same_day = set(), set()
+    for members in groups.values():
+        members.sort()
+        for k, (d, p, i) in enumerate(members):
+            for d2, p2, j in members[k + 1:]:
+                if d2 - d > 30:
+                    break
+                if abs(p2 - p) <= 0.03 * max(p, p2):
+                    near.update((i, j))
+    out["another row of the same tier, 期限 and 年利率, 贷款金额 within 3%, 放款日期 within 30 days "
+        "(a canary's contract row)"] = near
+    # A contract moved by whole months keeps its day of the month.
+    by_day: dict[tuple, list[int]] = defaultdict(list)
+    for i, (p, r, n, s, m) in ok:
+        by_day[(t.rows[i][TIER] if TIER else "", r, n, p, s.day, t.rows[i].get("信用分", ""))].append(i)
+    out["another row of the same tier, contract, 信用分 and day of 放款日期"] = {
+        i for v in by_day.values() if len(v) > 1 for i in v}
+
+
 CHECK_GROUPS = (id_checks, phone_checks, name_checks, code_checks, email_checks, card_checks, amount_checks,
-                date_checks, address_checks, twin_checks)
+                date_checks, address_checks, twin_checks, contract_checks)
 
 
 def leaker_checks(header: list[str], rows: list[dict[str, str]]) -> Checks:
@@ -797,7 +977,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rows", type=int, nargs="+", default=[5000, 50000],
                    help="real rows of each list (default 5000 50000)")
     p.add_argument("--shapes", nargs="+", choices=sorted(SHAPES), default=sorted(SHAPES),
-                   help="list shapes (default A B C D)")
+                   help="list shapes (default all: A B C D L)")
     p.add_argument("--seed", type=int, default=1, help="seed of the lists, the key and the export ids")
     p.add_argument("--tell-ratio", type=float, default=TELL_RATIO,
                    help=f"canary rate / real rate from which a check is a TELL (default {TELL_RATIO:g})")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Callable, Mapping, Sequence
 
+from . import contract
 from .idcard import build_id, id_info
 from .kinds import Kind
 from .names import GIVEN_CHARS_FEMALE, GIVEN_CHARS_MALE, PINYIN, split_name, surname_spellings
@@ -44,6 +45,12 @@ _DIGIT = re.compile(r"\d")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _NUMBER = re.compile(r"\d+")
 _SIXTEEN = timedelta(days=16 * 365 + 4)
+_EIGHTEEN = timedelta(days=18 * 365 + 4)  # no bank lends to a minor
+# How far a loan's dates move: past a month, so the canary's contract is not
+# its row's with the same grant (the pair a leaker looks for); within half a
+# year, so a grant stays inside the list's span of grants.
+_CONTRACT_SHIFT = (31, 182)
+_CONTRACT_MONTHS = (2, 6)  # the same in whole months, where the balance is as of another day
 # Headers of columns bound to a place or to the donor's own numbers (a city,
 # a postcode, a branch's officer) or person (a title that follows the sex):
 # their value stays the donor's. Every other column of no known kind (a
@@ -180,45 +187,91 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
     # The donor's own, with its place, paired every canary with its donor (a
     # review: street, gender, ID region and block, phone prefix, birth year).
     donor_born = born_of(donor)  # the donor's email may hold its birth year
+
+    def events_of(of: Mapping[str, str | None]) -> dict[str, tuple[date, str]]:
+        out = {}
+        for name in by_kind.get(Kind.DATE, []):
+            v = of.get(name)
+            fmt = _date_format(v) if v else None
+            d = _parse_date(v, fmt) if fmt else None
+            if d is not None and date(1900, 3, 1) <= d <= date(9998, 11, 1):  # placeholders (9999-12-31) stay
+                out[name] = (d, fmt)
+        return out
+
+    def tier_of(of: Mapping[str, str | None]) -> list[str]:
+        return [(of.get(t) or "").strip() for t in by_kind.get(Kind.TIER, [])]
+
+    # A loan (a term that takes the grant to the maturity): the whole contract is one
+    # row's, recomputed after the move (canary/contract.py). Term from the lender and
+    # dates from the timeline row broke term against dates for 85% of canaries. The
+    # contract follows the tier, so it is the timeline row's where that row is of the
+    # donor's tier, else the lender's (a quarter of a loan book's canaries), else the
+    # donor's own (when none drawn is of its tier); the free columns then come from
+    # another row (the timeline row, the lender), so that no one row lends both.
+    deal, free_any_tier = None, False
+    numbers = [c.name for c in columns if c.kind in (Kind.AMOUNT, Kind.OTHER)]
+    for row_of in (timeline, lender, donor):
+        if row_of is not mate and tier_of(row_of) == tier_of(donor):
+            deal = contract.find(row_of, {n: d for n, (d, _) in events_of(row_of).items()}, numbers, today)
+            if deal is not None:
+                break
+    if deal is not None and row_of is not timeline:
+        free_any_tier = True
+        timeline, lender = (lender, timeline) if row_of is lender else (donor, lender if lender is not mate
+                                                                         else timeline)
     row_born = donor_born if timeline is donor else born_of(timeline)
-    events: dict[str, tuple[date, str]] = {}
-    for name in by_kind.get(Kind.DATE, []):
-        v = timeline.get(name)
-        fmt = _date_format(v) if v else None
-        d = _parse_date(v, fmt) if fmt else None
-        if d is not None and date(1900, 3, 1) <= d <= date(9998, 11, 1):  # placeholders (9999-12-31) stay
-            events[name] = (d, fmt)
+    events = events_of(timeline)
     past = [d for d, _ in events.values() if d <= today]
     future = [d for d, _ in events.values() if d > today]
-    later = min([30] + [(today - d).days for d in past])
-    earlier = min([30] + [(d - today).days - 1 for d in future])
-    moved = timedelta(days=stream.below(later + earlier + 1) - earlier)
+    months = 0
+    if deal is None:
+        later = min([30] + [(today - d).days for d in past])
+        earlier = min([30] + [(d - today).days - 1 for d in future])
+        moved = timedelta(days=stream.below(later + earlier + 1) - earlier)
+    elif deal.balance is not None and not deal.asof_today:
+        months = _contract_months(events[deal.start][0], list(events.values()), today, stream)
+        moved = contract.add_months(events[deal.start][0], months) - events[deal.start][0]
+    else:
+        moved = timedelta(days=_contract_shift(past, future, today, stream))
+
+    # With a loan the birthdate is the mate's, not the contract row's (both with the
+    # contract paired the canary with that row), no later than keeps the canary as old
+    # at the loan's events as that row's borrower was (up to 18).
+    mate_born = born_of(mate) if deal is not None else None
+    base_born = mate_born or row_born
+    cap = _EIGHTEEN if deal is not None else _SIXTEEN
 
     def need(d: date) -> timedelta:
         """How old the canary must be at event ``d``: as old as the timeline row
-        was (up to 16), or 16 where the row shows no birth before it."""
-        return min(d - row_born, _SIXTEEN) if row_born is not None and d >= row_born else _SIXTEEN
+        was (up to 16, 18 with a loan), or that cap where the row shows no birth before it."""
+        return min(d - row_born, cap) if row_born is not None and d >= row_born else cap
 
-    # Columns showing the timeline row's birth (an animal, a sign, an age band):
-    # the canary's birth is drawn where its own shows the same way, or is rewritten.
-    birth_cols = {name: (how, timeline.get(name)) for name in by_kind.get(Kind.OTHER, [])
-                  if _bound_to(name, _BIRTH_HINTS) and row_born is not None
-                  and (how := birth_shown(timeline.get(name), row_born, today))}
+    # Columns showing the birth (an animal, a sign, an age band) are the row's the birth
+    # comes from: the canary's is drawn where its own shows the same way, or they are rewritten.
+    birth_row = mate if mate_born is not None else timeline
+    birth_cols = {name: (how, birth_row.get(name)) for name in by_kind.get(Kind.OTHER, [])
+                  if _bound_to(name, _BIRTH_HINTS) and base_born is not None
+                  and (how := birth_shown(birth_row.get(name), base_born, today))}
     shown = list(birth_cols.values())
+    if base_born is not None:
+        # The latest birth that keeps the canary no younger at each event than the row was.
+        latest = min([365] + [((d + moved - need(d)) - base_born).days for d in past
+                              if row_born is None or d >= row_born])
+        too_young = deal is not None and latest < -365  # the mate is too young: earlier still
+        latest = latest if too_young else max(latest, -365)
+        first_k = latest - 364 if too_young else -365  # the births allowed: base_born + first_k..latest days
 
     def draw_birth() -> date:
-        if row_born is None:
+        if base_born is None:
             return date(today.year - 25 - stream.below(40), 1, 1) + timedelta(days=stream.below(365))
-        return row_born + timedelta(days=stream.below(latest + 366) - 365)
+        if too_young:
+            return base_born + timedelta(days=latest - stream.below(365))
+        return base_born + timedelta(days=stream.below(latest + 366) - 365)
 
-    if row_born is not None:
-        # The latest birth that keeps the canary no younger at each event than the row was.
-        latest = min([365] + [((d - row_born) - need(d) + moved).days for d in past if d >= row_born])
-        latest = max(latest, -365)
     born = draw_birth()
-    if shown and row_born is not None and _unsure_birth(born, shown, today):
+    if shown and base_born is not None and _unsure_birth(born, shown, today):
         # One of the births the draw allows that shows as the values say, if any (a few hundred days).
-        options = [b for k in range(-365, latest + 1) if 18 <= _age(b := row_born + timedelta(days=k), today) <= 90
+        options = [b for k in range(first_k, latest + 1) if 18 <= _age(b := base_born + timedelta(days=k), today) <= 90
                    and not _unsure_birth(b, shown, today)]
         born = options[stream.below(len(options))] if options else born
     while _age(born, today) < 18:
@@ -276,13 +329,14 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
                            years=(donor_born, born))
     same_tier = all((donor.get(t) or "").strip() == (lender.get(t) or "").strip()
                     for t in by_kind.get(Kind.TIER, []))
+    free_from_lender = same_tier or free_any_tier  # another row's than the contract's
     for name in by_kind.get(Kind.OTHER, []):
         if _bound_to(name, _PHONE_HINTS):
             row[name] = mate.get(name)
         elif _bound_to(name, _BIRTH_HINTS):
-            v = timeline.get(name)
+            v = birth_row.get(name)
             row[name] = rewrite_birth_value(v, birth_cols[name][0], born) if name in birth_cols else v
-        elif same_tier and not _bound_to(name, _PLACE_HINTS):
+        elif free_from_lender and not _bound_to(name, _PLACE_HINTS):
             # what depends on the tier (amounts, products, scores) comes from one real row
             row[name] = lender.get(name)
     # Every amount column moves by one factor (a monthly payment stays the
@@ -290,7 +344,9 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
     # canaries), or none moves where one cannot (a round loan of 300000 stays
     # on the list's menu of amounts).
     amounts = {name: (lender if same_tier else donor).get(name) for name in by_kind.get(Kind.AMOUNT, [])}
-    given = [v for v in amounts.values() if v and v.strip()]
+    bound = {deal.principal, deal.rate, deal.payment, deal.balance} if deal is not None else set()
+    # A loan's rate (4.35) is no amount to move: it kept every other amount still.
+    given = [v for name, v in amounts.items() if v and v.strip() and name not in bound]
     if not same_tier:
         # The donor's tier, so amounts of the donor's size, but not the donor's: with its
         # street, gender and branch, a balance equal to the yuan paired 13-31% of canaries
@@ -323,6 +379,13 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
             if shifted - born < need(d):
                 shifted = min(born + need(d) + timedelta(days=stream.below(61)), today)
         row[name] = shifted.strftime(fmt)
+    if deal is not None:
+        # The contract row's principal moved a little (a round one stays on the menu),
+        # its maturity, payment and balance recomputed: redrawn cents left the balance
+        # off the schedule for 54-93% of canaries.
+        fmt = events[deal.start][1]
+        start = _parse_date(row[deal.start], fmt)
+        row.update(contract.rewrite(deal, timeline, start, _factor(stream, 0.005, 0.03), today, fmt, months))
     return row
 
 
@@ -424,6 +487,32 @@ def _unsure_birth(born: date, shown: list[tuple[str, str]], today: date) -> bool
         if how == "band" and birth_shown(value, born, today) != how:
             return True
     return False
+
+
+def _contract_shift(past: list[date], future: list[date], today: date, stream: Stream) -> int:
+    """Days a loan's dates move: more than a month (else the canary pairs
+    with its contract row) and up to half a year, a date past staying past and
+    one ahead staying ahead (a settled loan stays settled)."""
+    least, most = _CONTRACT_SHIFT
+    later = min([most] + [(today - d).days for d in past])
+    earlier = min([most] + [(d - today).days - 1 for d in future])
+    back = max(0, earlier - least + 1)
+    ahead = max(0, later - least + 1)
+    if back + ahead == 0:
+        return stream.below(later + earlier + 1) - earlier
+    at = stream.below(back + ahead)
+    return -(least + at) if at < back else least + at - back
+
+
+def _contract_months(start: date, events: list[tuple[date, str]], today: date, stream: Stream) -> int:
+    """Whole months a loan's dates move where its balance is as of another
+    day than the export's: the payments made move by as many. 0 where no
+    such move keeps each date on its side of today (or a grant on the 29th-31st,
+    which a month's end would move)."""
+    least, most = _CONTRACT_MONTHS
+    fits = [m for m in range(-most, most + 1) if abs(m) >= least and start.day <= 28
+            and all((contract.add_months(d, m) <= today) == (d <= today) for d, _ in events)]
+    return fits[stream.below(len(fits))] if fits else 0
 
 
 _PLAIN_AMOUNT = re.compile(r"(-?)(\d+)(?:\.(\d+))?")

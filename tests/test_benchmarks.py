@@ -73,3 +73,16 @@ def test_canary_tells_runs_the_joint_gap_checks_on_a_list_sorted_by_two_codes(tm
             "合同号: breaks the ascending order of its neighbours"} <= names
     order = next(c for c in result["checks"] if c["check"] == "合同号: breaks the ascending order of its neighbours")
     assert result["canaries"] >= 1 and order["canaries_flagged"] == 0  # gaps with room in both: every canary in order
+
+
+def test_canary_tells_recomputes_a_loan_books_contracts(tmp_path):
+    """Shape L: a leaker recomputes each loan; a canary's contract adds up as the real rows' do."""
+    stdout, r = run_bench("canary_tells.py", "--rows", 1000, "--shapes", "L", "--workdir", tmp_path / "w",
+                          tmp_path=tmp_path)
+    (result,) = r["results"]
+    checks = {c["check"]: c for c in result["checks"]}
+    assert result["canaries"] >= 1
+    for name in ("到期日期 is not 放款日期 + 期限 months within 4 days", "年利率 rare (< 1% of rows)",
+                 "贷款余额 above 贷款金额, or not 0 after 到期日期"):
+        assert checks[name]["canaries_flagged"] == 0, name
+    assert any(n.endswith("(a canary's contract row)") for n in checks)
