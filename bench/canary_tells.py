@@ -33,6 +33,11 @@ identifier column), and runs every check on the exported file. Shapes:
   months, grant and maturity dates, the monthly payment and the balance by
   the annuity schedule): a leaker recomputes each contract and deletes the
   rows whose contract does not add up.
+* E: a deposit list numbered as customers came (customer numbers rise with
+  the opening date), in no order, with 生肖, 星座 and 年龄段 from the
+  birthdate, an occupation that follows the age, and emails spelling the
+  whole name in pinyin: a leaker recomputes each, and sorts by customer
+  number to see the opening dates rise.
 
 A check flags rows; it is reported as canaries flagged / canaries and real
 rows flagged / real rows, and how many of the flagged canaries are pooled
@@ -81,7 +86,7 @@ import duckdb
 from canary import validators
 from canary.idcard import build_id, id_info
 from canary.kinds import Kind
-from canary.names import GIVEN_CHARS_FEMALE, GIVEN_CHARS_MALE, split_name
+from canary.names import GIVEN_CHARS_FEMALE, GIVEN_CHARS_MALE, PINYIN, split_name
 from canary.phones import is_valid_mobile
 from canary.prf import Key
 from canary.regions import REGIONS, region_in_address
@@ -295,6 +300,59 @@ def shape_l(n: int, rng: random.Random) -> list[dict[str, str]]:
     return rows
 
 
+ANIMALS = "鼠牛虎兔龙蛇马羊猴鸡狗猪"
+SIGN_STARTS = ((1, 20, "水瓶座"), (2, 19, "双鱼座"), (3, 21, "白羊座"), (4, 20, "金牛座"), (5, 21, "双子座"), (6, 22, "巨蟹座"),
+               (7, 23, "狮子座"), (8, 23, "处女座"), (9, 23, "天秤座"), (10, 24, "天蝎座"), (11, 23, "射手座"),
+               (12, 22, "摩羯座"))
+WORKING = ("职员", "工人", "教师", "医生", "个体经营", "公务员", "农民", "自由职业", "销售", "工程师")
+
+
+def _sign(born: date) -> str:
+    return next((name for m, d, name in reversed(SIGN_STARTS) if (born.month, born.day) >= (m, d)), "摩羯座")
+
+
+def _occupation(age: int, rng: random.Random) -> str:
+    if age >= 60 or (age >= 55 and rng.random() < 0.5):
+        return "退休"
+    if age < 23 and rng.random() < 0.7:
+        return "学生"
+    return rng.choice(WORKING)
+
+
+def shape_e(n: int, rng: random.Random) -> list[dict[str, str]]:
+    """Shape E: a deposit list numbered as customers came (customer numbers
+    rise with the opening date, a few skipped), in no order, with what such
+    lists derive from the birthdate (生肖, 星座, 年龄段), an occupation that
+    follows the age, and emails spelling the whole name in pinyin."""
+    regions = list(REGIONS.values())
+    people, used_ids, used_phones = [], set(), set()
+    for _ in range(n):
+        reg = rng.choice(regions)
+        male = rng.random() < 0.5
+        born, opened = _birth_and_opening(rng)
+        surname = rng.choices(list(SURNAME_PINYIN), SURNAME_WEIGHTS)[0]
+        given = "".join(rng.choice(GIVEN_CHARS_MALE if male else GIVEN_CHARS_FEMALE)
+                        for _ in range(rng.choice([1, 2, 2])))
+        age = _age(born, AS_OF)
+        people.append({
+            "客户号": "", "姓名": surname + given, "性别": "男" if male else "女",
+            "身份证号": _unique(lambda: build_id(reg.code, born, rng.randrange(500) * 2 + male), used_ids),
+            "手机号": _unique(lambda: rng.choice(PREFIXES) + f"{rng.randrange(10 ** 8):08d}", used_phones),
+            "邮箱": f"{PINYIN[surname]}{''.join(PINYIN[c] for c in given)}{rng.randrange(100, 1000)}@{rng.choice(DOMAINS)}",
+            "地址": (f"{reg.full_name}{rng.choice(STREETS)}路{rng.randrange(1, 300)}号{rng.randrange(1, 20)}栋"
+                   f"{rng.randrange(1, 30)}0{rng.randrange(1, 5)}室"),
+            "开户网点": f"{reg.city_short}{reg.district_short}支行", "开户日期": opened.isoformat(),
+            "客户等级": rng.choices(["普通", "金卡", "白金"], [0.7, 0.25, 0.05])[0],
+            "存款余额": f"{rng.lognormvariate(10, 1.2):.2f}", "生肖": ANIMALS[(born.year - 4) % 12], "星座": _sign(born),
+            "年龄段": f"{age // 10 * 10}-{age // 10 * 10 + 9}岁", "职业": _occupation(age, rng),
+        })
+    number = 8800000000
+    for p in sorted(people, key=lambda p: p["开户日期"]):
+        number += 1 if rng.random() > 0.2 else rng.randint(2, 5)
+        p["客户号"] = str(number)
+    return people
+
+
 def _write_rows(rows: list[dict[str, str]], path: Path) -> None:
     with open(path, "w", newline="", encoding="utf-8-sig") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -314,6 +372,7 @@ SHAPES: dict[str, Shape] = {
     "C": Shape(lambda n, seed, path: _write_rows(shape_c(n, random.Random(seed)), path), "customer_id"),
     "D": Shape(lambda n, seed, path: _write_rows(shape_b(n, random.Random(seed), 0.3, 0.1, wide=4), path), "身份证号"),
     "L": Shape(lambda n, seed, path: _write_rows(shape_l(n, random.Random(seed)), path), "身份证号"),
+    "E": Shape(lambda n, seed, path: _write_rows(shape_e(n, random.Random(seed)), path), "身份证号"),
 }
 
 
@@ -799,12 +858,19 @@ def role_pair_checks(t: ExportedList, out: Checks) -> None:
         for life in lives:
             buckets[life[0] // 366, life[1] // 31].append(life)
         near_life: set[int] = set()
+        OCC = t.col("职业", "occupation")
+        same_work: set[int] = set()  # ... and the same occupation
         for b, a, i in lives:
             for db in (-1, 0, 1):
                 for da in (-1, 0, 1):
                     for b2, a2, j in buckets.get((b // 366 + db, a // 31 + da), ()):
                         if j != i and abs(b2 - b) <= 366 and abs(a2 - a) <= 31:
                             near_life.update((i, j))
+                            if OCC and t.rows[i][OCC] == t.rows[j][OCC]:
+                                same_work.update((i, j))
+        if OCC:
+            out["another row born within a year, of the same age at opening within a month and the same "
+                "occupation"] = same_work
         out["another row born within a year, of the same age at opening within a month (a canary's timeline)"] = \
             near_life
 
@@ -885,8 +951,51 @@ def contract_checks(t: ExportedList, out: Checks) -> None:
         i for v in by_day.values() if len(v) > 1 for i in v}
 
 
+def life_checks(t: ExportedList, out: Checks) -> None:
+    """What a list derives from the birthdate and the opening date, recomputed:
+    the animal and sign of the birthdate, the age's band, an occupation the
+    age rules out, and customer numbers issued in the order customers came."""
+    ID, CUST, OPENED = t.col("身份证号"), t.col("客户号"), t.col("开户日期")
+    born = [id_info(r[ID], today=AS_OF).birthdate if ID and id_info(r[ID], today=AS_OF) else None for r in t.rows]
+    if t.col("生肖"):
+        out["生肖 not the birth year's animal"] = {i for i, (r, b) in enumerate(zip(t.rows, born))
+                                                 if b and r["生肖"] != ANIMALS[(b.year - 4) % 12]
+                                                 and r["生肖"] != ANIMALS[(b.year - 5) % 12]}
+    if t.col("星座"):
+        out["星座 not the birthdate's sign (a day either way)"] = {
+            i for i, (r, b) in enumerate(zip(t.rows, born))
+            if b and r["星座"] not in {_sign(b + timedelta(days=k)) for k in (-1, 0, 1)}}
+    if t.col("年龄段"):
+        def in_band(v: str, age: int) -> bool:
+            m = re.match(r"(\d+)-(\d+)", v)
+            return bool(m) and int(m.group(1)) <= age <= int(m.group(2))
+        out["age outside its 年龄段"] = {i for i, (r, b) in enumerate(zip(t.rows, born))
+                                       if b and not in_band(r["年龄段"], _age(b, AS_OF))}
+    if t.col("职业"):
+        out["职业 the age rules out (退休 under 50, 学生 over 30)"] = {
+            i for i, (r, b) in enumerate(zip(t.rows, born))
+            if b and ((r["职业"] == "退休" and _age(b, AS_OF) < 50) or (r["职业"] == "学生" and _age(b, AS_OF) > 30))}
+    NM, EM = t.col("姓名"), t.col("邮箱")
+    if NM and EM:
+        def spelt(name: str) -> str | None:
+            got = [PINYIN.get(ch) for ch in name]
+            return None if None in got else "".join(got)
+        out["email letters not the whole name in pinyin"] = {
+            i for i, r in enumerate(t.rows)
+            if spelt(r[NM]) and re.match(r"[a-z]*", r[EM]).group(0) != spelt(r[NM])}
+    if CUST and OPENED:
+        order = sorted((int(r[CUST]), i) for i, r in enumerate(t.rows) if r[CUST].isdigit() and _date(r[OPENED]))
+        days = [_date(t.rows[i][OPENED]).toordinal() for _, i in order]
+        flagged = set()
+        for k, (_, i) in enumerate(order):
+            around = days[max(0, k - 5):k] + days[k + 1:k + 6]
+            if around and abs(days[k] - sorted(around)[len(around) // 2]) > 60:
+                flagged.add(i)
+        out["opening date out of step with the customer numbers around (> 60 days)"] = flagged
+
+
 CHECK_GROUPS = (id_checks, phone_checks, name_checks, code_checks, email_checks, card_checks, amount_checks,
-                date_checks, address_checks, twin_checks, contract_checks)
+                date_checks, address_checks, twin_checks, contract_checks, life_checks)
 
 
 def leaker_checks(header: list[str], rows: list[dict[str, str]]) -> Checks:
@@ -977,7 +1086,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rows", type=int, nargs="+", default=[5000, 50000],
                    help="real rows of each list (default 5000 50000)")
     p.add_argument("--shapes", nargs="+", choices=sorted(SHAPES), default=sorted(SHAPES),
-                   help="list shapes (default all: A B C D L)")
+                   help="list shapes (default all: A B C D E L)")
     p.add_argument("--seed", type=int, default=1, help="seed of the lists, the key and the export ids")
     p.add_argument("--tell-ratio", type=float, default=TELL_RATIO,
                    help=f"canary rate / real rate from which a check is a TELL (default {TELL_RATIO:g})")

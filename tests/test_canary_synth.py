@@ -174,10 +174,12 @@ def test_a_canary_never_keeps_its_donors_address():
 
 
 def test_a_canary_takes_free_columns_from_its_mate_and_place_bound_ones_from_its_donor():
-    """A wide list's credit score or occupation would make a canary its
-    donor's twin (bench/canary_tells.py: 65 of 313 canaries had one): they
-    come from the mate, with the amounts. A city, postcode or branch officer
-    stays the donor's: it must fit the donor's address and ID region."""
+    """A wide list's credit score would make a canary its donor's twin
+    (bench/canary_tells.py: 65 of 313 canaries had one): it comes from the
+    mate, with the amounts; an occupation follows the age, so it comes with
+    the birthdate (from the timeline row: the donor, where none is given).
+    A city, postcode or branch officer stays the donor's: it must fit the
+    donor's address and ID region."""
     cols = [Column("name", Kind.NAME), Column("city", Kind.OTHER), Column("postcode", Kind.OTHER),
             Column("客户经理", Kind.OTHER), Column("credit_score", Kind.OTHER), Column("职业", Kind.OTHER),
             Column("称谓", Kind.OTHER), Column("年龄段", Kind.OTHER), Column("客户等级", Kind.TIER)]
@@ -188,7 +190,7 @@ def test_a_canary_takes_free_columns_from_its_mate_and_place_bound_ones_from_its
     row = synthesize(cols, donor, Stream(Key(b"k" * 32), "w"), today=TODAY, taken=lambda k, v: False, mate=mate)
     assert (row["city"], row["postcode"], row["客户经理"]) == ("Hangzhou", "310000", "李强")
     assert (row["称谓"], row["年龄段"]) == ("先生", "40-44")  # they follow the donor's sex and age
-    assert (row["credit_score"], row["职业"]) == ("655", "医生")
+    assert (row["credit_score"], row["职业"]) == ("655", "教师")
     row = synthesize(cols, donor, Stream(Key(b"k" * 32), "w"), today=TODAY, taken=lambda k, v: False,
                      mate=dict(mate, 客户等级="金卡"))
     assert (row["credit_score"], row["职业"]) == ("702", "教师")  # another tier's score may not fit the donor's
@@ -523,3 +525,24 @@ def test_a_canary_email_of_the_full_name_spells_the_canarys_name(donor_email, ma
         want = spelled("wang", "".join(PINYIN[ch] for ch in name[1:]))
         born = parse_id(row["身份证号"]).birthdate
         assert local.startswith(want + f"{born.year % 100:02d}") and local.rstrip("0123456789") == want, (name, local)
+
+
+def test_what_follows_the_age_comes_with_the_birthdate():
+    """An occupation (退休, 学生) or a marital status follows the age: the
+    canary takes it from the row its birthdate comes from, not with the
+    amounts (退休 at 35 gave 19% of canaries away in the tells benchmark's
+    shape E, no real row)."""
+    cols = [Column("身份证号", Kind.IDNO), Column("性别", Kind.GENDER), Column("开户日期", Kind.DATE),
+            Column("存款余额", Kind.AMOUNT), Column("客户等级", Kind.TIER), Column("职业", Kind.OTHER),
+            Column("婚姻状况", Kind.OTHER), Column("信用分", Kind.OTHER)]
+    donor = {"身份证号": build_id("110105", date(1990, 5, 5), 731), "性别": "男", "开户日期": "2015-01-01",
+             "存款余额": "1000.50", "客户等级": "普通", "职业": "职员", "婚姻状况": "已婚", "信用分": "600"}
+    lender = dict(donor, 身份证号=build_id("110105", date(1995, 5, 5), 733), 职业="学生", 婚姻状况="未婚", 信用分="710",
+                  存款余额="2000.31")
+    timeline = dict(donor, 身份证号=build_id("310101", date(1950, 3, 3), 121), 开户日期="1990-06-15", 职业="退休",
+                    婚姻状况="丧偶", 信用分="520")
+    for seed in range(20):
+        row = synthesize(cols, donor, Stream(Key(b"o" * 32), f"life{seed}"), today=TODAY,
+                         taken=lambda k, v: False, lender=lender, timeline=timeline)
+        assert row["职业"] == "退休" and row["婚姻状况"] == "丧偶" and row["信用分"] == "710"
+        assert abs((parse_id(row["身份证号"]).birthdate - date(1950, 3, 3)).days) <= 365
