@@ -86,3 +86,20 @@ def test_canary_tells_recomputes_a_loan_books_contracts(tmp_path):
                  "贷款余额 above 贷款金额, or not 0 after 到期日期"):
         assert checks[name]["canaries_flagged"] == 0, name
     assert any(n.endswith("(a canary's contract row)") for n in checks)
+
+
+def test_canary_tells_recomputes_what_a_list_derives_from_birth_and_opening(tmp_path):
+    """Shape E: a leaker recomputes 生肖, 星座, the age band, an occupation the
+    age rules out, the email's pinyin, and sorts by customer number to see
+    the opening dates rise; every canary passes each (each check flagged
+    canaries before: 45%, 93%, 19%, 100%, 97-99%)."""
+    stdout, r = run_bench("canary_tells.py", "--rows", 3000, "--shapes", "E", "--workdir", tmp_path / "w",
+                          tmp_path=tmp_path)
+    (result,) = r["results"]
+    checks = {c["check"]: c for c in result["checks"]}
+    assert result["canaries"] >= 10
+    for name in ("生肖 not the birth year's animal", "星座 not the birthdate's sign (a day either way)",
+                 "age outside its 年龄段", "职业 the age rules out (退休 under 50, 学生 over 30)",
+                 "email letters not the whole name in pinyin",
+                 "opening date out of step with the customer numbers around (> 60 days)"):
+        assert checks[name]["canaries_flagged"] == 0, name

@@ -15,6 +15,7 @@ checks, and the export's filter, through DuckDB.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 from dataclasses import dataclass, replace
@@ -82,11 +83,12 @@ class DatedCodes:
     high: np.ndarray
     count: np.ndarray
 
-    def slot(self, day: int, lo: int, hi: int, reach: int = SHIFT_DAYS) -> tuple[int, int, int] | None:
-        """(day, first, last): the numbers (within ``lo``..``hi``) between the
-        days before and after ``day`` where one is free, on ``day`` or on the
-        nearest day with customers within ``reach`` days; None where none is
-        (a list numbered without gaps there, or not in order)."""
+    def slots(self, day: int, lo: int, hi: int, reach: int = SHIFT_DAYS):
+        """(day, first, last), nearest first: the numbers (within ``lo``..``hi``)
+        between the days before and after ``day`` where one is free of rows,
+        on ``day`` or on the days with customers within ``reach`` days; none
+        where the list is numbered without gaps there, or not in order.
+        (A number may still be another canary's.)"""
         days, n = self.days, len(self.days)
         i = int(np.searchsorted(days, day))
 
@@ -97,15 +99,13 @@ class DatedCodes:
         if i == n or days[i] != day:  # no customer that day: the numbers between its neighbours
             a, b = bounds(i - 1, i)
             if a <= b:
-                return day, a, b
-        near = sorted(range(max(0, i - 64), min(n, i + 64)), key=lambda k: abs(int(days[k]) - day))
-        for k in near:
+                yield day, a, b
+        for k in sorted(range(max(0, i - 64), min(n, i + 64)), key=lambda k: abs(int(days[k]) - day)):
             if abs(int(days[k]) - day) > reach:
                 break
             a, b = bounds(k - 1, k + 1)
             if b - a + 1 > int(self.count[k]):  # more numbers than that day's customers: one is free
-                return int(days[k]), a, b
-        return None
+                yield int(days[k]), a, b
 
 
 @dataclass
@@ -639,15 +639,18 @@ class CanaryPlanter:
             if dated is None or not v or skeleton(v) != col.codes.skeleton:
                 continue
             day = _day(row.get(dated.date_col) or "")
-            got = None if day is None else dated.slot(day, int(col.codes.low), int(col.codes.high))
-            if got is None:
-                continue
-            new_day, lo, hi = got
-            hi = min(hi, lo + MAX_DRAW - 1)
             width = col.codes.skeleton.count("9")
-            for _ in range(30):
-                code = put_digits(v, str(lo + stream.below(hi - lo + 1)).zfill(width))
-                if not taken(Kind.CUSTNO, code):
+            slots = () if day is None else dated.slots(day, int(col.codes.low), int(col.codes.high))
+            for new_day, lo, hi in itertools.islice(slots, 12):
+                hi = min(hi, lo + MAX_DRAW - 1)
+                # Every number of a small slot from a drawn one on (another canary may hold
+                # the free ones), thirty drawn from a wide one.
+                size, start = hi - lo + 1, stream.below(hi - lo + 1)
+                codes = ((lo + (start + j) % size for j in range(size)) if size <= 30
+                         else (lo + stream.below(size) for _ in range(30)))
+                code = next((c for n in codes if not taken(Kind.CUSTNO, c := put_digits(v, str(n).zfill(width)))),
+                            None)
+                if code is not None:
                     row[col.name] = code
                     if new_day != day:
                         _shift_dates(row, [c.name for c in columns if c.kind is Kind.DATE], new_day - day)
