@@ -358,27 +358,13 @@ def test_no_canary_pairs_with_a_real_row_on_what_its_donor_lends(tmp_path):
     """The leaker's donor-pair check of bench/canary_tells.py on a real
     export: street, branch, gender, ID region and block, phone prefix and a
     birth year within one. It paired every canary (0.7% of real rows)."""
-    import csv
-    import json
     import re
     from collections import defaultdict
 
-    import duckdb
+    from tracer.synthdata import make_customers
 
-    from tracer import ExportRequest, Home, export, init
-    from tracer.synthdata import make_customers, write_csv
-
-    src, out = tmp_path / "list.csv", tmp_path / "out.csv"
-    write_csv(make_customers(4000, seed=13), src)
-    home = Home.at(tmp_path / "home")
-    home.write_key(Key(b"donor pair test key, fixed: same canaries each run"[:32]))
-    init(home)
-    export(ExportRequest(str(src), "R", "p", str(out), export_id="ex-pairs"), home=home)
-    with open(out, encoding="utf-8-sig", newline="") as f:
-        rows = list(csv.DictReader(f))
-    con = duckdb.connect(str(home.store_path), read_only=True)
-    planted = {json.loads(j)["身份证号"] for (j,) in con.execute("SELECT row_json FROM canaries").fetchall()}
-    con.close()
+    rows, planted = _export_with_a_fixed_key(tmp_path, make_customers(4000, seed=13), "身份证号",
+                                             b"donor pair test key, fixed: same canaries each run")
     groups = defaultdict(list)
     for i, r in enumerate(rows):
         key = (re.sub(r"\d", "#", r["地址"]), r["开户网点"], r["性别"], r["身份证号"][:6], r["身份证号"][14:16],
@@ -458,15 +444,11 @@ def test_a_list_numbered_as_customers_came_numbers_each_canary_by_its_date(tmp_p
     customers of other years (a review flagged 97-99% of canaries); its
     number now lies between those of the customers opened before and after
     its date. A list numbered in no order keeps its canaries as they were."""
-    import csv
-    import json
     import random
 
-    import duckdb
     import pyarrow as pa
 
-    from tracer import ExportRequest, Home, export, init
-    from tracer.synthdata import make_customers, write_csv
+    from tracer.synthdata import make_customers
 
     table = make_customers(3000, seed=21)
     rows = table.to_pylist()
@@ -477,17 +459,8 @@ def test_a_list_numbered_as_customers_came_numbers_each_canary_by_its_date(tmp_p
             number += rng.choice([1, 1, 1, 2, 3])
             r["客户号"] = str(number)
         rng.shuffle(rows)
-    src, out = tmp_path / "list.csv", tmp_path / "out.csv"
-    write_csv(pa.Table.from_pylist(rows, schema=table.schema), src)
-    home = Home.at(tmp_path / "home")
-    home.write_key(Key(b"numbered by date test key, fixed"[:32]))
-    init(home)
-    export(ExportRequest(str(src), "R", "p", str(out), export_id="ex-dated"), home=home)
-    with open(out, encoding="utf-8-sig", newline="") as f:
-        written = list(csv.DictReader(f))
-    con = duckdb.connect(str(home.store_path), read_only=True)
-    planted = {json.loads(j)["客户号"] for (j,) in con.execute("SELECT row_json FROM canaries").fetchall()}
-    con.close()
+    written, planted = _export_with_a_fixed_key(tmp_path, pa.Table.from_pylist(rows, schema=table.schema), "客户号",
+                                                b"numbered by date test key, fixed")
     real = [(date.fromisoformat(r["开户日期"]), int(r["客户号"])) for r in written if r["客户号"] not in planted]
     canaries = [(date.fromisoformat(r["开户日期"]), int(r["客户号"])) for r in written if r["客户号"] in planted]
     assert len(canaries) >= 10
@@ -546,3 +519,28 @@ def test_what_follows_the_age_comes_with_the_birthdate():
                          taken=lambda k, v: False, lender=lender, timeline=timeline)
         assert row["职业"] == "退休" and row["婚姻状况"] == "丧偶" and row["信用分"] == "710"
         assert abs((parse_id(row["身份证号"]).birthdate - date(1950, 3, 3)).days) <= 365
+
+
+def _export_with_a_fixed_key(tmp_path, table, column: str, key: bytes) -> tuple[list[dict], set[str]]:
+    """Export ``table`` once under a fixed key (the same canaries each run):
+    the rows written, and the canaries' values of ``column``."""
+    import csv
+    import json
+
+    import duckdb
+
+    from tracer import ExportRequest, Home, export, init
+    from tracer.synthdata import write_csv
+
+    src, out = tmp_path / "list.csv", tmp_path / "out.csv"
+    write_csv(table, src)
+    home = Home.at(tmp_path / "home")
+    home.write_key(Key(key[:32]))
+    init(home)
+    export(ExportRequest(str(src), "R", "p", str(out), export_id="ex-fixed"), home=home)
+    with open(out, encoding="utf-8-sig", newline="") as f:
+        written = list(csv.DictReader(f))
+    con = duckdb.connect(str(home.store_path), read_only=True)
+    planted = {json.loads(j)[column] for (j,) in con.execute("SELECT row_json FROM canaries").fetchall()}
+    con.close()
+    return written, planted
