@@ -145,3 +145,19 @@ def test_cli_key_rotate(tmp_path):
     after = Home.at(home).current_key_id()
     assert after != before and after in r.stdout and before in r.stdout
     assert runner.invoke(app, ["verify", "--home", str(home)]).exit_code == 0
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_a_key_file_other_users_can_read_is_refused_in_one_line(rotated, tmp_path):
+    """As ssh refuses such a private key: whoever reads it can forge or strip
+    every export's marks and canaries. The error says what to run."""
+    h = copy_home(rotated, tmp_path)
+    path = h.key_path(rotated["first"])
+    os.chmod(path, 0o644)
+    with pytest.raises(KeyProblem, match="chmod 600"):
+        attribute(leak_of(rotated, "old"), home=h)
+    r = runner.invoke(app, ["attribute", str(leak_of(rotated, "old")), "--home", str(h.root)])
+    assert r.exit_code == 1 and "chmod 600" in r.stderr and str(path) in r.stderr
+    assert "Traceback" not in r.output and len(r.stderr.strip().splitlines()) == 1
+    os.chmod(path, 0o600)
+    assert attribute(leak_of(rotated, "old"), home=h).verdict == "accused"

@@ -96,6 +96,12 @@ class Home:
         if not path.exists():
             raise KeyProblem(f"key {key_id} is missing (looked in {self.key_dir}); "
                              "set TRACER_KEY_DIR if keys live elsewhere")
+        mode = path.stat().st_mode
+        if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+            # As ssh refuses a private key others can read: anyone who reads it can forge
+            # marks and canaries for every export made with it, or strip them.
+            raise KeyProblem(f"key file can be read or changed by other users (mode {stat.S_IMODE(mode):o}): "
+                             f"run chmod 600 on it", path=str(path))
         try:
             _, stored_id, secret_hex = _parse_key_file(path)
             key = Key(bytes.fromhex(secret_hex))
