@@ -97,10 +97,15 @@ class Contract:
     divisor: float = 1200.0
     payment: str | None = None
     balance: str | None = None
-    rule: str | None = None  # how the balance follows the schedule (None: it does not, as far as seen)
+    rules: tuple[str, ...] = ()  # how the balance follows the schedule: each rule the row agrees with
     due: str = "on"
     asof_today: bool = True  # the balance is as of the day of the export (else only ``paid`` is known)
     paid: int | None = None  # payments made on the row the contract was found on
+
+    @property
+    def rule(self) -> str | None:
+        """The schedule the balance follows (None: none known)."""
+        return self.rules[0] if self.rules else None
 
     def maturity(self, start: date, term: int) -> date:
         return add_months(start, term * self.unit) + timedelta(days=self.end_offset)
@@ -152,14 +157,40 @@ def _with_balance(deal: Contract, row: Mapping[str, str | None], amounts: Mappin
         text = row[b_col].strip()
         for due in _DUE_RULES:  # as of the export's day first: then any day works for a canary
             k = payments_due(start, n, today, due)
-            for rule in _BALANCE_RULES:
-                if _cents(balance(p, i, n, k, a, rule), text) == text:
-                    return replace(deal, balance=b_col, rule=rule, due=due, paid=k)
-        for k in range(n):  # as of another day: the payments made are still known
-            for rule in _BALANCE_RULES:
-                if _cents(balance(p, i, n, k, a, rule), text) == text:
-                    return replace(deal, balance=b_col, rule=rule, asof_today=False, paid=k)
+            rules = tuple(r for r in _BALANCE_RULES if _cents(balance(p, i, n, k, a, r), text) == text)
+            if rules:
+                return replace(deal, balance=b_col, rules=rules, due=due, paid=k)
+        # As of another day: the payments made are still known. Month by month in one pass.
+        owed = p
+        for k in range(n):
+            if k:
+                owed = round(owed + round(owed * i, 2) - a, 2)
+            rules = tuple(r for r in _BALANCE_RULES if _cents(owed if r == "monthly" else
+                                                              balance(p, i, n, k, a, r), text) == text)
+            if rules:
+                return replace(deal, balance=b_col, rules=rules, asof_today=False, paid=k)
     return deal
+
+
+def agree(deal: Contract, others: list[Contract]) -> Contract:
+    """``deal`` with the schedules its balance may follow narrowed to those
+    other rows' contracts also follow: a loan a few payments old agrees with
+    several (they part later), and a canary moved further along would
+    follow the wrong one."""
+    for other in others:
+        both = tuple(r for r in deal.rules if r in other.rules)
+        if other.balance == deal.balance and both:
+            deal = replace(deal, rules=both)
+    return deal
+
+
+def settled(deal: Contract, row: Mapping[str, str | None], start: date, factor: float, today: date,
+            months: int = 0) -> bool:
+    """Whether every schedule ``deal`` may follow gives the canary the same balance."""
+    if len(deal.rules) < 2:
+        return True
+    return len({rewrite(replace(deal, rules=(r,)), row, start, factor, today, "%Y-%m-%d", months)[deal.balance]
+                for r in deal.rules}) == 1
 
 
 def rewrite(deal: Contract, row: Mapping[str, str | None], start: date, factor: float,
@@ -169,7 +200,7 @@ def rewrite(deal: Contract, row: Mapping[str, str | None], start: date, factor: 
     cents to move): the maturity, payment and balance recomputed so that the
     contract adds up as it did on ``row``, to the day and to the cent.
     ``months``: the grant moved by whole months (a balance as of another day
-    than the export's: the payments made move with it)."""
+    than the export's: a grant a month later has one payment fewer made)."""
     out: dict[str, str | None] = {deal.term: row.get(deal.term)}
     n = int(_number(row.get(deal.term))) * deal.unit
     out[deal.start] = start.strftime(fmt)
@@ -186,6 +217,6 @@ def rewrite(deal: Contract, row: Mapping[str, str | None], start: date, factor: 
     a_text = _cents(annuity(p, i, n), row[deal.payment])
     out[deal.payment] = a_text
     if deal.balance is not None and deal.rule is not None:
-        k = payments_due(start, n, today, deal.due) if deal.asof_today else min(n, max(0, deal.paid + months))
+        k = payments_due(start, n, today, deal.due) if deal.asof_today else min(n, max(0, deal.paid - months))
         out[deal.balance] = _cents(balance(p, i, n, k, float(a_text), deal.rule), row[deal.balance])
     return out

@@ -219,6 +219,10 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
             deal = contract.find(row_of, {n: d for n, (d, _) in events_of(row_of).items()}, numbers, today)
             if deal is not None:
                 break
+    if deal is not None and len(deal.rules) > 1:
+        others = [contract.find(r, {n: d for n, (d, _) in events_of(r).items()}, numbers, today)
+                  for r in (timeline, lender, donor, mate) if r is not row_of]
+        deal = contract.agree(deal, [o for o in others if o is not None])
     if deal is not None and row_of is not timeline:
         free_any_tier = True
         timeline, lender = (lender, timeline) if row_of is lender else (donor, lender if lender is not mate
@@ -232,11 +236,20 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
         later = min([30] + [(today - d).days for d in past])
         earlier = min([30] + [(d - today).days - 1 for d in future])
         moved = timedelta(days=stream.below(later + earlier + 1) - earlier)
-    elif deal.balance is not None and not deal.asof_today:
-        months = _contract_months(events[deal.start][0], list(events.values()), today, stream)
-        moved = contract.add_months(events[deal.start][0], months) - events[deal.start][0]
     else:
-        moved = timedelta(days=_contract_shift(past, future, today, stream))
+        grant = events[deal.start][0]
+        scale = _factor(stream, 0.005, 0.03)  # the principal's, where it has cents to move
+        # Where the rows seen agree with several schedules (a young loan's balance is the
+        # same by each), a move on which they part would guess: draw again (a few times).
+        for _ in range(20):
+            if deal.balance is not None and not deal.asof_today:
+                months = _contract_months(grant, list(events.values()), today, stream,
+                                          deal.paid, int(timeline[deal.term]) * deal.unit)
+                moved = contract.add_months(grant, months) - grant
+            else:
+                moved = timedelta(days=_contract_shift(past, future, today, stream))
+            if contract.settled(deal, timeline, grant + moved, scale, today, months):
+                break
 
     # With a loan the birthdate is the mate's, not the contract row's (both with the
     # contract paired the canary with that row), no later than keeps the canary as old
@@ -391,7 +404,7 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
         # off the schedule for 54-93% of canaries.
         fmt = events[deal.start][1]
         start = _parse_date(row[deal.start], fmt)
-        row.update(contract.rewrite(deal, timeline, start, _factor(stream, 0.005, 0.03), today, fmt, months))
+        row.update(contract.rewrite(deal, timeline, start, scale, today, fmt, months))
     return row
 
 
@@ -510,13 +523,17 @@ def _contract_shift(past: list[date], future: list[date], today: date, stream: S
     return -(least + at) if at < back else least + at - back
 
 
-def _contract_months(start: date, events: list[tuple[date, str]], today: date, stream: Stream) -> int:
+def _contract_months(start: date, events: list[tuple[date, str]], today: date, stream: Stream,
+                     paid: int, term: int) -> int:
     """Whole months a loan's dates move where its balance is as of another
-    day than the export's: the payments made move by as many. 0 where no
-    such move keeps each date on its side of today (or a grant on the 29th-31st,
-    which a month's end would move)."""
+    day than the export's: the payments made move by as many, and stay
+    between one and the last but one (the loan granted before that day and
+    not yet repaid, as its row's). 0 where no such move keeps each date on
+    its side of today (or a grant on the 29th-31st, which a month's end would
+    move)."""
     least, most = _CONTRACT_MONTHS
     fits = [m for m in range(-most, most + 1) if abs(m) >= least and start.day <= 28
+            and 1 <= paid - m <= term - 1
             and all((contract.add_months(d, m) <= today) == (d <= today) for d, _ in events)]
     return fits[stream.below(len(fits))] if fits else 0
 
