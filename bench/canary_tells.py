@@ -932,7 +932,7 @@ def contract_checks(t: ExportedList, out: Checks) -> None:
     groups: dict[tuple, list[tuple[int, float, int]]] = defaultdict(list)
     for i, (p, r, n, s, m) in ok:
         groups[(t.rows[i][TIER] if TIER else "", r, n)].append((s.toordinal(), p, i))
-    near, same_day = set(), set()
+    near: set[int] = set()
     for members in groups.values():
         members.sort()
         for k, (d, p, i) in enumerate(members):
