@@ -97,7 +97,7 @@ def _decodes(path: Path, encoding: str) -> bool:
     try:
         with open(path, "rb") as f:
             while chunk := f.read(_CHUNK):
-                if b"\x00" in chunk and encoding != "utf-16":
+                if b"\x00" in chunk and not encoding.startswith("utf-16"):
                     return False
                 dec.decode(chunk)
             dec.decode(b"", final=True)

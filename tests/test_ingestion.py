@@ -114,7 +114,8 @@ def test_twenty_rows_of_name_and_phone_from_identical_copies(bank, verdict_for):
             assert b.excluded is None or "pooled canaries in the leak" in b.excluded
 
 
-@pytest.mark.parametrize("fmt", ["tsv", "semicolon", "pipe", "spaces", "noheader", "utf16", "json", "parquet"])
+@pytest.mark.parametrize("fmt", ["tsv", "semicolon", "pipe", "spaces", "noheader", "utf16", "utf16le-nobom",
+                                 "utf16be-nobom", "json", "parquet"])
 def test_formats_and_encodings(bank, fmt):
     t = leaks.sample(leaks.read(bank["outs"]["A"]), 200, seed=8)
     path = bank["root"] / f"fmt_{fmt}.txt"
@@ -128,6 +129,8 @@ def test_formats_and_encodings(bank, fmt):
         path.write_text(path.read_text(encoding="utf-8").split("\n", 1)[1], encoding="utf-8")
     elif fmt == "utf16":
         leaks.write(path, t, encoding="utf-16")
+    elif fmt.endswith("-nobom"):  # as some export tools write it: no byte-order mark (it was unread)
+        leaks.write(path, t, encoding=fmt[:-len("-nobom")].replace("utf16", "utf-16-"))
     elif fmt == "json":
         import json
 
