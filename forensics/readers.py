@@ -644,8 +644,47 @@ def _sql_list(names: list[str]) -> str:
 
 def _read_json(con, p: Path, text_path: Path, table: str, encoding: str) -> TableInfo:
     src = f"read_json({_sql_str(str(text_path))}, format = 'auto')"
+    notes: list[str] = []
+    try:
+        src = _json_records(con, src, notes)
+    except duckdb.Error:
+        pass  # _load_as_text names the parse error
     cols, rows = _load_as_text(con, src, table, p, "parse as JSON records")
     fmt = "jsonl" if p.suffix.lower() in (".jsonl", ".ndjson") else "json"
-    return TableInfo(table, str(p), list(cols), rows, fmt, encoding)
+    return TableInfo(table, str(p), list(cols), rows, fmt, encoding, notes=notes)
+
+
+def _json_records(con, src: str, notes: list[str]) -> str:
+    """A JSON document's records as flat columns: the records of a wrapper
+    object ({"total": 2, "data": [...]}: its largest list of objects) and
+    every nested object's fields as columns of their own ("customer.phone").
+    Read as they were, a wrapper was one row and a nested record one column
+    of JSON text, with no identifier to link: a leak from this bank reported
+    as unrelated."""
+    described = con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()
+    lists = [c for c, typ, *_ in described if typ.startswith("STRUCT(") and typ.endswith("[]")]
+    if lists and con.execute(f"SELECT count(*) FROM {src}").fetchone()[0] == 1:
+        sizes = con.execute(f"SELECT {', '.join(f'len({qident(c)})' for c in lists)} FROM {src}").fetchone()
+        member = max(zip(sizes, lists), key=lambda x: (x[0] or 0))[1]
+        src = f"(SELECT unnest({qident(member)}) AS __record FROM {src})"
+        notes.append(f"records read from the file's {member!r} list")
+        fields = _struct_fields(con, src, qident("__record"), "")
+    else:
+        fields = [f for c, typ, *_ in described for f in
+                  (_struct_fields(con, src, qident(c), c) if typ.startswith("STRUCT(") else [(qident(c), c)])]
+    if len(fields) == len(described) and not lists:
+        return src  # flat records: as DuckDB reads them
+    if any("." in name for _, name in fields):
+        notes.append("nested fields read as columns of their own (parent.child)")
+    return f"(SELECT {', '.join(f'{expr} AS {qident(name)}' for expr, name in fields)} FROM {src})"
+
+
+def _struct_fields(con, src: str, expr: str, name: str) -> list[tuple[str, str]]:
+    """(SQL, column name) of every leaf field of the struct ``expr``, nested ones as parent.child."""
+    out = []
+    for field_name, typ, *_ in con.execute(f"DESCRIBE SELECT unnest({expr}) FROM {src}").fetchall():
+        sub, sub_name = f"{expr}.{qident(field_name)}", f"{name}.{field_name}" if name else field_name
+        out.extend(_struct_fields(con, src, sub, sub_name) if typ.startswith("STRUCT(") else [(sub, sub_name)])
+    return out
 
 

@@ -115,7 +115,7 @@ def test_twenty_rows_of_name_and_phone_from_identical_copies(bank, verdict_for):
 
 
 @pytest.mark.parametrize("fmt", ["tsv", "semicolon", "pipe", "spaces", "noheader", "utf16", "utf16le-nobom",
-                                 "utf16be-nobom", "json", "parquet"])
+                                 "utf16be-nobom", "json", "json-wrapped", "json-nested", "parquet"])
 def test_formats_and_encodings(bank, fmt):
     t = leaks.sample(leaks.read(bank["outs"]["A"]), 200, seed=8)
     path = bank["root"] / f"fmt_{fmt}.txt"
@@ -135,6 +135,14 @@ def test_formats_and_encodings(bank, fmt):
         import json
 
         path.write_text(json.dumps([dict(zip(t[0], r)) for r in t[1]], ensure_ascii=False), encoding="utf-8")
+    elif fmt.startswith("json-"):  # an API's answer: records in a wrapper, each nested by topic (was unread)
+        import json
+
+        people = ["姓名", "身份证号", "手机号"]
+        records = [{"person": {h: v for h, v in zip(t[0], r) if h in people},
+                    "account": {h: v for h, v in zip(t[0], r) if h not in people}} for r in t[1]]
+        doc = {"code": 0, "total": len(records), "data": records} if fmt == "json-wrapped" else records
+        path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     elif fmt == "parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
