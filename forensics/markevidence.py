@@ -298,8 +298,10 @@ class MarkReader:
             return tallies
         in_job = {job: None if len(enos) == len(keyed) else np.isin(h.enos, enos) for job, enos in jobs.items()}
         groups = sorted({m.group for m, _, _ in jobs})
-        if rows is not None and rows <= self.holdings.per_export:  # the first stage: the sweep's sample holds it
-            pick = np.isin(h.enos, keyed)[h.sample_export] & (self._sample_rank < rows)
+        if rows is not None and rows <= h.per_export:  # the first stage: the sweep's sample holds it
+            pick = np.isin(h.enos, np.asarray(keyed))[h.sample_export]
+            if rows < h.per_export:
+                pick &= self._sample_rank < rows
             s_export, s_key = h.sample_export[pick], h.sample_key[pick]
         else:
             s_export, s_key = self._sample_of(np.flatnonzero(np.isin(h.enos, keyed)))
