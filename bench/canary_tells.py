@@ -338,7 +338,8 @@ def shape_e(n: int, rng: random.Random) -> list[dict[str, str]]:
             "客户号": "", "姓名": surname + given, "性别": "男" if male else "女",
             "身份证号": _unique(lambda: build_id(reg.code, born, rng.randrange(500) * 2 + male), used_ids),
             "手机号": _unique(lambda: rng.choice(PREFIXES) + f"{rng.randrange(10 ** 8):08d}", used_phones),
-            "邮箱": f"{PINYIN[surname]}{''.join(PINYIN[c] for c in given)}{rng.randrange(100, 1000)}@{rng.choice(DOMAINS)}",
+            "邮箱": (f"{PINYIN[surname]}{''.join(PINYIN[c] for c in given)}{rng.randrange(100, 1000)}"
+                   f"@{rng.choice(DOMAINS)}"),
             "地址": (f"{reg.full_name}{rng.choice(STREETS)}路{rng.randrange(1, 300)}号{rng.randrange(1, 20)}栋"
                    f"{rng.randrange(1, 30)}0{rng.randrange(1, 5)}室"),
             "开户网点": f"{reg.city_short}{reg.district_short}支行", "开户日期": opened.isoformat(),

@@ -45,6 +45,7 @@ _DIGIT = re.compile(r"\d")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _NUMBER = re.compile(r"\d+")
 _SIXTEEN = timedelta(days=16 * 365 + 4)
+_RECENT = timedelta(days=60)  # a date this near today (a last transaction) never moves further back
 _EIGHTEEN = timedelta(days=18 * 365 + 4)  # no bank lends to a minor
 # How far a loan's dates move: past a month, so the canary's contract is not
 # its row's with the same grant (the pair a leaker looks for); within half a
@@ -115,7 +116,7 @@ def _parse_date(value: str, fmt: str | None = None) -> date | None:
 
 
 # (public: tracer.canaries reads and moves a canary's dates as synthesis wrote them)
-parse_date, date_format = _parse_date, _date_format
+parse_date, date_format, RECENT = _parse_date, _date_format, _RECENT
 
 
 def _replace_digits(value: str, stream: Stream, keep: int) -> str:
@@ -234,7 +235,9 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
     months = 0
     if deal is None:
         later = min([30] + [(today - d).days for d in past])
-        earlier = min([30] + [(d - today).days - 1 for d in future])
+        # A recent date (a last transaction) only moves nearer: moved back, 33% of canaries
+        # fell outside a list whose last transactions are all of the last 40 days (a review).
+        earlier = min([30] + [(d - today).days - 1 for d in future] + [0 for d in past if today - d <= _RECENT])
         moved = timedelta(days=stream.below(later + earlier + 1) - earlier)
     else:
         grant = events[deal.start][0]
@@ -268,7 +271,7 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
     birth_row = mate if mate_born is not None else timeline
     birth_cols = {name: (how, birth_row.get(name)) for name in by_kind.get(Kind.OTHER, [])
                   if _bound_to(name, _BIRTH_HINTS) and base_born is not None
-                  and (how := birth_shown(birth_row.get(name), base_born, today))}
+                  and (how := birth_shown(birth_row.get(name), base_born, today, name))}
     shown = list(birth_cols.values())
     if base_born is not None:
         # The latest birth that keeps the canary no younger at each event than the row was.
@@ -447,19 +450,34 @@ def _english(word: str, names: tuple[str, ...], at: int) -> str:
     return new.upper() if word.isupper() and len(word) > 1 else new.title() if word[:1].isupper() else new
 
 
-def birth_shown(value: str | None, born: date, today: date) -> str | None:
+def birth_shown(value: str | None, born: date, today: date, header: str = "") -> str | None:
     """How ``value`` shows ``born``: 'animal', 'sign', 'band' (of the age on
-    ``today``) or 'decade', where it shows it the way this module computes;
-    else None (a value it cannot rewrite, left as it is)."""
+    ``today``), 'decade', or as a number under its ``header``: 'animal0' or
+    'animal1' (the animal's place from 0 or 1), 'tens' (the age's decade,
+    30); None where it shows it no way this module computes (left as it is).
+    An animal of a birth before 21 February may be the year's or, where the
+    list counts lunar years, the year before's."""
     v = (value or "").strip()
     if not v:
         return None
     animals = [ch for ch in v if ch in _ANIMALS]
     words = [w.lower() for w in _WORD.findall(v)]
-    if len(animals) == 1 and _ANIMALS.index(animals[0]) == _animal(born) and not any(s in v for s in _SIGNS):
+    theirs = {_animal(born)} | ({(_animal(born) - 1) % 12} if (born.month, born.day) <= (2, 20) else set())
+    if len(animals) == 1 and _ANIMALS.index(animals[0]) in theirs and not any(s in v for s in _SIGNS):
         return "animal"
-    if words == [_ANIMALS_EN[_animal(born)]]:
+    if len(words) == 1 and words[0] in _ANIMALS_EN and _ANIMALS_EN.index(words[0]) in theirs:
         return "animal"
+    if v.isdigit() and len(v) <= 3:
+        h = header.strip().lower()
+        if any(k in h for k in ("生肖", "属相", "zodiac")):
+            # (a code counted from 1 of the calendar year and one from 0 of the lunar year are one
+            # number apart for a birth before 21 February: neither is sure there)
+            reads = [off for off in (0, 1) for t in theirs if int(v) - off == t]
+            return f"animal{reads[0]}" if len(reads) == 1 else None
+        age = _age(born, today)
+        return "tens" if int(v) == age // 10 * 10 and int(v) >= 10 else None
+    if v.isdigit() and len(v) == 4 and int(v) == born.year // 10 * 10:
+        return "decade"  # 1990 for the 1990s
     signs = [i for i, s in enumerate(_SIGNS) if s in v]
     if signs == [_sign(born)] or words == [_SIGNS_EN[_sign(born)]]:
         return "sign"
@@ -490,7 +508,9 @@ def rewrite_birth_value(value: str, shown: str, born: date) -> str:
         return _WORD.sub(lambda m: _english(m.group(0), _SIGNS_EN, at), value)
     if shown == "decade":
         m = _DECADE.match(value)
-        return f"{m.group(1)}{born.year % 100 // 10}0{m.group(3)}"
+        return f"{m.group(1)}{born.year % 100 // 10}0{m.group(3)}" if m else str(born.year // 10 * 10)
+    if shown in ("animal0", "animal1"):
+        return str(_animal(born) + int(shown[-1])).zfill(len(value.strip()))
     return value
 
 
@@ -499,11 +519,11 @@ def _unsure_birth(born: date, shown: list[tuple[str, str]], today: date) -> bool
     (``shown``: (how, the row's value) pairs) say: an animal or a sign a list
     may count otherwise, an age outside the band."""
     for how, value in shown:
-        if how == "animal" and (born.month, born.day) <= (2, 20):
+        if how.startswith("animal") and (born.month, born.day) <= (2, 20):
             return True
         if how == "sign" and _near_sign_edge(born):
             return True
-        if how == "band" and birth_shown(value, born, today) != how:
+        if how in ("band", "tens") and birth_shown(value, born, today) != how:
             return True
     return False
 
@@ -806,7 +826,9 @@ def _respelled(address: str | None, mate_name: str | None, canary_name: str | No
         spelt = rest.strip("._-")
         if not spelt.isalpha():
             continue
-        if len(spelt) == len(given) and (None in old_given or spelt == "".join(p[0] for p in old_given)):
+        if len(spelt) == 1 and (old_given[0] is None or spelt == old_given[0][0]):
+            out = new_given[0][0]  # the first initial (w.wang, wang.w)
+        elif len(spelt) == len(given) and (None in old_given or spelt == "".join(p[0] for p in old_given)):
             out = "".join(p[0] for p in new_given)  # initials
         elif (None in old_given and len(spelt) > len(given)) or spelt == "".join(old_given):
             out = "".join(new_given)

@@ -196,11 +196,14 @@ _STRONG_CONTENT = (Kind.IDNO, Kind.PHONE, Kind.EMAIL, Kind.DATE, Kind.GENDER, Ki
                    Kind.ADDRESS, Kind.AMOUNT)
 
 
+_AGE_BAND = re.compile(r"年龄段|年龄层|年龄组|age[ _]?(group|band|range|bracket)")
+
+
 def type_column(name: str, values: Sequence[str]) -> ColumnType:
     hinted = header_kind(name)
     scores = _Scores(values)
-    if hinted is Kind.AGE and scores and _share(scores.vals, str.isdigit) < 0.6:
-        # 年龄段 "30-39", age_group: not an age (a canary wrote its bare age there)
+    if hinted is Kind.AGE and (_AGE_BAND.search(name.lower()) or scores and _share(scores.vals, str.isdigit) < 0.6):
+        # 年龄段 "30-39", age_group, or a band written "30": not an age (a canary wrote its bare age there)
         hinted = None
     if hinted is Kind.BIRTHDATE and scores.get(Kind.DATE, 0) >= 0.5:
         return ColumnType(name, Kind.BIRTHDATE, 0.95, "header names a birth date; values are dates")

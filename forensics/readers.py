@@ -656,35 +656,66 @@ def _read_json(con, p: Path, text_path: Path, table: str, encoding: str) -> Tabl
 
 def _json_records(con, src: str, notes: list[str]) -> str:
     """A JSON document's records as flat columns: the records of a wrapper
-    object ({"total": 2, "data": [...]}: its largest list of objects) and
-    every nested object's fields as columns of their own ("customer.phone").
-    Read as they were, a wrapper was one row and a nested record one column
-    of JSON text, with no identifier to link: a leak from this bank reported
-    as unrelated."""
+    object ({"total": 2, "data": [...]}, or one level deeper: {"result":
+    {"data": [...]}}; of its lists of objects, the one whose objects have the
+    most fields, then the longest) and every nested object's fields as
+    columns of their own, named by the field (by its path, parent.child,
+    where two share a name). Read as they were, a wrapper was one row and a
+    nested record one column of JSON text, with no identifier to link: a
+    leak from this bank reported as unrelated."""
     described = con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()
-    lists = [c for c, typ, *_ in described if typ.startswith("STRUCT(") and typ.endswith("[]")]
-    if lists and con.execute(f"SELECT count(*) FROM {src}").fetchone()[0] == 1:
-        sizes = con.execute(f"SELECT {', '.join(f'len({qident(c)})' for c in lists)} FROM {src}").fetchone()
-        member = max(zip(sizes, lists), key=lambda x: (x[0] or 0))[1]
-        src = f"(SELECT unnest({qident(member)}) AS __record FROM {src})"
-        notes.append(f"records read from the file's {member!r} list")
-        fields = _struct_fields(con, src, qident("__record"), "")
-    else:
-        fields = [f for c, typ, *_ in described for f in
-                  (_struct_fields(con, src, qident(c), c) if typ.startswith("STRUCT(") else [(qident(c), c)])]
-    if len(fields) == len(described) and not lists:
+    if not any(_is_struct(typ) or _is_records(typ) for _, typ, *_ in described):
         return src  # flat records: as DuckDB reads them
-    if any("." in name for _, name in fields):
-        notes.append("nested fields read as columns of their own (parent.child)")
-    return f"(SELECT {', '.join(f'{expr} AS {qident(name)}' for expr, name in fields)} FROM {src})"
+    leaves = [leaf for c, typ, *_ in described for leaf in
+              (_struct_leaves(con, src, qident(c), c) if _is_struct(typ) else [(qident(c), c, typ)])]
+    if con.execute(f"SELECT count(*) FROM {src}").fetchone()[0] == 1:
+        lists = [(expr, path, t) for expr, path, t in leaves if _is_records(t)]
+        own = sum(not t.endswith("[]") for _, _, t in leaves)  # the object's own values (a code, a total)
+
+        def shape(item):  # (fields of its objects, how many)
+            expr = item[0]
+            fields = len(con.execute(f"DESCRIBE SELECT unnest({expr}, recursive := true) FROM {src}").fetchall())
+            return fields, con.execute(f"SELECT len({expr}) FROM {src}").fetchone()[0] or 0
+
+        best = max(lists, key=shape) if lists else None
+        # A wrapper, not one customer with a list of accounts: its records say more than it does.
+        if best is not None and shape(best)[0] >= own and shape(best)[1] >= 1:
+            same = [item for item in lists if item[2] == best[2]]  # records split over lists (active, closed)
+            src = "(" + " UNION ALL ".join(f"SELECT unnest({expr}) AS __record FROM {src}" for expr, _, _ in same) + ")"
+            notes.append(f"records read from the file's {', '.join(repr(p) for _, p, _ in same)} "
+                         f"list{'s' if len(same) > 1 else ''}")
+            return _flat_select(src, _struct_leaves(con, src, qident("__record"), ""), notes)
+    return _flat_select(src, leaves, notes)
 
 
-def _struct_fields(con, src: str, expr: str, name: str) -> list[tuple[str, str]]:
-    """(SQL, column name) of every leaf field of the struct ``expr``, nested ones as parent.child."""
+def _flat_select(src: str, leaves: list[tuple[str, str, str]], notes: list[str]) -> str:
+    """SELECT of the leaves, each named by its field where no other leaf has
+    that name (a header hint reads the field: customer.id is no customer
+    number), else by its path."""
+    names = [path.rsplit(".", 1)[-1] for _, path, _ in leaves]
+    counts = {n: names.count(n) for n in names}
+    cols = [(expr, name if counts[name] == 1 else path) for (expr, path, _), name in zip(leaves, names)]
+    if any("." in path for _, path, _ in leaves):
+        notes.append("nested fields read as columns of their own")
+    return f"(SELECT {', '.join(f'{expr} AS {qident(name)}' for expr, name in cols)} FROM {src})"
+
+
+def _struct_leaves(con, src: str, expr: str, name: str) -> list[tuple[str, str, str]]:
+    """(SQL, path, type) of every leaf field of the struct ``expr`` (a list
+    is a leaf), nested ones as parent.child."""
     out = []
     for field_name, typ, *_ in con.execute(f"DESCRIBE SELECT unnest({expr}) FROM {src}").fetchall():
-        sub, sub_name = f"{expr}.{qident(field_name)}", f"{name}.{field_name}" if name else field_name
-        out.extend(_struct_fields(con, src, sub, sub_name) if typ.startswith("STRUCT(") else [(sub, sub_name)])
+        sub, path = f"{expr}.{qident(field_name)}", f"{name}.{field_name}" if name else field_name
+        out.extend(_struct_leaves(con, src, sub, path) if _is_struct(typ) else [(sub, path, typ)])
     return out
+
+
+def _is_struct(typ: str) -> bool:
+    return typ.startswith("STRUCT(") and typ.endswith(")")
+
+
+def _is_records(typ: str) -> bool:
+    """A list of objects."""
+    return typ.startswith("STRUCT(") and typ.endswith(")[]")
 
 

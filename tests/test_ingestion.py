@@ -321,3 +321,34 @@ def test_parquet_times_with_a_zone_are_written_in_that_zone(tmp_path, zone, show
     info = read_table(con, path, "t")
     assert con.execute("SELECT opened, naive FROM t").fetchone() == (shown, "2024-03-02 16:00:00")
     assert info.notes == [f"column 'opened': times in {zone}, the zone the file records"]
+
+
+@pytest.mark.parametrize("doc, columns, rows, note", [
+    # an API's wrapper, one level deeper, and records split over two lists
+    ({"code": 0, "result": {"page": 1, "data": [{"id": "C1", "phone": "13800000001"},
+                                                {"id": "C2", "phone": "13800000002"}]}},
+     ["id", "phone"], 2, "'result.data'"),
+    ({"active": [{"id": "C1", "phone": "1"}], "closed": [{"id": "C2", "phone": "2"}],
+      "codes": [{"k": "a"}, {"k": "b"}, {"k": "c"}]}, ["id", "phone"], 2, "'active', 'closed'"),
+    # nested objects: fields by their own name, by path where two share one; one field nested too
+    ([{"customer": {"id": "110101199001010011", "name": "王伟"}, "account": {"id": "A1"}, "contact": {"phone": "1"}}],
+     ["customer.id", "name", "account.id", "phone"], 1, "nested"),
+    # one customer with a list of accounts: the customer, not the accounts
+    ({"id": "C1", "name": "王伟", "phone": "13800000001", "idno": "110101199001010011",
+      "accounts": [{"no": "1"}, {"no": "2"}]}, ["id", "name", "phone", "idno", "accounts"], 1, None),
+], ids=["wrapper-deeper", "two-lists", "nested-fields", "one-customer"])
+def test_json_as_an_api_answers_is_read_as_its_records(tmp_path, doc, columns, rows, note):
+    """Read as they were, a wrapper was one row and nested records columns of
+    JSON text: a leak of this bank's customers came out unlinkable or
+    unrelated (test_formats_and_encodings runs such leaks end to end)."""
+    import json
+
+    import duckdb
+
+    from forensics.readers import read_table
+
+    path = tmp_path / "answer.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    info = read_table(duckdb.connect(), path, "t")
+    assert info.columns == columns and info.rows == rows
+    assert (note is None and not info.notes) or any(note in n for n in info.notes), info.notes

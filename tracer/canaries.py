@@ -25,10 +25,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from canary import validators
+from canary import contract, validators
 from canary.kinds import IDENTIFIERS, Kind
 from canary.prf import Key, Stream
-from canary.synth import CodeRange, Column, date_format, digit_string, parse_date, put_digits, skeleton, synthesize
+from canary.synth import (RECENT, CodeRange, Column, date_format, digit_string, parse_date, put_digits, skeleton,
+                          synthesize)
 from forensics.duck import insert_rows
 from forensics.normalize import KIND_CODES, identity_label, normalise, sql_normalise
 
@@ -619,7 +620,8 @@ class CanaryPlanter:
                              timeline=parents.timeline if parents else None, blocks=self._blocks_beside(donor))
         except RuntimeError:
             return None
-        self._number_by_date(row, stream, taken, columns or self.columns)
+        if not self._number_by_date(row, stream, taken, columns or self.columns, today):
+            return None
         cells = {self.kinds[c]: v for c, v in row.items() if v is not None and self.kinds[c] is not Kind.OTHER}
         if validators.row_problems(cells, today=today):
             return None
@@ -627,20 +629,28 @@ class CanaryPlanter:
             self._track(row)
         return row
 
-    def _number_by_date(self, row: dict, stream: Stream, taken, columns: list[Column]) -> None:
+    def _number_by_date(self, row: dict, stream: Stream, taken, columns: list[Column], today: date) -> bool:
         """A customer number of a list numbered as customers came (the numbers
         rise with a date column) is drawn among the numbers of the canary's
         own date, its dates all moved by the same few days where that day has
         no free number: one drawn anywhere in the range sat among customers
-        of other years (a review flagged 97-99% of canaries by it)."""
+        of other years (a review flagged 97-99% of canaries by it). A move
+        keeps every date on its side of today, and a loan's contract never
+        moves here (its balance is the schedule's at its own grant). False
+        where no day within reach has a free number: the canary is not made."""
+        dates = [c.name for c in columns if c.kind is Kind.DATE]
         for col in columns:
             dated = self._dated_codes.get(col.name)
             v = row.get(col.name)
             if dated is None or not v or skeleton(v) != col.codes.skeleton:
                 continue
             day = _day(row.get(dated.date_col) or "")
+            if day is None:
+                continue
             width = col.codes.skeleton.count("9")
-            slots = () if day is None else dated.slots(day, int(col.codes.low), int(col.codes.high))
+            movable = _may_shift(row, dates, columns, today)
+            slots = (s for s in dated.slots(day, int(col.codes.low), int(col.codes.high))
+                     if s[0] == day or movable(s[0] - day))
             for new_day, lo, hi in itertools.islice(slots, 12):
                 hi = min(hi, lo + MAX_DRAW - 1)
                 # Every number of a small slot from a drawn one on (another canary may hold
@@ -653,8 +663,11 @@ class CanaryPlanter:
                 if code is not None:
                     row[col.name] = code
                     if new_day != day:
-                        _shift_dates(row, [c.name for c in columns if c.kind is Kind.DATE], new_day - day)
+                        _shift_dates(row, dates, new_day - day)
                     break
+            else:
+                return False  # a number drawn anywhere sat among other years' customers (57% where gaps are few)
+        return True
 
     @functools.cached_property
     def _dated_codes(self) -> dict[str, DatedCodes]:
@@ -879,6 +892,22 @@ def _shift_dates(row: dict, names: list[str], days: int) -> None:
         fmt = date_format(row.get(name) or "")
         if d is not None and fmt and date(1900, 3, 1) <= d <= date(9998, 11, 1):
             row[name] = (d + timedelta(days=days)).strftime(fmt)
+
+
+def _may_shift(row: dict, dates: list[str], columns: list[Column], today: date):
+    """Whether moving all of ``row``'s dates by a number of days keeps each on
+    its side of today (a last transaction is never ahead of today, a
+    maturity never behind it); never where the row holds a loan's contract,
+    whose balance follows its grant."""
+    days = [d for name in dates if (d := parse_date(row.get(name) or "")) is not None
+            and date(1900, 3, 1) <= d <= date(9998, 11, 1)]
+    numbers = [c.name for c in columns if c.kind in (Kind.AMOUNT, Kind.OTHER)]
+    named = {name: d for name in dates if (d := parse_date(row.get(name) or "")) is not None}
+    if len(named) >= 2 and contract.find(row, named, numbers, today) is not None:
+        return lambda shift: False
+    recent = any(timedelta(0) <= today - d <= RECENT for d in days)  # moves only nearer (canary.synth)
+    return lambda shift: (shift > 0 or not recent) and all((d + timedelta(days=shift) <= today) == (d <= today)
+                                                           for d in days)
 
 
 def _one_run(skel: str) -> bool:
