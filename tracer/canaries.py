@@ -931,6 +931,8 @@ def _rank_correlation(x, y) -> float:
     if both.sum() < 50:
         return 0.0
     rx, ry = (np.unique(v[both], return_inverse=True)[1] for v in (x, y))
+    if rx.max() == 0 or ry.max() == 0:  # a column of one value: no order to follow
+        return 0.0
     r = np.corrcoef(rx, ry)[0, 1]
     return 0.0 if np.isnan(r) else float(r)
 
