@@ -75,13 +75,18 @@ def test_canary_tells_runs_the_joint_gap_checks_on_a_list_sorted_by_two_codes(tm
     assert result["canaries"] >= 1 and order["canaries_flagged"] == 0  # gaps with room in both: every canary in order
 
 
-def test_canary_tells_recomputes_a_loan_books_contracts(tmp_path):
-    """Shape L: a leaker recomputes each loan; a canary's contract adds up as the real rows' do."""
-    stdout, r = run_bench("canary_tells.py", "--rows", 1000, "--shapes", "L", "--workdir", tmp_path / "w",
+def _tells_of_one_shape(tmp_path, shape: str, rows: int) -> tuple[int, dict]:
+    """(canaries, checks by name) of canary_tells.py on one list of ``shape``."""
+    stdout, r = run_bench("canary_tells.py", "--rows", rows, "--shapes", shape, "--workdir", tmp_path / "w",
                           tmp_path=tmp_path)
     (result,) = r["results"]
-    checks = {c["check"]: c for c in result["checks"]}
-    assert result["canaries"] >= 1
+    return result["canaries"], {c["check"]: c for c in result["checks"]}
+
+
+def test_canary_tells_recomputes_a_loan_books_contracts(tmp_path):
+    """Shape L: a leaker recomputes each loan; a canary's contract adds up as the real rows' do."""
+    canaries, checks = _tells_of_one_shape(tmp_path, "L", 1000)
+    assert canaries >= 1
     for name in ("到期日期 is not 放款日期 + 期限 months within 4 days", "年利率 rare (< 1% of rows)",
                  "贷款余额 above 贷款金额, or not 0 after 到期日期"):
         assert checks[name]["canaries_flagged"] == 0, name
@@ -93,11 +98,8 @@ def test_canary_tells_recomputes_what_a_list_derives_from_birth_and_opening(tmp_
     age rules out, the email's pinyin, and sorts by customer number to see
     the opening dates rise; every canary passes each (each check flagged
     canaries before: 45%, 93%, 19%, 100%, 97-99%)."""
-    stdout, r = run_bench("canary_tells.py", "--rows", 3000, "--shapes", "E", "--workdir", tmp_path / "w",
-                          tmp_path=tmp_path)
-    (result,) = r["results"]
-    checks = {c["check"]: c for c in result["checks"]}
-    assert result["canaries"] >= 10
+    canaries, checks = _tells_of_one_shape(tmp_path, "E", 3000)
+    assert canaries >= 10
     for name in ("生肖 not the birth year's animal", "星座 not the birthdate's sign (a day either way)",
                  "age outside its 年龄段", "职业 the age rules out (退休 under 50, 学生 over 30)",
                  "email letters not the whole name in pinyin",
