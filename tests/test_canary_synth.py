@@ -482,6 +482,9 @@ def test_a_list_numbered_as_customers_came_numbers_each_canary_by_its_date(tmp_p
     ("LiuY85@163.com", "WangW90@qq.com", lambda sur, given: sur.title() + given[0].upper()),
     ("yangliu85@163.com", "weiwang90@qq.com", lambda sur, given: given + sur),
     ("y.liu85@163.com", "w.wang90@qq.com", lambda sur, given: given[0] + "." + sur),  # a first initial
+    # styles mixed in one list: the donor's own (the mate's letters in the donor's shape mixed two)
+    ("liu.yang85@163.com", "w.wang90@qq.com", lambda sur, given: sur + "." + given),
+    ("yangliu85@163.com", "wang.w90@qq.com", lambda sur, given: given + sur),
 ])
 def test_a_canary_email_of_the_full_name_spells_the_canarys_name(donor_email, mate_email, spelled):
     """Where a list's addresses spell the customer's whole name, the canary's
