@@ -784,16 +784,24 @@ def twin_checks(t: ExportedList, out: Checks) -> None:
         if PH:
             key.append(r[PH][:3])
         born[tuple(key)].append((year, i))
+    out["another row shares its street, branch, gender, ID region and block, phone prefix, birth year +-1"] = \
+        _near_pairs(born, 1)
+    role_pair_checks(t, out)
+
+
+def _near_pairs(groups: dict, within: float, also: Callable[[int, int], bool] | None = None) -> set[int]:
+    """Rows of one group whose values lie within ``within`` of each other (and,
+    where given, ``also(row, row)`` holds): each group a list of (value, row)."""
     near: set[int] = set()
-    for members in born.values():
-        members.sort()
+    for members in groups.values():
+        members = sorted(members)
         for k, (a, i) in enumerate(members):
             for b, j in members[k + 1:]:
-                if b - a > 1:
+                if b - a > within:
                     break
-                near.update((i, j))
-    out["another row shares its street, branch, gender, ID region and block, phone prefix, birth year +-1"] = near
-    role_pair_checks(t, out)
+                if also is None or also(i, j):
+                    near.update((i, j))
+    return near
 
 
 def role_pair_checks(t: ExportedList, out: Checks) -> None:
@@ -823,15 +831,8 @@ def role_pair_checks(t: ExportedList, out: Checks) -> None:
                     info = id_info(t.rows[i][ID], today=AS_OF)
                     if info:
                         aged[key].append((info.birthdate.toordinal(), i))
-            near_mate: set[int] = set()
-            for members in aged.values():
-                members.sort()
-                for k, (b, i) in enumerate(members):
-                    for b2, j in members[k + 1:]:
-                        if b2 - b > 366:
-                            break
-                        near_mate.update((i, j))
-            out["another row shares its surname, phone prefix and carrier, born within a year"] = near_mate
+            out["another row shares its surname, phone prefix and carrier, born within a year"] = \
+                _near_pairs(aged, 366)
 
     if AMT:
         free = [c for c in ("客户等级", "信用分", "credit_score") if c in t.header]
@@ -930,20 +931,14 @@ def contract_checks(t: ExportedList, out: Checks) -> None:
             i for i, c in ok if born[i] and not lo <= _age(born[i], c[4]) <= hi}
     # The row a canary's contract came from: same tier, term and rate, the principal within
     # 3% and the grant within 30 days (and the same with the payment within 3% instead).
-    groups: dict[tuple, list[tuple[int, float, int]]] = defaultdict(list)
+    groups: dict[tuple, list[tuple[int, int]]] = defaultdict(list)
+    principal = {}
     for i, (p, r, n, s, m) in ok:
-        groups[(t.rows[i][TIER] if TIER else "", r, n)].append((s.toordinal(), p, i))
-    near: set[int] = set()
-    for members in groups.values():
-        members.sort()
-        for k, (d, p, i) in enumerate(members):
-            for d2, p2, j in members[k + 1:]:
-                if d2 - d > 30:
-                    break
-                if abs(p2 - p) <= 0.03 * max(p, p2):
-                    near.update((i, j))
+        groups[(t.rows[i][TIER] if TIER else "", r, n)].append((s.toordinal(), i))
+        principal[i] = p
     out["another row of the same tier, 期限 and 年利率, 贷款金额 within 3%, 放款日期 within 30 days "
-        "(a canary's contract row)"] = near
+        "(a canary's contract row)"] = _near_pairs(
+            groups, 30, lambda i, j: abs(principal[i] - principal[j]) <= 0.03 * max(principal[i], principal[j]))
     # A contract moved by whole months keeps its day of the month.
     by_day: dict[tuple, list[int]] = defaultdict(list)
     for i, (p, r, n, s, m) in ok:

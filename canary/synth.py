@@ -115,8 +115,16 @@ def _parse_date(value: str, fmt: str | None = None) -> date | None:
         return None
 
 
-# (public: tracer.canaries reads and moves a canary's dates as synthesis wrote them)
-parse_date, date_format, RECENT = _parse_date, _date_format, _RECENT
+def event_date(value: str | None) -> tuple[date, str] | None:
+    """(date, format) of a date cell that may move, or None: no date, or a
+    placeholder (9999-12-31, 1900-01-01), which stays as it is. (Public:
+    tracer.canaries moves a canary's dates as synthesis does.)"""
+    fmt = _date_format(value) if value else None
+    d = _parse_date(value, fmt) if fmt else None
+    return (d, fmt) if d is not None and date(1900, 3, 1) <= d <= date(9998, 11, 1) else None
+
+
+parse_date, RECENT = _parse_date, _RECENT  # (public for tracer.canaries)
 
 
 def _replace_digits(value: str, stream: Stream, keep: int) -> str:
@@ -194,14 +202,10 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
     donor_born = born_of(donor)  # the donor's email may hold its birth year
 
     def events_of(of: Mapping[str, str | None]) -> dict[str, tuple[date, str]]:
-        out = {}
-        for name in by_kind.get(Kind.DATE, []):
-            v = of.get(name)
-            fmt = _date_format(v) if v else None
-            d = _parse_date(v, fmt) if fmt else None
-            if d is not None and date(1900, 3, 1) <= d <= date(9998, 11, 1):  # placeholders (9999-12-31) stay
-                out[name] = (d, fmt)
-        return out
+        return {name: got for name in by_kind.get(Kind.DATE, []) if (got := event_date(of.get(name)))}
+
+    def deal_of(of: Mapping[str, str | None]) -> contract.Contract | None:
+        return contract.find(of, {n: d for n, (d, _) in events_of(of).items()}, numbers, today)
 
     def tier_of(of: Mapping[str, str | None]) -> list[str]:
         return [(of.get(t) or "").strip() for t in by_kind.get(Kind.TIER, [])]
@@ -217,12 +221,11 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
     numbers = [c.name for c in columns if c.kind in (Kind.AMOUNT, Kind.OTHER)]
     for row_of in (timeline, lender, donor):
         if row_of is not mate and tier_of(row_of) == tier_of(donor):
-            deal = contract.find(row_of, {n: d for n, (d, _) in events_of(row_of).items()}, numbers, today)
+            deal = deal_of(row_of)
             if deal is not None:
                 break
     if deal is not None and len(deal.rules) > 1:
-        others = [contract.find(r, {n: d for n, (d, _) in events_of(r).items()}, numbers, today)
-                  for r in (timeline, lender, donor, mate) if r is not row_of]
+        others = [deal_of(r) for r in (timeline, lender, donor, mate) if r is not row_of]
         deal = contract.agree(deal, [o for o in others if o is not None])
     if deal is not None and row_of is not timeline:
         free_any_tier = True
@@ -463,6 +466,7 @@ def birth_shown(value: str | None, born: date, today: date, header: str = "") ->
     animals = [ch for ch in v if ch in _ANIMALS]
     words = [w.lower() for w in _WORD.findall(v)]
     theirs = {_animal(born)} | ({(_animal(born) - 1) % 12} if (born.month, born.day) <= (2, 20) else set())
+    age = _age(born, today)
     if len(animals) == 1 and _ANIMALS.index(animals[0]) in theirs and not any(s in v for s in _SIGNS):
         return "animal"
     if len(words) == 1 and words[0] in _ANIMALS_EN and _ANIMALS_EN.index(words[0]) in theirs:
@@ -474,14 +478,12 @@ def birth_shown(value: str | None, born: date, today: date, header: str = "") ->
             # number apart for a birth before 21 February: neither is sure there)
             reads = [off for off in (0, 1) for t in theirs if int(v) - off == t]
             return f"animal{reads[0]}" if len(reads) == 1 else None
-        age = _age(born, today)
         return "tens" if int(v) == age // 10 * 10 and int(v) >= 10 else None
     if v.isdigit() and len(v) == 4 and int(v) == born.year // 10 * 10:
         return "decade"  # 1990 for the 1990s
     signs = [i for i, s in enumerate(_SIGNS) if s in v]
     if signs == [_sign(born)] or words == [_SIGNS_EN[_sign(born)]]:
         return "sign"
-    age = _age(born, today)
     m = _BAND.search(v)
     if m and int(m.group(1)) <= age <= int(m.group(3)) and len(_BAND.findall(v)) == 1:
         return "band"

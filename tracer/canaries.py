@@ -28,8 +28,8 @@ import pyarrow.compute as pc
 from canary import contract, validators
 from canary.kinds import IDENTIFIERS, Kind
 from canary.prf import Key, Stream
-from canary.synth import (RECENT, CodeRange, Column, date_format, digit_string, parse_date, put_digits, skeleton,
-                          synthesize)
+from canary.synth import (DATE_PATTERNS, RECENT, CodeRange, Column, digit_string, event_date, parse_date, put_digits,
+                          skeleton, synthesize)
 from forensics.duck import insert_rows
 from forensics.normalize import KIND_CODES, identity_label, normalise, sql_normalise
 
@@ -47,7 +47,7 @@ CODE_BITS = 1 << 26  # codes in a range whose real ones are held as bits (8 MiB 
 FOLLOWS_DATES = 0.95  # rank correlation from which a customer number follows a date column (numbered as they came)
 FOLLOW_SAMPLE = 20000  # rows sampled to measure it
 SHIFT_DAYS = 45  # how far such a canary's dates may move to a day with a free number
-DATE_FORMATS = "['%Y-%m-%d', '%Y/%m/%d', '%Y.%m.%d', '%Y年%m月%d日', '%Y%m%d']"  # canary.synth's DATE_PATTERNS
+DATE_FORMATS = "[" + ", ".join(f"'{fmt}'" for _, fmt in DATE_PATTERNS) + "]"  # the dates synthesis reads, in SQL
 
 
 def default_canary_count(rows: int) -> int:
@@ -572,9 +572,9 @@ class CanaryPlanter:
         codes whose digits are one run (VIP000123, HT2024000123); else None:
         a wider range is sparse enough that a draw seldom hits a customer."""
         skel, lo, hi = codes.skeleton, int(codes.low), int(codes.high)
-        first, last = skel.index("9"), skel.rindex("9")
-        if skel[first:last + 1] != "9" * (last - first + 1) or hi - lo + 1 > CODE_BITS or last - first > 17:
+        if not _one_run(skel) or hi - lo + 1 > CODE_BITS:
             return None
+        first, last = skel.index("9"), skel.rindex("9")
         got = self.con.execute(
             f"SELECT TRY_CAST(substr(v, {first + 1}, {last - first + 1}) AS BIGINT) - {lo} AS at "
             f"FROM (SELECT {qident(name)} AS v FROM src) WHERE v LIKE ? ESCAPE '\\'",
@@ -639,6 +639,7 @@ class CanaryPlanter:
         moves here (its balance is the schedule's at its own grant). False
         where no day within reach has a free number: the canary is not made."""
         dates = [c.name for c in columns if c.kind is Kind.DATE]
+        movable = functools.cache(lambda: _may_shift(row, dates, columns, today))  # only where a day must move
         for col in columns:
             dated = self._dated_codes.get(col.name)
             v = row.get(col.name)
@@ -648,9 +649,8 @@ class CanaryPlanter:
             if day is None:
                 continue
             width = col.codes.skeleton.count("9")
-            movable = _may_shift(row, dates, columns, today)
             slots = (s for s in dated.slots(day, int(col.codes.low), int(col.codes.high))
-                     if s[0] == day or movable(s[0] - day))
+                     if s[0] == day or movable()(s[0] - day))
             for new_day, lo, hi in itertools.islice(slots, 12):
                 hi = min(hi, lo + MAX_DRAW - 1)
                 # Every number of a small slot from a drawn one on (another canary may hold
@@ -679,12 +679,14 @@ class CanaryPlanter:
         dates = [t.name for t in self.ex.types if t.kind is Kind.DATE]
         if not codes or not dates:
             return {}
+        def day_sql(col: str) -> str:  # a date cell's day as _day counts it
+            return f"date_diff('day', DATE '0001-01-01', try_strptime({qident(col)}, {DATE_FORMATS})::DATE)"
+
         out = {}
         for c in codes:
             first, last = c.codes.skeleton.index("9"), c.codes.skeleton.rindex("9")
             number = (f"TRY_CAST(substr({qident(c.name)}, {first + 1}, {last - first + 1}) AS BIGINT)")
-            days = ", ".join(f"date_diff('day', DATE '0001-01-01', try_strptime({qident(d)}, {DATE_FORMATS})::DATE)"
-                             f" AS d{i}" for i, d in enumerate(dates))
+            days = ", ".join(f"{day_sql(d)} AS d{i}" for i, d in enumerate(dates))
             t = self.con.execute(
                 f"SELECT {number} AS n, {days} FROM (SELECT {', '.join(qident(n) for n in [c.name, *dates])} "
                 f"FROM src USING SAMPLE reservoir({FOLLOW_SAMPLE} ROWS) REPEATABLE (13)) "
@@ -693,10 +695,8 @@ class CanaryPlanter:
             best, at = max((_rank_correlation(t["n"], t[f"d{i}"]), i) for i in range(len(dates)))
             if best < FOLLOWS_DATES:
                 continue
-            d = qident(dates[at])
             by_day = self.con.execute(
-                f"SELECT day, min(n), max(n), count(*) FROM (SELECT {number} AS n, "
-                f"date_diff('day', DATE '0001-01-01', try_strptime({d}, {DATE_FORMATS})::DATE) AS day FROM src "
+                f"SELECT day, min(n), max(n), count(*) FROM (SELECT {number} AS n, {day_sql(dates[at])} AS day FROM src "
                 f"WHERE {qident(c.name)} LIKE ? ESCAPE '\\') WHERE n IS NOT NULL AND day IS NOT NULL "
                 "GROUP BY day ORDER BY day", [_like_pattern(c.codes.skeleton)]).fetchnumpy()
             out[c.name] = DatedCodes(dates[at], *(np.asarray(by_day[k], np.int64) for k in list(by_day)))
@@ -888,10 +888,8 @@ def _shift_dates(row: dict, names: list[str], days: int) -> None:
     """Every date of ``row``'s columns ``names`` moved by ``days``, each in its
     own format (a loan's term kept); placeholders (9999-12-31) stay."""
     for name in names:
-        d = parse_date(row.get(name) or "")
-        fmt = date_format(row.get(name) or "")
-        if d is not None and fmt and date(1900, 3, 1) <= d <= date(9998, 11, 1):
-            row[name] = (d + timedelta(days=days)).strftime(fmt)
+        if got := event_date(row.get(name)):
+            row[name] = (got[0] + timedelta(days=days)).strftime(got[1])
 
 
 def _may_shift(row: dict, dates: list[str], columns: list[Column], today: date):
@@ -899,11 +897,10 @@ def _may_shift(row: dict, dates: list[str], columns: list[Column], today: date):
     its side of today (a last transaction is never ahead of today, a
     maturity never behind it); never where the row holds a loan's contract,
     whose balance follows its grant."""
-    days = [d for name in dates if (d := parse_date(row.get(name) or "")) is not None
-            and date(1900, 3, 1) <= d <= date(9998, 11, 1)]
+    events = {name: got[0] for name in dates if (got := event_date(row.get(name)))}
+    days = list(events.values())
     numbers = [c.name for c in columns if c.kind in (Kind.AMOUNT, Kind.OTHER)]
-    named = {name: d for name in dates if (d := parse_date(row.get(name) or "")) is not None}
-    if len(named) >= 2 and contract.find(row, named, numbers, today) is not None:
+    if len(events) >= 2 and contract.find(row, events, numbers, today) is not None:
         return lambda shift: False
     recent = any(timedelta(0) <= today - d <= RECENT for d in days)  # moves only nearer (canary.synth)
     return lambda shift: (shift > 0 or not recent) and all((d + timedelta(days=shift) <= today) == (d <= today)
