@@ -45,8 +45,8 @@ class Holdings:
     one_to_one: bool  # every linked leak row has one key and every key one leak row
     sample_export: np.ndarray  # the sampled (export, key) pairs: index into ``enos`` ...
     sample_key: np.ndarray  # ... and into ``keys``; grouped by export, keys ascending
-    held_keys: np.ndarray | None = None  # distinct leak keys each export held
-    per_export: int = 0  # how deep the sample goes: each export's this many smallest held keys
+    held_keys: np.ndarray  # distinct leak keys each export held
+    per_export: int  # how deep the sample goes: each export's this many smallest held keys
 
     def held_rows(self) -> dict[int, int]:
         return dict(zip(self.enos.tolist(), self.held.tolist()))

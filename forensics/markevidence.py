@@ -104,14 +104,9 @@ class MarkReader:
                 np.concatenate(keys) if keys else np.zeros(0, np.int32))
 
     @functools.cached_property
-    def _sample_sizes(self) -> np.ndarray:
-        return np.bincount(self.holdings.sample_export, minlength=len(self.holdings.enos))
-
-    @functools.cached_property
     def _sample_rank(self) -> np.ndarray:
         """Each sampled pair's place among its export's sampled keys (0 = smallest)."""
-        sizes = self._sample_sizes  # the sample is grouped by export, in holding order
-        return np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        return _rank_within(self.holdings.sample_export, len(self.holdings.enos))
 
     def read(self, cands: dict[int, Candidate], rows: int | None = None) -> None:
         """Append each candidate's mark evidence (and erased columns), read on
@@ -306,9 +301,8 @@ class MarkReader:
         else:
             s_export, s_key = self._sample_of(np.flatnonzero(np.isin(h.enos, keyed)))
             if rows is not None:
-                sizes = np.bincount(s_export, minlength=size)
-                rank = np.arange(len(s_export)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-                s_export, s_key = s_export[rank < rows], s_key[rank < rows]
+                keep = _rank_within(s_export, size) < rows
+                s_export, s_key = s_export[keep], s_key[keep]
         material, parallel = self._material_keys(keyed)
         units = {(leak_col, m): self._units(leak_col, m) for m, leak_col, _ in jobs}
         n_keys = np.int64(len(h.keys))
@@ -426,6 +420,13 @@ class MarkReader:
                 self.con.unregister("__pairs")
             return {g: markread.from_hex(t.column(f"__m{g}")) for g in groups}
         return sql, False  # one connection: one query at a time
+
+
+def _rank_within(group: np.ndarray, groups: int) -> np.ndarray:
+    """Each element's place within its group (0 = first), for elements grouped
+    by ``group`` in ascending order."""
+    sizes = np.bincount(group, minlength=groups)
+    return np.arange(len(group)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
 
 
 def _received(e, header: str, kind: str, earlier_columns: set[str], leak_headers: set[str]) -> bool:

@@ -677,9 +677,10 @@ def _json_records(con, src: str, notes: list[str]) -> str:
             fields = len(con.execute(f"DESCRIBE SELECT unnest({expr}, recursive := true) FROM {src}").fetchall())
             return fields, con.execute(f"SELECT len({expr}) FROM {src}").fetchone()[0] or 0
 
-        best = max(lists, key=shape) if lists else None
+        shapes = [shape(item) for item in lists]
+        best, (fields, count) = max(zip(lists, shapes), key=lambda x: x[1]) if lists else (None, (0, 0))
         # A wrapper, not one customer with a list of accounts: its records say more than it does.
-        if best is not None and shape(best)[0] >= own and shape(best)[1] >= 1:
+        if best is not None and fields >= own and count >= 1:
             same = [item for item in lists if item[2] == best[2]]  # records split over lists (active, closed)
             src = "(" + " UNION ALL ".join(f"SELECT unnest({expr}) AS __record FROM {src}" for expr, _, _ in same) + ")"
             notes.append(f"records read from the file's {', '.join(repr(p) for _, p, _ in same)} "
