@@ -106,3 +106,40 @@ def test_no_canary_keeps_most_of_a_real_id_number(tmp_path):
     con.close()
     assert len(planted) == receipt.canaries
     assert not {p[:15] for p in planted} & {i[:15] for i in ids}
+
+
+def test_canaries_take_the_police_blocks_their_region_holds(tmp_path):
+    """Digits 15-16 of an ID number (the police station's block) come from
+    the donor's region's other customers, as often as they hold each: a
+    canary whose block no real customer of its region has would stand out
+    to a leaker who tallies blocks by region."""
+    import duckdb
+    import pyarrow as pa
+
+    from canary.idcard import build_id, parse_id
+    from tracer import ExportRequest, Home, export, init
+    from tracer.synthdata import make_customers, write_csv
+
+    table = make_customers(3000, seed=15)
+    regions = ["310105", "110108", "440305"]
+    blocks = {"310105": (37, 52), "110108": (4, 81, 90), "440305": (66,)}  # sequence = block * 10 + a digit
+    ids = []
+    for i, (old, sex) in enumerate(zip(table.column("身份证号").to_pylist(), table.column("性别").to_pylist())):
+        region = regions[i % 3]
+        block = blocks[region][(i // 3) % len(blocks[region])]
+        seq = block * 10 + 2 * ((i // 9) % 5) + (sex == "男")
+        ids.append(build_id(region, parse_id(old).birthdate, seq))
+    table = table.set_column(table.column_names.index("身份证号"), "身份证号", pa.array(ids))
+    src = tmp_path / "c.csv"
+    write_csv(table, src)
+    home = Home.at(tmp_path / "home")
+    init(home)
+    receipt = export(ExportRequest(str(src), "R", "p", str(tmp_path / "o.csv")), home=home)
+    assert receipt.canaries >= 10
+    con = duckdb.connect(str(home.store_path), read_only=True)
+    planted = [json.loads(r[0])["身份证号"] for r in con.execute("SELECT row_json FROM canaries").fetchall()]
+    con.close()
+    real = {(i[:6], i[14:16]) for i in ids}
+    assert all(p[:6] in blocks for p in planted)  # each keeps its donor's region
+    assert all((p[:6], p[14:16]) in real for p in planted), sorted({(p[:6], p[14:16]) for p in planted} - real)
+    assert len({p[14:16] for p in planted}) > 3  # drawn from the regions' blocks, not one kept

@@ -142,7 +142,7 @@ class CanaryPlanter:
         # drawn within a densely numbered list must not land on them (it would be dropped).
         self.real_codes = [(c.codes, bits) for c in self.pool_columns if c.codes is not None
                            for bits in [self._code_bits(c.name, c.codes)] if bits is not None]
-        self._id_prefixes_read = False  # TEMP TABLE __real_id_prefixes made (_ensure_real_id_prefixes)
+        self._real_ids: np.ndarray | None = None  # the source's ID numbers' first 16 digits, sorted (_real_id_heads)
         self._blocks: dict[str, dict[str, int]] = {}  # ID region -> police block -> real IDs (_read_blocks)
         self._stored_codes: dict[str, set[str]] = {}  # code column -> earlier canaries' codes (_held_codes)
         self.pool_gaps: list[int] = []  # the source's row gaps its pooled canaries may take (_plan_pool_gaps)
@@ -757,15 +757,12 @@ class CanaryPlanter:
         regions = {n[:6] for d in donors if (n := self._normalised(Kind.IDNO, d.get(col)))} - self._blocks.keys()
         if not regions:
             return
-        self._ensure_real_id_prefixes()
-        insert_rows(self.con, "canary_regions", ["r"], [(r,) for r in sorted(regions)], [pa.string()])
-        for r in regions:
-            self._blocks[r] = {}
-        for region, block, n in self.con.execute(
-                "SELECT left(p.prefix, 6), p.block, count(*) FROM __real_id_prefixes p "
-                "JOIN canary_regions c ON c.r = left(p.prefix, 6) GROUP BY ALL").fetchall():
-            if block and block.isdigit():
-                self._blocks[region][block] = n
+        heads = self._real_id_heads()
+        for r in sorted(regions):
+            # A region's IDs are one run of the sorted heads; a block is a head's last two digits.
+            lo, hi = np.searchsorted(heads, [int(r) * 10 ** 10, (int(r) + 1) * 10 ** 10])
+            blocks, counts = np.unique(heads[lo:hi] % 100, return_counts=True)
+            self._blocks[r] = {f"{b:02d}": int(n) for b, n in zip(blocks.tolist(), counts.tolist())}
 
     def _blocks_beside(self, donor: dict) -> list[tuple[str, int]] | None:
         """The blocks of the donor's region but for the donor's own ID; None
@@ -858,25 +855,26 @@ class CanaryPlanter:
         canary would keep most of a real customer's ID number there, and a
         spreadsheet that cut both to 15 digits would make them one."""
         col = self._id_column()
-        prefixes = [(i, n[:15]) for i, (_, row) in enumerate(batch)
+        prefixes = [(i, int(n[:15])) for i, (_, row) in enumerate(batch)
                     if col and (n := self._normalised(Kind.IDNO, row.get(col)))]
         if not prefixes:
             return set()
-        insert_rows(self.con, "canary_prefix", ["i", "prefix"], prefixes, [pa.int32(), pa.string()])
-        self._ensure_real_id_prefixes()
-        return {r[0] for r in self.con.execute(
-            "SELECT c.i FROM canary_prefix c JOIN __real_id_prefixes s ON s.prefix = c.prefix").fetchall()}
+        heads = self._real_id_heads()
+        starts = np.array([p for _, p in prefixes], dtype=np.int64) * 10  # a prefix's heads: p0 .. p9
+        lo, hi = np.searchsorted(heads, starts), np.searchsorted(heads, starts + 10)
+        return {i for (i, _), a, b in zip(prefixes, lo.tolist(), hi.tolist()) if b > a}
 
-    def _ensure_real_id_prefixes(self) -> None:
-        """TEMP TABLE __real_id_prefixes: the first 15 characters of every real
-        ID number and its police block, digits 15-16 (once per export: a scan
-        of the whole source). Called only where the export has an ID column."""
-        if self._id_prefixes_read:
-            return
-        ids = sql_normalise(Kind.IDNO, "src." + qident(self._id_column()))
-        self.con.execute("CREATE OR REPLACE TEMP TABLE __real_id_prefixes AS SELECT left(n, 15) AS prefix, "
-                         f"substr(n, 15, 2) AS block FROM (SELECT {ids} AS n FROM src)")
-        self._id_prefixes_read = True
+    def _real_id_heads(self) -> np.ndarray:
+        """The first 16 digits of every real ID number as integers, sorted
+        (region, birthdate and police block; read once per export, a scan of
+        the whole source, only where the export has an ID column): a region
+        and a 15-digit prefix are each one run of it, found by bisection."""
+        if self._real_ids is None:
+            ids = sql_normalise(Kind.IDNO, "src." + qident(self._id_column()))
+            heads = self.con.execute(f"SELECT CAST(left(n, 16) AS BIGINT) AS h FROM (SELECT {ids} AS n FROM src) "
+                                     "WHERE n IS NOT NULL").fetchnumpy()["h"]
+            self._real_ids = np.sort(np.asarray(heads, dtype=np.int64))
+        return self._real_ids
 
     def _drop_filtered(self, batch):
         """A canary must satisfy the export's own filter, like every real row."""
