@@ -93,6 +93,9 @@ class Column:
     name: str
     kind: Kind
     codes: CodeRange | None = None  # customer numbers and accounts: draw within these
+    # An amount column of a short menu of small values (a rate, 4.35): a canary
+    # keeps the lending row's as it is, and it holds no other amount still.
+    menu: bool = False
 
 
 def _date_format(value: str) -> str | None:
@@ -370,8 +373,11 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
     # on the list's menu of amounts).
     amounts = {name: (lender if same_tier else donor).get(name) for name in by_kind.get(Kind.AMOUNT, [])}
     bound = {deal.principal, deal.rate, deal.payment, deal.balance} if deal is not None else set()
-    # A loan's rate (4.35) is no amount to move: it kept every other amount still.
-    given = [v for name, v in amounts.items() if v and v.strip() and name not in bound]
+    # A rate (4.35) is no amount to move: with new cents it was a rate no real row
+    # has (36 of 38 canaries), and as an amount too small to move it kept every
+    # other amount still. Amounts moved by one factor keep an annuity at that rate.
+    menu = {c.name for c in columns if c.menu}
+    given = [v for name, v in amounts.items() if v and v.strip() and name not in bound and name not in menu]
     if not same_tier:
         # The donor's tier, so amounts of the donor's size, but not the donor's: with its
         # street, gender and branch, a balance equal to the yuan paired 13-31% of canaries
@@ -384,6 +390,9 @@ def synthesize(columns: Sequence[Column], donor: Mapping[str, str | None], strea
     if not all(_movable(v) for v in given):
         factor = 1.0
     for name, v in amounts.items():
+        if name in menu:
+            row[name] = v
+            continue
         if v and factor != 1.0:
             v = _scaled_amount(v, factor)
         # New cents: never a real customer's exact balance. A round amount (a loan

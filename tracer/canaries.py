@@ -30,6 +30,7 @@ from canary.kinds import IDENTIFIERS, Kind
 from canary.prf import Key, Stream
 from canary.synth import (DATE_PATTERNS, RECENT, CodeRange, Column, digit_string, event_date, parse_date, put_digits,
                           skeleton, synthesize)
+from forensics import markplan
 from forensics.duck import insert_rows
 from forensics.normalize import KIND_CODES, identity_label, normalise, sql_normalise
 
@@ -46,6 +47,7 @@ MAX_DRAW = 1 << 62  # the widest range a code is drawn from (Stream.below takes 
 CODE_BITS = 1 << 26  # codes in a range whose real ones are held as bits (8 MiB at most)
 FOLLOWS_DATES = 0.95  # rank correlation from which a customer number follows a date column (numbered as they came)
 FOLLOW_SAMPLE = 20000  # rows sampled to measure it
+MENU_VALUES, MENU_ROWS = 100, 5  # a rate column's menu: at most this many values, each this many rows on average
 SHIFT_DAYS = 45  # how far such a canary's dates may move to a day with a free number
 DATE_FORMATS = "[" + ", ".join(f"'{fmt}'" for _, fmt in DATE_PATTERNS) + "]"  # the dates synthesis reads, in SQL
 
@@ -127,8 +129,9 @@ class CanaryPlanter:
         self.con = ex.con
         self.free_codes: dict[str, int] = {}  # code column -> codes of its range no row holds (at least)
         self._stats: dict[tuple[str, bool], tuple[str, str, str, int] | None] = {}  # _code_stats, read once
+        menus = self._menu_amounts([t.name for t in ex.types if t.kind is Kind.AMOUNT])
         self.columns = [Column(t.name, t.kind, self._code_range(t.name) if t.kind in (Kind.CUSTNO, Kind.ACCOUNT)
-                               else None) for t in ex.types]
+                               else None, menu=t.name in menus) for t in ex.types]
         self.kinds = {t.name: t.kind for t in ex.types}
         self.used: dict[Kind, set[str]] = {k: set() for k in IDENTIFIERS}
         self._normal: dict[tuple[Kind, str], str | None] = {}  # normalise() of values seen, memoised
@@ -136,8 +139,8 @@ class CanaryPlanter:
         self._rowid_at: dict[int, int] = {}  # selection position -> source rowid
         self.pool_key: Key | None = None  # set by pooled()
         # The same over the whole source: pooled canaries are the same people in every export of it.
-        self.pool_columns = [Column(c.name, c.kind, None if c.codes is None else
-                                    self._code_range(c.name, whole_source=True)) for c in self.columns]
+        self.pool_columns = [replace(c, codes=None if c.codes is None else
+                                     self._code_range(c.name, whole_source=True)) for c in self.columns]
         # Real customers' codes where a column's range is narrow enough to hold as bits: a canary
         # drawn within a densely numbered list must not land on them (it would be dropped).
         self.real_codes = [(c.codes, bits) for c in self.pool_columns if c.codes is not None
@@ -517,6 +520,23 @@ class CanaryPlanter:
         return {h[0] for h in hits}
 
     # -- helpers --------------------------------------------------------------
+
+    def _menu_amounts(self, names: list[str]) -> set[str]:
+        """Amount columns whose values are a short menu of small numbers (a
+        rate, a fee ratio): at most MENU_VALUES distinct, each held by MENU_ROWS
+        rows on average, none 100 or more. Over the whole source, so pooled
+        canaries are the same in every export of it."""
+        if not names:
+            return set()
+        aggregates = [f"approx_count_distinct(src.{qident(n)}), count(src.{qident(n)}), "
+                      f"max(abs(TRY_CAST({markplan.amount_clean_sql('src.' + qident(n))} AS DOUBLE)))" for n in names]
+        row = self.con.execute(f"SELECT {', '.join(aggregates)} FROM src").fetchone()
+        out = set()
+        for i, name in enumerate(names):
+            distinct, count, top = row[3 * i:3 * i + 3]
+            if count and distinct <= MENU_VALUES and count >= MENU_ROWS * distinct and top is not None and top < 100:
+                out.add(name)
+        return out
 
     def _code_range(self, name: str, *, whole_source: bool = False) -> CodeRange | None:
         """The range of the column's codes of its commonest shape in this
