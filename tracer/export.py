@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 from canary.errors import SchemaError, TracerError, UsageError, safe_detail
 from canary.kinds import IDENTIFIERS, Kind
 from canary.prf import Key, export_key, identity_key
-from forensics import fastprf, markplan, markread, markwrite, sqlprf, stats
+from forensics import contractmarks, fastprf, markplan, markread, markwrite, sqlprf, stats
 from forensics.codesize import code_parameters
 from forensics.coltypes import ColumnType, type_columns
 from forensics.duck import insert_rows
@@ -54,6 +54,7 @@ DATE_WINDOW_DAYS = 4  # lattice period for dates: a mark moves a date by at most
 COARSE_Q = 10  # coarse amount channel: lattice period in whole yuan
 COARSE_MIN_WHOLE = 1000  # coarse marks only on amounts of at least this many yuan
 SAMPLE_ROWS = 2000
+CONTRACT_SAMPLE_ROWS = 300  # sampled rows a loan's contract is recognised on
 COPY_CHECK_ROWS = 5000  # rows of a new source attributed like a leak (attribution reads an export's marks on 5,000 at most)
 COPY_ALPHA = 1e-6  # the false-match chance at which an earlier export is taken as this source's parent
 PLAN_SAMPLE_ROWS = 100_000  # rows an amount column's mark plan looks at
@@ -339,6 +340,8 @@ class _Export:
         sample = self.con.execute(
             f"SELECT * FROM src USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) REPEATABLE (7)").fetchall()
         cols = [[r[i] for r in sample] for i in range(len(names))]
+        self.sample_rows = [{n: None if v is None else str(v) for n, v in zip(names, r)}
+                            for r in sample[:CONTRACT_SAMPLE_ROWS]]
         self.types: list[ColumnType] = type_columns(names, cols)
         self.kind_of = {t.name: t.kind for t in self.types}
         self.numeric = numeric_columns(names, cols)
@@ -407,7 +410,14 @@ class _Export:
         self.mark_groups = sorted({m.group for m in self.mark_cols})
         self.known_source = self._known_source()
         # The marked columns' values are read with the identifiers: each range is marked as it is keyed.
-        self.mark_value_columns = list(dict.fromkeys(m.name for m in self.mark_cols))
+        self.channel_columns = list(dict.fromkeys(m.name for m in self.mark_cols))  # what marks move
+        if not self.mark_cols:
+            self.keeper = None  # nothing moves, so every contract holds
+        deal = self.keeper.deal if self.keeper else None
+        rewritten = [c for c in (deal.start, deal.end, deal.payment, deal.balance) if c] if deal else []
+        self.mark_value_columns = list(dict.fromkeys(self.channel_columns + rewritten))  # written from the marks
+        self.mark_input_columns = list(dict.fromkeys(  # read to mark: a contract's terms too
+            self.mark_value_columns + (contractmarks.input_columns(deal) if deal else [])))
         self.marks = assemble.MarkedRanges(self.pending.scratch / "marks.arrow", IDENTITY_BATCH_ROWS)
         self.unmarked_rows: list[list[np.ndarray]] = [[] for _ in self.mark_cols]  # per channel (_unmarked_cells)
         if fastprf.available():
@@ -434,13 +444,13 @@ class _Export:
         if not self.mark_cols:
             return
         plans = ", ".join(self._plan_columns())
-        values = "".join(f", __v{k} AS {qident(c)}" for k, c in enumerate(self.mark_value_columns))
+        values = "".join(f", __v{k} AS {qident(c)}" for k, c in enumerate(self.mark_input_columns))
         query = f"SELECT __r, row_key, {plans}{values} FROM ids WHERE __r >= $a AND __r < $b ORDER BY __r"
         for a in range(0, self.last_rowid + 1, IDENTITY_BATCH_ROWS):
             part = self.con.execute(query, {"a": a, "b": a + IDENTITY_BATCH_ROWS}).to_arrow_table()
             marks = self._unmarked_cells(self._mark_part(part.drop_columns(["__r"])), part.column("__r"))
             self.marks.append(a, marks.add_column(0, "__r", part.column("__r")))
-        for col in self._plan_columns() + [f"__v{k}" for k in range(len(self.mark_value_columns))]:
+        for col in self._plan_columns() + [f"__v{k}" for k in range(len(self.mark_input_columns))]:
             self.con.execute(f"ALTER TABLE ids DROP COLUMN {col}")
 
     def _plan_columns(self) -> list[str]:
@@ -509,7 +519,7 @@ class _Export:
                         plan = markread.cell_plans(material[m.group], m)
                         part.update({f"__s{i}": plan["selected"], f"__d{i}": plan["dither"],
                                      f"__b{i}": plan["bit"], f"__p{i}": plan["up"]})
-                    part.update({c: batch.column(f"__v{j}") for j, c in enumerate(self.mark_value_columns)})
+                    part.update({c: batch.column(f"__v{j}") for j, c in enumerate(self.mark_input_columns)})
                     marks = self._unmarked_cells(self._mark_part(pa.table(part)), batch.column("__r"))
                     self.marks.append(a, marks.add_column(0, "__r", batch.column("__r")))
                 if appended is not None:
@@ -530,7 +540,7 @@ class _Export:
             self.con.unregister("__part")
 
     def _mark_values_sql(self) -> str:
-        return "".join(f", {qident(c)} AS __v{k}" for k, c in enumerate(self.mark_value_columns))
+        return "".join(f", {qident(c)} AS __v{k}" for k, c in enumerate(self.mark_input_columns))
 
     def _known_source(self) -> int | None:
         """The store's id for this source if it already holds the source's
@@ -760,18 +770,30 @@ class _Export:
         self.receipts: list[ColumnReceipt] = []
         f = self.req.mark_fraction
         slot = 0
+        self.keeper = self._contract()
+        bound = contractmarks.bound_columns(self.keeper.deal) if self.keeper else []
         for name in self.out_cols:
             kind = self.kind_of[name]
             rec = ColumnReceipt(name, kind.value)
             self.receipts.append(rec)
             cols: list[markplan.MarkColumn] = []
             note = None
-            if kind is Kind.AMOUNT and (unit := _AMOUNT_UNIT.search(name)):
+            if name in bound and name in (self.keeper.deal.term, self.keeper.deal.rate):
+                note = "a term of the loan's contract (maturity, payment and balance follow from it): never marked"
+            elif name in bound:
+                note = ("bound by the loan's contract (maturity = grant + term, payment = the annuity, balance = "
+                        "the schedule's): never marked on its own, recomputed where the grant or principal moves")
+            elif kind is Kind.AMOUNT and (unit := _AMOUNT_UNIT.search(name)):
                 unit_name = re.split(r"[:：]", unit.group(0))[-1].strip()
                 note = (f"amounts in units of {unit_name} (header): never marked, as a mark's ±1.00 "
                         "would be that unit, not a yuan")
             elif kind is Kind.AMOUNT:
-                cols, note = self._amount_plan(name, slot, f)
+                # A loan's principal carries its payment's share too: the payment follows it, so its
+                # cells would spell the principal's mark again (10-row leaks named the recipient 18
+                # times in 30 with half the principals marked, 30 with the payment marked besides).
+                share = min(1.0, 2 * f) if self.keeper and name == self.keeper.deal.principal \
+                    and self.keeper.deal.payment else f
+                cols, note = self._amount_plan(name, slot, share)
             elif kind is Kind.DATE and self.req.mark_dates:
                 if any(h in name.lower() for h in _CONTRACT_DATE_HINTS):
                     note = "contractual date: never marked"
@@ -799,6 +821,17 @@ class _Export:
                               "account): a leak of this copy cannot be linked to customers, its marks cannot be "
                               "read and its canaries cannot be found, so it cannot be attributed; the lineage "
                               "still records who received what. Export an identifier column to make it traceable")
+
+    def _contract(self) -> contractmarks.Keeper | None:
+        """A loan contract the exported columns hold (canary.contract finds
+        it on sampled rows): marks then move only its grant date and
+        principal, and the rest is recomputed from them (forensics.contractmarks)."""
+        dates = [c for c in self.out_cols if self.kind_of[c] is Kind.DATE]
+        numbers = [c for c in self.out_cols if self.kind_of[c] in (Kind.AMOUNT, Kind.OTHER)]
+        if len(dates) < 2 or not numbers:
+            return None
+        deal = contractmarks.recognise(self.sample_rows, dates, numbers, self.now.date())
+        return None if deal is None else contractmarks.Keeper(deal, self.now.date(), DATE_WINDOW_DAYS)
 
     def _amount_plan(self, name: str, slot: int, f: float):
         clean = markplan.amount_clean_sql(qident(name))
@@ -927,13 +960,43 @@ class _Export:
         self.con.execute("DROP TABLE canary_src; DROP TABLE canary_anchor")
         rows = canaries.select(["__anchor", "__c", *cols])
         if self.mark_cols:
-            marks = self._mark_part(canaries.select(["row_key", *self._plan_columns(), *self.mark_value_columns]))
+            marks = self._mark_part(canaries.select(["row_key", *self._plan_columns(), *self.mark_input_columns]))
             marks = marks.drop_columns([f"__l{i}" for i in range(len(self.mark_cols))])
             rows, counts, self.reverted = self.apply_marks(rows, marks)
             self.mark_counts += counts
         self.canary_final = rows
 
     def _mark_part(self, part: pa.Table) -> pa.Table:
+        """_mark_channels, then a loan contract's bound columns recomputed
+        from its marked grant and principal (forensics.contractmarks), with
+        ``__n_`` (and under a filter ``__o_``) columns of their own."""
+        marked = self._mark_channels(part)
+        if self.keeper is None:
+            return marked
+        deal = self.keeper.deal
+        free = [c for c in (deal.start, deal.principal) if c]
+        now = {c: marked.column("__n_" + c) if c in self.channel_columns else part.column(c) for c in free}
+        got, back = self.keeper.keep({c: part.column(c) for c in contractmarks.input_columns(deal)}, now)
+        for c in self.mark_value_columns:
+            if c in self.channel_columns and c not in got:
+                continue
+            new = got.get(c, markwrite.as_strings(part.column(c)))
+            if "__n_" + c in marked.column_names:
+                marked = marked.set_column(marked.column_names.index("__n_" + c), "__n_" + c, new)
+                continue
+            marked = marked.append_column("__n_" + c, new)
+            if self.where:
+                marked = marked.append_column("__o_" + c, markwrite.as_strings(part.column(c)))
+        for i, m in enumerate(self.mark_cols):
+            if back.any() and m.name == deal.start:  # written unmarked: recorded as such, never read
+                flag = marked.column(f"__f{i}").to_numpy(zero_copy_only=False).astype(bool)
+                left = marked.column(f"__l{i}").to_numpy(zero_copy_only=False).astype(bool)
+                marked = marked.set_column(marked.column_names.index(f"__f{i}"), f"__f{i}", pa.array(flag & ~back))
+                marked = marked.set_column(marked.column_names.index(f"__l{i}"), f"__l{i}",
+                                           pa.array(left | (flag & back)))
+        return marked
+
+    def _mark_channels(self, part: pa.Table) -> pa.Table:
         """Marks of the rows of ``part`` (``row_key``, every channel's cell
         plan ``__s/__d/__b/__p<i>`` and the marked columns' values), in its
         row order: ``__n_<column>`` (the value to write), ``__o_<column>``
@@ -945,7 +1008,7 @@ class _Export:
         the values are text; rows with a value the native parser leaves to
         SQL (odd inputs), and every row without the native core, by the SQL
         expressions of forensics.markplan (``_mark_sql``)."""
-        names = self.mark_value_columns
+        names = self.channel_columns
         native = fastprf.available() and all(pa.types.is_string(part.column(c).type) or
                                              pa.types.is_large_string(part.column(c).type) for c in names)
         if not native:
@@ -1017,7 +1080,7 @@ class _Export:
         stage2, stage3, flags = [], [], []
         arms: dict[str, list[tuple[str, str]]] = {}  # column -> (flag, marked value) per channel
         units_of: dict[int, str] = {}  # channel -> its units column
-        names = self.mark_value_columns
+        names = self.channel_columns
         for name in names:
             chans = [(i, m) for i, m in enumerate(self.mark_cols) if m.name == name]
             units = {markplan.units_sql(qident(name), m) for _, m in chans}
