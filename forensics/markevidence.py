@@ -462,6 +462,10 @@ def _surely_moved(units: np.ndarray, valid: np.ndarray, col: markplan.MarkColumn
     span = spans * (col.q * per + (per if col.channel == "coarse" else 0))
     below = markwrite.eligible(units - span, valid, col)
     above = markwrite.eligible(units + span, valid, col)
-    if col.kind == "amount":  # eligible amounts are two rays: both ends on one of them
-        return below & above & ((units - span > 0) == (units + span > 0))
+    if col.kind == "amount":  # eligible amounts are two rays (less round values): both ends on one of them
+        rays = below & above & ((units - span > 0) == (units + span > 0))
+        if col.round_units is None:
+            return rays
+        r = col.round_units  # and no round value between them
+        return rays & (np.floor_divide(units + span, r) == np.floor_divide(units - span - 1, r))
     return below & above  # eligible dates are one interval

@@ -55,6 +55,10 @@ class MarkColumn:
     # dates: later days are never marked (the export's day less q: no mark moves a date past
     # the day it was exported); None in exports made before the rule
     max_units: int | None = None
+    # amounts: whole multiples of this many units are never marked (a loan of 500000.00 moved
+    # to 500000.37 shows the move, and the list's other loans show what it was); None in
+    # exports made before the rule
+    round_units: int | None = None
 
     @property
     def group(self) -> int:
@@ -221,7 +225,8 @@ def eligible_sql(units: str, col: MarkColumn, *, embedding: bool) -> str:
         return f"({units} IS NOT NULL AND {units} BETWEEN {lo + col.q} AND {hi})"
     step = col.q * (col.per_unit if col.channel == "coarse" else 1)
     floor = col.min_units + (step if embedding else 0)
-    return f"({units} IS NOT NULL AND abs({units}) >= {floor})"
+    not_round = "" if col.round_units is None else f" AND {units} % {col.round_units} <> 0"
+    return f"({units} IS NOT NULL AND abs({units}) >= {floor}{not_round})"
 
 
 def embed_coarse_sql(units: str, plan: dict[str, str], col: MarkColumn) -> str:

@@ -72,7 +72,8 @@ def eligible(units: np.ndarray, col: MarkColumn) -> np.ndarray:
     """markplan.eligible_sql(embedding=False) on non-null units."""
     if col.kind != "amount":
         return np.ones(len(units), bool) if col.max_units is None else units <= col.max_units + col.q
-    return np.abs(units) >= col.min_units
+    on = np.abs(units) >= col.min_units
+    return on if col.round_units is None else on & (units % col.round_units != 0)
 
 
 def residue(units: np.ndarray, col: MarkColumn) -> np.ndarray:

@@ -276,7 +276,8 @@ def eligible(u: np.ndarray, valid: np.ndarray, col: MarkColumn) -> np.ndarray:
         hi = hi - 1 - col.q if col.max_units is None else min(hi - 1 - col.q, col.max_units)
         return valid & (u >= lo + col.q) & (u <= hi)
     step = col.q * (col.per_unit if col.channel == "coarse" else 1)
-    return valid & (np.abs(u) >= col.min_units + step)
+    on = valid & (np.abs(u) >= col.min_units + step)
+    return on if col.round_units is None else on & (u % col.round_units != 0)
 
 
 def _embed_units(u, dither, bit, up, q: int) -> np.ndarray:

@@ -23,10 +23,14 @@ COLUMNS = [
     markplan.MarkColumn("a", "amount", 0, 100, decimals=3, min_units=2000),
     markplan.MarkColumn("a", "amount", 0, 10, decimals=4, min_units=10_000_000, channel="coarse"),
     markplan.MarkColumn("a", "amount", 0, 100, decimals=6, min_units=2000),
+    # whole hundreds of yuan never marked (round_units)
+    markplan.MarkColumn("a", "amount", 0, 100, decimals=2, min_units=2000, round_units=10_000),
+    markplan.MarkColumn("a", "amount", 0, 10, decimals=2, min_units=100000, channel="coarse", round_units=10_000),
+    markplan.MarkColumn("a", "amount", 0, 20, decimals=0, min_units=400, round_units=100),
     markplan.MarkColumn("d", "date", 1, 4, max_units=20_000),  # exported 2024-10-08: nothing marked past it
     markplan.MarkColumn("d", "date", 1, 4),
 ]
-IDS = [f"{c.kind}-{c.channel}-{c.decimals}-{c.max_units}" for c in COLUMNS]
+IDS = [f"{c.kind}-{c.channel}-{c.decimals}-{c.max_units}-{c.round_units}" for c in COLUMNS]
 
 _con = duckdb.connect()
 
@@ -185,6 +189,28 @@ def test_no_mark_moves_a_date_past_the_day_of_the_export():
         for up in (0, 1):
             on, text, _, _ = markwrite.mark(pa.array(vals), np.zeros(n, np.int64), np.full(n, bit), np.full(n, up), col)
             assert all(t <= "2024-10-08" for t, o in zip(text.to_pylist(), on) if o)
+
+
+def test_round_amounts_are_never_marked_nor_read():
+    """A loan of 500000.00 or a salary of 8500 stays as it is (moved, it is off
+    the list's menu, and the other rows say what it was): on the native path,
+    in the SQL, and in reading, where a round value counts for no export."""
+    from forensics import markread
+
+    col = markplan.MarkColumn("a", "amount", 0, 100, decimals=2, min_units=2000, round_units=10_000)
+    vals = ["500000.00", "500000.37", "8500.00", "8500.5", "-300.00", "1234.00", "¥ 20,000.00"]  # (a hundred yuan is 10,000 units)
+    want = [False, True, False, True, False, True, False]
+    u, valid, odd = markwrite.units(pa.array(vals), col)
+    assert (markwrite.eligible(u, valid, col) & ~odd).tolist() == want
+    assert markread.eligible(u, col).tolist() == want
+    for embedding in (True, False):
+        got = _sql(vals, {"f": f"coalesce({markplan.eligible_sql(_units_sql(col), col, embedding=embedding)}, false)"})
+        assert got["f"] == want
+    n = len(vals)
+    for bit in (0, 1):
+        for up in (0, 1):
+            on, text, _, _ = markwrite.mark(pa.array(vals), np.arange(n) % col.q, np.full(n, bit), np.full(n, up), col)
+            assert on.tolist() == want and len(text) == sum(want)
 
 
 def test_odd_values_are_only_the_documented_ones():

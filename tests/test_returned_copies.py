@@ -212,6 +212,10 @@ def test_only_values_a_mark_must_have_moved_are_counted():
     date = MarkColumn("opened", "date", 1, 4, 0, 0, "fine", 0.0, 1.0, 20000)
     days = np.array([20000, 19996, 19995, 10000])
     assert _surely_moved(days, np.ones(4, bool), date).tolist() == [False, True, True, True]
+    # A round value (whole hundreds of yuan) is never marked: a value within a mark's reach of one may be it.
+    col = MarkColumn("amount", "amount", 0, 100, 2, 2000, "fine", 0.0, 1.0, round_units=10_000)
+    u = np.array([50_000_000, 50_000_100, 50_000_101, 49_999_900, 49_999_899, 50_005_000])
+    assert _surely_moved(u, np.ones(len(u), bool), col).tolist() == [False, False, True, False, True, True]
 
 
 def test_canaries_a_later_copy_never_received_are_the_earlier_recipients_own(new_world, tmp_path):
