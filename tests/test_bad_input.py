@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from canary.errors import UnreadableFile
+from canary.errors import TracerError, UnreadableFile
 from forensics.readers import read_table
 from tracer import ExportRequest, Home, attribute, export, init, leaks, list_exports
 from tracer.cli import app
@@ -286,6 +286,30 @@ def test_bad_paths_and_options_are_one_line(world, tmp_path, case):
         os.chmod(tmp_path / "out", 0o700)
     if out.parent.exists() and out.parent != Path("/sys"):
         assert_nothing_recorded(world, out if not out.is_dir() else out / "x.csv")
+
+
+@pytest.mark.parametrize("case", ["folder-is-a-file", "name-too-long"])
+def test_an_output_that_cannot_be_a_file_is_one_line_and_wedges_nothing(world, tmp_path, case):
+    """--out under a file ("a_file/x.csv") failed as an internal error and left
+    a journal entry no recovery could remove (unlinking its temporary file
+    raised NotADirectoryError), so every later export and `tracer verify`
+    failed the same way; a name longer than the file system takes was an
+    internal error too."""
+    from tracer import journal
+
+    h = world["home"]
+    (tmp_path / "a_file").write_text("hi")
+    out, needle = {"folder-is-a-file": (tmp_path / "a_file" / "x.csv", "output folder is a file"),
+                   "name-too-long": (tmp_path / ("a" * 300 + ".csv"), "--out cannot be a file here")}[case]
+    r = run("export", world["good"], "--recipient", "R", "--purpose", "p", "--out", out, "--home", h.root)
+    assert_one_line_error(r, world, code=1 if case == "folder-is-a-file" else 2, needle=needle)
+    assert not h.pending_dir.exists() or list(h.pending_dir.iterdir()) == []
+    assert run("verify", "--home", h.root).exit_code == 0
+    assert list_exports(home=h) == []
+    # The journal itself, should such a path reach it: refused in one line, no entry left behind.
+    with pytest.raises(TracerError, match="not writable"):
+        journal.Pending(h, "ex-under-a-file", tmp_path / "a_file" / "y.csv")
+    assert not h.pending_dir.exists() or list(h.pending_dir.iterdir()) == []
 
 
 @pytest.mark.parametrize("case", ["store", "key-file", "journal", "fifo", "device", "export-id-path"])

@@ -107,7 +107,7 @@ class Pending:
         """Done (or failed): remove what is not needed. A failure after the
         commit keeps the journal entry so that recovery puts the file in place."""
         if not self.committed:
-            self.tmp.unlink(missing_ok=True)
+            _remove(self.tmp)
         shutil.rmtree(self.scratch, ignore_errors=True)
         if not self.committed or not self.tmp.exists():
             self.path.unlink(missing_ok=True)
@@ -158,6 +158,17 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _remove(path: Path) -> None:
+    """Delete ``path`` if it is there. A path under a file instead of a folder
+    (an --out of "a_file/x.csv") cannot be there: unlink raises
+    NotADirectoryError on it, which left the entry unrecoverable and every
+    later export failing."""
+    try:
+        path.unlink(missing_ok=True)
+    except NotADirectoryError:
+        pass
+
+
 def _drop_unborn(path: Path) -> None:
     """An entry its owner died writing (before any file was made); its
     owner's pid is in the name, as the file may still be empty."""
@@ -183,11 +194,11 @@ def _recover_one(home: Home, con, path: Path) -> Recovered:
         return Recovered(path.stem, "rolled back", "incomplete journal entry removed")
     row = con.execute("SELECT sha256, out_path FROM store.exports WHERE export_id = ?", [export_id]).fetchone()
     if raw:
-        Path(raw).unlink(missing_ok=True)
+        _remove(Path(raw))
     shutil.rmtree(scratch, ignore_errors=True)
     if row is None:
         existed = tmp.exists()
-        tmp.unlink(missing_ok=True)
+        _remove(tmp)
         path.unlink(missing_ok=True)
         _fsync_dir(home.pending_dir)
         return Recovered(export_id, "rolled back", "not recorded; temporary file deleted" if existed

@@ -41,14 +41,19 @@ def check_output_path(out: Path, flag: str, *, inputs: dict[str, str] | None = N
     file and renames it into place, which would replace /dev/null itself), a
     missing or read-only folder, one of the inputs, or tracer's own store,
     keys or journal. ``inputs``: {what: path}, e.g. {"the source": src}."""
-    if out.exists() and out.is_dir():
-        raise UsageError(f"{flag} is a directory; give a file name", path=str(out))
-    if out.exists() and not out.is_file():
-        raise UsageError(f"{flag} is not a regular file (a device, pipe or socket): give a file name",
-                         path=str(out))
-    out = out.expanduser().resolve()
+    try:
+        if out.exists() and out.is_dir():
+            raise UsageError(f"{flag} is a directory; give a file name", path=str(out))
+        if out.exists() and not out.is_file():
+            raise UsageError(f"{flag} is not a regular file (a device, pipe or socket): give a file name",
+                             path=str(out))
+        out = out.expanduser().resolve()
+    except OSError as e:  # a name too long for the file system, say
+        raise UsageError(f"{flag} cannot be a file here ({e.strerror})", path=str(out)) from None
     if not out.parent.exists():
         raise TracerError("output folder does not exist", path=str(out.parent))
+    if not out.parent.is_dir():
+        raise TracerError("output folder is a file, not a folder", path=str(out.parent))
     if not os.access(out.parent, os.W_OK):
         raise TracerError("output folder is not writable", path=str(out.parent))
     for what, given in (inputs or {}).items():
