@@ -359,6 +359,41 @@ def test_the_openlineage_file_is_never_one_of_tracers_own(world, tmp_path, targe
     assert_nothing_recorded(world, out)
 
 
+def test_the_openlineage_file_is_never_a_delivered_copy_or_a_source(world, tmp_path):
+    """It was appended to any file: another export's delivered copy ended in a
+    JSON line, and an earlier source of record no longer parsed. Only a new
+    file or one of JSON lines is appended to, and never one the store records
+    as an export's copy or a source (a JSON-lines list of customers)."""
+    import json
+
+    home = Home.at(tmp_path / "home")
+    init(home)
+    first = run("export", world["good"], "--recipient", "A", "--purpose", "p", "--out", tmp_path / "a.csv",
+                "--home", home.root, "-q")
+    assert first.exit_code == 0, first.output
+    jsonl = tmp_path / "customers.jsonl"
+    jsonl.write_text("".join(json.dumps(dict(zip(world["header"], r)), ensure_ascii=False) + "\n"
+                             for r in world["rows"]), encoding="utf-8")
+    second = run("export", jsonl, "--recipient", "B", "--purpose", "p", "--out", tmp_path / "b.csv",
+                 "--home", home.root, "-q")
+    assert second.exit_code == 0, second.output
+    events, source = tmp_path / "events.jsonl", tmp_path / "copy.csv"
+    shutil.copy(world["good"], source)
+    for target, needle in ((tmp_path / "a.csv", "is not a JSON-lines file"), (world["good"], "is not a JSON-lines"),
+                           (jsonl, "the source of earlier exports")):
+        before = Path(target).read_bytes()
+        r = run("export", source, "--recipient", "C", "--purpose", "p", "--out", tmp_path / "c.csv",
+                "--home", home.root, "--openlineage-file", target)
+        assert_one_line_error(r, world, code=2, needle=needle)
+        assert Path(target).read_bytes() == before and not (tmp_path / "c.csv").exists()
+    for _ in range(2):  # a new file, then the same file again: one event a line
+        (tmp_path / "c.csv").unlink(missing_ok=True)
+        r = run("export", source, "--recipient", "C", "--purpose", "p", "--out", tmp_path / "c.csv",
+                "--home", home.root, "--openlineage-file", events, "-q")
+        assert r.exit_code == 0, r.output
+    assert [json.loads(line)["eventType"] for line in events.read_text().splitlines()] == ["COMPLETE", "COMPLETE"]
+
+
 def test_an_export_id_names_one_copy(world, tmp_path):
     home = Home.at(tmp_path / "home")  # its own: the world's home must stay empty of exports
     init(home)

@@ -204,6 +204,7 @@ def _check_request(req: ExportRequest, out: Path, home: Home) -> None:
         if events == out:
             raise UsageError("--openlineage-file would write into the export's output", path=str(events))
         writers.check_output_path(events, "--openlineage-file", home=home, inputs=source)
+        openlineage.check_events_file(events)
     writers.resolve(req.format, req.encoding, out)
 
 
@@ -236,6 +237,7 @@ class _Export:
             raise UsageError(f"export id {self.export_id} is already in the lineage store: an id names one copy "
                              "(reproduce an export into another home, or leave --export-id out)")
         self._refuse_overwriting_a_copy()
+        self._refuse_events_into_data()
         self.terms_warnings = self._terms_warnings()  # read now: the store is detached before the end
         say("reading the source")
         spec = SourceSpec(self.req.source, self.req.table, self.req.query)
@@ -300,6 +302,23 @@ class _Export:
             out.append(f"--retain-until {self.req.retain_until} is already past: the recipient is due to have "
                        "deleted this data before receiving it")
         return out
+
+    def _refuse_events_into_data(self) -> None:
+        """--openlineage-file must not be a file the store records as an
+        export's copy or a source (a JSON-lines list of customers passes the
+        format check): appending changes what was delivered, or the source."""
+        if not self.req.openlineage_file:
+            return
+        events = str(Path(self.req.openlineage_file).expanduser().resolve())
+        copy = self.con.execute("SELECT e.export_id, r.name FROM store.exports e JOIN store.recipients r "
+                                "USING (recipient_id) WHERE e.out_path = ? LIMIT 1", [events]).fetchone()
+        if copy:
+            raise UsageError(f"--openlineage-file is export {copy[0]}'s copy for {copy[1]}: tracer would append "
+                             "an event to it", path=events)
+        if self.con.execute("SELECT count(*) FROM store.sources WHERE kind = 'file' AND location = ?",
+                            [events]).fetchone()[0]:
+            raise UsageError("--openlineage-file is the source of earlier exports: tracer would append an event "
+                             "to it", path=events)
 
     def _refuse_overwriting_a_copy(self) -> None:
         """--out must not be another export's file still where it was written

@@ -21,6 +21,8 @@ import uuid
 from datetime import timezone
 from pathlib import Path
 
+from canary.errors import UsageError
+
 VERSION = "0.1.0"  # tracer's version (tracer/__init__.py imports this module)
 PRODUCER = f"https://github.com/tracer/tracer/tree/v{VERSION}"
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
@@ -115,6 +117,29 @@ def build_event(ex, receipt, *, run_id: str | None = None) -> dict:
             "schema": _facet(SCHEMA_FACET_URL, fields=out_fields),
             "columnLineage": _facet(LINEAGE_FACET_URL, fields=lineage)}}],
     }
+
+
+def check_events_file(path: Path) -> None:
+    """Refuse an events file that is not JSON lines: tracer appends a line to
+    it, and a delivered copy, a source of record or any other data file
+    given by mistake would be changed (an export's CSV gained a JSON line,
+    a source then failed to parse). New or empty files are fine."""
+    try:
+        with open(path, "rb") as f:
+            first = f.readline(1 << 20)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise UsageError(f"--openlineage-file cannot be read ({e.strerror})", path=str(path)) from None
+    if not first.strip():
+        return
+    try:
+        ok = isinstance(json.loads(first.decode("utf-8-sig")), dict)
+    except (UnicodeDecodeError, ValueError):
+        ok = False
+    if not ok:
+        raise UsageError("--openlineage-file is not a JSON-lines file (its first line is not a JSON object): "
+                         "tracer appends events only to such a file or a new one", path=str(path))
 
 
 def deliver(event: dict, *, file: str | None = None, url: str | None = None,
