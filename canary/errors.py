@@ -78,6 +78,7 @@ def safe_detail(error: BaseException, limit: int = 200, names: frozenset[str] | 
     line = re.sub(r"\d{6,}", "…", line)
     if names is not None:
         line = re.sub(r'"([^"]*)"', lambda m: m.group(0) if m.group(1) in names else '"…"', line)
+        line = re.sub(r'"[^"…]+$', '"…', line)  # a value the message cut off before its closing quote
         line = re.sub(r"(no such column: )(\S+)", lambda m: m.group(0) if m.group(2) in names else m.group(1) + "…",
                       line)
     return line[:limit]

@@ -288,6 +288,29 @@ def test_bad_paths_and_options_are_one_line(world, tmp_path, case):
         assert_nothing_recorded(world, out if not out.is_dir() else out / "x.csv")
 
 
+@pytest.mark.parametrize("where", ['CAST("姓名" AS DATE) IS NULL', "json_extract(\"地址\", '$.a') IS NULL",
+                                   'from_base64("姓名") IS NULL', "json_extract(\"身份证号\", '$.a') IS NULL",
+                                   'unhex("姓名")::VARCHAR IS NULL'])
+def test_a_filter_failing_on_a_value_does_not_print_it(world, tmp_path, where):
+    """DuckDB's runtime errors quote the value they failed on, in double
+    quotes ("贺瑾娜" is not a date; Input: "云南省昆明市..."), which the
+    redaction kept; unhex() of a name cut a character and was an internal error."""
+    people = {r[world["header"].index(c)] for r in world["rows"] for c in ("姓名", "地址", "身份证号")}
+    r = run("export", world["good"], "--recipient", "R", "--purpose", "p", "--out", tmp_path / "x.csv",
+            "--home", world["home"].root, "--where", where)
+    line = assert_one_line_error(r, world, needle="--where cannot be evaluated")
+    assert not [p for p in people if p in line or p[:6] in line.replace("身份证号", "")], line
+    assert_nothing_recorded(world, tmp_path / "x.csv")
+
+
+def test_redaction_drops_a_value_cut_before_its_closing_quote():
+    from canary.errors import safe_detail
+
+    cut = safe_detail(ValueError('Malformed JSON. Input: "云南省昆明市盘龙区建设路94号9栋20...'), names={"地址"})
+    assert "云南" not in cut and cut.endswith('Input: "…')
+    assert safe_detail(ValueError('column "地址" is "north"'), names={"地址"}) == 'column "地址" is "…"'
+
+
 @pytest.mark.parametrize("case", ["folder-is-a-file", "name-too-long"])
 def test_an_output_that_cannot_be_a_file_is_one_line_and_wedges_nothing(world, tmp_path, case):
     """--out under a file ("a_file/x.csv") failed as an internal error and left

@@ -394,8 +394,10 @@ class _Export:
                 SELECT __r, row_number() OVER (ORDER BY __r) - 1 AS __pos FROM (
                     {where_flag(self.where, self.types, self.numeric, "(SELECT rowid AS __r, * FROM src)", "__r")}
                 ) WHERE __ok""")
-        except duckdb.Error as e:
-            raise SchemaError(f"--where cannot be evaluated on the source's rows: {safe_detail(e)}",
+        except (duckdb.Error, UnicodeDecodeError) as e:  # (DuckDB's message may cut a value mid-character)
+            # A runtime error quotes the value it failed on ("张伟" is not a date): only column names stay.
+            names = {t.name for t in self.types}
+            raise SchemaError(f"--where cannot be evaluated on the source's rows: {safe_detail(e, names=names)}",
                               path=self.info.path) from None
         self.n_rows = self.con.execute("SELECT count(*) FROM sel").fetchone()[0]
         if self.n_rows == 0:
