@@ -749,6 +749,22 @@ def test_a_damaged_store_is_named_not_an_internal_error(world, tmp_path):
     assert str(home.store_path) in line and "internal error" not in line
 
 
+def test_a_corrupt_store_is_named_damaged_not_busy(world, tmp_path, monkeypatch):
+    """Bytes overwritten inside the store: DuckDB's "checksum ... in block at
+    location ..." was read as a lock ("block"), waited out the lock timeout on
+    every command and then called the store busy."""
+    home = Home.at(tmp_path / "home")
+    shutil.copytree(world["home"].root, home.root)
+    export(ExportRequest(str(world["good"]), "R", "p", str(tmp_path / "o.csv")), home=home)
+    with open(home.store_path, "r+b") as f:
+        f.seek(10 * 4096)
+        f.write(random.Random(1).randbytes(20 * 4096))
+    monkeypatch.setenv("TRACER_LOCK_WAIT", "3")
+    r = run("lineage", "exports", "--home", home.root)
+    line = assert_one_line_error(r, world, code=1, needle="the lineage store cannot be read: it is damaged")
+    assert "busy" not in line and str(home.store_path) in line
+
+
 @pytest.mark.parametrize("args, needle", [
     (["--columns", ","], "--columns names no column"),  # was internal error (IndexError)
     (["--canaries", "-1"], "--canaries must be 0 or more"),  # was accepted as none

@@ -206,8 +206,13 @@ def attach(con: duckdb.DuckDBPyConnection, home: Home, *, read_only: bool = Fals
             con.execute(f"ATTACH {_sql_str(str(home.store_path))} AS store{mode}")
             return
         except duckdb.Error as e:
-            locked = "lock" in str(e).lower()
+            # "Could not set lock on file": another process. Not "... in block at location ..."
+            # of a corrupt file, which waited out the lock timeout and was called busy.
+            locked = re.search(r"\block\b", str(e).lower()) is not None
             if not locked or time.monotonic() > deadline:
+                if "orrupt" in str(e):
+                    raise StoreError(f"the lineage store cannot be read: it is damaged ({safe_detail(e)}). Restore "
+                                     "it from a backup, then run tracer verify", path=str(home.store_path)) from None
                 if locked:
                     raise StoreError(f"the lineage store is busy (another tracer is writing); waited {wait:g}s "
                                      "(set TRACER_LOCK_WAIT to wait longer)", path=str(home.store_path)) from None
