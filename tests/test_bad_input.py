@@ -768,6 +768,10 @@ def test_a_corrupt_store_is_named_damaged_not_busy(world, tmp_path, monkeypatch)
 @pytest.mark.parametrize("args, needle", [
     (["--columns", ","], "--columns names no column"),  # was internal error (IndexError)
     (["--canaries", "-1"], "--canaries must be 0 or more"),  # was accepted as none
+    # An unset shell variable sent every column, or every row.
+    (["--columns", ""], "--columns names no column"),
+    (["--where", " "], "--where is empty"),
+    (["--canaries", "99999999999999999999"], "is more than the 300 rows exported"),  # ran for minutes, 4 GB
 ])
 def test_flags_that_cannot_mean_anything_are_usage_errors(world, tmp_path, args, needle):
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]

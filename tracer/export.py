@@ -192,6 +192,12 @@ def _check_request(req: ExportRequest, out: Path, home: Home) -> None:
         raise UsageError("--mark-fraction must be between 0 and 1")
     if req.canaries is not None and req.canaries < 0:
         raise UsageError("--canaries must be 0 or more")
+    # An unset shell variable ("--columns $COLS") must not send the whole list.
+    if req.columns is not None and not any(c.strip() for c in req.columns):
+        raise UsageError("--columns names no column (give column names separated by commas, or leave it out "
+                         "to export every column)")
+    if req.where is not None and not req.where.strip():
+        raise UsageError("--where is empty (give a condition, or leave it out to export every row)")
     if req.colluders < 1 or not 0.0 < req.epsilon < 1.0:
         raise UsageError("--colluders must be at least 1 and --epsilon between 0 and 1")
     if req.export_id is not None and not EXPORT_ID.fullmatch(req.export_id):
@@ -367,8 +373,6 @@ class _Export:
         self.numeric = numeric_columns(names, cols)
         if self.req.columns:
             wanted = [c.strip() for c in self.req.columns if c.strip()]
-            if not wanted:
-                raise UsageError("--columns names no column (give column names separated by commas)")
             unknown = [c for c in wanted if c not in names]
             if unknown:
                 raise SchemaError(f"--columns names unknown column {unknown[0]!r} "
@@ -909,6 +913,9 @@ class _Export:
 
     def _canaries(self) -> None:
         want = self.req.canaries if self.req.canaries is not None else default_canary_count(self.n_rows)
+        if want > self.n_rows:  # a typo (an extra digit) ran for minutes and made a file of canaries
+            raise UsageError(f"--canaries {want:,} is more than the {self.n_rows:,} rows exported: canaries hide "
+                             "among real rows, so give at most that (the default grows with the export)")
         self.canary_rows: list[Planted] = []
         if want <= 0:
             return

@@ -96,7 +96,7 @@ def export_cmd(
     req = ExportRequest(source=source, recipient=recipient, purpose=purpose, out=str(out), approver=approver,
                         authorization=authorization, retain_until=parse_date(retain_until, "--retain-until"),
                         table=table, query=query,
-                        columns=columns.split(",") if columns else None, where=where, mark_fraction=mark_fraction,
+                        columns=None if columns is None else columns.split(","), where=where, mark_fraction=mark_fraction,
                         canaries=canaries, shared_canaries=shared_canaries, mark_dates=mark_dates, export_id=export_id, colluders=colluders,
                         epsilon=epsilon, neutralise_formulas=neutralise_formulas, format=output_format,
                         encoding=encoding, openlineage_url=openlineage_url,
