@@ -75,6 +75,20 @@ def _sql_normalise_slow(kind: Kind, col: str) -> str:
     raise ValueError(f"{kind.value} is not an identifier kind")
 
 
+_WIDE = "".join(chr(c) for c in (*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)))
+_NARROW = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def sql_address_key(col: str) -> str:
+    """canary.contacts.normalize_address in SQL for the writings lists use:
+    full-width digits and letters folded, lower case, no white space,
+    punctuation, symbols or controls (NFKC's rarer foldings, such as circled
+    digits, are not made). NULL where fewer than 4 characters are left."""
+    folded = f"lower(translate(CAST({col} AS VARCHAR), '{_WIDE}', '{_NARROW}'))"
+    kept = f"regexp_replace({folded}, '[\\p{{P}}\\p{{S}}\\p{{Z}}\\p{{C}}\\s]', '', 'g')"
+    return f"(CASE WHEN length({kept}) >= 4 THEN {kept} END)"
+
+
 def sql_name(col: str) -> str:
     """A person's name without any padding (spaces, full-width spaces)."""
     text = f"CAST({col} AS VARCHAR)"

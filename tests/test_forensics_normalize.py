@@ -100,3 +100,23 @@ def test_damaged_id_fast_paths_equal_the_full_recovery(values):
     for fast, slow in ((sql_idno_recovered, _sql_idno_recovered_slow), (sql_idno15, _sql_idno15_slow)):
         for v, a, b in con.execute(f"SELECT v, {fast('v')}, {slow('v')} FROM t").fetchall():
             assert a == b, (fast.__name__, v)
+
+
+_ADDRESS_PARTS = st.lists(st.one_of(
+    st.sampled_from(["北京市", "朝阳区", "建国路", "号", "栋", "单元", "室", "Flat", "Main St", "Room"]),
+    st.integers(0, 999).map(str),
+    st.integers(0, 999).map(lambda n: "".join(chr(0xFF10 + int(d)) for d in str(n))),  # full-width digits
+    st.sampled_from(["Ａ", "ｂ", "Ｃ座", "，", ",", "。", ".", "-", "－", "#", "(", "（", "）", " ", "\u3000", "\t", "·"])),
+    max_size=12).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(address=_ADDRESS_PARTS)
+def test_sql_address_key_equals_normalize_address(address):
+    """Pool addresses are matched against a source's addresses in SQL: both
+    sides must reduce a writing alike (full-width forms, spacing, punctuation)."""
+    from canary.contacts import normalize_address
+    from forensics.normalize import sql_address_key
+
+    got = duckdb.execute(f"SELECT {sql_address_key('x')} FROM (SELECT ? AS x)", [address]).fetchone()[0]
+    assert got == normalize_address(address)

@@ -26,7 +26,7 @@ def test_a_sighting_names_the_export_and_flags_a_post_retention_contact(home, tm
     write_csv(make_customers(600, seed=51), src)
     pool = tmp_path / "bank_lines.csv"
     pool.write_text("phone,email\n" + "".join(f"1391234{i:04d},c{i}@bank.example\n" for i in range(6)))
-    assert add_contacts(pool, home=home) == {"added": 12, "already": 0, "skipped": 0}
+    assert add_contacts(pool, home=home) == {"added": 12, "already": 0, "skipped": 0, "customers": 0}
     assert add_contacts(pool, home=home)["already"] == 12  # idempotent
     a = export(ExportRequest(source=str(src), recipient="Insurer", purpose="p", out=str(tmp_path / "a.csv"),
                              retain_until=date(2026, 12, 31), canaries=3, shared_canaries=False), home=home)
@@ -89,12 +89,12 @@ def live_rows(out):
 def test_live_canaries_carry_phone_mailbox_and_address_in_the_columns_own_format(home, tmp_path):
     src = formatted_source(tmp_path / "customers.csv")
     assert add_contacts(pool_file(tmp_path / "pool.csv", 0, 8, encoding="gb18030"), home=home) == \
-        {"added": 24, "already": 0, "skipped": 0}
+        {"added": 24, "already": 0, "skipped": 0, "customers": 0}
     # The same contacts written differently are already there.
     again = tmp_path / "again.csv"
     again.write_text("phone,email,address\n+86 139-1234-0000,CANARY0@BANK.EXAMPLE,"
                      "湖南省长沙市岳麓区麓山南路０号２栋１０１室\n", encoding="utf-8")
-    assert add_contacts(again, home=home) == {"added": 0, "already": 3, "skipped": 0}
+    assert add_contacts(again, home=home) == {"added": 0, "already": 3, "skipped": 0, "customers": 0}
     outs, receipts = {}, {}
     for name in ("Insurer", "Branch"):
         outs[name] = tmp_path / f"{name}.csv"
@@ -261,3 +261,30 @@ def test_a_contact_a_customer_has_or_the_filter_would_reject_is_not_planted(home
     assert live_rows(tmp_path / "b.csv")[1] == []
     assert pool_status(home=home)["phone"] == {"in_pool": 7, "used": 3, "free": 4}
     assert pool_status(home=home)["address"] == {"in_pool": 3, "used": 0, "free": 3}
+
+
+def test_a_pool_of_customers_contacts_plants_none_of_them(home, tmp_path):
+    """A steward who loads the customer list itself as the pool: its phones and
+    mailboxes are left out when a recorded source holds them, and an address
+    a customer of the exported source has is never planted (a letter to a
+    customer's home would be a false sighting of the canary given it)."""
+    src = tmp_path / "customers.csv"
+    t = make_customers(2000, seed=58)
+    write_csv(t, src)
+    export(ExportRequest(source=str(src), recipient="A", purpose="p", out=str(tmp_path / "a.csv")), home=home)
+    pool = tmp_path / "pool.csv"
+    with open(pool, "w", encoding="utf-8", newline="") as f:
+        f.write("phone,address\n")
+        f.writelines(f"{p},\"{a}\"\n" for p, a in zip(t.column("手机号").to_pylist()[:50],
+                                                      t.column("地址").to_pylist()[:50]))
+        f.write("13912340001,北京市东城区银行路1号\n")
+    got = add_contacts(pool, home=home)
+    assert got["customers"] == 50 and got["added"] == 52  # the bank's phone, 51 addresses (50 customers')
+    r = export(ExportRequest(source=str(src), recipient="B", purpose="p", out=str(tmp_path / "b.csv"), canaries=20,
+                             shared_canaries=False), home=home)
+    assert "50 pool address(es) are also a customer's address in this source: not planted" in r.notes
+    header, rows = leaks.read(tmp_path / "b.csv")
+    addresses = [row[header.index("地址")] for row in rows]
+    customers = t.column("地址").to_pylist()
+    assert all(addresses.count(a) == customers.count(a) for a in customers[:50])  # the customers' own rows only
+    assert "北京市东城区银行路1号" in addresses

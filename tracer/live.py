@@ -29,10 +29,11 @@ from canary.contacts import email_like, normalize_address, phone_like, tidy_addr
 from canary.errors import TracerError, UnreadableFile, UsageError
 from canary.kinds import Kind
 from forensics.duck import insert_rows
-from forensics.normalize import KIND_CODES, identity_label, normalise
+from forensics.normalize import KIND_CODES, identity_label, normalise, sql_address_key
 
 from . import ledger, store
 from .canaries import passing_filter
+from .filters import qident
 from .home import Home
 from .store import LIVE_SCHEMA as SCHEMA
 
@@ -82,7 +83,7 @@ def add_contacts(path: str | Path, *, home=None, now: datetime | None = None) ->
     kept normalised, addresses as written; a contact already in the pool, in
     any writing, is not added twice.
 
-    Example: add_contacts("bank_lines.csv") -> {"added": 40, "already": 0, "skipped": 1}
+    Example: add_contacts("bank_lines.csv") -> {"added": 40, "already": 0, "skipped": 1, "customers": 0}
     """
     p = Path(path)
     rows = _read_contact_file(p)
@@ -106,6 +107,8 @@ def add_contacts(path: str | Path, *, home=None, now: datetime | None = None) ->
         pool = con.execute("SELECT kind, value FROM store.contact_pool").fetchall()
         have = {(kind, _key(kind, v)) for kind, v in pool}
         new = [(kind, value) for (kind, k), value in found.items() if (kind, k) not in have]
+        customers = _customers_of_recorded_sources(con, h, new)
+        new = [c for c in new if c not in customers]
         con.execute("BEGIN TRANSACTION")
         first = con.execute("SELECT coalesce(max(contact_id), 0) + 1 FROM store.contact_pool").fetchone()[0]
         at = _now(now)
@@ -117,7 +120,27 @@ def add_contacts(path: str | Path, *, home=None, now: datetime | None = None) ->
         con.execute("COMMIT")
     finally:
         con.close()
-    return {"added": len(new), "already": len(found) - len(new), "skipped": skipped}
+    return {"added": len(new), "already": len(found) - len(new) - len(customers), "skipped": skipped,
+            "customers": len(customers)}
+
+
+def _customers_of_recorded_sources(con, h: Home, contacts: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The phones and mailboxes among ``contacts`` that a customer of a source
+    the store records has (by its keyed digests): a canary carrying one
+    would be a real person's, and a call to it a false sighting. Addresses
+    are checked at each export, against its source (the store keeps no
+    address)."""
+    from canary.prf import identity_key
+
+    ikey = identity_key(h.load_key())
+    checks = [(i, KIND_CODES[KINDS[kind]], ikey.digest64(identity_label(KINDS[kind]), value))
+              for i, (kind, value) in enumerate(contacts) if kind != "address"]
+    if not checks:
+        return set()
+    insert_rows(con, "pool_check", ["i", "kind", "digest"], checks, [pa.int32(), pa.uint8(), pa.uint64()])
+    hits = con.execute("SELECT DISTINCT c.i FROM pool_check c JOIN store.source_identities s "
+                       "ON s.kind = c.kind AND s.digest = c.digest").fetchall()
+    return {contacts[i] for (i,) in hits}
 
 
 def pool_status(*, home=None) -> dict[str, dict[str, int]]:
@@ -159,8 +182,10 @@ def _shaped(kind: str, template: str | None, value: str) -> str:
 def _clear_of_customers(ex, kind: str, candidates: list[tuple[int, str]]) -> list[tuple[int, str]]:
     """Pool phones and mailboxes that no customer of this source and no earlier
     canary has: a canary never shares an identifier with anyone."""
-    if kind == "address" or not candidates:
+    if not candidates:
         return candidates
+    if kind == "address":
+        return _addresses_clear_of_customers(ex, candidates)
     k = KINDS[kind]
     insert_rows(ex.con, "live_check", ["contact_id", "digest"],
                 [(cid, ex.ikey.digest64(identity_label(k), v)) for cid, v in candidates], [pa.int32(), pa.uint64()])
@@ -172,6 +197,22 @@ def _clear_of_customers(ex, kind: str, candidates: list[tuple[int, str]]) -> lis
     if bad:
         ex.notes.append(f"{len(bad)} pool {NOUNS[kind]}(s) also belong to a customer of this source or an earlier "
                         "canary: not planted")
+    return [c for c in candidates if c[0] not in bad]
+
+
+def _addresses_clear_of_customers(ex, candidates: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Pool addresses no row of this source has (in the writing lists share,
+    forensics.normalize.sql_address_key): a letter to a customer's home would
+    be a false sighting of the canary given it."""
+    cols = [t.name for t in ex.types if t.kind is Kind.ADDRESS]
+    keys = [(cid, k) for cid, v in candidates if (k := normalize_address(v))]
+    if not cols or not keys:
+        return candidates
+    insert_rows(ex.con, "live_address", ["contact_id", "a"], keys, [pa.int32(), pa.string()])
+    real = " UNION ALL ".join(f"SELECT {sql_address_key('src.' + qident(c))} AS a FROM src" for c in cols)
+    bad = {r[0] for r in ex.con.execute(f"SELECT contact_id FROM live_address WHERE a IN ({real})").fetchall()}
+    if bad:
+        ex.notes.append(f"{len(bad)} pool address(es) are also a customer's address in this source: not planted")
     return [c for c in candidates if c[0] not in bad]
 
 

@@ -35,7 +35,8 @@ def pool_add(
         print_json(r)
     else:
         typer.echo(f"Added {r['added']} contact(s) to the canary pool ({r['already']} already there, "
-                   f"{r['skipped']} not a valid phone, email or address)")
+                   f"{r['skipped']} not a valid phone, email or address, {r['customers']} a customer's phone or "
+                   "email in a recorded source: left out)")
 
 
 @pool_app.command("status")
