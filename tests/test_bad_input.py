@@ -311,6 +311,22 @@ def test_redaction_drops_a_value_cut_before_its_closing_quote():
     assert safe_detail(ValueError('column "地址" is "north"'), names={"地址"}) == 'column "地址" is "…"'
 
 
+def test_a_full_disk_under_the_home_is_one_line(world, tmp_path, monkeypatch):
+    """ENOSPC writing the export journal was an internal error (OSError)."""
+    import errno
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    h = world["home"]
+    r = run("export", world["good"], "--recipient", "R", "--purpose", "p", "--out", tmp_path / "x.csv",
+            "--home", h.root)
+    monkeypatch.undo()
+    assert_one_line_error(r, world, needle="cannot write the export journal (No space left on device)")
+    assert_nothing_recorded(world, tmp_path / "x.csv")
+
+
 @pytest.mark.parametrize("case", ["folder-is-a-file", "name-too-long"])
 def test_an_output_that_cannot_be_a_file_is_one_line_and_wedges_nothing(world, tmp_path, case):
     """--out under a file ("a_file/x.csv") failed as an internal error and left

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from canary.errors import UsageError
+
 from . import api, leaks
 from .export import ExportRequest, export
 from .home import Home
@@ -13,8 +15,14 @@ from .synthdata import make_customers, write_csv
 BALANCE = "月日均存款"
 
 
+MIN_ROWS = 1000
+
+
 def run_demo(home: Home, *, rows: int = 5000, echo: Callable[[str], None] = print) -> dict:
     """Run the walk-through in ``home``; return the verdicts (for tests)."""
+    if rows < MIN_ROWS:  # its filters, leak and copies need a list of some size (was a crash half-way)
+        raise UsageError(f"--rows must be at least {MIN_ROWS:,}: the demo filters the list four ways and leaks "
+                         "300 rows of one copy")
     def step(title: str) -> None:
         echo("")
         echo(f"== {title}")

@@ -78,18 +78,25 @@ class Pending:
         self.scratch = home.work_dir / export_id
         self.committed = False
         self.path = home.pending_dir / f"{export_id}.json"
-        home.pending_dir.mkdir(parents=True, exist_ok=True)
         # Written and locked under a temporary name, then renamed: a recoverer
         # never sees an entry whose owner has not locked it yet.
         new = home.pending_dir / f".{export_id}.{os.getpid()}.json.new"
-        self._fd = os.open(new, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-        _lock(self._fd, block=True)
-        data = {"export_id": export_id, "out": str(out), "tmp": str(self.tmp),
-                "scratch": str(self.scratch), "pid": os.getpid()}
-        os.write(self._fd, json.dumps(data).encode())
-        os.fsync(self._fd)
-        os.replace(new, self.path)
-        _fsync_dir(home.pending_dir)
+        self._fd = None
+        try:
+            home.pending_dir.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(new, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            _lock(self._fd, block=True)
+            data = {"export_id": export_id, "out": str(out), "tmp": str(self.tmp),
+                    "scratch": str(self.scratch), "pid": os.getpid()}
+            os.write(self._fd, json.dumps(data).encode())
+            os.fsync(self._fd)
+            os.replace(new, self.path)
+            _fsync_dir(home.pending_dir)
+        except OSError as e:  # a full disk, a read-only home: nothing started, nothing left
+            if self._fd is not None:
+                os.close(self._fd)
+            _remove(new)
+            raise TracerError(f"cannot write the export journal ({e.strerror})", path=str(home.pending_dir)) from None
         self.scratch.mkdir(parents=True, exist_ok=True)
         os.chmod(self.scratch, 0o700)  # the marked values and DuckDB's spill: customers' data, the owner's only
         try:  # fail now, not after the whole pipeline, if the output cannot be written
