@@ -8,6 +8,7 @@ It lives in the pure layer so that canary, forensics and tracer share it.
 
 from __future__ import annotations
 
+import re
 
 MAX_SHOWN_NAME = 60  # characters of a column name an error shows
 
@@ -64,17 +65,19 @@ class NotInitialised(TracerError):
     """No tracer home yet."""
 
 
+# A function's signature in a binder error: no value, and says which types did not match.
+_SIGNATURE = re.compile(r"[A-Za-z0-9_~!<>=+\-*/%|&^@#.]+\((?:[A-Z][A-Z0-9_]{2,}(?:\[\])?(?:, )?)*\)")
+
+
 def safe_detail(error: BaseException, limit: int = 200, names: frozenset[str] | set[str] | None = None) -> str:
     """The first line of a library's error message with anything that could be
     a cell value removed: quoted strings and long digit runs. With ``names``
     (the columns a query may name), a double-quoted or bare word that is not
     one of them goes too: a value typed without quotes (a customer's name in
     a --where) comes back from the database as an unknown column."""
-    import re
-
     text = str(error).strip()
     line = text.splitlines()[0] if text else type(error).__name__
-    line = re.sub(r"'[^']*'", "'…'", line)
+    line = re.sub(r"'([^']*)'", lambda m: m.group(0) if _SIGNATURE.fullmatch(m.group(1)) else "'…'", line)
     line = re.sub(r"\d{6,}", "…", line)
     if names is not None:
         line = re.sub(r'"([^"]*)"', lambda m: m.group(0) if m.group(1) in names else '"…"', line)

@@ -309,6 +309,10 @@ def test_redaction_drops_a_value_cut_before_its_closing_quote():
     cut = safe_detail(ValueError('Malformed JSON. Input: "云南省昆明市盘龙区建设路94号9栋20...'), names={"地址"})
     assert "云南" not in cut and cut.endswith('Input: "…')
     assert safe_detail(ValueError('column "地址" is "north"'), names={"地址"}) == 'column "地址" is "…"'
+    # A function's signature says which types did not match: kept (it was "argument types '…'").
+    assert safe_detail(ValueError("argument types '~~(DOUBLE, INTEGER_LITERAL)'")) == \
+        "argument types '~~(DOUBLE, INTEGER_LITERAL)'"
+    assert safe_detail(ValueError("string '张伟' or '110105(X)' or '王(X)'")) == "string '…' or '…' or '…'"
 
 
 def test_a_full_disk_under_the_home_is_one_line(world, tmp_path, monkeypatch):

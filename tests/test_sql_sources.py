@@ -119,6 +119,15 @@ def test_database_errors_are_one_line(home, tmp_path):
                                 "--home", str(home.root)])
         assert r.exit_code in (1, 2) and needle in r.stderr, r.output
         assert len([ln for ln in r.stderr.splitlines() if ln.strip()]) == 1
+    # A driver that is not installed is named (the redaction used to leave "No module named '…'").
+    import importlib.util
+
+    if importlib.util.find_spec("pymssql") is None:
+        r = runner.invoke(app, ["export", "mssql+pymssql://u:secret@localhost/db", "--table", "t", "--recipient", "S",
+                                "--out", str(tmp_path / "x.csv"), "--home", str(home.root)])
+        assert r.exit_code == 1 and r.stderr.strip() == ("Error: mssql+pymssql://u:***@localhost/db: cannot use this "
+                                                         "database URL: its driver, Python module 'pymssql', is not "
+                                                         "installed"), r.output
 
 
 def test_a_blob_column_is_written_as_duckdb_writes_a_blob(home, tmp_path):

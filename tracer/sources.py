@@ -111,7 +111,10 @@ def _load_database(con, spec: SourceSpec, table: str) -> tuple[TableInfo, str, s
     _require_sqlite_file(spec.location, shown)
     try:
         engine = create_engine(spec.location)
-    except Exception as e:  # unknown dialect, missing driver
+    except ModuleNotFoundError as e:  # the module's name is no customer value: say which to install
+        raise TracerError(f"cannot use this database URL: its driver, Python module {e.name!r}, is not installed",
+                          path=shown) from None
+    except Exception as e:  # unknown dialect
         raise TracerError(f"cannot use this database URL ({safe_detail(e)})", path=shown) from None
     digest = xxhash.xxh3_128()
     rows = 0
