@@ -125,6 +125,15 @@ def test_encoding_applies_to_csv_only_and_unknown_formats_are_refused(world, tmp
     r = run("export", world["src"], "--recipient", "x", "--out", tmp_path / "x.csv", "--format", "ods",
             "--home", world["home"].root)
     assert r.exit_code == 2 and "--format must be csv, xlsx or parquet" in r.stderr
+    # A workbook written under a .csv name opened as garbage; an unknown or no extension takes --format.
+    r = run("export", world["src"], "--recipient", "x", "--out", tmp_path / "x.csv", "--format", "xlsx",
+            "--home", world["home"].root)
+    assert r.exit_code == 2 and "--format xlsx contradicts the output's name 'x.csv' (csv)" in r.stderr
+    assert not (tmp_path / "x.csv").exists()
+    assert run("init", "--home", tmp_path / "home").exit_code == 0  # its own: the world's home keeps no export
+    r = run("export", world["src"], "--recipient", "x", "--out", tmp_path / "x.dat", "--format", "xlsx",
+            "--home", tmp_path / "home", "-q")
+    assert r.exit_code == 0 and (tmp_path / "x.dat").read_bytes()[:2] == b"PK", r.output
 
 
 

@@ -102,6 +102,10 @@ def resolve(fmt: str | None, encoding: str | None, out: str | os.PathLike) -> Ou
             kind = OutputFormat(fmt.strip().lower())
         except ValueError:
             raise UsageError(f"--format must be csv, xlsx or parquet (got {fmt!r})") from None
+        named = _BY_SUFFIX.get(Path(out).suffix.lower())
+        if named is not None and named is not kind:  # a workbook named .csv opens as garbage
+            raise UsageError(f"--format {kind.value} contradicts the output's name "
+                             f"{Path(out).name!r} ({named.value}): name the file for its format")
     else:
         kind = _BY_SUFFIX.get(Path(out).suffix.lower(), OutputFormat.CSV)
     if encoding is None:
