@@ -48,7 +48,7 @@ def world(tmp_path_factory):
     (None, None, "x.XLSX", (OutputFormat.XLSX, None)),
     (None, None, "x.parquet", (OutputFormat.PARQUET, None)),
     (None, None, "x.txt", (OutputFormat.CSV, "utf-8-sig")),
-    ("xlsx", None, "x.csv", (OutputFormat.XLSX, None)),
+    ("xlsx", None, "x.dat", (OutputFormat.XLSX, None)),
 ])
 def test_format_comes_from_the_option_or_the_extension(fmt, encoding, out, expected):
     spec = resolve(fmt, encoding, out)
