@@ -96,6 +96,7 @@ MARK_FIRST_STAGE, MARK_READ_ON_P = twostage.FIRST_STAGE, twostage.READ_ON_P
 ABSENT_MIN_READABLE = 20  # enough readable marks to say an export's fingerprint is absent
 ABSENT_P = 1e-3  # marks agreeing no more than this unlikely by chance: the fingerprint is absent
 MASK_CHARS = "[*＊×•●]"  # what masking (脱敏) puts in place of an identifier's digits
+COINCIDENCE_SHARE = 0.05  # at most this share of rows linked on one identifier each, others differing: chance
 VOUCHED_SHARE = 0.5  # of an identifier column's filled cells that must key for "unrelated" to be said
 
 #: Share of alpha spent on the rule that keeps an earlier export accused on
@@ -736,6 +737,23 @@ class _Attribution:
         pooled = set(self.shared_found) <= set().union(*(c.shared_held for c in partial))
         return partial if (linked or self.shared_found) and rows and pooled else []
 
+    def _only_coincidences(self) -> bool:
+        """Whether every linked leak row matches the customers it links to on
+        one identifier only while it carries another (a phone, an ID number
+        with the name) that differs: another list's people who share a
+        number with this bank's, not its rows (a review's list from another
+        bank read "ambiguous between" the one recipient, on 2 rows of 500)."""
+        matched, weak = self.con.execute("""
+            WITH few AS (SELECT * FROM leak_ids WHERE __lr IN (SELECT __lr FROM links)),
+            matched AS (SELECT l.__lr, i.row_key, i.source_id, count(DISTINCT l.kind) AS kinds
+                        FROM few l JOIN lin_identities i ON i.digest = l.digest
+                        WHERE i.kind = l.kind AND i.key_id = l.key_id GROUP BY ALL),
+            best AS (SELECT __lr, max(kinds) AS kinds FROM matched GROUP BY __lr),
+            carried AS (SELECT __lr, count(DISTINCT kind) AS kinds FROM few GROUP BY __lr)
+            SELECT count(*), count(*) FILTER (WHERE b.kinds = 1 AND c.kinds >= 2)
+            FROM best b JOIN carried c USING (__lr)""").fetchone()
+        return matched > 0 and weak == matched
+
     def _verdict(self, cands: list[Candidate], linked: int, canary_rows: int, sources: list[dict]) -> Verdict:
         cands.sort(key=lambda c: (not c.accused, c.log_p, -c.held_rows, c.export_no))
         accused = [c for c in cands if c.accused]
@@ -762,6 +780,12 @@ class _Attribution:
             verdict = "unrelated"
             summary = (f"None of the {rows} rows links to any customer of any recorded source or export, and no "
                        "canary is present: this list did not come from this bank's recorded data.")
+        elif canary_rows == 0 and linked <= COINCIDENCE_SHARE * rows and self._only_coincidences():
+            verdict = "unrelated"
+            summary = (f"None of the {rows} rows is a customer of this bank's recorded data: {linked} share one "
+                       "identifier each with a customer while their other identifiers differ (another person "
+                       "sharing a number, as happens between any two large lists), and no canary is present: "
+                       "this list did not come from this bank's recorded data.")
         else:
             plausible = [c for c in cands if c.excluded is None]
             merged = [] if plausible else self._merge_explains(cands)

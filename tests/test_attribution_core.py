@@ -77,3 +77,21 @@ def test_call_centre_copy_is_attributed_to_the_call_centre(bank, verdict_for):
     copy = leaks.read(bank["outs"]["call"])
     v = verdict_for(bank, leaks.sample(copy, 40, seed=3), "call_leak.csv")
     assert accused_names(v) == ["call centre"]
+
+
+def test_another_banks_people_sharing_a_number_with_customers_accuse_nobody_and_name_nobody(bank, verdict_for):
+    """Another bank's list where two people share a number with this bank's
+    customers (one an ID number, one a phone; their other identifiers
+    differ) read "ambiguous between" the recipients: it is unrelated. A few
+    real rows among many others (padding) still link and are not called so."""
+    header, mine = leaks.read(bank["outs"]["B"])
+    other = make_customers(500, seed=77, bank="south")
+    theirs = [[str(v) for v in row] for row in zip(*[other.column(h).to_pylist() for h in header])]
+    at = {h: header.index(h) for h in ("身份证号", "手机号")}
+    theirs[10][at["身份证号"]] = mine[3][at["身份证号"]]
+    theirs[20][at["手机号"]] = mine[4][at["手机号"]]
+    v = verdict_for(bank, (header, theirs), "other_bank_sharing.csv")
+    assert v.verdict == "unrelated" and not v.accused and v.linked_rows == 2, v.summary
+    assert "share one identifier each" in v.summary
+    padded = verdict_for(bank, (header, theirs + [r for r in mine[100:115]]), "padded.csv")
+    assert padded.verdict != "unrelated", padded.summary
