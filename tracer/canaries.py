@@ -528,13 +528,17 @@ class CanaryPlanter:
         canaries are the same in every export of it."""
         if not names:
             return set()
-        aggregates = [f"approx_count_distinct(src.{qident(n)}), count(src.{qident(n)}), "
-                      f"max(abs(TRY_CAST({markplan.amount_clean_sql('src.' + qident(n))} AS DOUBLE)))" for n in names]
-        row = self.con.execute(f"SELECT {', '.join(aggregates)} FROM src").fetchone()
+        # How many values first (a hash sketch, 0.04 s a million); the menu's values parsed only where few.
+        row = self.con.execute("SELECT " + ", ".join(f"approx_count_distinct(src.{qident(n)}), count(src.{qident(n)})"
+                                                     for n in names) + " FROM src").fetchone()
         out = set()
         for i, name in enumerate(names):
-            distinct, count, top = row[3 * i:3 * i + 3]
-            if count and distinct <= MENU_VALUES and count >= MENU_ROWS * distinct and top is not None and top < 100:
+            distinct, count = row[2 * i], row[2 * i + 1]
+            if not count or distinct > MENU_VALUES or count < MENU_ROWS * distinct:
+                continue
+            top = self.con.execute(f"SELECT max(abs(TRY_CAST({markplan.amount_clean_sql('v')} AS DOUBLE))) "
+                                   f"FROM (SELECT DISTINCT src.{qident(name)} AS v FROM src)").fetchone()[0]
+            if top is not None and top < 100:
                 out.add(name)
         return out
 
