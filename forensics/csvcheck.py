@@ -78,7 +78,10 @@ def _check_row(row: list[str], width: int) -> tuple[str, int | None] | None:
 
 def invalid_text(path: Path, shown: Path, encoding: str) -> UnreadableFile:
     """Where strict decoding fails (or the first NUL byte is), by row."""
-    dec = codecs.getincrementaldecoder(encoding)(errors="strict")
+    # utf-8-sig's decoder drops the BOM and counts bytes after it (a fault at byte 3 read "byte 0");
+    # the BOM is valid UTF-8, so plain UTF-8 finds the same faults at the file's own offsets.
+    plain = "utf-8" if codecs.lookup(encoding).name == "utf-8-sig" else encoding
+    dec = codecs.getincrementaldecoder(plain)(errors="strict")
     offset, newlines = 0, 0
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):

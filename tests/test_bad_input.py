@@ -315,6 +315,13 @@ def test_redaction_drops_a_value_cut_before_its_closing_quote():
     assert safe_detail(ValueError("string '张伟' or '110105(X)' or '王(X)'")) == "string '…' or '…' or '…'"
 
 
+def test_a_bom_then_another_encoding_names_the_byte_where_it_stops_being_utf8(world, tmp_path):
+    src = tmp_path / "bom_gbk.csv"
+    src.write_bytes(codecs.BOM_UTF8 + "姓名,手机号\n张伟,13800138000\n".encode("gbk"))
+    r = run("export", src, "--recipient", "R", "--purpose", "p", "--out", tmp_path / "x.csv", "--home", world["home"].root)
+    assert_one_line_error(r, world, needle="row 1: not valid UTF-8 at byte 3 ")  # was "byte 0": the BOM's 3 bytes
+
+
 def test_a_full_disk_under_the_home_is_one_line(world, tmp_path, monkeypatch):
     """ENOSPC writing the export journal was an internal error (OSError)."""
     import errno
