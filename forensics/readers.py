@@ -318,10 +318,19 @@ def _read_table(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, table: 
     if kind in ("xlsx", "xls"):
         from .spreadsheets import read_spreadsheet
 
-        header, rows, notes, titles = read_spreadsheet(p, kind)
+        header, rows, notes, titles, stray = read_spreadsheet(p, kind)
         headed = not any(n.startswith("no header") for n in notes)
+        if stray is not None:  # an export refuses it (info.malformed); a leak is read with the extra column
+            from .csvcheck import RAGGED
+
+            row, col = stray
+            error = UnreadableFile(f"has a value in column {col}, right of the header's last name {RAGGED}",
+                                   path=str(p), row=row)
+            notes.append(f"read leniently: {error}")
         info = _load_rows(con, p, table, header, rows, kind, "binary", None, notes, header=headed)
         info.skipped_lines = titles
+        if stray is not None:
+            info.malformed = error
         return info
     if kind == "parquet":
         return _read_parquet(con, p, table)

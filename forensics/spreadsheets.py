@@ -51,7 +51,8 @@ def _title_rows(rows: list[list[str | None]]) -> int:
     return titles if 0 < titles <= MAX_TITLE_LINES and titles < len(filled) and filled[titles] >= 3 else 0
 
 
-def read_spreadsheet(path: Path, kind: str) -> tuple[list[str], list[list[str | None]], list[str], int]:
+def read_spreadsheet(path: Path, kind: str) -> tuple[list[str], list[list[str | None]], list[str], int,
+                                                    tuple[int, int] | None]:
     """(header, rows, notes, title rows skipped) of the sheet with the most
     filled cells (a cover note or a notes sheet before the data is common);
     the notes name any other sheet that holds data, which is not read."""
@@ -89,6 +90,9 @@ def read_spreadsheet(path: Path, kind: str) -> tuple[list[str], list[list[str | 
     width = max(len(r) for r in rows)
     rows = [r + [None] * (width - len(r)) for r in rows]
     if has_header([[c or "" for c in r] for r in rows[:50]]):
-        return [c or f"column{i + 1}" for i, c in enumerate(rows[0])], rows[1:], notes, titles
+        named = max((i + 1 for i, c in enumerate(rows[0]) if c), default=0)
+        # A value right of the header's last name (a stray cell) is a ragged row, as in a CSV.
+        stray = next(((titles + j + 2, named + 1) for j, r in enumerate(rows[1:]) if any(r[named:])), None)
+        return [c or f"column{i + 1}" for i, c in enumerate(rows[0])], rows[1:], notes, titles, stray
     notes.append("no header row: columns typed by content alone")
-    return [f"column{i + 1}" for i in range(width)], rows, notes, titles
+    return [f"column{i + 1}" for i in range(width)], rows, notes, titles, None

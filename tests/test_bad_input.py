@@ -322,6 +322,27 @@ def test_a_bom_then_another_encoding_names_the_byte_where_it_stops_being_utf8(wo
     assert_one_line_error(r, world, needle="row 1: not valid UTF-8 at byte 3 ")  # was "byte 0": the BOM's 3 bytes
 
 
+def test_a_workbook_row_wider_than_its_header_is_refused_as_a_source_and_read_as_a_leak(world, tmp_path):
+    """A stray value right of the header's last name gave every exported row an
+    extra column4 in silence, where a CSV with the same defect is refused."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    header, rows = world["header"], world["rows"]
+    ws.append(header)
+    for r in rows[:40]:
+        ws.append(r)
+    ws.append(rows[40] + ["stray"])
+    wb.save(tmp_path / "ragged.xlsx")
+    r = run("export", tmp_path / "ragged.xlsx", "--recipient", "R", "--purpose", "p", "--out", tmp_path / "x.csv",
+            "--home", world["home"].root)
+    assert_one_line_error(r, world, needle=f"row 42: has a value in column {len(header) + 1}, right of the header")
+    assert_nothing_recorded(world, tmp_path / "x.csv")
+    v = attribute(tmp_path / "ragged.xlsx", home=world["home"])
+    assert v.rows == 41 and any("read leniently" in n and "row 42" in n for n in v.leak["parsed"]["notes"]), v.leak
+
+
 def test_a_full_disk_under_the_home_is_one_line(world, tmp_path, monkeypatch):
     """ENOSPC writing the export journal was an internal error (OSError)."""
     import errno
