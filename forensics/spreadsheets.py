@@ -53,9 +53,11 @@ def _title_rows(rows: list[list[str | None]]) -> int:
 
 def read_spreadsheet(path: Path, kind: str) -> tuple[list[str], list[list[str | None]], list[str], int,
                                                     tuple[int, int] | None]:
-    """(header, rows, notes, title rows skipped) of the sheet with the most
-    filled cells (a cover note or a notes sheet before the data is common);
-    the notes name any other sheet that holds data, which is not read."""
+    """(header, rows, notes, title rows skipped, stray) of the sheet with the
+    most filled cells (a cover note or a notes sheet before the data is
+    common); the notes name any other sheet that holds data, which is not
+    read. ``stray``: (sheet row, column) of the first value right of the
+    header's last name, or None."""
     from python_calamine import CalamineWorkbook
 
     from .readers import has_header

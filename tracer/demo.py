@@ -13,9 +13,7 @@ from .report import fmt_p, receipt_text
 from .synthdata import make_customers, write_csv
 
 BALANCE = "月日均存款"
-
-
-MIN_ROWS = 1000
+MIN_ROWS = 1000  # the demo filters the list four ways and leaks 300 rows of one copy
 
 
 def run_demo(home: Home, *, rows: int = 5000, echo: Callable[[str], None] = print) -> dict:
@@ -23,6 +21,7 @@ def run_demo(home: Home, *, rows: int = 5000, echo: Callable[[str], None] = prin
     if rows < MIN_ROWS:  # its filters, leak and copies need a list of some size (was a crash half-way)
         raise UsageError(f"--rows must be at least {MIN_ROWS:,}: the demo filters the list four ways and leaks "
                          "300 rows of one copy")
+
     def step(title: str) -> None:
         echo("")
         echo(f"== {title}")

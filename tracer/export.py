@@ -814,25 +814,15 @@ class _Export:
                 note = (f"amounts in units of {unit_name} (header): never marked, as a mark's ±1.00 "
                         "would be that unit, not a yuan")
             elif kind is Kind.AMOUNT:
-                # A loan's principal carries its payment's share too: the payment follows it, so its
-                # cells would spell the principal's mark again (10-row leaks named the recipient 18
-                # times in 30 with half the principals marked, 30 with the payment marked besides).
-                share = min(1.0, 2 * f) if self.keeper and name == self.keeper.deal.principal \
-                    and self.keeper.deal.payment else f
-                cols, note = self._amount_plan(name, slot, share)
+                cols, note = self._amount_plan(name, slot, self._share(name, f))
             elif kind is Kind.DATE and self.req.mark_dates:
                 if any(h in name.lower() for h in _CONTRACT_DATE_HINTS):
                     note = "contractual date: never marked"
                 else:
                     # No mark moves a date past the day of the export (a future date is a tell).
                     last = (self.now.date() - date(1970, 1, 1)).days - DATE_WINDOW_DAYS
-                    # A loan's grant carries its maturity's share, as the principal its payment's:
-                    # a round principal is never marked, so on a book of round loans the grant
-                    # carries most of the contract's marks (20-row leaks named the recipient 9
-                    # times in 30 with half the grants marked).
-                    share = min(1.0, 2 * f) if self.keeper and name == self.keeper.deal.start \
-                        and self.keeper.deal.end else f
-                    cols = [markplan.MarkColumn(name, "date", slot, DATE_WINDOW_DAYS, sel_hi=share, max_units=last)]
+                    cols = [markplan.MarkColumn(name, "date", slot, DATE_WINDOW_DAYS, sel_hi=self._share(name, f),
+                                                max_units=last)]
             elif kind in IDENTIFIERS or kind in (Kind.NAME, Kind.BIRTHDATE, Kind.AGE, Kind.GENDER):
                 note = "never changed (identifies or must agree with the ID)"
             rec.note = note
@@ -853,6 +843,18 @@ class _Export:
                               "account): a leak of this copy cannot be linked to customers, its marks cannot be "
                               "read and its canaries cannot be found, so it cannot be attributed; the lineage "
                               "still records who received what. Export an identifier column to make it traceable")
+
+    def _share(self, name: str, f: float) -> float:
+        """The share of a column's cells marked: ``f``, or twice it for a loan's
+        free value whose bound twin is recomputed from it (the principal takes
+        its payment's share, the grant its maturity's: the twin's cells would
+        spell the same mark again). 10-row leaks of a loan book named the
+        recipient 18 times in 30 with half the principals marked, 30 with the
+        payment marked besides; once round principals were left unmarked,
+        20-row leaks did 9 times in 30 with half the grants marked, 30 with all."""
+        deal = self.keeper.deal if self.keeper else None
+        twin = {deal.principal: deal.payment, deal.start: deal.end}.get(name) if deal else None
+        return min(1.0, 2 * f) if twin else f
 
     def _contract(self) -> contractmarks.Keeper | None:
         """A loan contract the exported columns hold (canary.contract finds

@@ -192,6 +192,12 @@ def connect(home: Home, *, read_only: bool = False, wait_seconds: float | None =
     return con
 
 
+def damaged(error: BaseException) -> str:
+    """What to say of a store DuckDB cannot read (overwritten or truncated)."""
+    return (f"the lineage store cannot be read: it is damaged or truncated ({safe_detail(error)}). "
+            "Restore it from a backup, then run tracer verify")
+
+
 def attach(con: duckdb.DuckDBPyConnection, home: Home, *, read_only: bool = False,
            wait_seconds: float | None = None) -> None:
     """(Re)attach the store as ``store`` on a working connection, waiting
@@ -211,8 +217,7 @@ def attach(con: duckdb.DuckDBPyConnection, home: Home, *, read_only: bool = Fals
             locked = re.search(r"\block\b", str(e).lower()) is not None
             if not locked or time.monotonic() > deadline:
                 if "orrupt" in str(e):
-                    raise StoreError(f"the lineage store cannot be read: it is damaged ({safe_detail(e)}). Restore "
-                                     "it from a backup, then run tracer verify", path=str(home.store_path)) from None
+                    raise StoreError(damaged(e), path=str(home.store_path)) from None
                 if locked:
                     raise StoreError(f"the lineage store is busy (another tracer is writing); waited {wait:g}s "
                                      "(set TRACER_LOCK_WAIT to wait longer)", path=str(home.store_path)) from None

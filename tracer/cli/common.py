@@ -12,10 +12,11 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from canary.errors import TracerError, safe_detail
+from canary.errors import TracerError
 from forensics.duck import is_interrupt
 
 from ..home import STORE_FILE, Home
+from ..store import damaged
 
 HomeOpt = Annotated[Optional[Path], typer.Option(
     "--home", envvar="TRACER_HOME", show_envvar=True,
@@ -61,8 +62,7 @@ def handles_errors(fn: Callable) -> Callable:
                 raise
             store = _damaged_store(e)
             if store:
-                fail(f"{store}: the lineage store cannot be read: it is damaged or truncated "
-                     f"({safe_detail(e)}). Restore it from a backup, then run tracer verify")
+                fail(f"{store}: {damaged(e)}")
             fail(f"internal error ({type(e).__name__}); rerun with --debug for details")
 
     return wrapper
